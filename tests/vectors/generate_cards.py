@@ -1,0 +1,351 @@
+"""Generate tests/vectors/cards.json: card-format v1 test vectors.
+
+Run from the repository root: ``python tests/vectors/generate_cards.py``. The output is
+deterministic (fixed seeds, fixed times, Ed25519 signatures are deterministic), so running it
+again must leave the committed file unchanged; tests/unit/cardformat/test_vectors.py checks that.
+
+Each vector gives the text a scanner would read, the time of verification, and what a v1
+verifier must answer: "valid" with the claims, or the result code of the error it must raise.
+Invalid vectors are built below the public API, with the same primitives, so each one breaks
+exactly one rule of docs/card-format.md.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import unicodedata
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import cbor2
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from cardformat import (  # noqa: E402
+    Card,
+    KeyState,
+    cose,
+    key_id,
+    public_key_bytes,
+    sign_card,
+)
+from cardformat.base45 import b45decode, b45encode  # noqa: E402
+from cardformat.numbers import card_number_value  # noqa: E402
+from cardformat.token import PREFIX, encode_claims  # noqa: E402
+
+OUT = Path(__file__).with_name("cards.json")
+ISSUER = "FR SXB"
+ISSUED = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
+EXPIRES = datetime(2031, 1, 15, 9, 30, tzinfo=UTC)
+CHECKED = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+RETIRED_AT = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def seeded_key(label: str) -> Ed25519PrivateKey:
+    seed = (label.encode() * 32)[:32]
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+ACTIVE = seeded_key("active-signing-key")
+RETIRED = seeded_key("retired-signing-key")
+REVOKED = seeded_key("revoked-signing-key")
+OTHER_CITY = seeded_key("other-city-key")
+UNKNOWN = seeded_key("key-nobody-trusts")
+
+KEYS = [
+    (ACTIVE, ISSUER, "Strasbourg", KeyState.ACTIVE, None),
+    (RETIRED, ISSUER, "Strasbourg", KeyState.RETIRED, RETIRED_AT),
+    (REVOKED, ISSUER, "Strasbourg", KeyState.REVOKED, None),
+    (OTHER_CITY, "BR SAO", "São Paulo", KeyState.ACTIVE, None),
+]
+
+BASE = Card(
+    number="4028-T56", holder_name="Amina Diallo", birth_date=date(1991, 4, 23), status_index=91_234
+)
+
+
+def signed(card: Card = BASE, *, key: Ed25519PrivateKey = ACTIVE, **kw: Any) -> str:
+    args: dict[str, Any] = {"issuer": ISSUER, "now": ISSUED, "expires_at": EXPIRES} | kw
+    return sign_card(card, signing_key=key, **args)
+
+
+def raw_token(
+    *,
+    header: dict[int, Any] | None = None,
+    unprotected: dict[int, Any] | None = None,
+    payload: bytes | None = None,
+    key: Ed25519PrivateKey = ACTIVE,
+    tag: int = cose.COSE_SIGN1_TAG,
+) -> bytes:
+    """A COSE_Sign1 built by hand, correctly signed over whatever it holds."""
+    protected = cbor2.dumps(
+        header
+        if header is not None
+        else {cose.HEADER_ALG: cose.ALG_EDDSA, cose.HEADER_KID: key_id(key)}
+    )
+    body = payload if payload is not None else claims_bytes()
+    signature = key.sign(cose.sig_structure(protected, body))
+    return cbor2.dumps(cbor2.CBORTag(tag, [protected, unprotected or {}, body, signature]))
+
+
+def claims_bytes(**overrides: Any) -> bytes:
+    fields: dict[str, Any] = {
+        "issuer": ISSUER,
+        "issued_at": int(ISSUED.timestamp()),
+        "expires_at": int(EXPIRES.timestamp()),
+        "number": card_number_value(BASE.number),
+        "holder_name": BASE.holder_name,
+        "birth_date": BASE.birth_date,
+        "status_index": BASE.status_index,
+    } | overrides
+    return encode_claims(**fields)
+
+
+def text(token: bytes) -> str:
+    return PREFIX + b45encode(token)
+
+
+def flip_signature_bit(card_text: str) -> str:
+    token = bytearray(b45decode(card_text[len(PREFIX) :]))
+    token[-1] ^= 0x01
+    return text(bytes(token))
+
+
+def claims_dict() -> dict[int, Any]:
+    """The valid claims as a map, for vectors that change their structure."""
+    days = (BASE.birth_date - date(1970, 1, 1)).days if BASE.birth_date else None
+    return {
+        1: ISSUER,
+        4: int(EXPIRES.timestamp()),
+        6: int(ISSUED.timestamp()),
+        -65537: [
+            card_number_value(BASE.number),
+            BASE.holder_name,
+            cbor2.CBORTag(100, days),
+            BASE.status_index,
+        ],
+    }
+
+
+def vectors() -> list[dict[str, Any]]:
+    v: list[dict[str, Any]] = []
+
+    def valid(name: str, card_text: str, card: Card, issued: datetime, expires: datetime) -> None:
+        v.append(
+            {
+                "name": name,
+                "text": card_text,
+                "now": iso(CHECKED),
+                "expected": "valid",
+                "claims": {
+                    "issuer": ISSUER,
+                    "number": card.number,
+                    "holder_name": card.holder_name,
+                    "birth_date": card.birth_date.isoformat() if card.birth_date else None,
+                    "status_index": card.status_index,
+                    "issued_at": iso(issued),
+                    "expires_at": iso(expires),
+                },
+            }
+        )
+
+    def invalid(
+        name: str, card_text: str, expected: str, error: str, now: datetime = CHECKED
+    ) -> None:
+        v.append(
+            {"name": name, "text": card_text, "now": iso(now), "expected": expected, "error": error}
+        )
+
+    valid("valid card", signed(), BASE, ISSUED, EXPIRES)
+    no_birth = BASE._replace(birth_date=None)
+    valid("valid card without birth date", signed(no_birth), no_birth, ISSUED, EXPIRES)
+    for label, name in [
+        ("Arabic", "فاطمة الزهراء"),
+        ("Cyrillic", "Олена Шевченко"),
+        ("Greek", "Ελένη Παπαδοπούλου"),
+        ("CJK", "王秀英"),
+        ("combining marks composed", "Nguyễn Thị Ánh"),
+    ]:
+        card = BASE._replace(holder_name=name)
+        valid(f"valid card, {label} name", signed(card), card, ISSUED, EXPIRES)
+    long_name = BASE._replace(holder_name="Maximiliana " + "Ö" * 44)  # 100 UTF-8 bytes
+    valid("valid card, name of 100 UTF-8 bytes", signed(long_name), long_name, ISSUED, EXPIRES)
+    old = BASE._replace(birth_date=date(1941, 12, 31))
+    valid("valid card, birth date before 1970", signed(old), old, ISSUED, EXPIRES)
+    before_retirement = signed(key=RETIRED, now=RETIRED_AT - timedelta(days=1))
+    valid(
+        "valid card signed by a retired key before its retirement",
+        before_retirement,
+        BASE,
+        RETIRED_AT - timedelta(days=1),
+        EXPIRES,
+    )
+
+    good = signed()
+    invalid("empty text", "", "malformed", "MalformedError")
+    invalid("truncated text", good[:-7], "malformed", "MalformedError")
+    invalid("truncated to the prefix", PREFIX, "malformed", "MalformedError")
+    invalid("bad base45 character", good[:20] + "a" + good[21:], "malformed", "MalformedError")
+    invalid("base45 chunk above 65535", PREFIX + "GGW", "malformed", "MalformedError")
+    invalid("wrong prefix", "HC1:" + good[len(PREFIX) :], "malformed", "MalformedError")
+    invalid("lower-case prefix", "mc1:" + good[len(PREFIX) :], "malformed", "MalformedError")
+    invalid(
+        "newer format version", "MC2:" + good[len(PREFIX) :], "malformed", "UnsupportedVersionError"
+    )
+    invalid("oversized input", PREFIX + "0" * 600, "malformed", "MalformedError")
+    invalid("wrong CBOR tag", text(raw_token(tag=998)), "malformed", "MalformedError")
+    untagged = cbor2.dumps(cbor2.loads(raw_token()).value)
+    invalid("untagged COSE_Sign1", text(untagged), "malformed", "MalformedError")
+    invalid("trailing bytes", text(raw_token() + b"\x00"), "malformed", "MalformedError")
+    invalid(
+        "wrong algorithm (ES256)",
+        text(raw_token(header={cose.HEADER_ALG: -7, cose.HEADER_KID: key_id(ACTIVE)})),
+        "bad_signature",
+        "BadSignatureError",
+    )
+    invalid(
+        "extra critical header",
+        text(
+            raw_token(
+                header={
+                    cose.HEADER_ALG: cose.ALG_EDDSA,
+                    cose.HEADER_CRIT: [99],
+                    cose.HEADER_KID: key_id(ACTIVE),
+                    99: 1,
+                }
+            )
+        ),
+        "malformed",
+        "MalformedError",
+    )
+    invalid(
+        "key id in the unprotected header",
+        text(
+            raw_token(
+                header={cose.HEADER_ALG: cose.ALG_EDDSA},
+                unprotected={cose.HEADER_KID: key_id(ACTIVE)},
+            )
+        ),
+        "malformed",
+        "MalformedError",
+    )
+    invalid("unknown key id", signed(key=UNKNOWN), "unknown_issuer", "UnknownKeyError")
+    invalid(
+        "one flipped signature bit", flip_signature_bit(good), "bad_signature", "BadSignatureError"
+    )
+    invalid(
+        "key of another city signing for this one",
+        signed(key=OTHER_CITY),
+        "bad_signature",
+        "BadSignatureError",
+    )
+    invalid("revoked signing key", signed(key=REVOKED), "key_revoked", "KeyRevokedError")
+    invalid(
+        "retired key signing after its retirement",
+        signed(key=RETIRED, now=RETIRED_AT + timedelta(days=1)),
+        "key_revoked",
+        "KeyRevokedError",
+    )
+    invalid("expired", good, "expired", "ExpiredError", now=EXPIRES)
+    invalid(
+        "not yet valid", good, "not_yet_valid", "NotYetValidError", now=ISSUED - timedelta(hours=1)
+    )
+    non_nfc = unicodedata.normalize("NFD", "Nguyễn Thị Ánh")
+    invalid(
+        "non-NFC name",
+        text(raw_token(payload=claims_bytes(holder_name=non_nfc))),
+        "malformed",
+        "MalformedError",
+    )
+    invalid(
+        "bidi override in the name",
+        text(raw_token(payload=claims_bytes(holder_name="Amina\u202eDiallo"))),
+        "malformed",
+        "MalformedError",
+    )
+    missing = claims_dict()
+    del missing[6]
+    invalid(
+        "missing claim (iat)",
+        text(raw_token(payload=cbor2.dumps(missing))),
+        "malformed",
+        "MalformedError",
+    )
+    extra = claims_dict() | {8: "extra"}
+    invalid(
+        "extra claim", text(raw_token(payload=cbor2.dumps(extra))), "malformed", "MalformedError"
+    )
+    text_date = claims_dict()
+    text_date[-65537][2] = cbor2.CBORTag(1004, BASE.birth_date.isoformat())
+    invalid(
+        "birth date as a text date (tag 1004)",
+        text(raw_token(payload=cbor2.dumps(text_date))),
+        "malformed",
+        "MalformedError",
+    )
+    reordered = claims_dict()
+    reordered = {6: reordered[6], 1: reordered[1], 4: reordered[4], -65537: reordered[-65537]}
+    invalid(
+        "claims not in deterministic order",
+        text(raw_token(payload=cbor2.dumps(reordered))),
+        "malformed",
+        "MalformedError",
+    )
+    invalid(
+        "issuer code not a UN/LOCODE",
+        text(raw_token(payload=claims_bytes(issuer="Strasbourg"))),
+        "malformed",
+        "MalformedError",
+    )
+    invalid(
+        "expiry before issue",
+        text(raw_token(payload=claims_bytes(expires_at=int(ISSUED.timestamp()) - 1))),
+        "malformed",
+        "MalformedError",
+    )
+    return v
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def keys() -> list[dict[str, Any]]:
+    return [
+        {
+            "kid": key_id(k).hex(),
+            "public_key": public_key_bytes(k).hex(),
+            "issuer": issuer,
+            "issuer_name": name,
+            "state": state.value,
+            "retired_at": iso(retired) if retired else None,
+        }
+        for k, issuer, name, state, retired in KEYS
+    ]
+
+
+def build() -> str:
+    document = {
+        "description": "Card format v1 test vectors (docs/card-format.md).",
+        "generator": "tests/vectors/generate_cards.py",
+        "keys": keys(),
+        "vectors": vectors(),
+    }
+    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    output = build()
+    if argv[1:] == ["--check"]:
+        return 0 if OUT.read_text(encoding="utf-8") == output else 1
+    OUT.write_text(output, encoding="utf-8")
+    print(f"wrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
