@@ -1,0 +1,193 @@
+"""The verifier's JSON API, /api/v1 (DESIGN.md section 6).
+
+Views stay thin: check the request's type and size before reading it, parse, call the
+verification service, shape the answer. Answers that carry a holder's data are never cached.
+"""
+
+from __future__ import annotations
+
+import json as _stdjson
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_babel import gettext
+
+from ..i18n import result_message
+from ..verification import Outcome, verify_text
+from .images import ImageProblem, decode_qr
+from .openapi import openapi_document
+from .problems import ApiProblem
+from .ratelimit import api_limit, limiter
+from .snapshot import SnapshotCache, rfc3339
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+limiter.limit(api_limit)(bp)
+
+JSON_TYPES = frozenset({"application/json"})
+IMAGE_UPLOAD_TYPE = "multipart/form-data"
+
+
+def _state() -> Any:
+    return current_app.extensions["verifier"]
+
+
+def _now() -> datetime:
+    now: datetime = current_app.config["CLOCK"]()
+    return now
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def answer(outcome: Outcome) -> dict[str, Any]:
+    """The section 6 answer: exactly these keys, unknown facts as null."""
+    issuer = None
+    if outcome.issuer_code is not None:
+        names = outcome.issuer_names or {}
+        issuer = {"code": outcome.issuer_code, "name": _issuer_name(names, outcome.issuer_code)}
+    card = None
+    if outcome.card_number is not None:
+        card = {"number": outcome.card_number, "expires": rfc3339(outcome.expires_at)}
+    holder = None
+    if outcome.holder_name is not None:
+        birth = outcome.birth_date.isoformat() if outcome.birth_date is not None else None
+        holder = {"name": outcome.holder_name, "birth_date": birth}
+    return {
+        "result": outcome.result,
+        "valid": outcome.valid,
+        "issuer": issuer,
+        "card": card,
+        "holder": holder,
+        "status_checked_at": rfc3339(outcome.status_checked_at),
+        "message": result_message(outcome.result),
+    }
+
+
+def _issuer_name(names: dict[str, str], code: str) -> str:
+    from ..i18n import current_language
+
+    language = current_language()
+    for candidate in (language, current_app.config["DEFAULT_LANGUAGE"], "en"):
+        if candidate in names:
+            return names[candidate]
+    return next(iter(names.values()), code)
+
+
+def _verify(text: str) -> Response:
+    state = _state()
+    outcome = verify_text(
+        text,
+        index=state.trust.current(),
+        now=_now(),
+        max_status_age=timedelta(seconds=current_app.config["MAX_STATUS_AGE"]),
+    )
+    state.counters.add(outcome.result)
+    return _no_store(jsonify(answer(outcome)))
+
+
+def _require_type(accepted: frozenset[str] | str) -> None:
+    accepted_set = {accepted} if isinstance(accepted, str) else accepted
+    if request.mimetype not in accepted_set:
+        raise ApiProblem(
+            415,
+            detail=gettext("Send the request as %(type)s.", type=" or ".join(sorted(accepted_set))),
+        )
+
+
+def _limit_body(limit: int) -> None:
+    """Refuse by the declared length before reading; bound chunked bodies while reading."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise ApiProblem(413, detail=gettext("The limit is %(limit)d bytes.", limit=limit))
+    request.max_content_length = limit
+
+
+@bp.post("/verify")
+def verify() -> Response:
+    _require_type(JSON_TYPES)
+    _limit_body(current_app.config["MAX_VERIFY_BYTES"])
+    raw = request.get_data(cache=False)
+    try:
+        body = _stdjson.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise ApiProblem(400, "invalid_json", gettext("The body is not valid JSON.")) from None
+    if not isinstance(body, dict) or set(body) != {"qr"} or not isinstance(body["qr"], str):
+        raise ApiProblem(
+            400,
+            "invalid_body",
+            gettext('The body must be a JSON object with one text member, "qr".'),
+        )
+    return _verify(body["qr"])
+
+
+@bp.post("/decode-image")
+def decode_image() -> Response:
+    _require_type(IMAGE_UPLOAD_TYPE)
+    limit = current_app.config["MAX_IMAGE_BYTES"]
+    # The multipart envelope adds a little around the file itself.
+    _limit_body(limit + 16 * 1024)
+    request.max_form_parts = 8
+    files = list(request.files.values())
+    if len(files) != 1:
+        raise ApiProblem(400, "no_image", gettext("Send exactly one image file."))
+    data = files[0].read(limit + 1)
+    if len(data) > limit:
+        raise ApiProblem(413, detail=gettext("The limit is %(limit)d bytes.", limit=limit))
+    if not data:
+        raise ApiProblem(400, "no_image", gettext("Send exactly one image file."))
+    try:
+        text = decode_qr(data, max_pixels=current_app.config["MAX_IMAGE_PIXELS"])
+    except ImageProblem as exc:
+        raise ApiProblem(422, exc.code, _image_problem_detail(exc.code)) from None
+    return _verify(text)
+
+
+def _image_problem_detail(code: str) -> str:
+    if code == "no_code_found":
+        return gettext("No card code was found in the photo. Try again, closer and in focus.")
+    if code == "image_too_large":
+        return gettext("The photo has too many pixels. Send a smaller photo.")
+    return gettext("The file is not a readable JPEG, PNG, WebP, GIF or BMP image.")
+
+
+@bp.get("/trust-snapshot")
+def trust_snapshot() -> Response:
+    state = _state()
+    index = state.trust.current()
+    rendered = state.snapshots.get(
+        index,
+        generation=state.trust.generation,
+        now=_now(),
+        max_status_age=current_app.config["MAX_STATUS_AGE"],
+    )
+    if request.if_none_match.contains(rendered.etag):
+        response = current_app.response_class(status=304)
+    else:
+        response = current_app.response_class(rendered.body, mimetype="application/json")
+    response.set_etag(rendered.etag)
+    # Public data, but the page must revalidate so a revocation reaches it at the next visit.
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/ping")
+def ping() -> Response:
+    """A trivial JSON endpoint: the benchmark's baseline for the cost of the stack itself."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+__all__ = ["SnapshotCache", "answer", "bp"]

@@ -1,0 +1,390 @@
+"""Fetching and verifying what partner cities publish, into the trust store.
+
+Rules (DESIGN.md section 4, issue 5):
+- every document is verified before it is stored: metadata against the pinned root
+  fingerprint, each status list against that partner's own signing keys;
+- a metadata serial lower than the stored one is refused (rollback), and so is a status list
+  older than the stored one;
+- whatever fails, the last good copy stays; each partner gets its own report;
+- network access has timeouts, a size cap and retries, and only http(s) is followed.
+
+The network part runs outside the store's lock (it can take seconds); the results are merged
+into the store in one short transaction at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import cbor2
+
+from cardformat import (
+    CardFormatError,
+    IssuerMetadata,
+    fingerprint,
+    normalize_fingerprint,
+    verify_metadata,
+    verify_status_list,
+)
+
+from .trust import PartnerRecord, StoredStatusList, TrustStore, code_key, load_partner
+
+log = logging.getLogger(__name__)
+
+MAX_METADATA_BYTES = 1 << 20
+MAX_STATUS_LIST_BYTES = 8 << 20
+USER_AGENT = "citycard-verifier/1 (+sync)"
+
+
+class FetchError(Exception):
+    """A document could not be downloaded; the message is safe to show an operator."""
+
+
+class PartnerError(Exception):
+    """Adding or removing a partner failed; the message says why."""
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to http(s): never to file:, ftp: or anything a server chooses."""
+
+    def redirect_request(  # type: ignore[no-untyped-def]
+        self, req, fp, code, msg, headers, newurl
+    ):
+        if urlsplit(newurl).scheme not in ("http", "https"):
+            raise FetchError(f"refused redirect to {urlsplit(newurl).scheme}: URL")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise FetchError(f"not an http(s) URL: {url}")
+    return url
+
+
+class HttpFetcher:
+    """GET with a timeout, a size cap and a few retries with backoff (stdlib only)."""
+
+    def __init__(self, *, timeout: float = 10.0, retries: int = 1, backoff: float = 0.5) -> None:
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._opener = urllib.request.build_opener(_HttpOnlyRedirects())
+
+    def __call__(self, url: str, *, max_bytes: int) -> bytes:
+        check_url(url)
+        attempt = 0
+        while True:
+            try:
+                return self._get(url, max_bytes)
+            except FetchError as exc:
+                if attempt >= self.retries or not getattr(exc, "retryable", True):
+                    raise
+            attempt += 1
+            time.sleep(self.backoff * 2 ** (attempt - 1))
+
+    def _get(self, url: str, max_bytes: int) -> bytes:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                body: bytes = response.read(max_bytes + 1)
+        except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the connection open otherwise
+            error = FetchError(f"HTTP {exc.code} from {url}")
+            # A 4xx will not change on retry; a 5xx or 429 might.
+            error.retryable = exc.code >= 500 or exc.code == 429  # type: ignore[attr-defined]
+            raise error from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise FetchError(f"cannot fetch {url}: {reason}") from None
+        if len(body) > max_bytes:
+            error = FetchError(f"{url} is larger than {max_bytes} bytes")
+            error.retryable = False  # type: ignore[attr-defined]
+            raise error
+        return body
+
+
+Fetch = Callable[..., bytes]
+
+
+@dataclass(kw_only=True)
+class PartnerReport:
+    """What one partner's sync did; ``errors`` empty means fully up to date."""
+
+    code: str
+    serial: int | None = None
+    metadata_updated: bool = False
+    lists_updated: int = 0
+    lists_total: int = 0
+    metadata_stale: bool = False
+    errors: list[str] = field(default_factory=list)
+    # Not failures of this sync, but worth an operator's attention (a lapsed issuer ttl).
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def presented_fingerprint(data: bytes) -> str | None:
+    """The root fingerprint a metadata document names, read WITHOUT verifying it.
+
+    Only to show an operator both values when a pin does not match; never trusted.
+    """
+    try:
+        obj = cbor2.loads(data)
+        value = obj.value if isinstance(obj, cbor2.CBORTag) else obj
+        payload = cbor2.loads(value[2])
+        root = payload["root"]
+        return fingerprint(root) if isinstance(root, bytes) and len(root) == 32 else None
+    except Exception:  # any garbage: there is simply nothing to show
+        return None
+
+
+def _describe(exc: CardFormatError) -> str:
+    return f"{exc.code}: {exc}"
+
+
+# --- adding, removing ---------------------------------------------------------------------
+
+
+def add_partner(
+    store: TrustStore,
+    *,
+    metadata_url: str,
+    pinned_fingerprint: str,
+    now: datetime,
+    fetch: Fetch,
+) -> tuple[PartnerRecord, PartnerReport]:
+    """Pin a partner: fetch its metadata, verify it against the fingerprint, store, then sync.
+
+    Raises PartnerError (nothing stored) on a bad fingerprint, a fetch failure, a document that
+    does not verify, or a code already pinned.
+    """
+    try:
+        pinned = normalize_fingerprint(pinned_fingerprint)
+    except CardFormatError as exc:
+        raise PartnerError(f"invalid fingerprint: {exc}") from None
+    try:
+        check_url(metadata_url)
+        data = fetch(metadata_url, max_bytes=MAX_METADATA_BYTES)
+    except FetchError as exc:
+        raise PartnerError(str(exc)) from None
+    try:
+        metadata = verify_metadata(data, pinned_fingerprint=pinned, now=now)
+    except CardFormatError as exc:
+        presented = presented_fingerprint(data)
+        if presented is not None and presented != pinned:
+            raise PartnerError(
+                "fingerprint mismatch: the metadata is NOT signed by the key you pinned\n"
+                f"  expected (you gave): {pinned}\n"
+                f"  presented (server):  {presented}\n"
+                "Check the fingerprint with the partner city out of band; nothing was stored."
+            ) from None
+        raise PartnerError(f"the metadata does not verify ({_describe(exc)})") from None
+
+    record = PartnerRecord(
+        code=metadata.issuer,
+        metadata_url=metadata_url,
+        fingerprint=pinned,
+        added_at=now,
+        metadata=data,
+        metadata_fetched_at=now,
+        last_attempt_at=now,
+        last_success_at=now,
+    )
+    with store.transaction() as records:
+        for existing in records.values():
+            if code_key(existing.code) == code_key(record.code):
+                raise PartnerError(
+                    f"{existing.code} is already pinned (from {existing.metadata_url}); "
+                    "remove it first to pin it again"
+                )
+        records[record.code] = record
+    reports = sync_partners(store, now=now, fetch=fetch, codes=[record.code])
+    return record, reports[0]
+
+
+def remove_partner(store: TrustStore, code: str) -> PartnerRecord:
+    with store.transaction() as records:
+        for existing_code, record in list(records.items()):
+            if code_key(existing_code) == code_key(code):
+                del records[existing_code]
+                return record
+    raise PartnerError(f"no partner {code!r} is pinned")
+
+
+# --- syncing ------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class _Fetched:
+    """The outcome of one partner's network round, before it is merged into the store."""
+
+    base: PartnerRecord
+    report: PartnerReport
+    metadata: bytes | None = None  # new verified metadata bytes, if any
+    lists: dict[int, StoredStatusList] = field(default_factory=dict)
+    keep_lists: set[int] = field(default_factory=set)
+    metadata_confirmed: bool = False
+
+
+def _sync_one(record: PartnerRecord, *, now: datetime, fetch: Fetch) -> _Fetched:
+    report = PartnerReport(code=record.code)
+    out = _Fetched(base=record, report=report)
+    try:
+        current = load_partner(record).metadata
+    except Exception:  # the stored copy is damaged: accept any verifying metadata again
+        current = None
+
+    metadata: IssuerMetadata | None = current
+    metadata_ok = False
+    try:
+        data = fetch(record.metadata_url, max_bytes=MAX_METADATA_BYTES)
+        fresh = verify_metadata(
+            data,
+            pinned_fingerprint=record.fingerprint,
+            now=now,
+            min_serial=None if current is None else current.serial,
+        )
+        if code_key(fresh.issuer) != code_key(record.code):
+            raise PartnerError(f"the metadata now names issuer {fresh.issuer}")
+        # Same serial: only a re-signature (a fresh issued-at) may replace what we have.
+        if (
+            current is not None
+            and fresh.serial == current.serial
+            and fresh.issued_at < current.issued_at
+        ):
+            raise PartnerError("metadata with the same serial but older: refused")
+        if data != record.metadata:
+            out.metadata = data
+            report.metadata_updated = True
+        metadata = fresh
+        metadata_ok = True
+    except FetchError as exc:
+        report.errors.append(f"metadata: {exc}")
+    except CardFormatError as exc:
+        report.errors.append(f"metadata refused, keeping the last good copy ({_describe(exc)})")
+    except PartnerError as exc:
+        report.errors.append(f"metadata refused, keeping the last good copy ({exc})")
+
+    out.metadata_confirmed = metadata_ok
+    if metadata is None:
+        return out
+    report.serial = metadata.serial
+    report.metadata_stale = metadata.is_stale(now)
+    if report.metadata_stale:
+        report.warnings.append("metadata is past its ttl: the issuer has not re-signed it")
+
+    own_keys = {key.kid: key for key in metadata.trusted_keys()}
+    stored = {entry.id: entry for entry in record.status_lists}
+    report.lists_total = len(metadata.status_lists)
+    for ref in metadata.status_lists:
+        out.keep_lists.add(ref.id)
+        url = urljoin(record.metadata_url, ref.uri)
+        try:
+            token = fetch(url, max_bytes=MAX_STATUS_LIST_BYTES)
+            verified = verify_status_list(
+                token, resolve_key=own_keys.get, now=now, expected_uri=ref.uri
+            )
+            if verified.status_list.size != metadata.status_list_size:
+                raise PartnerError(
+                    f"it holds {verified.status_list.size} entries, "
+                    f"the metadata says {metadata.status_list_size}"
+                )
+            previous = stored.get(ref.id)
+            if previous is not None and previous.token != token:
+                try:
+                    old = verify_status_list(
+                        previous.token,
+                        resolve_key=own_keys.get,
+                        now=previous.fetched_at,
+                        expected_uri=ref.uri,
+                    )
+                except CardFormatError:
+                    old = None  # the stored one no longer verifies (key revoked): replace it
+                if old is not None and verified.issued_at < old.issued_at:
+                    raise PartnerError("it is older than the copy we have (rollback)")
+            out.lists[ref.id] = StoredStatusList(
+                id=ref.id, uri=ref.uri, token=token, fetched_at=now
+            )
+            report.lists_updated += 1
+        except FetchError as exc:
+            report.errors.append(f"status list {ref.id}: {exc}")
+        except CardFormatError as exc:
+            report.errors.append(f"status list {ref.id} refused ({_describe(exc)})")
+        except PartnerError as exc:
+            report.errors.append(f"status list {ref.id} refused: {exc}")
+    return out
+
+
+def sync_partners(
+    store: TrustStore,
+    *,
+    now: datetime,
+    fetch: Fetch,
+    codes: Iterable[str] | None = None,
+    workers: int = 8,
+) -> list[PartnerReport]:
+    """Refresh every partner (or those named); returns one report per partner, by code."""
+    records = store.read()
+    if codes is not None:
+        wanted = {code_key(c) for c in codes}
+        records = {c: r for c, r in records.items() if code_key(c) in wanted}
+    if not records:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(records)))) as pool:
+        results = list(pool.map(lambda r: _sync_one(r, now=now, fetch=fetch), records.values()))
+
+    with store.transaction() as current:
+        for item in results:
+            code = item.base.code
+            latest = current.get(code)
+            if latest is None or latest.fingerprint != item.base.fingerprint:
+                item.report.errors.append("removed or re-pinned during sync; nothing stored")
+                continue
+            current[code] = _merge(latest, item, now=now)
+    reports = [item.report for item in results]
+    reports.sort(key=lambda r: r.code)
+    for report in reports:
+        # Partner codes and counts only: nothing here is about a resident.
+        log.info(
+            "sync %s: %s, serial %s, %d/%d lists",
+            report.code,
+            "ok" if report.ok else "FAILED",
+            report.serial,
+            report.lists_updated,
+            report.lists_total,
+        )
+    return reports
+
+
+def _merge(latest: PartnerRecord, item: _Fetched, *, now: datetime) -> PartnerRecord:
+    changes: dict[str, Any] = {
+        "last_attempt_at": now,
+        "last_error": "; ".join(item.report.errors) or None,
+    }
+    if item.report.ok:
+        changes["last_success_at"] = now
+    if item.metadata is not None:
+        changes["metadata"] = item.metadata
+        changes["metadata_fetched_at"] = now
+    elif item.metadata_confirmed:
+        # Unchanged but re-confirmed: record when we last saw it current.
+        changes["metadata_fetched_at"] = now
+    lists = {entry.id: entry for entry in latest.status_lists}
+    lists.update(item.lists)
+    if item.report.serial is not None:
+        # Lists the issuer no longer publishes are dropped; others keep their last good copy.
+        lists = {i: e for i, e in lists.items() if i in item.keep_lists}
+    changes["status_lists"] = tuple(lists[i] for i in sorted(lists))
+    return replace(latest, **changes)

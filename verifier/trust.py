@@ -1,0 +1,436 @@
+"""The trust store: pinned partner cities and the last verified copy of what each publishes.
+
+Storage choice: one JSON document, ``trust.json`` in the instance folder, replaced atomically.
+
+- Readers are gunicorn workers answering verifications; the writer is ``verifier sync`` (or
+  ``partners add``/``remove``), usually in another process. Writers build the new document in a
+  temporary file in the same folder, fsync it and ``os.replace`` it over the old one, so a reader
+  opens either the old or the new file, never a torn one, and never waits on a lock.
+- Workers keep the parsed store in memory and re-read it when the file's identity (inode,
+  size, mtime) changes: one ``stat`` per request, then pure dictionary lookups.
+- Writers serialise among themselves with an advisory ``flock`` on ``trust.lock`` around the
+  read-modify-write, so a ``partners add`` during a long ``sync`` loses nothing.
+- The whole store changes at once: a partner's metadata and its status lists are never seen
+  half-updated. SQLite would give the same with WAL, but adds a writer lock readers can meet
+  during checkpoints, and the document is small (public data only: metadata and status lists)
+  and is read whole anyway. An operator can inspect it with ``jq``.
+
+What is stored is only what partners published, as received (signed bytes), plus when it was
+fetched and the last error. On load, every signature is verified again, as of the moment the
+document was accepted, so a tampered file cannot smuggle in a key: it drops that partner instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cardformat import (
+    CardFormatError,
+    IssuerMetadata,
+    TrustedKey,
+    VerifiedStatusList,
+    verify_metadata,
+    verify_status_list,
+)
+
+log = logging.getLogger(__name__)
+
+TRUST_FILE = "trust.json"
+LOCK_FILE = "trust.lock"
+FORMAT = "citycard-verifier-trust-store"
+VERSION = 1
+
+
+class TrustStoreError(RuntimeError):
+    """The trust store file cannot be read or written; the message says why."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: Any, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise TrustStoreError(f"{what} is not base64 text")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise TrustStoreError(f"{what} is not valid base64") from exc
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _untime(value: Any, what: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TrustStoreError(f"{what} is not a timestamp")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise TrustStoreError(f"{what} is not an ISO 8601 timestamp") from exc
+    if parsed.tzinfo is None:
+        raise TrustStoreError(f"{what} has no time zone")
+    return parsed.astimezone(UTC)
+
+
+def code_key(code: str) -> str:
+    """Compare issuer codes loosely on the command line: "fr sxb", "FRSXB" and "FR SXB" match."""
+    return "".join(code.split()).upper()
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredStatusList:
+    """One status list token as received, and when it was fetched and verified."""
+
+    id: int
+    uri: str
+    token: bytes
+    fetched_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "uri": self.uri,
+            "token": _b64(self.token),
+            "fetched_at": _time(self.fetched_at),
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any) -> StoredStatusList:
+        if not isinstance(obj, dict):
+            raise TrustStoreError("a status list entry is not an object")
+        fetched_at = _untime(obj.get("fetched_at"), "status list fetched_at")
+        if type(obj.get("id")) is not int or not isinstance(obj.get("uri"), str) or not fetched_at:
+            raise TrustStoreError("a status list entry lacks id, uri or fetched_at")
+        return cls(
+            id=obj["id"],
+            uri=obj["uri"],
+            token=_unb64(obj.get("token"), "status list token"),
+            fetched_at=fetched_at,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartnerRecord:
+    """A pinned partner city as stored: its pin, its last good documents, its sync history."""
+
+    code: str
+    metadata_url: str
+    fingerprint: str
+    added_at: datetime
+    metadata: bytes
+    metadata_fetched_at: datetime
+    status_lists: tuple[StoredStatusList, ...] = ()
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "metadata_url": self.metadata_url,
+            "fingerprint": self.fingerprint,
+            "added_at": _time(self.added_at),
+            "metadata": _b64(self.metadata),
+            "metadata_fetched_at": _time(self.metadata_fetched_at),
+            "status_lists": [entry.to_json() for entry in self.status_lists],
+            "last_attempt_at": _time(self.last_attempt_at),
+            "last_success_at": _time(self.last_success_at),
+            "last_error": self.last_error,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any) -> PartnerRecord:
+        if not isinstance(obj, dict):
+            raise TrustStoreError("a partner entry is not an object")
+        code, url, fp = obj.get("code"), obj.get("metadata_url"), obj.get("fingerprint")
+        if not all(isinstance(v, str) for v in (code, url, fp)):
+            raise TrustStoreError("a partner entry lacks code, metadata_url or fingerprint")
+        added_at = _untime(obj.get("added_at"), "added_at")
+        fetched_at = _untime(obj.get("metadata_fetched_at"), "metadata_fetched_at")
+        if added_at is None or fetched_at is None:
+            raise TrustStoreError(f"partner {code}: added_at and metadata_fetched_at are required")
+        lists = obj.get("status_lists", [])
+        if not isinstance(lists, list):
+            raise TrustStoreError(f"partner {code}: status_lists is not a list")
+        error = obj.get("last_error")
+        return cls(
+            code=str(code),
+            metadata_url=str(url),
+            fingerprint=str(fp),
+            added_at=added_at,
+            metadata=_unb64(obj.get("metadata"), f"partner {code} metadata"),
+            metadata_fetched_at=fetched_at,
+            status_lists=tuple(StoredStatusList.from_json(item) for item in lists),
+            last_attempt_at=_untime(obj.get("last_attempt_at"), "last_attempt_at"),
+            last_success_at=_untime(obj.get("last_success_at"), "last_success_at"),
+            last_error=error if isinstance(error, str) else None,
+        )
+
+
+class TrustStore:
+    """The trust store file of one instance folder: atomic reads and locked, atomic writes."""
+
+    def __init__(self, instance_path: str | os.PathLike[str]) -> None:
+        self.folder = Path(instance_path)
+        self.path = self.folder / TRUST_FILE
+        self.lock_path = self.folder / LOCK_FILE
+
+    def read(self) -> dict[str, PartnerRecord]:
+        """The partners by code; an empty store when the file does not exist yet."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise TrustStoreError(f"cannot read {self.path}: {exc.strerror}") from exc
+        return self.parse(raw)
+
+    @staticmethod
+    def parse(raw: bytes) -> dict[str, PartnerRecord]:
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TrustStoreError("the trust store is not valid JSON") from exc
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise TrustStoreError("the file is not a verifier trust store")
+        if doc.get("version") != VERSION:
+            raise TrustStoreError(f"unsupported trust store version {doc.get('version')!r}")
+        partners = doc.get("partners")
+        if not isinstance(partners, list):
+            raise TrustStoreError("the trust store has no partners list")
+        records = [PartnerRecord.from_json(item) for item in partners]
+        return {record.code: record for record in records}
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[dict[str, PartnerRecord]]:
+        """Lock, read, let the caller change the mapping, write it back atomically, unlock.
+
+        Nothing is written if the body raises.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                records = self.read()
+                yield records
+                self._write(records)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _write(self, records: dict[str, PartnerRecord]) -> None:
+        doc = {
+            "format": FORMAT,
+            "version": VERSION,
+            "partners": [records[code].to_json() for code in sorted(records)],
+        }
+        data = json.dumps(doc, indent=1, sort_keys=False).encode("utf-8") + b"\n"
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".trust.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            # Public data only, but readable by the web server's user whichever user ran sync.
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        # Make the rename itself durable: a crash must not bring back the previous store.
+        dir_fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def identity(self) -> tuple[int, int, int] | None:
+        """What changes whenever the file is replaced; None when there is no file."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+# --- the verified, in-memory view ---------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadedPartner:
+    """A partner whose stored documents verified: its metadata and its usable status lists."""
+
+    record: PartnerRecord
+    metadata: IssuerMetadata
+    keys: tuple[TrustedKey, ...]
+    status_lists: dict[int, VerifiedStatusList] = field(default_factory=dict)
+    fetched_at: dict[int, datetime] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+    @property
+    def code(self) -> str:
+        return self.record.code
+
+
+def load_partner(record: PartnerRecord) -> LoadedPartner:
+    """Verify a stored partner again; raises CardFormatError if its metadata does not verify.
+
+    Each document is verified as of the moment it was accepted: what was valid then was
+    checked against the clock then, and staleness is judged at verification time instead.
+    """
+    metadata = verify_metadata(
+        record.metadata, pinned_fingerprint=record.fingerprint, now=record.metadata_fetched_at
+    )
+    if code_key(metadata.issuer) != code_key(record.code):
+        raise TrustStoreError(f"stored metadata for {record.code} names {metadata.issuer}")
+    keys = tuple(metadata.trusted_keys())
+    own = {key.kid: key for key in keys}
+    refs = {ref.id: ref for ref in metadata.status_lists}
+    lists: dict[int, VerifiedStatusList] = {}
+    fetched: dict[int, datetime] = {}
+    problems: list[str] = []
+    for entry in record.status_lists:
+        ref = refs.get(entry.id)
+        if ref is None:
+            continue  # the issuer no longer publishes it
+        try:
+            verified = verify_status_list(
+                entry.token, resolve_key=own.get, now=entry.fetched_at, expected_uri=ref.uri
+            )
+        except CardFormatError as exc:
+            problems.append(f"status list {entry.id}: {exc.code}")
+            continue
+        if verified.status_list.size != metadata.status_list_size:
+            problems.append(f"status list {entry.id}: size differs from the metadata")
+            continue
+        lists[entry.id] = verified
+        fetched[entry.id] = entry.fetched_at
+    return LoadedPartner(
+        record=record,
+        metadata=metadata,
+        keys=keys,
+        status_lists=lists,
+        fetched_at=fetched,
+        problems=tuple(problems),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrustIndex:
+    """An immutable snapshot of the trust store, indexed for verification.
+
+    ``resolve`` is one dictionary lookup whatever the number of partners: the public key
+    objects are built once per load, not per verification.
+    """
+
+    partners: dict[str, LoadedPartner]
+    keys: dict[bytes, TrustedKey]
+    identity: tuple[int, int, int] | None = None
+    loaded_at: datetime | None = None
+    problems: tuple[str, ...] = ()
+
+    def resolve(self, kid: bytes) -> TrustedKey | None:
+        return self.keys.get(kid)
+
+    def partner(self, code: str) -> LoadedPartner | None:
+        return self.partners.get(code)
+
+    @classmethod
+    def empty(cls) -> TrustIndex:
+        return cls(partners={}, keys={})
+
+    @classmethod
+    def build(
+        cls,
+        records: dict[str, PartnerRecord],
+        *,
+        identity: tuple[int, int, int] | None = None,
+        loaded_at: datetime | None = None,
+    ) -> TrustIndex:
+        partners: dict[str, LoadedPartner] = {}
+        problems: list[str] = []
+        for code, record in records.items():
+            try:
+                partners[code] = load_partner(record)
+            except (CardFormatError, TrustStoreError) as exc:
+                # The stored copy was tampered with or damaged: that partner is untrusted until
+                # the next sync stores a good copy. Never fall back to trusting it unverified.
+                problems.append(f"{code}: stored metadata does not verify ({exc})")
+                log.error("trust store: stored metadata of %s does not verify", code)
+        keys: dict[bytes, TrustedKey] = {}
+        ambiguous: set[bytes] = set()
+        for partner in partners.values():
+            for key in partner.keys:
+                if key.kid in keys and keys[key.kid].issuer != key.issuer:
+                    ambiguous.add(key.kid)
+                keys[key.kid] = key
+        for kid in ambiguous:
+            # Two cities publish keys with the same 8-byte id. Neither can be chosen safely, so
+            # cards under that id verify as unknown until one city rotates.
+            del keys[kid]
+            problems.append(f"key id {kid.hex()} is published by more than one partner")
+            log.error("trust store: key id %s is published by more than one partner", kid.hex())
+        return cls(
+            partners=partners,
+            keys=keys,
+            identity=identity,
+            loaded_at=loaded_at,
+            problems=tuple(problems),
+        )
+
+
+class TrustCache:
+    """Per-process holder of the current TrustIndex, reloaded when the file is replaced."""
+
+    def __init__(self, store: TrustStore) -> None:
+        self.store = store
+        self._index = TrustIndex.empty()
+        self._lock = threading.Lock()
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        """Increases on every reload: a cheap cache key for things derived from the index."""
+        return self._generation
+
+    def current(self) -> TrustIndex:
+        identity = self.store.identity()
+        index = self._index
+        if identity == index.identity and (identity is not None or self._generation):
+            return index
+        with self._lock:
+            if identity == self._index.identity and (identity is not None or self._generation):
+                return self._index
+            self._index = self._reload(identity, self._index)
+            self._generation += 1
+            return self._index
+
+    def _reload(self, identity: tuple[int, int, int] | None, previous: TrustIndex) -> TrustIndex:
+        if identity is None:
+            return replace(TrustIndex.empty(), loaded_at=datetime.now(UTC))
+        try:
+            raw = self.store.path.read_bytes()
+            records = TrustStore.parse(raw)
+        except (OSError, TrustStoreError) as exc:
+            # Keep serving the last good index: a damaged file must not turn every card into
+            # unknown_issuer, and the next good write replaces it.
+            log.error("trust store unreadable, keeping the previous copy: %s", exc)
+            return replace(previous, identity=identity)
+        return TrustIndex.build(records, identity=identity, loaded_at=datetime.now(UTC))

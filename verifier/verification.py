@@ -1,0 +1,148 @@
+"""The verification service: card text in, one result code and what may be shown out.
+
+This is the reference verdict (DESIGN.md section 6): the API and the agent page's upload path
+call it, and the page's offline verifier must agree with it. It reads only the in-memory trust
+index: verifying never contacts the issuing city, and nothing here logs the card, its holder or
+its text (DESIGN.md section 5, rule 3).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from threading import Lock
+
+from cardformat import CardFormatError, Status, VerifiedCard, verify_card
+
+from .trust import LoadedPartner, TrustIndex
+
+log = logging.getLogger(__name__)
+
+RESULTS = (
+    "valid",
+    "revoked",
+    "suspended",
+    "expired",
+    "not_yet_valid",
+    "key_revoked",
+    "unknown_issuer",
+    "bad_signature",
+    "malformed",
+    "status_unknown",
+)
+# Every error code cardformat's verify_card can raise maps to itself; anything else is a bug in
+# the mapping and is reported as malformed rather than crashing (tested).
+_CARD_ERROR_RESULTS = frozenset(RESULTS) - {"valid", "revoked", "suspended", "status_unknown"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """A verdict and the verified facts behind it; facts are None when not established."""
+
+    result: str
+    issuer_code: str | None = None
+    issuer_names: dict[str, str] | None = None
+    card_number: str | None = None
+    expires_at: datetime | None = None
+    holder_name: str | None = None
+    birth_date: date | None = None
+    status_checked_at: datetime | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.result == "valid"
+
+
+class ResultCounters:
+    """Aggregate counts per result code: the only trace a verification leaves (privacy rule 3)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = Lock()
+
+    def add(self, result: str) -> None:
+        with self._lock:
+            self._counts[result] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {code: self._counts.get(code, 0) for code in RESULTS}
+
+
+def verify_text(
+    text: str, *, index: TrustIndex, now: datetime, max_status_age: timedelta
+) -> Outcome:
+    """Verify a card's text against the trust index at ``now``; never raises for bad input."""
+    try:
+        verified = verify_card(text, resolve_key=index.resolve, now=now)
+    except CardFormatError as exc:
+        code = exc.code if exc.code in _CARD_ERROR_RESULTS else "malformed"
+        return Outcome(result=code)
+    except Exception as exc:  # defensive: bad input must end in a verdict, never a 500
+        # Only the exception type: its message could quote the input.
+        log.error("verify_card raised an unexpected %s; answering malformed", type(exc).__name__)
+        return Outcome(result="malformed")
+
+    partner = index.partner(verified.issuer)
+    if partner is None:  # the key resolved, so this cannot happen unless the index is corrupt
+        return Outcome(result="unknown_issuer")
+    result, checked_at = _status(verified, partner, now=now, max_status_age=max_status_age)
+    card = verified.card
+    return Outcome(
+        result=result,
+        issuer_code=verified.issuer,
+        issuer_names=dict(partner.metadata.names),
+        card_number=card.number,
+        expires_at=verified.expires_at,
+        holder_name=card.holder_name,
+        birth_date=card.birth_date,
+        status_checked_at=checked_at,
+    )
+
+
+def _status(
+    verified: VerifiedCard, partner: LoadedPartner, *, now: datetime, max_status_age: timedelta
+) -> tuple[str, datetime | None]:
+    """The card's status from the partner's last verified list, or status_unknown.
+
+    ``status_checked_at`` is the list's issued-at time: the moment the issuer vouched for the
+    status, which is what an agent needs to judge it (not when we happened to download it).
+    """
+    try:
+        ref, position = partner.metadata.status_list_ref(verified.card.status_index)
+    except LookupError:
+        return "status_unknown", None  # the issuer publishes no list for this index
+    listed = partner.status_lists.get(ref.id)
+    if listed is None:
+        return "status_unknown", None  # never fetched, or the last fetch did not verify
+    checked_at = listed.issued_at
+    if is_stale(listed.issued_at, listed.expires_at, now=now, max_status_age=max_status_age):
+        # An old list may miss a revocation: say so rather than answer a silent "valid".
+        return "status_unknown", checked_at
+    try:
+        status = listed.status_list.get(position)
+    except IndexError:
+        return "status_unknown", checked_at
+    if status == Status.VALID:
+        return "valid", checked_at
+    if status == Status.REVOKED:
+        return "revoked", checked_at
+    if status == Status.SUSPENDED:
+        return "suspended", checked_at
+    # Value 3 has no meaning in this profile; refuse to guess.
+    return "status_unknown", checked_at
+
+
+def is_stale(
+    issued_at: datetime,
+    expires_at: datetime | None,
+    *,
+    now: datetime,
+    max_status_age: timedelta,
+) -> bool:
+    """A list is too old to rely on past the policy's age or past its own expiry."""
+    if now - issued_at > max_status_age:
+        return True
+    return expires_at is not None and now >= expires_at
