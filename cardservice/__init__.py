@@ -1,0 +1,122 @@
+"""The issuance service: the city's system of record for its citizenship cards.
+
+``create_app()`` builds the Flask app: configuration from ``config/`` and the environment,
+extensions, the JSON API (/api/v1), the public documents (/.well-known/citycard/...), and the staff
+UI (the ``counter`` blueprint) when it is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, jsonify
+
+from .config import ConfigError, load_config
+
+__all__ = ["ConfigError", "create_app"]
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Application factory.
+
+    `test_config` overrides the loaded configuration (tests use it for the database URL and the
+    instance folder). Raises ConfigError, with a message for the operator, when a required
+    setting or secret is missing.
+    """
+    config = load_config()
+    if test_config:
+        config.update(test_config)
+    app = Flask(__name__, instance_path=config["INSTANCE_PATH"], instance_relative_config=False)
+    app.config.update(config)
+    app.permanent_session_lifetime = timedelta(minutes=int(app.config["SESSION_MINUTES"]))
+
+    logging.getLogger("cardservice").setLevel(app.config["LOG_LEVEL"])
+
+    from . import security
+    from .extensions import csrf, db, login_manager, migrate
+    from .services.context import EXTENSION_KEY, build_deps
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    security.init_app(app)
+    _init_i18n(app)
+    app.extensions[EXTENSION_KEY] = build_deps(app)
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> Any:
+        from .models import StaffUser
+
+        if not user_id.isdigit():
+            return None
+        user = db.session.get(StaffUser, int(user_id))
+        return user if user is not None and user.active else None
+
+    from .api import bp as api_bp
+    from .publish import bp as publish_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(publish_bp)
+    # The bearer-token API sends no ambient credentials, so CSRF tokens do not apply to it.
+    csrf.exempt(api_bp)
+
+    if _has_module("counter"):
+        from .counter import bp as counter_bp
+
+        app.register_blueprint(counter_bp)
+        login_manager.login_view = "counter.login"
+
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """Liveness and database reachability, for load balancers and Docker HEALTHCHECK."""
+        from sqlalchemy import text
+
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:  # any driver error means "not ready"; details go to the log
+            logging.getLogger("cardservice").exception("health check: database unreachable")
+            response = jsonify(status="unavailable")
+            response.status_code = 503
+            return response
+        finally:
+            db.session.rollback()
+        return jsonify(status="ok")
+
+    from .cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _has_module(name: str) -> bool:
+    """True when the sibling module or package is really there (built by another team member);
+    a bare directory without __init__.py is a namespace package and does not count."""
+    spec = importlib.util.find_spec(f"{__name__}.{name}")
+    return spec is not None and spec.origin is not None
+
+
+def _migrations_dir() -> Any:
+    from .config import PROJECT_ROOT
+
+    return PROJECT_ROOT / "migrations"
+
+
+def _init_i18n(app: Flask) -> None:
+    """Babel comes from the counter UI's cardservice.i18n when present (it owns the catalogs)."""
+    if _has_module("i18n"):
+        from .i18n import init_app
+
+        init_app(app)
+    else:
+        from flask_babel import Babel
+
+        Babel(app)

@@ -1,0 +1,400 @@
+"""The `cardservice` command: Flask's CLI (run, db, shell) plus the city's own commands.
+
+Errors are printed as one clear line on stderr with a non-zero exit code, never a traceback:
+1 for a refused action (domain error), 2 for bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from .config import ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def service_command(fn: F) -> F:
+    """Run in the app context; turn domain errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    @with_appcontext
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .extensions import db
+        from .services import ServiceError
+
+        try:
+            return fn(*args, **kwargs)
+        except ServiceError as exc:
+            db.session.rollback()
+            details = getattr(exc, "errors", None)
+            if details:
+                message = "; ".join(f"{field}: {msg}" for field, msg in details.items())
+            else:
+                message = str(exc.message)
+            _fail(message)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _ctx() -> tuple[Any, Any]:
+    from .extensions import db
+    from .services import deps
+
+    return db.session, deps()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _system(command: str) -> Any:
+    from .services import Actor
+
+    return Actor.system(command)
+
+
+# -- city -------------------------------------------------------------------------------------
+
+
+@click.command("init-city")
+@click.option("--code", required=True, help='UN/LOCODE of the city, e.g. "FR SXB".')
+@click.option(
+    "--name",
+    "names",
+    required=True,
+    multiple=True,
+    help='City name; repeat as "fr=Strasbourg" to give names per language.',
+)
+@service_command
+def init_city_command(code: str, names: tuple[str, ...]) -> None:
+    """Create the city: root key, first signing key, first status list (never overwrites)."""
+    from .services.keys import init_city, root_fingerprint
+
+    session, deps = _ctx()
+    by_language: dict[str, str] = {}
+    for entry in names:
+        language, sep, name = entry.partition("=")
+        if sep and 2 <= len(language) <= 8 and language.isalpha():
+            by_language[language.lower()] = name
+        else:
+            by_language.setdefault(current_app.config.get("BABEL_DEFAULT_LOCALE", "en"), entry)
+    init_city(session, deps, code=code, names=by_language, now=_now(), actor=_system("init-city"))
+    click.echo(f"City {code.strip().upper()} created.")
+    click.echo(f"Root key fingerprint (give it to partner cities): {root_fingerprint(session)}")
+
+
+# -- users and tokens -------------------------------------------------------------------------
+
+
+@click.group("users")
+def users_group() -> None:
+    """Staff accounts."""
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["clerk", "supervisor", "admin"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--language", default=None, help="Preferred UI language (fr, en, es, pt, ar).")
+@service_command
+def users_create(username: str, role: str, password_stdin: bool, language: str | None) -> None:
+    """Create a staff account."""
+    from .services.staff import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    session, _ = _ctx()
+    user = create_user(
+        session,
+        username=username,
+        password=password,
+        role=role,
+        now=_now(),
+        actor=_system("users-create"),
+        preferred_language=language,
+    )
+    click.echo(f"User {user.username} ({user.role}) created.")
+
+
+@users_group.command("list")
+@service_command
+def users_list() -> None:
+    """List staff accounts."""
+    from .services.staff import list_users
+
+    session, _ = _ctx()
+    for user in list_users(session):
+        state = "active" if user.active else "disabled"
+        locked = " locked" if user.locked_until and user.locked_until > _now() else ""
+        click.echo(f"{user.username}\t{user.role}\t{state}{locked}")
+
+
+@click.group("tokens")
+def tokens_group() -> None:
+    """API tokens."""
+
+
+@tokens_group.command("create")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(["clerk", "supervisor", "admin"]),
+    default="clerk",
+    show_default=True,
+)
+@service_command
+def tokens_create(name: str, role: str) -> None:
+    """Create an API token; it is printed once and only its hash is kept."""
+    from .services.staff import create_token
+
+    session, _ = _ctx()
+    created = create_token(session, name=name, role=role, now=_now(), actor=_system("tokens"))
+    click.echo(created.token)
+
+
+@tokens_group.command("revoke")
+@click.argument("name")
+@service_command
+def tokens_revoke(name: str) -> None:
+    """Revoke an API token by name."""
+    from .services.staff import revoke_token
+
+    session, _ = _ctx()
+    revoke_token(session, name=name, now=_now(), actor=_system("tokens"))
+    click.echo(f"Token {name} revoked.")
+
+
+# -- keys -------------------------------------------------------------------------------------
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Root and signing keys."""
+
+
+def _fmt(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+@keys_group.command("list")
+@service_command
+def keys_list() -> None:
+    """List signing keys with their state."""
+    from .services.keys import get_city, list_keys
+
+    session, _ = _ctx()
+    get_city(session)
+    click.echo("KID               STATE    NOT BEFORE            NOT AFTER             RETIRED")
+    for key in list_keys(session):
+        click.echo(
+            f"{key.kid}  {key.state:<8} {_fmt(key.not_before):<21} {_fmt(key.not_after):<21} "
+            f"{_fmt(key.retired_at if key.state == 'retired' else key.revoked_at)}"
+        )
+
+
+@keys_group.command("rotate")
+@service_command
+def keys_rotate() -> None:
+    """Create a new active signing key; the current one retires (its cards stay valid)."""
+    from .services.keys import rotate_signing_key
+
+    session, deps = _ctx()
+    info = rotate_signing_key(session, deps, now=_now(), actor=_system("keys-rotate"))
+    click.echo(f"New active signing key {info.kid}.")
+
+
+@keys_group.command("revoke")
+@click.argument("kid")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@service_command
+def keys_revoke(kid: str, yes: bool) -> None:
+    """Revoke a compromised signing key: every card it signed stops verifying."""
+    from sqlalchemy import func, select
+
+    from .models import Card
+    from .services.keys import revoke_signing_key
+
+    session, deps = _ctx()
+    affected = session.scalar(
+        select(func.count()).select_from(Card).where(Card.kid == kid.strip().lower())
+    )
+    if not yes:
+        click.confirm(
+            f"Revoke key {kid}? {affected} card(s) signed with it will fail until reprinted.",
+            abort=True,
+        )
+    info = revoke_signing_key(session, deps, kid=kid, now=_now(), actor=_system("keys-revoke"))
+    click.echo(f"Key {info.kid} revoked; {affected} card(s) need a reprint.")
+
+
+@keys_group.command("fingerprint")
+@service_command
+def keys_fingerprint() -> None:
+    """Print the root key fingerprint that partner cities pin."""
+    from .services.keys import root_fingerprint
+
+    session, _ = _ctx()
+    click.echo(root_fingerprint(session))
+
+
+# -- cards ------------------------------------------------------------------------------------
+
+
+@click.group("cards")
+def cards_group() -> None:
+    """Card printing."""
+
+
+@cards_group.command("print-batch")
+@click.option(
+    "--since",
+    "since",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Print the valid cards issued on or after this date (YYYY-MM-DD).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="The PDF file to write.",
+)
+@service_command
+def cards_print_batch(since: datetime, out_path: str) -> None:
+    """Print cards issued since a date into one PDF, streaming (memory stays flat)."""
+    from .printing import render_batch
+    from .services.cards import cards_issued_since, print_card
+
+    session, deps = _ctx()
+    now = _now()
+    numbers = cards_issued_since(session, since.replace(tzinfo=UTC), now=now)
+    if not numbers:
+        click.echo("No card to print.")
+        return
+    actor = _system("print-batch")
+
+    with (
+        open(out_path, "wb") as out,
+        click.progressbar(length=len(numbers), label="Printing cards", file=sys.stderr) as bar,
+    ):
+
+        def printable_cards() -> Iterator[Any]:
+            for i, number in enumerate(numbers, 1):
+                yield print_card(session, deps, number, now=now, actor=actor)
+                bar.update(1)
+                if i % 200 == 0:
+                    # Release the rows already printed: the identity map must not grow with
+                    # the batch.
+                    session.expunge_all()
+
+        render_batch(printable_cards(), out)
+    click.echo(f"{len(numbers)} card(s) written to {out_path}.")
+
+
+# -- retention --------------------------------------------------------------------------------
+
+
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only list what the retention policy would erase.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@service_command
+def purge_command(dry_run: bool, yes: bool) -> None:
+    """Erase residents whose last card expired longer ago than the policy's retention period."""
+    from .services.residents import purge_expired, retention_candidates
+
+    session, deps = _ctx()
+    now = _now()
+    candidates = retention_candidates(session, deps, now=now)
+    click.echo(
+        f"{len(candidates)} resident record(s) past retention "
+        f"({deps.policy.retention_months} months after the last card expired)."
+    )
+    for candidate in candidates:
+        click.echo(
+            f"  resident {candidate.resident_id}  last card expired {_fmt(candidate.last_expiry)}"
+        )
+    if dry_run or not candidates:
+        return
+    if not yes:
+        click.confirm("Erase these records for good?", abort=True)
+    erased = purge_expired(session, deps, now=now, actor=_system("purge"))
+    click.echo(f"{erased} resident record(s) erased.")
+
+
+# -- audit ------------------------------------------------------------------------------------
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+@service_command
+def audit_verify() -> None:
+    """Check the hash chain: finds edited, inserted or deleted entries."""
+    from .services.audit import verify_chain
+
+    session, _ = _ctx()
+    problems = verify_chain(session)
+    if problems:
+        for problem in problems:
+            where = f"entry {problem.entry_id}" if problem.entry_id else "chain head"
+            click.echo(f"{where}: {problem.problem}", err=True)
+        _fail("the audit log was tampered with or damaged")
+    click.echo("Audit log intact.")
+
+
+def register_commands(app: Flask) -> None:
+    for command in (
+        init_city_command,
+        users_group,
+        tokens_group,
+        keys_group,
+        cards_group,
+        purge_command,
+        audit_group,
+    ):
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from . import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+        raise  # unreachable: _fail exits
+
+
+cli = FlaskGroup(
+    name="cardservice",
+    create_app=_create_app,
+    add_version_option=False,
+    help="The city's card issuance service.",
+)
+
+
+def main() -> None:
+    cli.main(prog_name="cardservice")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,191 @@
+"""Configuration: `config/defaults.toml` plus the environment (12-factor).
+
+Every setting of `config/defaults.toml` can be overridden by ``CARDSERVICE_<KEY>``. Secrets never
+have defaults: they come from ``CARDSERVICE_<NAME>`` or from a file named by
+``CARDSERVICE_<NAME>_FILE``. In development and testing a missing secret is generated once into
+the instance folder (mode 0600); in production a missing secret stops the app with a clear message.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CARDSERVICE_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_ROOT / "config"
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says what to set."""
+
+
+# name -> (how to generate a development value, what it is for). Generated values are text.
+_SECRETS: dict[str, tuple[Any, str]] = {
+    "SECRET_KEY": (lambda: secrets.token_urlsafe(48), "signs staff sessions and CSRF tokens"),
+    "KEY_PASSPHRASE": (
+        lambda: secrets.token_urlsafe(32),
+        "encrypts the root and signing keys at rest",
+    ),
+    "MASTER_KEY": (
+        lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+        "wraps the per-resident data keys (base64 of 32 random bytes)",
+    ),
+    "INDEX_KEY": (
+        lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+        "keys the blind indexes used for search (base64 of 32 random bytes)",
+    ),
+}
+
+
+def _read_defaults() -> dict[str, Any]:
+    with open(CONFIG_DIR / "defaults.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def _coerce(value: str, like: Any) -> Any:
+    """Parse an environment string into the type of the default it overrides."""
+    if isinstance(like, bool):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"expected true or false, got {value!r}")
+    if isinstance(like, int):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"expected an integer, got {value!r}") from None
+    return value
+
+
+def _secret_file_value(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
+
+
+def _load_secret(name: str, env: Mapping[str, str], instance_path: Path, environment: str) -> str:
+    direct = env.get(ENV_PREFIX + name)
+    if direct:
+        return direct
+    file_var = env.get(ENV_PREFIX + name + "_FILE")
+    if file_var:
+        value = _secret_file_value(file_var)
+        if not value:
+            raise ConfigError(f"secret file {file_var} ({ENV_PREFIX}{name}_FILE) is empty")
+        return value
+    generate, purpose = _SECRETS[name]
+    if environment == "production":
+        raise ConfigError(
+            f"{ENV_PREFIX}{name} is not set ({purpose}). In production every secret must be "
+            f"given, either as {ENV_PREFIX}{name} or as a file named by {ENV_PREFIX}{name}_FILE."
+        )
+    # Development and tests: keep one generated value per instance folder, so restarts keep
+    # sessions, keys and resident data readable. Never a fixed fallback secret.
+    secret_dir = instance_path / "secrets"
+    path = secret_dir / name.lower()
+    if path.exists():
+        value = path.read_text(encoding="utf-8").strip()
+        if value:
+            return value
+    secret_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = generate()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value + "\n")
+    os.chmod(path, 0o600)
+    return str(value)
+
+
+def decode_key(name: str, value: str) -> bytes:
+    """A 32-byte key given as base64 (standard or URL-safe alphabet)."""
+    text = value.strip()
+    text += "=" * (-len(text) % 4)
+    try:
+        if "-" in text or "_" in text:
+            raw = base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
+        else:
+            raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be base64 of 32 random bytes") from None
+    if len(raw) != 32:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be base64 of 32 random bytes")
+    return raw
+
+
+def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Flask configuration from the defaults file and the environment.
+
+    Returns upper-case Flask keys. Raises ConfigError with a message meant for an operator.
+    """
+    env = os.environ if env is None else env
+    defaults = _read_defaults()
+    settings: dict[str, Any] = {}
+    for key, default in defaults.items():
+        raw = env.get(ENV_PREFIX + key.upper())
+        try:
+            settings[key] = default if raw is None else _coerce(raw, default)
+        except ConfigError as exc:
+            raise ConfigError(f"{ENV_PREFIX}{key.upper()}: {exc}") from None
+
+    environment = str(settings["env"]).lower()
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f"{ENV_PREFIX}ENV must be one of {', '.join(ENVIRONMENTS)}")
+
+    instance_path = Path(env.get(ENV_PREFIX + "INSTANCE_PATH") or (PROJECT_ROOT / "instance"))
+    instance_path = instance_path.resolve()
+    instance_path.mkdir(parents=True, exist_ok=True)
+
+    database_url = env.get(ENV_PREFIX + "DATABASE_URL") or (
+        f"sqlite:///{instance_path / 'cardservice.sqlite3'}"
+    )
+    # Heroku-style URLs name the old scheme; SQLAlchemy 2 needs the driver spelled out.
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    public_url = str(settings["public_url"]).rstrip("/")
+    production = environment == "production"
+    if production and not public_url.startswith("https://"):
+        raise ConfigError(f"{ENV_PREFIX}PUBLIC_URL must be an https:// URL in production")
+
+    config: dict[str, Any] = {
+        "CARDSERVICE_ENV": environment,
+        "INSTANCE_PATH": str(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "PUBLIC_URL": public_url,
+        "POLICY": settings["policy"],
+        "MAX_CONTENT_LENGTH": settings["max_content_length"],
+        "LOG_LEVEL": str(settings["log_level"]).upper(),
+        "SESSION_MINUTES": settings["session_minutes"],
+        "MAX_FAILED_LOGINS": settings["max_failed_logins"],
+        "LOCKOUT_MINUTES": settings["lockout_minutes"],
+        "TESTING": environment == "testing",
+        # Session cookies: never readable from scripts, never sent cross-site on a POST, and
+        # only over TLS whenever the service is served over TLS (always in production).
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production or public_url.startswith("https://"),
+        "SESSION_COOKIE_NAME": "cardservice_session",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production or public_url.startswith("https://"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "JSON_SORT_KEYS": False,
+    }
+    for name in _SECRETS:
+        config[name] = _load_secret(name, env, instance_path, environment)
+    # Fail early, with the variable's name, rather than on the first enrolment.
+    decode_key("MASTER_KEY", config["MASTER_KEY"])
+    decode_key("INDEX_KEY", config["INDEX_KEY"])
+    return config

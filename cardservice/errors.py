@@ -1,0 +1,80 @@
+"""Error pages and problem+json answers: never a traceback, never a bare 500 page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, render_template, request
+from flask_babel import gettext as _
+from jinja2 import TemplateNotFound
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .api.problems import problem_response
+from .services.errors import ServiceError
+
+log = logging.getLogger("cardservice.errors")
+
+
+def _wants_problem() -> bool:
+    path = request.path
+    return path.startswith("/api/") or path.startswith("/.well-known/")
+
+
+def _html_error(status: int, title: str, detail: str) -> Response:
+    try:
+        body = render_template(f"errors/{status}.html", title=title, detail=detail)
+    except TemplateNotFound:
+        try:
+            body = render_template("errors/error.html", status=status, title=title, detail=detail)
+        except TemplateNotFound:
+            body = (
+                "<!doctype html><html><head><meta charset='utf-8'>"
+                f"<title>{escape(title)}</title></head><body><h1>{escape(title)}</h1>"
+                f"<p>{escape(detail)}</p></body></html>"
+            )
+    return Response(body, status=status, mimetype="text/html")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        if _wants_problem():
+            return problem_response(status, code=_http_code(status), detail=exc.description)
+        return _html_error(status, exc.name, exc.description or "")
+
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError) -> Any:
+        # Reaches here only when a view did not map the error itself.
+        if _wants_problem():
+            return problem_response(exc.status, code=exc.code, detail=str(exc.message))
+        return _html_error(exc.status, _("Error"), str(exc.message))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        if isinstance(exc, HTTPException):
+            return _http_error(exc)
+        # The traceback goes to the server log only; it may contain no personal data because
+        # services never put any into exception messages.
+        log.exception("unhandled error on %s %s", request.method, request.url_rule)
+        if _wants_problem():
+            return problem_response(500, code="internal_error", detail=_("Internal error."))
+        return _html_error(500, InternalServerError.name, _("Internal error."))
+
+
+def _http_code(status: int) -> str:
+    return {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        406: "not_acceptable",
+        409: "conflict",
+        413: "payload_too_large",
+        415: "unsupported_media_type",
+        422: "invalid_input",
+        429: "too_many_requests",
+    }.get(status, "error" if status < 500 else "internal_error")

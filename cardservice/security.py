@@ -1,0 +1,74 @@
+"""HTTP hardening: security headers on every response and SQLite connection settings."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from flask import Flask, Response
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+# The staff UI serves its own scripts and styles only; the webcam capture draws into a canvas and
+# produces blob:/data: images. Nothing may frame the app (clickjacking on staff actions).
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    # The counter takes photos with the webcam; nothing else may use devices.
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def init_app(app: Flask) -> None:
+    production = app.config.get("CARDSERVICE_ENV") == "production"
+
+    @app.after_request
+    def _set_security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if production:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
+            )
+        # Pages and API answers carry resident data: no shared or disk cache may keep them.
+        # Public documents (/.well-known/...) set their own Cache-Control first.
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """Foreign keys on (erasure relies on ON DELETE SET NULL) and secure_delete.
+
+    secure_delete makes SQLite overwrite deleted content with zeros, so an erased resident's
+    wrapped data key does not linger in free pages of the database file: crypto-shredding has to
+    destroy the key on disk, not merely unlink it.
+    """
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA secure_delete = ON")
+        cursor.execute("PRAGMA busy_timeout = 10000")
+    finally:
+        cursor.close()

@@ -1,0 +1,431 @@
+"""Cards: issue, print and reprint, renew, replace, suspend, reinstate, revoke, look up.
+
+Every status change updates the card row, its bit in the status list and the audit log in one
+transaction, so what the city publishes never disagrees with its records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+import cardformat
+from cardformat import Status, StatusList
+
+from ..models import Card, StatusListRecord
+from . import audit
+from .audit import Actor
+from .context import Deps
+from .errors import ConflictError, NotFoundError, ValidationError
+from .keys import _new_status_list, active_signing_key, get_city
+from .residents import _load as load_resident
+from .residents import open_record
+
+if TYPE_CHECKING:
+    from ..printing import PrintableCard
+
+#: Machine codes of revocation reasons (the UI translates them).
+REVOKE_REASONS = (
+    "lost",
+    "stolen",
+    "damaged",
+    "holder_request",
+    "deceased",
+    "fraud",
+    "superseded",
+    "key_compromise",
+    "other",
+)
+SUSPEND_REASONS = ("investigation", "holder_request", "found_after_loss", "other")
+REPLACE_REASONS = ("lost", "stolen", "damaged")
+
+# A list stops taking new cards once half full: random indices in a mostly empty list keep
+# allocation cheap and keep every card hidden in a crowd of at least size/2 siblings.
+_LIST_FILL_LIMIT = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssuedCard:
+    number: str
+    expires_at: datetime
+    issued_at: datetime
+    qr: str  # the signed token, "MC1:..."
+    kid: str
+
+
+def _add_years(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February -> 28 February
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def _normalise_number(number: Any) -> str:
+    if not isinstance(number, str) or len(number) > 20:
+        raise NotFoundError(_l("No card has this number."))
+    try:
+        return cardformat.normalize_card_number(number)
+    except cardformat.MalformedError:
+        raise NotFoundError(_l("No card has this number.")) from None
+
+
+def get_card(session: Session, number: Any, *, for_update: bool = False) -> Card:
+    """Look a card up by its number (typos the check character catches are a 404 too)."""
+    query = select(Card).where(Card.number == _normalise_number(number))
+    if for_update:
+        query = query.with_for_update()
+    card = session.scalars(query).first()
+    if card is None:
+        raise NotFoundError(_l("No card has this number."))
+    return card
+
+
+def _allocate_status_index(session: Session, deps: Deps, now: datetime) -> int:
+    current = session.scalars(
+        select(StatusListRecord).order_by(StatusListRecord.id.desc()).limit(1).with_for_update()
+    ).first()
+    if current is None or current.allocated >= current.size * _LIST_FILL_LIMIT:
+        new_id = 0 if current is None else current.id + 1
+        current = _new_status_list(new_id, deps.policy.status_list_size, now)
+        session.add(current)
+        # A new list must appear in the signed metadata.
+        get_city(session).metadata_document = None
+        session.flush()
+    base = current.id * current.size
+
+    def taken(i: int) -> bool:
+        return bool(session.scalar(select(exists().where(Card.status_index == base + i))))
+
+    position = cardformat.allocate_index(current.size, taken)
+    current.allocated += 1
+    return base + position
+
+
+def _new_number(session: Session) -> str:
+    # 30 bits of randomness: a collision is rare, but a unique number is a promise, so check.
+    for _ in range(20):
+        number = cardformat.generate_card_number()
+        if not session.scalar(select(exists().where(Card.number == number))):
+            return number
+    raise ConflictError(_l("Could not allocate a card number; try again."))
+
+
+def _sign(
+    session: Session,
+    deps: Deps,
+    card: Card,
+    *,
+    holder_name: str,
+    birth_date: date | None,
+    now: datetime,
+) -> str:
+    city = get_city(session)
+    key_record, key = active_signing_key(session, deps)
+    token = cardformat.sign_card(
+        cardformat.Card(
+            number=card.number,
+            holder_name=holder_name,
+            birth_date=birth_date if deps.policy.birth_date_on_card else None,
+            status_index=card.status_index,
+        ),
+        issuer=city.code,
+        signing_key=key,
+        now=now,
+        expires_at=card.expires_at,
+    )
+    card.kid = key_record.kid
+    return token
+
+
+def _has_live_card(session: Session, resident_id: str, now: datetime) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Card.resident_id == resident_id,
+                    Card.status != "revoked",
+                    Card.expires_at > now,
+                )
+            )
+        )
+    )
+
+
+def _issue(session: Session, deps: Deps, resident_id: str, *, now: datetime) -> tuple[Card, str]:
+    resident = load_resident(session, resident_id)
+    record = open_record(deps, resident)
+    card = Card(
+        number=_new_number(session),
+        resident_id=resident.id,
+        status_index=_allocate_status_index(session, deps, now),
+        issued_at=now,
+        expires_at=_add_years(now, deps.policy.validity_years),
+        status="valid",
+        kid="",
+    )
+    token = _sign(
+        session, deps, card, holder_name=record.display_name, birth_date=record.birth_date, now=now
+    )
+    session.add(card)
+    return card, token
+
+
+def _issued(card: Card, token: str) -> IssuedCard:
+    return IssuedCard(
+        number=card.number,
+        expires_at=card.expires_at,
+        issued_at=card.issued_at,
+        qr=token,
+        kid=card.kid,
+    )
+
+
+def issue_card(
+    session: Session, deps: Deps, resident_id: str, *, now: datetime, actor: Actor
+) -> IssuedCard:
+    """A new card for a resident who has no live card (use renew or replace otherwise)."""
+    resident = load_resident(session, resident_id)
+    if _has_live_card(session, resident.id, now):
+        raise ConflictError(
+            _l("This resident already has a valid card: renew or replace it instead."),
+            code="card_exists",
+        )
+    card, token = _issue(session, deps, resident.id, now=now)
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="card.issue",
+        card_number=card.number,
+        subject=f"resident:{resident.id}",
+    )
+    session.commit()
+    return _issued(card, token)
+
+
+def _require_printable(card: Card, now: datetime) -> None:
+    if card.resident_id is None:
+        raise ConflictError(
+            _l("The holder's data was erased: this card cannot be printed again."),
+            code="resident_erased",
+        )
+    if card.status == "revoked":
+        raise ConflictError(_l("This card is revoked."), code="card_revoked")
+    if card.status == "suspended":
+        raise ConflictError(_l("This card is suspended."), code="card_suspended")
+    if card.expires_at <= now:
+        raise ConflictError(_l("This card has expired: renew it."), code="card_expired")
+
+
+def print_card(
+    session: Session,
+    deps: Deps,
+    number: Any,
+    *,
+    now: datetime,
+    actor: Actor,
+    reprint: bool = False,
+) -> PrintableCard:
+    """Everything the printer needs, with a freshly signed token (same number and expiry).
+
+    Signing again means a reprint after a key rotation or compromise carries the current key.
+    """
+    from ..printing import PrintableCard
+
+    card = get_card(session, number, for_update=True)
+    _require_printable(card, now)
+    assert card.resident_id is not None
+    record = open_record(deps, load_resident(session, card.resident_id))
+    token = _sign(
+        session, deps, card, holder_name=record.display_name, birth_date=record.birth_date, now=now
+    )
+    card.last_printed_at = now
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="card.reprint" if reprint else "card.print",
+        card_number=card.number,
+    )
+    city = get_city(session)
+    printable = PrintableCard(
+        city_name=city.name_in(record.preferred_language),
+        holder_name=record.display_name,
+        birth_date=record.birth_date if deps.policy.birth_date_on_card else None,
+        gender_marker=record.gender_marker,
+        number=card.number,
+        expires=card.expires_at.date(),
+        photo=record.photo,
+        qr_text=token,
+    )
+    session.commit()
+    return printable
+
+
+def renew_card(
+    session: Session, deps: Deps, number: Any, *, now: datetime, actor: Actor
+) -> IssuedCard:
+    """Extend a card by the policy's validity, from today; same number, new token."""
+    card = get_card(session, number, for_update=True)
+    if card.resident_id is None:
+        raise ConflictError(
+            _l("The holder's data was erased: this card cannot be renewed."),
+            code="resident_erased",
+        )
+    if card.status != "valid":
+        raise ConflictError(_l("Only a valid card can be renewed."), code="card_not_valid")
+    window = timedelta(days=deps.policy.renewal_window_days)
+    if card.expires_at - now > window:
+        raise ConflictError(
+            _l("This card can be renewed from %(day)s.", day=(card.expires_at - window).date()),
+            code="renewal_too_early",
+        )
+    record = open_record(deps, load_resident(session, card.resident_id))
+    card.expires_at = _add_years(now, deps.policy.validity_years)
+    token = _sign(
+        session, deps, card, holder_name=record.display_name, birth_date=record.birth_date, now=now
+    )
+    audit.record(session, now=now, actor=actor, action="card.renew", card_number=card.number)
+    session.commit()
+    return _issued(card, token)
+
+
+def _set_status(session: Session, card: Card, status: Status, now: datetime) -> None:
+    list_id, position = divmod(card.status_index, _list_size(session, card.status_index))
+    record = session.scalars(
+        select(StatusListRecord).where(StatusListRecord.id == list_id).with_for_update()
+    ).one()
+    statuses = StatusList.from_lst(record.lst, bits=record.bits)
+    statuses.set(position, int(status))
+    record.lst = statuses.encode_lst()
+    record.updated_at = now
+    record.token = None  # re-signed on the next fetch
+
+
+def _list_size(session: Session, index: int) -> int:
+    size = session.scalar(select(StatusListRecord.size).limit(1))
+    if size is None:
+        raise NotFoundError(_l("No status list exists."))
+    return int(size)
+
+
+def revoke_in_transaction(
+    session: Session, card: Card, *, reason: str, now: datetime, actor: Actor
+) -> None:
+    """Revoke without committing (for callers that revoke as part of a larger change)."""
+    card.status = "revoked"
+    card.status_reason = reason
+    card.status_changed_at = now
+    _set_status(session, card, Status.REVOKED, now)
+    audit.record(
+        session, now=now, actor=actor, action="card.revoke", card_number=card.number, detail=reason
+    )
+
+
+def _check_reason(reason: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(reason, str) or reason not in allowed:
+        raise ValidationError({"reason": _l("Choose one of the listed reasons.")})
+    return reason
+
+
+def revoke_card(
+    session: Session, deps: Deps, number: Any, *, reason: Any, now: datetime, actor: Actor
+) -> Card:
+    """Revoke for good (a revoked card is never reinstated). A reason code is required."""
+    reason = _check_reason(reason, REVOKE_REASONS)
+    card = get_card(session, number, for_update=True)
+    if card.status == "revoked":
+        raise ConflictError(_l("This card is already revoked."), code="card_revoked")
+    revoke_in_transaction(session, card, reason=reason, now=now, actor=actor)
+    session.commit()
+    return card
+
+
+def suspend_card(
+    session: Session, deps: Deps, number: Any, *, reason: Any, now: datetime, actor: Actor
+) -> Card:
+    reason = _check_reason(reason, SUSPEND_REASONS)
+    card = get_card(session, number, for_update=True)
+    if card.status != "valid":
+        raise ConflictError(_l("Only a valid card can be suspended."), code="card_not_valid")
+    card.status = "suspended"
+    card.status_reason = reason
+    card.status_changed_at = now
+    _set_status(session, card, Status.SUSPENDED, now)
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="card.suspend",
+        card_number=card.number,
+        detail=reason,
+    )
+    session.commit()
+    return card
+
+
+def reinstate_card(
+    session: Session, deps: Deps, number: Any, *, now: datetime, actor: Actor
+) -> Card:
+    card = get_card(session, number, for_update=True)
+    if card.status != "suspended":
+        raise ConflictError(
+            _l("Only a suspended card can be reinstated."), code="card_not_suspended"
+        )
+    card.status = "valid"
+    card.status_reason = None
+    card.status_changed_at = now
+    _set_status(session, card, Status.VALID, now)
+    audit.record(session, now=now, actor=actor, action="card.reinstate", card_number=card.number)
+    session.commit()
+    return card
+
+
+def replace_card(
+    session: Session, deps: Deps, number: Any, *, reason: Any, now: datetime, actor: Actor
+) -> IssuedCard:
+    """Lost, stolen or damaged: the old card is revoked and a new one (new number) issued."""
+    reason = _check_reason(reason, REPLACE_REASONS)
+    old = get_card(session, number, for_update=True)
+    if old.resident_id is None:
+        raise ConflictError(
+            _l("The holder's data was erased: this card cannot be replaced."),
+            code="resident_erased",
+        )
+    if old.status == "revoked":
+        raise ConflictError(_l("This card is already revoked."), code="card_revoked")
+    resident_id = old.resident_id
+    revoke_in_transaction(session, old, reason=reason, now=now, actor=actor)
+    card, token = _issue(session, deps, resident_id, now=now)
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="card.replace",
+        card_number=card.number,
+        subject=f"card:{old.number}",
+        detail=reason,
+    )
+    session.commit()
+    return _issued(card, token)
+
+
+def cards_issued_since(session: Session, since: datetime, *, now: datetime) -> list[str]:
+    """Numbers of printable cards issued since a moment (for batch printing), oldest first."""
+    return list(
+        session.scalars(
+            select(Card.number)
+            .where(
+                Card.issued_at >= since,
+                Card.status == "valid",
+                Card.resident_id.is_not(None),
+                Card.expires_at > now,
+            )
+            .order_by(Card.issued_at, Card.id)
+        )
+    )

@@ -1,0 +1,44 @@
+"""What services need besides the session and the clock, built once per app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from ..config import decode_key
+from .crypto import LocalMasterKeyProvider, ResidentCipher
+from .policy import Policy, load_policy
+
+EXTENSION_KEY = "cardservice"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deps:
+    """Dependencies of the services: the policy, the resident cipher, the key passphrase.
+
+    Views get it with ``deps()``; tests and the CLI can build their own.
+    """
+
+    policy: Policy
+    cipher: ResidentCipher
+    key_passphrase: bytes
+    public_url: str
+
+
+def build_deps(app: Flask) -> Deps:
+    config = app.config
+    provider = LocalMasterKeyProvider(decode_key("MASTER_KEY", config["MASTER_KEY"]))
+    return Deps(
+        policy=load_policy(config["POLICY"]),
+        cipher=ResidentCipher(provider, decode_key("INDEX_KEY", config["INDEX_KEY"])),
+        key_passphrase=config["KEY_PASSPHRASE"].encode("utf-8"),
+        public_url=config["PUBLIC_URL"],
+    )
+
+
+def deps(app: Flask | None = None) -> Deps:
+    """The Deps of the given app or of the current app."""
+    target = app if app is not None else current_app
+    result: Deps = target.extensions[EXTENSION_KEY]
+    return result

@@ -1,0 +1,116 @@
+"""Domain errors: a stable machine `code`, an HTTP-ish `status`, a translatable message.
+
+Views map them to responses (the API to problem+json with `code`, the counter UI to a flash
+message); they never carry personal data, so they may be logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
+
+class ServiceError(Exception):
+    code: str = "error"
+    status: int = 400
+    default_message: LazyString | str = _l("The request could not be processed.")
+
+    def __init__(
+        self,
+        message: LazyString | str | None = None,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        **extra: Any,
+    ) -> None:
+        self.message = message if message is not None else self.default_message
+        self.field = field
+        if code is not None:
+            self.code = code
+        self.extra = extra
+        super().__init__(self.code)
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+class ValidationError(ServiceError):
+    """One or more input fields are invalid; `errors` maps field name to message."""
+
+    code = "invalid_input"
+    status = 422
+    default_message = _l("Some fields are invalid.")
+
+    def __init__(
+        self,
+        errors: dict[str, LazyString | str],
+        message: LazyString | str | None = None,
+    ) -> None:
+        self.errors = errors
+        first_field = next(iter(errors), None)
+        super().__init__(
+            message if message is not None else (errors[first_field] if first_field else None),
+            field=first_field,
+        )
+
+
+class NotFoundError(ServiceError):
+    code = "not_found"
+    status = 404
+    default_message = _l("Not found.")
+
+
+class ConflictError(ServiceError):
+    code = "conflict"
+    status = 409
+    default_message = _l("This action conflicts with the current state.")
+
+
+class InsufficientDocumentsError(ServiceError):
+    code = "insufficient_documents"
+    status = 422
+    default_message = _l("The documents shown do not reach the policy's minimum points.")
+
+
+class PhotoError(ServiceError):
+    code = "invalid_photo"
+    status = 422
+    default_message = _l("The photo must be a JPEG or PNG image.")
+
+
+class CityNotInitialisedError(ServiceError):
+    code = "city_not_initialised"
+    status = 503
+    default_message = _l("The city is not set up yet: run `cardservice init-city`.")
+
+
+class CityExistsError(ConflictError):
+    code = "city_exists"
+    default_message = _l("A city is already set up in this database; it is never overwritten.")
+
+
+class SigningKeyError(ServiceError):
+    """A signing key cannot be used (no active key, wrong passphrase, unknown kid)."""
+
+    code = "key_error"
+    status = 500
+    default_message = _l("The signing key is not available.")
+
+
+class AuthenticationError(ServiceError):
+    code = "authentication_failed"
+    status = 401
+    default_message = _l("Wrong user name or password.")
+
+
+class AccountLockedError(AuthenticationError):
+    code = "account_locked"
+    default_message = _l("Too many failed attempts: this account is locked for a while.")
+
+
+class PermissionDeniedError(ServiceError):
+    code = "forbidden"
+    status = 403
+    default_message = _l("Your role does not allow this action.")

@@ -1,0 +1,233 @@
+"""City setup and key management: the root key, rotating signing keys, status lists."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import cardformat
+from cardformat import KeyFileError, KeyState, StatusList
+
+from ..models import City, SigningKey, StatusListRecord
+from . import audit
+from .audit import Actor
+from .context import Deps
+from .errors import (
+    CityExistsError,
+    CityNotInitialisedError,
+    ConflictError,
+    NotFoundError,
+    SigningKeyError,
+    ValidationError,
+)
+
+# Signing keys are rotated yearly by default (DESIGN.md section 4); not_after tells partners when
+# a key stops being used for new cards, retirement ends its use for real.
+SIGNING_KEY_LIFETIME = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    kid: str
+    state: str
+    not_before: datetime
+    not_after: datetime | None
+    retired_at: datetime | None
+    revoked_at: datetime | None
+    fingerprint: str
+
+
+def get_city(session: Session) -> City:
+    city = session.scalars(select(City).limit(1)).first()
+    if city is None:
+        raise CityNotInitialisedError()
+    return city
+
+
+def _new_signing_key(deps: Deps, now: datetime) -> tuple[SigningKey, Ed25519PrivateKey]:
+    key = cardformat.generate_key()
+    record = SigningKey(
+        kid=cardformat.key_id(key).hex(),
+        public_key=cardformat.public_key_bytes(key),
+        private_key_pem=cardformat.dump_private_key(key, deps.key_passphrase),
+        state=KeyState.ACTIVE.value,
+        not_before=now,
+        not_after=now + SIGNING_KEY_LIFETIME,
+        created_at=now,
+    )
+    return record, key
+
+
+def _new_status_list(list_id: int, size: int, now: datetime) -> StatusListRecord:
+    return StatusListRecord(
+        id=list_id,
+        size=size,
+        bits=2,
+        lst=StatusList(size, 2).encode_lst(),
+        allocated=0,
+        updated_at=now,
+    )
+
+
+def init_city(
+    session: Session,
+    deps: Deps,
+    *,
+    code: str,
+    names: dict[str, str],
+    now: datetime,
+    actor: Actor,
+) -> City:
+    """Create the city: root key, first signing key, first status list. Never overwrites."""
+    errors = {}
+    try:
+        code = cardformat.validate_issuer_code(code.strip().upper())
+    except cardformat.MalformedError:
+        errors["code"] = _l('The city code is a UN/LOCODE such as "FR SXB".')
+    clean_names = {
+        str(lang).strip(): str(name).strip()
+        for lang, name in names.items()
+        if str(name).strip() and str(lang).strip()
+    }
+    if not clean_names or any(len(n) > 100 for n in clean_names.values()):
+        errors["name"] = _l("The city needs a name of at most 100 characters.")
+    if errors:
+        raise ValidationError(errors)
+    if session.scalar(select(func.count()).select_from(City)):
+        raise CityExistsError()
+    root = cardformat.generate_key()
+    city = City(
+        code=code,
+        names=clean_names,
+        root_public_key=cardformat.public_key_bytes(root),
+        root_private_key_pem=cardformat.dump_private_key(root, deps.key_passphrase),
+        created_at=now,
+        metadata_serial=0,
+    )
+    signing, _ = _new_signing_key(deps, now)
+    session.add_all([city, signing, _new_status_list(0, deps.policy.status_list_size, now)])
+    audit.record(session, now=now, actor=actor, action="city.init", subject=f"key:{signing.kid}")
+    session.commit()
+    return city
+
+
+def root_fingerprint(session: Session) -> str:
+    return cardformat.fingerprint(get_city(session).root_public_key)
+
+
+# Decrypting a PEM costs a key derivation; the counter signs on every issue and print, so the
+# decrypted key is kept per process, keyed by the PEM bytes (a rotated key has a new PEM).
+_key_cache: dict[bytes, Ed25519PrivateKey] = {}
+_key_cache_lock = threading.Lock()
+
+
+def _decrypt(pem: bytes, passphrase: bytes) -> Ed25519PrivateKey:
+    with _key_cache_lock:
+        cached = _key_cache.get(pem)
+    if cached is not None:
+        return cached
+    try:
+        key = cardformat.load_private_key(pem, passphrase)
+    except KeyFileError:
+        raise SigningKeyError(
+            _l("The key cannot be decrypted: check CARDSERVICE_KEY_PASSPHRASE.")
+        ) from None
+    with _key_cache_lock:
+        if len(_key_cache) > 32:
+            _key_cache.clear()
+        _key_cache[pem] = key
+    return key
+
+
+def active_signing_key(session: Session, deps: Deps) -> tuple[SigningKey, Ed25519PrivateKey]:
+    record = session.scalars(
+        select(SigningKey)
+        .where(SigningKey.state == KeyState.ACTIVE.value)
+        .order_by(SigningKey.not_before.desc(), SigningKey.id.desc())
+        .limit(1)
+    ).first()
+    if record is None:
+        raise SigningKeyError(_l("There is no active signing key: rotate to create one."))
+    return record, _decrypt(record.private_key_pem, deps.key_passphrase)
+
+
+def root_key(session: Session, deps: Deps) -> Ed25519PrivateKey:
+    return _decrypt(get_city(session).root_private_key_pem, deps.key_passphrase)
+
+
+def list_keys(session: Session) -> list[KeyInfo]:
+    keys = session.scalars(select(SigningKey).order_by(SigningKey.not_before, SigningKey.id))
+    return [
+        KeyInfo(
+            kid=k.kid,
+            state=k.state,
+            not_before=k.not_before,
+            not_after=k.not_after,
+            retired_at=k.retired_at,
+            revoked_at=k.revoked_at,
+            fingerprint=cardformat.fingerprint(k.public_key),
+        )
+        for k in keys
+    ]
+
+
+def _invalidate_publications(session: Session, city: City) -> None:
+    """Keys changed: the metadata and every status-list token must be re-signed."""
+    city.metadata_document = None
+    for record in session.scalars(select(StatusListRecord)):
+        record.token = None
+
+
+def rotate_signing_key(session: Session, deps: Deps, *, now: datetime, actor: Actor) -> KeyInfo:
+    """A new active key; the previous active keys become retired (their cards stay valid)."""
+    city = get_city(session)
+    for old in session.scalars(
+        select(SigningKey).where(SigningKey.state == KeyState.ACTIVE.value).with_for_update()
+    ):
+        old.state = KeyState.RETIRED.value
+        old.retired_at = now
+        audit.record(session, now=now, actor=actor, action="key.retire", subject=f"key:{old.kid}")
+    record, _ = _new_signing_key(deps, now)
+    session.add(record)
+    _invalidate_publications(session, city)
+    audit.record(session, now=now, actor=actor, action="key.create", subject=f"key:{record.kid}")
+    session.commit()
+    return next(k for k in list_keys(session) if k.kid == record.kid)
+
+
+def revoke_signing_key(
+    session: Session, deps: Deps, *, kid: str, now: datetime, actor: Actor
+) -> KeyInfo:
+    """Mark a key compromised: every card it signed fails verification until reprinted.
+
+    Revoking the active key leaves the city without one, so a fresh key is created in the same
+    transaction; the counter can keep issuing.
+    """
+    city = get_city(session)
+    kid = kid.strip().lower().replace(" ", "")
+    record = session.scalars(
+        select(SigningKey).where(SigningKey.kid == kid).with_for_update()
+    ).first()
+    if record is None:
+        raise NotFoundError(_l("No signing key has this id."), field="kid")
+    if record.state == KeyState.REVOKED.value:
+        raise ConflictError(_l("This key is already revoked."), code="key_already_revoked")
+    was_active = record.state == KeyState.ACTIVE.value
+    record.state = KeyState.REVOKED.value
+    record.revoked_at = now
+    audit.record(session, now=now, actor=actor, action="key.revoke", subject=f"key:{record.kid}")
+    if was_active:
+        replacement, _ = _new_signing_key(deps, now)
+        session.add(replacement)
+        audit.record(
+            session, now=now, actor=actor, action="key.create", subject=f"key:{replacement.kid}"
+        )
+    _invalidate_publications(session, city)
+    session.commit()
+    return next(k for k in list_keys(session) if k.kid == kid)

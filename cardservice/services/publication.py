@@ -1,0 +1,145 @@
+"""What the city publishes: root-signed issuer metadata and signed status lists.
+
+Both are cached signed documents in the database, re-signed when their content changes or when
+half their time-to-live has passed, so every web worker (and any CDN in front) serves identical
+bytes with a stable ETag, and a verifier never sees a stale document from a healthy issuer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import cardformat
+from cardformat import IssuerMetadata, KeyState, PublishedKey, StatusList, StatusListRef
+
+from ..models import City, SigningKey, StatusListRecord
+from .context import Deps
+from .errors import CityNotInitialisedError, NotFoundError
+from .keys import active_signing_key, root_key
+
+STATUS_PATH = "/.well-known/citycard/status/"
+METADATA_PATH = "/.well-known/citycard/issuer"
+
+
+@dataclass(frozen=True)
+class PublishedDocument:
+    body: bytes
+    issued_at: datetime
+    ttl: int
+
+    @property
+    def etag(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()[:32]
+
+    def max_age(self, now: datetime) -> int:
+        """Seconds a cache may keep it: until its re-signing point, at most the ttl."""
+        refresh_at = self.issued_at + timedelta(seconds=self.ttl // 2)
+        return max(0, min(self.ttl, int((refresh_at - now).total_seconds())))
+
+
+def status_list_uri(deps: Deps, list_id: int) -> str:
+    return f"{deps.public_url}{STATUS_PATH}{list_id}"
+
+
+def _stale(issued_at: datetime | None, ttl: int, now: datetime) -> bool:
+    return issued_at is None or now >= issued_at + timedelta(seconds=ttl // 2) or now < issued_at
+
+
+def _locked_city(session: Session) -> City:
+    city = session.scalars(select(City).limit(1).with_for_update()).first()
+    if city is None:
+        raise CityNotInitialisedError()
+    return city
+
+
+def build_metadata(
+    session: Session, deps: Deps, city: City, *, serial: int, now: datetime
+) -> IssuerMetadata:
+    keys = tuple(
+        PublishedKey(
+            kid=bytes.fromhex(k.kid),
+            public_key=k.public_key,
+            state=KeyState(k.state),
+            not_before=k.not_before,
+            not_after=k.not_after,
+            retired_at=k.retired_at if k.state == KeyState.RETIRED.value else None,
+        )
+        for k in session.scalars(select(SigningKey).order_by(SigningKey.id))
+    )
+    lists = tuple(
+        StatusListRef(id=list_id, uri=status_list_uri(deps, list_id))
+        for list_id in session.scalars(select(StatusListRecord.id).order_by(StatusListRecord.id))
+    )
+    return IssuerMetadata(
+        issuer=city.code,
+        names=dict(city.names),
+        root_key=city.root_public_key,
+        keys=keys,
+        status_lists=lists,
+        status_list_size=deps.policy.status_list_size,
+        serial=serial,
+        issued_at=now,
+        ttl=deps.policy.metadata_ttl,
+    )
+
+
+def issuer_metadata(session: Session, deps: Deps, *, now: datetime) -> PublishedDocument:
+    """The current signed metadata, re-signed with serial + 1 when changed or half-way stale."""
+    ttl = deps.policy.metadata_ttl
+    city = session.scalars(select(City).limit(1)).first()
+    if city is None:
+        raise CityNotInitialisedError()
+    if city.metadata_document is not None and not _stale(city.metadata_issued_at, ttl, now):
+        assert city.metadata_issued_at is not None
+        return PublishedDocument(city.metadata_document, city.metadata_issued_at, ttl)
+    city = _locked_city(session)
+    # Another worker may have re-signed while this one waited for the lock.
+    if city.metadata_document is None or _stale(city.metadata_issued_at, ttl, now):
+        serial = city.metadata_serial + 1
+        meta = build_metadata(session, deps, city, serial=serial, now=now)
+        city.metadata_document = cardformat.sign_metadata(meta, root_key=root_key(session, deps))
+        city.metadata_serial = serial
+        city.metadata_issued_at = now
+        session.commit()
+    assert city.metadata_document is not None and city.metadata_issued_at is not None
+    return PublishedDocument(city.metadata_document, city.metadata_issued_at, ttl)
+
+
+def status_list_token(
+    session: Session, deps: Deps, list_id: int, *, now: datetime
+) -> PublishedDocument:
+    """The signed Status List Token of one list (draft-ietf-oauth-status-list, CWT form)."""
+    ttl = deps.policy.status_list_ttl
+    record = session.get(StatusListRecord, list_id)
+    if record is None:
+        raise NotFoundError(_l("No status list has this id."))
+    if record.token is not None and not _stale(record.token_issued_at, ttl, now):
+        assert record.token_issued_at is not None
+        return PublishedDocument(record.token, record.token_issued_at, ttl)
+    record = session.scalars(
+        select(StatusListRecord).where(StatusListRecord.id == list_id).with_for_update()
+    ).one()
+    if record.token is None or _stale(record.token_issued_at, ttl, now):
+        city = session.scalars(select(City).limit(1)).first()
+        if city is None:
+            raise CityNotInitialisedError()
+        _, key = active_signing_key(session, deps)
+        record.token = cardformat.sign_status_list(
+            StatusList.from_lst(record.lst, bits=record.bits),
+            issuer=city.code,
+            uri=status_list_uri(deps, list_id),
+            signing_key=key,
+            now=now,
+            ttl=ttl,
+            expires_at=now + timedelta(days=deps.policy.status_list_validity_days),
+        )
+        record.token_issued_at = now
+        session.commit()
+    assert record.token is not None and record.token_issued_at is not None
+    return PublishedDocument(record.token, record.token_issued_at, ttl)

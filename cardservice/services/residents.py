@@ -1,0 +1,396 @@
+"""Enrolment, lookup and erasure of residents (encrypted at rest, see services.crypto)."""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import cardformat
+
+from ..models import Card, Resident
+from . import audit
+from .audit import Actor
+from .context import Deps
+from .crypto import ResidentRecord
+from .errors import NotFoundError, ValidationError
+from .photos import process_photo
+from .policy import PointsResult
+
+GENDER_MARKERS = ("F", "M", "X")
+_EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnrolmentInput:
+    """What the counter collects. `photo` is the uploaded file's bytes (JPEG or PNG)."""
+
+    display_name: Any
+    birth_date: Any  # date, or "YYYY-MM-DD" text, or None when the policy allows
+    gender_marker: Any = None
+    address: Any = None
+    preferred_language: Any = None
+    photo: bytes | None = None
+    documents: Any = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnrolmentResult:
+    resident_id: str
+    points: PointsResult
+    # Other residents with the same normalised name and birth date: shown to staff, not blocking.
+    possible_duplicates: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResidentView:
+    id: str
+    created_at: datetime
+    display_name: str
+    birth_date: date | None
+    gender_marker: str | None
+    address: str | None
+    preferred_language: str
+    photo: bytes | None
+    cards: list[Card]
+
+
+def _has_forbidden_chars(text: str) -> bool:
+    # Control characters (Cc) and format characters (Cf: bidi overrides, zero-width joiners...)
+    # have no place in a name or address shown to agents; newlines are allowed in addresses only.
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") for ch in text)
+
+
+def _age_on(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def validate_enrolment(
+    data: EnrolmentInput, deps: Deps, *, now: datetime
+) -> tuple[ResidentRecord, PointsResult]:
+    """Check every field, collecting all errors at once. Photo processing comes last (costly)."""
+    policy = deps.policy
+    errors: dict[str, LazyString | str] = {}
+
+    name = data.display_name
+    clean_name = ""
+    if not isinstance(name, str) or not name.strip():
+        errors["display_name"] = _l("The display name is required.")
+    else:
+        clean_name = unicodedata.normalize("NFC", " ".join(name.split()))
+        if len(clean_name) > policy.display_name_max_chars:
+            errors["display_name"] = _l(
+                "The display name is too long (at most %(n)s characters).",
+                n=policy.display_name_max_chars,
+            )
+        elif _has_forbidden_chars(name):
+            errors["display_name"] = _l("The display name contains invisible control characters.")
+        else:
+            try:
+                clean_name = cardformat.validate_holder_name(clean_name)
+            except cardformat.MalformedError:
+                errors["display_name"] = _l("The display name cannot be printed on a card.")
+
+    birth: date | None = None
+    raw_birth = data.birth_date
+    if raw_birth in (None, ""):
+        if policy.birth_date_required:
+            errors["birth_date"] = _l("The birth date is required.")
+    elif isinstance(raw_birth, date) and not isinstance(raw_birth, datetime):
+        birth = raw_birth
+    elif isinstance(raw_birth, str) and len(raw_birth) == 10:
+        try:
+            birth = date.fromisoformat(raw_birth)
+        except ValueError:
+            errors["birth_date"] = _l("The birth date must be a date written YYYY-MM-DD.")
+    else:
+        errors["birth_date"] = _l("The birth date must be a date written YYYY-MM-DD.")
+    if birth is not None:
+        today = now.date()
+        if birth > today or birth < _EARLIEST_BIRTH_DATE:
+            errors["birth_date"] = _l("The birth date is not plausible.")
+        elif _age_on(birth, today) < policy.minimum_age:
+            errors["birth_date"] = _l(
+                "The card is issued from the age of %(age)s.", age=policy.minimum_age
+            )
+
+    gender = data.gender_marker
+    if gender in ("", None):
+        gender = None
+    elif not isinstance(gender, str) or gender.upper() not in GENDER_MARKERS:
+        errors["gender_marker"] = _l("The gender marker is F, M, X or none.")
+    else:
+        gender = gender.upper()
+
+    address = data.address
+    if address in ("", None):
+        address = None
+    elif not isinstance(address, str):
+        errors["address"] = _l("The address must be text.")
+    else:
+        address = unicodedata.normalize("NFC", address.strip())
+        if len(address) > policy.address_max_chars:
+            errors["address"] = _l(
+                "The address is too long (at most %(n)s characters).", n=policy.address_max_chars
+            )
+        elif _has_forbidden_chars(address.replace("\n", " ").replace("\r", " ")):
+            errors["address"] = _l("The address contains invisible control characters.")
+        elif not address:
+            address = None
+
+    language = data.preferred_language
+    if language in ("", None):
+        language = policy.languages[0]
+    elif not isinstance(language, str) or language not in policy.languages:
+        errors["preferred_language"] = _l("This language is not offered.")
+
+    points: PointsResult | None = None
+    documents = data.documents
+    if not isinstance(documents, list | tuple) or not all(isinstance(d, str) for d in documents):
+        errors["documents"] = _l("The documents must be a list of document category ids.")
+    elif len(documents) > len(policy.documents):
+        errors["documents"] = _l("Each document category counts once.")
+    else:
+        try:
+            points = policy.points(list(documents))
+        except ValidationError as exc:
+            errors.update(exc.errors)
+
+    if errors:
+        raise ValidationError(errors)
+    assert points is not None
+    # Points are checked after the fields, so staff fix typos before re-checking documents.
+    policy.check_documents(list(documents))
+
+    photo = None
+    if data.photo is not None:
+        if not isinstance(data.photo, bytes | bytearray):
+            raise ValidationError({"photo": _l("The photo must be an image file.")})
+        photo = process_photo(bytes(data.photo), policy)
+
+    record = ResidentRecord(
+        display_name=clean_name,
+        birth_date=birth,
+        gender_marker=gender,
+        address=address,
+        preferred_language=str(language),
+        photo=photo,
+    )
+    return record, points
+
+
+def enrol_resident(
+    session: Session,
+    deps: Deps,
+    data: EnrolmentInput,
+    *,
+    now: datetime,
+    actor: Actor,
+) -> EnrolmentResult:
+    """Validate, check documents against the points policy, encrypt, store. One transaction.
+
+    Raises ValidationError, InsufficientDocumentsError or PhotoError; nothing is written then.
+    Documents are only counted: no document type, number or scan is stored.
+    """
+    record, points = validate_enrolment(data, deps, now=now)
+    index = deps.cipher.blind_index(record.display_name, record.birth_date)
+    duplicates = list(session.scalars(select(Resident.id).where(Resident.blind_index == index)))
+    resident_id = secrets.token_hex(16)
+    sealed = deps.cipher.seal(resident_id, record)
+    session.add(
+        Resident(
+            id=resident_id,
+            created_at=now,
+            updated_at=now,
+            master_key_id=sealed.master_key_id,
+            wrapped_data_key=sealed.wrapped_data_key,
+            ciphertext=sealed.ciphertext,
+            blind_index=index,
+        )
+    )
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="resident.enrol",
+        subject=f"resident:{resident_id}",
+        detail="possible_duplicate" if duplicates else None,
+    )
+    session.commit()
+    return EnrolmentResult(resident_id=resident_id, points=points, possible_duplicates=duplicates)
+
+
+def _load(session: Session, resident_id: Any) -> Resident:
+    if not isinstance(resident_id, str) or len(resident_id) != 32:
+        raise NotFoundError(_l("No resident has this id."))
+    resident = session.get(Resident, resident_id)
+    if resident is None:
+        raise NotFoundError(_l("No resident has this id."))
+    return resident
+
+
+def open_record(deps: Deps, resident: Resident) -> ResidentRecord:
+    return deps.cipher.open(
+        resident.id,
+        master_key_id=resident.master_key_id,
+        wrapped_data_key=resident.wrapped_data_key,
+        ciphertext=resident.ciphertext,
+    )
+
+
+def get_resident(session: Session, deps: Deps, resident_id: str) -> ResidentView:
+    """Decrypt one resident's record, with their cards (newest first)."""
+    resident = _load(session, resident_id)
+    record = open_record(deps, resident)
+    cards = sorted(resident.cards, key=lambda c: (c.issued_at, c.id), reverse=True)
+    return ResidentView(
+        id=resident.id,
+        created_at=resident.created_at,
+        display_name=record.display_name,
+        birth_date=record.birth_date,
+        gender_marker=record.gender_marker,
+        address=record.address,
+        preferred_language=record.preferred_language,
+        photo=record.photo,
+        cards=cards,
+    )
+
+
+def find_residents(
+    session: Session, deps: Deps, *, display_name: str, birth_date: date | None
+) -> list[ResidentView]:
+    """Exact search by name and birth date through the blind index (no plaintext scan)."""
+    if not isinstance(display_name, str) or not display_name.strip():
+        raise ValidationError({"display_name": _l("Type a name to search for.")})
+    index = deps.cipher.blind_index(display_name, birth_date)
+    ids = session.scalars(
+        select(Resident.id).where(Resident.blind_index == index).order_by(Resident.created_at)
+    )
+    return [get_resident(session, deps, resident_id) for resident_id in ids]
+
+
+def update_resident(
+    session: Session,
+    deps: Deps,
+    resident_id: str,
+    data: EnrolmentInput,
+    *,
+    now: datetime,
+    actor: Actor,
+) -> None:
+    """Correct a resident's data (re-sealed under a fresh data key). Documents are re-checked.
+
+    An omitted photo (None) keeps the current one.
+    """
+    resident = _load(session, resident_id)
+    current = open_record(deps, resident)
+    record, _points = validate_enrolment(data, deps, now=now)
+    if record.photo is None and data.photo is None:
+        record = ResidentRecord(**{**record.__dict__, "photo": current.photo})
+    sealed = deps.cipher.seal(resident.id, record)
+    resident.master_key_id = sealed.master_key_id
+    resident.wrapped_data_key = sealed.wrapped_data_key
+    resident.ciphertext = sealed.ciphertext
+    resident.blind_index = deps.cipher.blind_index(record.display_name, record.birth_date)
+    resident.updated_at = now
+    audit.record(
+        session, now=now, actor=actor, action="resident.update", subject=f"resident:{resident.id}"
+    )
+    session.commit()
+
+
+def erase_resident(
+    session: Session, deps: Deps, resident_id: str, *, now: datetime, actor: Actor
+) -> list[str]:
+    """Erasure on request: revoke the resident's live cards, destroy their data key.
+
+    The card rows stay (number, status, dates: no personal data) so the revocation is published
+    and the audit trail still makes sense. Returns the numbers of the cards revoked.
+    """
+    from .cards import revoke_in_transaction
+
+    resident = _load(session, resident_id)
+    revoked: list[str] = []
+    for card in list(resident.cards):
+        # An expired card fails verification anyway; revoking it would only churn the list.
+        if card.status != "revoked" and card.expires_at > now:
+            revoke_in_transaction(session, card, reason="holder_request", now=now, actor=actor)
+            revoked.append(card.number)
+        card.resident_id = None
+    # Deleting the row destroys the only copy of the wrapped data key (SQLite's secure_delete
+    # zeroes the freed pages); the ciphertext in old backups can no longer be opened.
+    session.delete(resident)
+    audit.record(
+        session, now=now, actor=actor, action="resident.erase", subject=f"resident:{resident_id}"
+    )
+    session.commit()
+    return revoked
+
+
+@dataclass(frozen=True)
+class RetentionCandidate:
+    resident_id: str
+    last_expiry: datetime | None  # None: enrolled but never issued a card
+
+
+def _months_before(now: datetime, months: int) -> datetime:
+    # Calendar months, clamped to day 28 so every month has the day.
+    year, month = divmod(now.month - 1 - months, 12)
+    return now.replace(year=now.year + year, month=month + 1, day=min(now.day, 28))
+
+
+def retention_candidates(
+    session: Session, deps: Deps, *, now: datetime
+) -> list[RetentionCandidate]:
+    """Residents past the policy's retention period.
+
+    A record goes N months after its last card expired; a record that never got a card goes N
+    months after enrolment. A resident with any unexpired card is never a candidate.
+    """
+    cutoff = _months_before(now, deps.policy.retention_months)
+    last_expiry = func.max(Card.expires_at)
+    rows = session.execute(
+        select(Resident.id, Resident.created_at, last_expiry.label("last_expiry"))
+        .outerjoin(Card, Card.resident_id == Resident.id)
+        .group_by(Resident.id, Resident.created_at)
+        .having(((last_expiry.is_(None)) & (Resident.created_at < cutoff)) | (last_expiry < cutoff))
+        .order_by(Resident.created_at)
+    )
+    result = []
+    for resident_id, _created, expiry in rows:
+        # func.max() bypasses the column type on some backends: normalise to aware UTC.
+        if isinstance(expiry, str):
+            expiry = datetime.fromisoformat(expiry)
+        if isinstance(expiry, datetime) and expiry.tzinfo is None:
+            expiry = expiry.replace(tzinfo=UTC)
+        result.append(RetentionCandidate(resident_id, expiry))
+    return result
+
+
+def purge_expired(session: Session, deps: Deps, *, now: datetime, actor: Actor) -> int:
+    """Erase every retention candidate in one transaction; returns how many were erased."""
+    candidates = retention_candidates(session, deps, now=now)
+    for candidate in candidates:
+        resident = session.get(Resident, candidate.resident_id)
+        if resident is None:
+            continue
+        for card in list(resident.cards):
+            card.resident_id = None
+        session.delete(resident)
+        audit.record(
+            session,
+            now=now,
+            actor=actor,
+            action="resident.purge",
+            subject=f"resident:{candidate.resident_id}",
+            detail="retention",
+        )
+    session.commit()
+    return len(candidates)

@@ -1,0 +1,242 @@
+"""Staff accounts (argon2id, lockout) and API tokens (stored as SHA-256)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import ROLES, ApiToken, StaffUser
+from . import audit
+from .audit import Actor
+from .errors import (
+    AccountLockedError,
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+)
+
+_hasher = PasswordHasher()
+# Verifying against this when the user does not exist keeps the response time the same, so the
+# login form does not reveal which user names exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_USERNAME = re.compile(r"[A-Za-z0-9._-]{2,64}")
+_TOKEN_NAME = re.compile(r"[A-Za-z0-9._ -]{1,64}")
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+TOKEN_PREFIX = "cst_"
+ROLE_RANK = {"clerk": 1, "supervisor": 2, "admin": 3}
+
+
+def role_allows(role: str, required: str) -> bool:
+    """Roles are ordered: an admin may do what a supervisor may, who may do what a clerk may."""
+    return ROLE_RANK.get(role, 0) >= ROLE_RANK[required]
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValidationError({"role": _l("The role is clerk, supervisor or admin.")})
+
+
+def _check_password(password: str) -> None:
+    if not isinstance(password, str) or not (
+        MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH
+    ):
+        raise ValidationError(
+            {"password": _l("The password needs at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)}
+        )
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    now: datetime,
+    actor: Actor,
+    preferred_language: str | None = None,
+) -> StaffUser:
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
+        raise ValidationError(
+            {"username": _l("User names use 2 to 64 letters, digits, dots, dashes or underscores.")}
+        )
+    _check_role(role)
+    _check_password(password)
+    if session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
+        raise ConflictError(_l("This user name is taken."), code="username_taken", field="username")
+    user = StaffUser(
+        username=username,
+        password_hash=_hasher.hash(password),
+        role=role,
+        active=True,
+        failed_logins=0,
+        preferred_language=preferred_language,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session, now=now, actor=actor, action="user.create", subject=f"user:{user.id}", detail=role
+    )
+    session.commit()
+    return user
+
+
+def authenticate(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    now: datetime,
+    max_failed: int = 5,
+    lockout: timedelta = timedelta(minutes=15),
+) -> StaffUser:
+    """Check a login. After `max_failed` failures in a row the account locks for `lockout`.
+
+    Raises AuthenticationError (same message whether the user exists or not) or
+    AccountLockedError. Commits the failure counter either way.
+    """
+    user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+    if user is None or not user.active:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password or "-")
+        raise AuthenticationError()
+    if user.locked_until is not None and user.locked_until > now:
+        raise AccountLockedError()
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        user.failed_logins += 1
+        if user.failed_logins >= max_failed:
+            user.locked_until = now + lockout
+            user.failed_logins = 0
+            audit.record(
+                session,
+                now=now,
+                actor=Actor.system("login"),
+                action="user.lock",
+                subject=f"user:{user.id}",
+            )
+            session.commit()
+            raise AccountLockedError() from None
+        session.commit()
+        raise AuthenticationError() from None
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    audit.record(session, now=now, actor=Actor.staff(user.id), action="user.login")
+    session.commit()
+    return user
+
+
+def set_password(
+    session: Session, *, user_id: int, password: str, now: datetime, actor: Actor
+) -> None:
+    _check_password(password)
+    user = session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFoundError(_l("No such user."))
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    audit.record(session, now=now, actor=actor, action="user.password", subject=f"user:{user.id}")
+    session.commit()
+
+
+def set_user_active(
+    session: Session, *, user_id: int, active: bool, now: datetime, actor: Actor
+) -> None:
+    user = session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFoundError(_l("No such user."))
+    user.active = active
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="user.activate" if active else "user.deactivate",
+        subject=f"user:{user.id}",
+    )
+    session.commit()
+
+
+def list_users(session: Session) -> list[StaffUser]:
+    return list(session.scalars(select(StaffUser).order_by(StaffUser.username)))
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    id: int
+    name: str
+    role: str
+    token: str  # shown once, never stored
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(
+    session: Session, *, name: str, role: str, now: datetime, actor: Actor
+) -> CreatedToken:
+    if not isinstance(name, str) or not _TOKEN_NAME.fullmatch(name):
+        raise ValidationError({"name": _l("Token names use up to 64 letters, digits or spaces.")})
+    _check_role(role)
+    if session.scalar(select(ApiToken.id).where(ApiToken.name == name)):
+        raise ConflictError(_l("A token with this name exists."), code="token_name_taken")
+    # 256 bits from the OS; SHA-256 suffices for storage (no need for a slow hash: not guessable).
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = ApiToken(name=name, token_hash=_hash_token(token), role=role, created_at=now)
+    session.add(record)
+    session.flush()
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="token.create",
+        subject=f"token:{record.id}",
+        detail=role,
+    )
+    session.commit()
+    return CreatedToken(id=record.id, name=name, role=role, token=token)
+
+
+def revoke_token(session: Session, *, name: str, now: datetime, actor: Actor) -> None:
+    record = session.scalars(select(ApiToken).where(ApiToken.name == name)).first()
+    if record is None or record.revoked_at is not None:
+        raise NotFoundError(_l("No active token has this name."))
+    record.revoked_at = now
+    audit.record(session, now=now, actor=actor, action="token.revoke", subject=f"token:{record.id}")
+    session.commit()
+
+
+def authenticate_token(session: Session, token: str, *, now: datetime) -> ApiToken:
+    """The token record for a bearer token, or AuthenticationError."""
+    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        raise AuthenticationError(_l("Invalid or missing API token."), code="invalid_token")
+    digest = _hash_token(token)
+    record = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+    # The lookup is by hash, so timing reveals nothing about the token; compare anyway.
+    if record is None or not hmac.compare_digest(record.token_hash, digest):
+        raise AuthenticationError(_l("Invalid or missing API token."), code="invalid_token")
+    if record.revoked_at is not None:
+        raise AuthenticationError(_l("This API token was revoked."), code="invalid_token")
+    # Record use at most once a minute: a write per request would serialise the API on SQLite.
+    if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=1):
+        record.last_used_at = now
+        session.commit()
+    return record
