@@ -7,6 +7,7 @@ verifier/translations and are complete for every language (a test fails on any m
 Maintainers: after changing a translatable string anywhere in verifier/, run
 
     .venv/bin/pybabel extract -F verifier/translations/babel.cfg -k lazy_gettext \\
+        --no-location --sort-output \\
         -o verifier/translations/messages.pot verifier
     .venv/bin/pybabel update -i verifier/translations/messages.pot -d verifier/translations
     (translate the new entries)
