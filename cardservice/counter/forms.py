@@ -1,0 +1,320 @@
+"""Forms of the counter UI (Flask-WTF: every POST form carries a CSRF token).
+
+The forms check the *shape* of what a clerk typed (present, not absurdly long, no invisible
+control or bidi-override characters, a real date) so the clerk gets a message next to the
+field in their own language. The *rules* (city policy minimums, photo re-encoding, name
+normalisation, duplicates) belong to the services, whose domain errors the views map back
+onto these fields.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..i18n import LANGUAGE_NAMES, LANGUAGES
+
+# Characters that make a name display differently from what it contains (Trojan Source):
+# embeddings, overrides and isolates. Zero-width joiners stay allowed: several scripts need them.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _has_forbidden_characters(text: str, *, allow_newlines: bool = False) -> bool:
+    for char in text:
+        if char in _BIDI_CONTROLS:
+            return True
+        if unicodedata.category(char) == "Cc" and not (allow_newlines and char in "\r\n"):
+            return True
+    return False
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class PlainText:
+    """Refuses control and bidi-override characters (they hide what a name really says)."""
+
+    def __init__(self, *, allow_newlines: bool = False) -> None:
+        self.allow_newlines = allow_newlines
+
+    def __call__(self, form: FlaskForm, field: Any) -> None:
+        if field.data and _has_forbidden_characters(field.data, allow_newlines=self.allow_newlines):
+            raise ValidationError(
+                _l("Remove the invisible control or text-direction characters from this field.")
+            )
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class LoginForm(FlaskForm):
+    username = StringField(
+        _l("Username"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("Enter your username.")),
+            Length(max=80, message=_l("This username is too long.")),
+            PlainText(),
+        ],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[
+            DataRequired(_l("Enter your password.")),
+            Length(max=1024, message=_l("This password is too long.")),
+        ],
+        render_kw={"autocomplete": "current-password"},
+    )
+    next = HiddenField()
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state: carries nothing but the CSRF token."""
+
+
+class SearchForm(FlaskForm):
+    """Search is a read-only GET: no CSRF token, nothing to forge."""
+
+    class Meta:
+        csrf = False
+
+    number = StringField(
+        _l("Card number"),
+        filters=[_strip],
+        validators=[
+            Optional(),
+            Length(max=20, message=_l("A card number has 7 characters and a dash.")),
+            PlainText(),
+        ],
+        description=_l("For example 7KQ2-MX4 (dash and case do not matter)."),
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"},
+    )
+    name = StringField(
+        _l("Name"),
+        filters=[_strip],
+        validators=[
+            Optional(),
+            Length(max=200, message=_l("This name is too long to search for.")),
+            PlainText(),
+        ],
+        render_kw={"autocomplete": "off"},
+    )
+    birth_date = DateField(
+        _l("Birth date"),
+        validators=[Optional()],
+        format="%Y-%m-%d",
+        invalid_value_message=_l("Enter the date as year, month and day, e.g. 1990-04-27."),
+    )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        if self.number.data:
+            return True
+        if self.name.data and self.birth_date.data:
+            return True
+        if self.name.data or self.birth_date.data:
+            self.form_errors.append(
+                _l("To search by person, enter both the name and the birth date.")
+            )
+        else:
+            self.form_errors.append(_l("Enter a card number, or a name and a birth date."))
+        return False
+
+
+# WTForms 3.3 deprecates (value, label) tuples: choices are SelectChoice objects throughout.
+GENDER_CHOICES: list[SelectChoice] = [
+    SelectChoice("", _l("Not shown")),
+    SelectChoice("F", _l("F (female)")),
+    SelectChoice("M", _l("M (male)")),
+    SelectChoice("X", _l("X (another gender, or not specified)")),
+]
+
+
+def language_name(code: str) -> str:
+    """A language's own name (autonym), so the person can recognise it whatever the UI language."""
+    if code in LANGUAGE_NAMES:
+        return LANGUAGE_NAMES[code]
+    try:
+        return Locale.parse(code).get_display_name(code) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+
+
+def language_choices(languages: Iterable[str] = LANGUAGES) -> list[SelectChoice]:
+    return [SelectChoice(code, language_name(code)) for code in languages]
+
+
+def choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
+    return [SelectChoice(value, text) for value, text in pairs]
+
+
+class EnrolmentForm(FlaskForm):
+    display_name = StringField(
+        _l("Display name"),
+        filters=[_strip],
+        description=_l(
+            "The name the person uses and wants printed on the card. "
+            "It does not have to match an identity document."
+        ),
+        validators=[
+            DataRequired(_l("Enter the name to print on the card.")),
+            PlainText(),
+        ],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    birth_date = DateField(
+        _l("Birth date"),
+        format="%Y-%m-%d",
+        validators=[Optional()],
+        invalid_value_message=_l("Enter the date as year, month and day, e.g. 1990-04-27."),
+    )
+    gender_marker = RadioField(
+        _l("Gender marker on the card"),
+        choices=GENDER_CHOICES,
+        default="",
+        description=_l("Chosen by the person. No proof is asked for."),
+        validators=[Optional()],
+        invalid_choice_message=_l("Choose one of the listed options."),
+    )
+    address = TextAreaField(
+        _l("Address"),
+        filters=[_strip],
+        description=_l(
+            "People without an address are welcome: leave this empty. "
+            "The card is issued without one."
+        ),
+        validators=[
+            Optional(),
+            PlainText(allow_newlines=True),
+        ],
+        render_kw={"rows": 3, "autocomplete": "off"},
+    )
+    preferred_language = SelectField(
+        _l("Preferred language"),
+        choices=[],
+        validators=[InputRequired(_l("Choose a language."))],
+        invalid_choice_message=_l("Choose one of the listed languages."),
+    )
+    photo = FileField(
+        _l("Photo"),
+        description=_l("A JPEG or PNG file, or take the photo with the camera below."),
+        validators=[
+            FileAllowed(["jpg", "jpeg", "png"], _l("The photo must be a JPEG or PNG image.")),
+        ],
+        render_kw={"accept": "image/jpeg,image/png"},
+    )
+    documents = MultiCheckboxField(
+        _l("Documents seen"),
+        choices=[],
+        validate_choice=True,
+        invalid_choice_message=_l("Choose only among the listed document categories."),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        document_choices: Iterable[tuple[str, str]] = (),
+        languages: Iterable[str] = LANGUAGES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.documents.choices = choices(document_choices)
+        self.preferred_language.choices = language_choices(languages)
+
+    def validate_photo(self, field: Any) -> None:
+        if not field.data:
+            raise ValidationError(_l("Add a photo: upload a file or take one with the camera."))
+
+
+class ReasonForm(FlaskForm):
+    """Revoke, suspend or replace: the reason is a code from the service's list (the audit log
+    stores codes, never free text, so no personal detail can slip into it)."""
+
+    reason = SelectField(
+        _l("Reason"),
+        choices=[],
+        validators=[InputRequired(_l("Choose the reason: it goes into the audit log."))],
+        invalid_choice_message=_l("Choose one of the listed reasons."),
+    )
+
+    def __init__(self, *args: Any, reasons: Iterable[tuple[str, Any]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reason.choices = [SelectChoice("", _l("Choose a reason…")), *choices(reasons)]
+
+    def validate_reason(self, field: Any) -> None:
+        if not field.data:
+            raise ValidationError(_l("Choose the reason: it goes into the audit log."))
+
+
+class ErasureForm(FlaskForm):
+    confirm = BooleanField(
+        _l(
+            "The person asked for their record to be deleted, and I have told them "
+            "their cards stop working."
+        ),
+        validators=[DataRequired(_l("Tick the box to confirm the deletion."))],
+    )
+
+
+class StaffCreateForm(FlaskForm):
+    username = StringField(
+        _l("Username"),
+        filters=[_strip],
+        description=_l("2 to 64 letters, digits, dots, dashes or underscores."),
+        validators=[
+            DataRequired(_l("Enter a username.")),
+            Length(max=64, message=_l("This username is too long.")),
+            PlainText(),
+        ],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        _l("Initial password"),
+        description=_l("At least 12 characters. Give it to the person in private."),
+        validators=[
+            DataRequired(_l("Enter a password.")),
+            Length(max=1024, message=_l("This password is too long.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice("clerk", _l("Clerk")),
+            SelectChoice("supervisor", _l("Supervisor")),
+            SelectChoice("admin", _l("Administrator")),
+        ],
+        validators=[InputRequired(_l("Choose a role."))],
+        invalid_choice_message=_l("Choose one of the listed roles."),
+    )
+    language = SelectField(
+        _l("Language of the counter screens"),
+        choices=lambda: [SelectChoice("", _l("Browser language")), *language_choices()],
+        validators=[Optional()],
+        invalid_choice_message=_l("Choose one of the listed languages."),
+    )

@@ -1,0 +1,73 @@
+"""Translated labels for the machine codes the services store (statuses, reasons, actions).
+
+The database and the audit log keep stable codes, never free text, so what a supervisor reads
+is translated at display time into their own language.
+"""
+
+from __future__ import annotations
+
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
+STATUS_LABELS: dict[str, LazyString] = {
+    "valid": _l("Valid"),
+    "suspended": _l("Suspended"),
+    "revoked": _l("Revoked"),
+    "expired": _l("Expired"),
+}
+
+REASON_LABELS: dict[str, LazyString] = {
+    "lost": _l("Lost"),
+    "stolen": _l("Stolen"),
+    "damaged": _l("Damaged"),
+    "holder_request": _l("At the holder's request"),
+    "deceased": _l("Holder deceased"),
+    "fraud": _l("Fraud"),
+    "superseded": _l("Replaced by a newer card"),
+    "key_compromise": _l("Signing key compromised"),
+    "investigation": _l("Under investigation"),
+    "found_after_loss": _l("Found after being reported lost"),
+    "other": _l("Other reason"),
+    "possible_duplicate": _l("Possible duplicate flagged"),
+}
+
+ACTION_LABELS: dict[str, LazyString] = {
+    "resident.enrol": _l("Resident enrolled"),
+    "resident.update": _l("Resident record corrected"),
+    "resident.erase": _l("Resident record deleted on request"),
+    "card.issue": _l("Card issued"),
+    "card.print": _l("Card printed"),
+    "card.reprint": _l("Card reprinted"),
+    "card.renew": _l("Card renewed"),
+    "card.replace": _l("Card replaced"),
+    "card.suspend": _l("Card suspended"),
+    "card.reinstate": _l("Card reinstated"),
+    "card.revoke": _l("Card revoked"),
+    "key.rotate": _l("Signing key rotated"),
+    "key.revoke": _l("Signing key revoked"),
+    "city.init": _l("City set up"),
+    "staff.create": _l("Staff account created"),
+    "staff.login": _l("Staff signed in"),
+    "staff.login_failed": _l("Failed sign-in"),
+    "staff.locked": _l("Staff account locked"),
+    "staff.unlock": _l("Staff account unlocked"),
+    "staff.update": _l("Staff account changed"),
+    "staff.deactivate": _l("Staff account deactivated"),
+    "token.create": _l("API token created"),
+    "token.revoke": _l("API token revoked"),
+    "purge": _l("Resident records purged"),
+}
+
+KEY_STATE_LABELS: dict[str, LazyString] = {
+    "active": _l("Active"),
+    "retired": _l("Retired"),
+    "revoked": _l("Revoked"),
+}
+
+
+def label(table: dict[str, LazyString], code: str | None) -> str:
+    """The translated label of ``code``, or the code itself for one added after this table."""
+    if code is None:
+        return ""
+    found = table.get(code)
+    return str(found) if found is not None else code

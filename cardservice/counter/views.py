@@ -1,0 +1,821 @@
+"""Counter views: parse the form, call one service, map its result or domain error to a page.
+
+No business rule lives here. The services own validation of content, transactions and the
+audit log; these views only translate between HTTP and them, and pick which page to show.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import format_date, format_datetime, ngettext
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+import cardformat
+
+from ..extensions import db
+from ..i18n import current_language
+from ..services import Actor, ServiceError, deps, utcnow
+from ..services import audit as audit_service
+from ..services import cards as card_service
+from ..services import keys as key_service
+from ..services import residents as resident_service
+from ..services import staff as staff_service
+from ..services.errors import (
+    CityNotInitialisedError,
+    InsufficientDocumentsError,
+    NotFoundError,
+    ValidationError,
+)
+from . import bp
+from .forms import (
+    ActionForm,
+    EnrolmentForm,
+    ErasureForm,
+    LoginForm,
+    ReasonForm,
+    SearchForm,
+    StaffCreateForm,
+)
+from .labels import (
+    ACTION_LABELS,
+    KEY_STATE_LABELS,
+    REASON_LABELS,
+    STATUS_LABELS,
+    label,
+)
+from .roles import ANONYMOUS, ROLE_LABELS, current_role, has_role, requires
+
+#: Lowest role for each action shown as a button; the views enforce the same via @requires.
+ACTION_ROLES = {
+    "enrol": "clerk",
+    "issue": "clerk",
+    "print": "clerk",
+    "renew": "clerk",
+    "replace": "supervisor",
+    "suspend": "supervisor",
+    "reinstate": "supervisor",
+    "revoke": "supervisor",
+    "erase": "supervisor",
+    "audit": "supervisor",
+    "admin": "admin",
+}
+AUDIT_PAGE_SIZE = 50
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _actor() -> Actor:
+    return Actor.staff(int(current_user.id))
+
+
+def _fail(exc: ServiceError) -> None:
+    """A service refused: it wrote nothing, so drop whatever the session still holds."""
+    db.session.rollback()
+    current_app.logger.info("counter: service refused with %s", exc.code)
+
+
+def _apply_errors(form: FlaskForm, exc: ServiceError) -> None:
+    """Put a domain error's messages next to the fields they concern (or atop the form)."""
+    fields: dict[str, Any] = {}
+    if isinstance(exc, ValidationError):
+        fields = dict(exc.errors)
+    elif exc.field:
+        fields = {exc.field: exc.message}
+    unplaced = not fields
+    for name, message in fields.items():
+        field = getattr(form, name, None)
+        if field is None or not hasattr(field, "errors"):
+            unplaced = True
+            continue
+        if not isinstance(field.errors, list):
+            field.errors = list(field.errors)
+        field.errors.append(str(message))
+    if unplaced:
+        form.form_errors.append(str(exc.message))
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths: never send a signed-in clerk to another host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _card_redirect(number: str) -> Response:
+    """Back to the page of the card's holder (the search resolves a number to it)."""
+    return redirect(url_for("counter.dashboard", number=number))
+
+
+def _display_status(card: Any) -> str:
+    if card.status == "valid" and card.expires_at <= utcnow():
+        return "expired"
+    return str(card.status)
+
+
+def _reason_choices(codes: Iterable[str]) -> list[tuple[str, str]]:
+    return [(code, label(REASON_LABELS, code)) for code in codes]
+
+
+def _card_forms(action: str, number: str, codes: Iterable[str], data: Any = None) -> ReasonForm:
+    # A prefix per card keeps every field id unique on a page listing several cards.
+    return ReasonForm(data, prefix=f"{action}-{number}", reasons=_reason_choices(codes))
+
+
+def _policy_document_groups(language: str) -> list[dict[str, Any]]:
+    policy = deps().policy
+    kind_labels = {"identity": _("Identity"), "residence": _("Residence in the city")}
+    groups = []
+    for kind, minimum in policy.minimums.items():
+        groups.append(
+            {
+                "id": kind,
+                "label": kind_labels.get(kind, kind),
+                "minimum": minimum,
+                "documents": [
+                    {"id": d.id, "label": d.name_in(language), "points": d.points}
+                    for d in policy.documents
+                    if d.kind == kind
+                ],
+            }
+        )
+    return groups
+
+
+def _enrolment_form(**kwargs: Any) -> EnrolmentForm:
+    """The enrolment form, its choices from the city policy (formdata: the request's unless
+    ``formdata=None`` is given)."""
+    policy = deps().policy
+    language = current_language()
+    return EnrolmentForm(
+        **kwargs,
+        document_choices=[(d.id, d.name_in(language)) for d in policy.documents],
+        languages=policy.languages,
+    )
+
+
+def _render_enrol(form: EnrolmentForm, status: int = 200) -> tuple[str, int]:
+    return (
+        render_template(
+            "counter/enrol.html",
+            form=form,
+            document_kinds=_policy_document_groups(current_language()),
+            birth_date_required=deps().policy.birth_date_required,
+        ),
+        status,
+    )
+
+
+def _render_resident(
+    resident_id: str,
+    *,
+    failed: tuple[str, str, ReasonForm] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    view = resident_service.get_resident(db.session, deps(), resident_id)
+    cards = []
+    forms: dict[str, dict[str, ReasonForm]] = {"replace": {}, "suspend": {}, "revoke": {}}
+    reasons = {
+        "replace": card_service.REPLACE_REASONS,
+        "suspend": card_service.SUSPEND_REASONS,
+        "revoke": card_service.REVOKE_REASONS,
+    }
+    for card in view.cards:
+        cards.append(
+            {
+                "number": card.number,
+                "status": card.status,
+                "display_status": _display_status(card),
+                "status_reason": card.status_reason,
+                "issued_at": card.issued_at,
+                "expires_at": card.expires_at,
+                "last_printed_at": card.last_printed_at,
+            }
+        )
+        for action, codes in reasons.items():
+            if failed and failed[0] == action and failed[1] == card.number:
+                forms[action][card.number] = failed[2]
+            else:
+                forms[action][card.number] = _card_forms(action, card.number, codes)
+    photo_url = None
+    if view.photo:
+        photo_url = "data:image/jpeg;base64," + base64.b64encode(view.photo).decode("ascii")
+    duplicates = [d for d in request.args.getlist("dup") if len(d) == 32 and d.isalnum()]
+    return (
+        render_template(
+            "counter/resident.html",
+            resident=view,
+            photo_url=photo_url,
+            cards=cards,
+            replace_forms=forms["replace"],
+            suspend_forms=forms["suspend"],
+            revoke_forms=forms["revoke"],
+            failed_forms=[failed[2]] if failed else [],
+            open_card=failed[1] if failed else None,
+            action_form=ActionForm(),
+            duplicates=duplicates,
+        ),
+        status,
+    )
+
+
+def _resident_of_card(number: str) -> str | None:
+    try:
+        return card_service.get_card(db.session, number).resident_id
+    except NotFoundError:
+        return None
+
+
+# --- template context -------------------------------------------------------------------------
+
+
+@bp.context_processor
+def _counter_context() -> dict[str, Any]:
+    nav: list[dict[str, Any]] = []
+    city_name = None
+    if current_user.is_authenticated:
+        endpoint = request.endpoint or ""
+        entries = [
+            ("counter.dashboard", _("Find"), "clerk", ("counter.dashboard", "counter.resident")),
+            ("counter.enrol", _("Enrol"), "clerk", ("counter.enrol",)),
+            ("counter.audit", _("Audit log"), "supervisor", ("counter.audit",)),
+            ("counter.admin_staff", _("Staff"), "admin", ("counter.admin_staff",)),
+            ("counter.admin_keys", _("Keys"), "admin", ("counter.admin_keys",)),
+        ]
+        nav = [
+            {"url": url_for(target), "label": text, "current": endpoint in current}
+            for target, text, role, current in entries
+            if has_role(role)
+        ]
+        try:
+            city = key_service.get_city(db.session)
+            city_name = city.name_in(current_language())
+        except CityNotInitialisedError:
+            city_name = None
+    return {
+        "nav_items": nav,
+        "city_name": city_name,
+        "logout_form": ActionForm(),
+        "current_role": current_role,
+        "role_label": lambda role: label(ROLE_LABELS, role),
+        "status_label": lambda code: label(STATUS_LABELS, code),
+        "reason_label": lambda code: label(REASON_LABELS, code),
+        "action_label": lambda code: label(ACTION_LABELS, code),
+        "key_state_label": lambda code: label(KEY_STATE_LABELS, code),
+        "allowed": lambda action: has_role(ACTION_ROLES[action]),
+        "format_date": lambda value: format_date(value, "medium") if value else "",
+        "format_datetime": lambda value: format_datetime(value, "short") if value else "",
+        "format_birth_date": lambda value: format_date(value, "long") if value else _("Not given"),
+    }
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def _error_page(status: int, title: str, message: str) -> tuple[str, int]:
+    return render_template("counter/error.html", title=title, message=message), status
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError) -> tuple[str, int]:
+    return _error_page(
+        400,
+        _("The form expired"),
+        _("For your security, forms expire. Go back, reload the page and submit again."),
+    )
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Any:
+    message = _("The upload is too large. Use a smaller photo (a JPEG or PNG of a few megabytes).")
+    if request.endpoint == "counter.enrol" and current_user.is_authenticated:
+        # The body was not read, so the typed fields are lost; say so next to the photo field.
+        form = _enrolment_form(formdata=None)
+        form.photo.errors = [message]
+        form.form_errors.append(
+            _("Nothing was saved. Fill in the form again with a smaller photo.")
+        )
+        return _render_enrol(form, 413)
+    return _error_page(413, _("Upload too large"), message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    status = exc.code or 500
+    titles = {
+        403: (_("Not allowed"), _("Your role does not allow this page or action.")),
+        404: (_("Not found"), _("This page does not exist, or the record was deleted.")),
+        405: (_("Not allowed"), _("This address does not accept this kind of request.")),
+        429: (_("Too many attempts"), _("Wait a moment, then try again.")),
+    }
+    title, message = titles.get(status, (_("Something went wrong"), _("Try again.")))
+    return _error_page(status, title, message)
+
+
+@bp.errorhandler(NotFoundError)
+def _not_found(exc: NotFoundError) -> tuple[str, int]:
+    _fail(exc)
+    return _error_page(404, _("Not found"), str(exc.message))
+
+
+@bp.errorhandler(CityNotInitialisedError)
+def _no_city(exc: CityNotInitialisedError) -> tuple[str, int]:
+    _fail(exc)
+    return _error_page(503, _("The city is not set up yet"), str(exc.message))
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(exc: ServiceError) -> tuple[str, int]:
+    # Reached only when a view does not map an error itself.
+    _fail(exc)
+    return _error_page(exc.status if 400 <= exc.status < 500 else 500, _("Error"), str(exc.message))
+
+
+# --- sign in and out --------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@requires(ANONYMOUS)
+def login() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("counter.dashboard"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = _safe_next(request.args.get("next")) or ""
+    if form.validate_on_submit():
+        config = current_app.config
+        try:
+            user = staff_service.authenticate(
+                db.session,
+                username=form.username.data,
+                password=form.password.data,
+                now=utcnow(),
+                max_failed=int(config["MAX_FAILED_LOGINS"]),
+                lockout=timedelta(minutes=int(config["LOCKOUT_MINUTES"])),
+            )
+        except ServiceError as exc:
+            # The service keeps one message for unknown user and wrong password on purpose.
+            _fail(exc)
+            form.form_errors.append(str(exc.message))
+        else:
+            session.clear()  # nothing from before the login survives into the staff session
+            login_user(user)
+            session.permanent = True
+            return redirect(_safe_next(form.next.data) or url_for("counter.dashboard"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("counter/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@requires("clerk")
+def logout() -> Any:
+    # The global CSRFProtect has checked the token: a forged link cannot sign anyone out.
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("counter.login"))
+
+
+# --- search -----------------------------------------------------------------------------------
+
+
+@bp.route("/")
+@requires("clerk")
+def dashboard() -> Any:
+    form = SearchForm(request.args)
+    searched = bool(
+        request.args.get("number") or request.args.get("name") or request.args.get("birth_date")
+    )
+    results: list[dict[str, Any]] = []
+    status = 200
+    if searched and form.validate():
+        if form.number.data:
+            try:
+                card = card_service.get_card(db.session, form.number.data)
+            except NotFoundError as exc:
+                _fail(exc)
+                form.number.errors = [
+                    _("No card has this number. Check it, including the last character.")
+                ]
+                status = 404
+            else:
+                if card.resident_id is None:
+                    flash(
+                        _(
+                            "Card %(number)s belongs to a record deleted on request (status: "
+                            "%(status)s).",
+                            number=card.number,
+                            status=label(STATUS_LABELS, _display_status(card)),
+                        ),
+                        "warning",
+                    )
+                    return redirect(url_for("counter.dashboard"))
+                return redirect(url_for("counter.resident", resident_id=card.resident_id))
+        else:
+            try:
+                found = resident_service.find_residents(
+                    db.session,
+                    deps(),
+                    display_name=form.name.data,
+                    birth_date=form.birth_date.data,
+                )
+            except ServiceError as exc:
+                _fail(exc)
+                _apply_errors(form, exc)
+                status = 422
+            else:
+                results = [
+                    {
+                        "id": r.id,
+                        "display_name": r.display_name,
+                        "birth_date": r.birth_date,
+                        "card_count": len(r.cards),
+                    }
+                    for r in found
+                ]
+    elif searched:
+        status = 422
+    return render_template(
+        "counter/dashboard.html",
+        form=form,
+        searched=searched and status != 422,
+        results=results,
+        can_enrol=has_role("clerk"),
+    ), status
+
+
+# --- enrolment --------------------------------------------------------------------------------
+
+
+@bp.route("/residents/new", methods=["GET", "POST"])
+@requires("clerk")
+def enrol() -> Any:
+    form = _enrolment_form()
+    if request.method == "GET":
+        form.preferred_language.data = current_language()
+        return _render_enrol(form)
+    if not form.validate():
+        return _render_enrol(form, 422)
+    photo = form.photo.data.read() if form.photo.data else None
+    data = resident_service.EnrolmentInput(
+        display_name=form.display_name.data,
+        birth_date=form.birth_date.data,
+        gender_marker=form.gender_marker.data or None,
+        address=form.address.data or None,
+        preferred_language=form.preferred_language.data,
+        photo=photo,
+        documents=list(form.documents.data or []),
+    )
+    try:
+        result = resident_service.enrol_resident(
+            db.session, deps(), data, now=utcnow(), actor=_actor()
+        )
+    except InsufficientDocumentsError as exc:
+        _fail(exc)
+        form.documents.errors = [str(exc.message)]
+        return _render_enrol(form, 422)
+    except ServiceError as exc:
+        _fail(exc)
+        _apply_errors(form, exc)
+        return _render_enrol(form, 422)
+    flash(_("The resident is enrolled. Give all the documents back to the person now."), "handback")
+    if result.possible_duplicates:
+        flash(
+            ngettext(
+                "Possible duplicate: %(num)d other record has the same name and birth date.",
+                "Possible duplicate: %(num)d other records have the same name and birth date.",
+                len(result.possible_duplicates),
+            ),
+            "warning",
+        )
+    return redirect(
+        url_for(
+            "counter.resident",
+            resident_id=result.resident_id,
+            enrolled=1,
+            dup=result.possible_duplicates,
+        )
+    )
+
+
+# --- resident and cards -----------------------------------------------------------------------
+
+
+@bp.route("/residents/<resident_id>")
+@requires("clerk")
+def resident(resident_id: str) -> Any:
+    return _render_resident(resident_id)
+
+
+@bp.route("/residents/<resident_id>/cards", methods=["POST"])
+@requires("clerk")
+def issue(resident_id: str) -> Any:
+    try:
+        issued = card_service.issue_card(
+            db.session, deps(), resident_id, now=utcnow(), actor=_actor()
+        )
+    except NotFoundError:
+        raise
+    except ServiceError as exc:
+        _fail(exc)
+        flash(str(exc.message), "error")
+    else:
+        flash(
+            _(
+                "Card %(number)s is issued. Print it and hand it to the person.",
+                number=issued.number,
+            ),
+            "success",
+        )
+    return redirect(url_for("counter.resident", resident_id=resident_id))
+
+
+@bp.route("/cards/<number>/<any(card, a4):layout>.pdf")
+@requires("clerk")
+def card_pdf(number: str, layout: str) -> Any:
+    try:
+        pdf = card_service.card_pdf(
+            db.session,
+            deps(),
+            number,
+            layout=layout,
+            now=utcnow(),
+            actor=_actor(),
+            reprint=request.args.get("reprint") == "1",
+        )
+    except NotFoundError:
+        raise
+    except ServiceError as exc:
+        _fail(exc)
+        flash(str(exc.message), "error")
+        return _card_redirect(number)
+    response = Response(pdf, mimetype="application/pdf")
+    safe_number = "".join(c for c in number if c.isalnum() or c == "-")[:20]
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="card-{safe_number}-{layout}.pdf"'
+    )
+    return response
+
+
+@bp.route("/cards/<number>/renew", methods=["POST"])
+@requires("clerk")
+def renew(number: str) -> Any:
+    try:
+        renewed = card_service.renew_card(db.session, deps(), number, now=utcnow(), actor=_actor())
+    except NotFoundError:
+        raise
+    except ServiceError as exc:
+        _fail(exc)
+        flash(str(exc.message), "error")
+    else:
+        flash(
+            _(
+                "Card %(number)s is renewed until %(date)s. Print it again.",
+                number=renewed.number,
+                date=format_date(renewed.expires_at, "long"),
+            ),
+            "success",
+        )
+    return _card_redirect(number)
+
+
+def _reason_action(action: str, number: str, codes: Iterable[str], call: Any) -> Any:
+    """Shared shape of replace, suspend and revoke: a reason code, one service call."""
+    form = _card_forms(action, number, codes, request.form)
+    if not form.validate():
+        resident_id = _resident_of_card(number)
+        if resident_id is None:
+            abort(404)
+        return _render_resident(resident_id, failed=(action, number, form), status=422)
+    try:
+        result = call(form.reason.data)
+    except NotFoundError:
+        raise
+    except ServiceError as exc:
+        _fail(exc)
+        flash(str(exc.message), "error")
+        return _card_redirect(number)
+    return result
+
+
+@bp.route("/cards/<number>/replace", methods=["POST"])
+@requires("supervisor")
+def replace(number: str) -> Any:
+    def call(reason: str) -> Any:
+        issued = card_service.replace_card(
+            db.session, deps(), number, reason=reason, now=utcnow(), actor=_actor()
+        )
+        flash(
+            _(
+                "Card %(old)s is revoked. The new card is %(new)s: print it now.",
+                old=number.upper(),
+                new=issued.number,
+            ),
+            "success",
+        )
+        return _card_redirect(issued.number)
+
+    return _reason_action("replace", number, card_service.REPLACE_REASONS, call)
+
+
+@bp.route("/cards/<number>/suspend", methods=["POST"])
+@requires("supervisor")
+def suspend(number: str) -> Any:
+    def call(reason: str) -> Any:
+        card = card_service.suspend_card(
+            db.session, deps(), number, reason=reason, now=utcnow(), actor=_actor()
+        )
+        flash(_("Card %(number)s is suspended.", number=card.number), "success")
+        return _card_redirect(card.number)
+
+    return _reason_action("suspend", number, card_service.SUSPEND_REASONS, call)
+
+
+@bp.route("/cards/<number>/revoke", methods=["POST"])
+@requires("supervisor")
+def revoke(number: str) -> Any:
+    def call(reason: str) -> Any:
+        card = card_service.revoke_card(
+            db.session, deps(), number, reason=reason, now=utcnow(), actor=_actor()
+        )
+        flash(_("Card %(number)s is revoked for good.", number=card.number), "success")
+        return _card_redirect(card.number)
+
+    return _reason_action("revoke", number, card_service.REVOKE_REASONS, call)
+
+
+@bp.route("/cards/<number>/reinstate", methods=["POST"])
+@requires("supervisor")
+def reinstate(number: str) -> Any:
+    try:
+        card = card_service.reinstate_card(db.session, deps(), number, now=utcnow(), actor=_actor())
+    except NotFoundError:
+        raise
+    except ServiceError as exc:
+        _fail(exc)
+        flash(str(exc.message), "error")
+    else:
+        flash(_("Card %(number)s is valid again.", number=card.number), "success")
+    return _card_redirect(number)
+
+
+@bp.route("/residents/<resident_id>/erase", methods=["GET", "POST"])
+@requires("supervisor")
+def erase(resident_id: str) -> Any:
+    form = ErasureForm()
+    if form.validate_on_submit():
+        revoked = resident_service.erase_resident(
+            db.session, deps(), resident_id, now=utcnow(), actor=_actor()
+        )
+        flash(
+            ngettext(
+                "The record is deleted and %(num)d card was revoked.",
+                "The record is deleted and %(num)d cards were revoked.",
+                len(revoked),
+            ),
+            "success",
+        )
+        return redirect(url_for("counter.dashboard"))
+    view = resident_service.get_resident(db.session, deps(), resident_id)
+    status = 422 if form.errors else 200
+    return render_template("counter/erase.html", form=form, resident=view), status
+
+
+# --- audit log --------------------------------------------------------------------------------
+
+
+@bp.route("/audit")
+@requires("supervisor")
+def audit() -> Any:
+    card_filter = (request.args.get("card") or "").strip()[:20] or None
+    before = request.args.get("before", type=int)
+    filter_error = None
+    number = None
+    if card_filter:
+        try:
+            number = cardformat.normalize_card_number(card_filter)
+        except cardformat.MalformedError:
+            filter_error = _("This is not a valid card number.")
+    entries = []
+    if filter_error is None:
+        entries = audit_service.list_entries(
+            db.session, card_number=number, before_id=before, limit=AUDIT_PAGE_SIZE + 1
+        )
+    has_more = len(entries) > AUDIT_PAGE_SIZE
+    entries = entries[:AUDIT_PAGE_SIZE]
+    usernames = {user.id: user.username for user in staff_service.list_users(db.session)}
+    return render_template(
+        "counter/audit.html",
+        entries=entries,
+        card_filter=card_filter,
+        filter_error=filter_error,
+        before=before,
+        next_before=entries[-1].id if has_more and entries else None,
+        actor_label=lambda entry: _actor_label(entry, usernames),
+    ), (422 if filter_error else 200)
+
+
+def _actor_label(entry: Any, usernames: dict[int, str]) -> str:
+    if entry.staff_id is not None and entry.staff_id in usernames:
+        return usernames[entry.staff_id]
+    kind, _sep, ident = str(entry.actor).partition(":")
+    if kind == "token":
+        return _("API token %(id)s", id=ident)
+    if kind == "system":
+        return _("System (%(command)s)", command=ident)
+    return str(entry.actor)
+
+
+# --- administration ---------------------------------------------------------------------------
+
+
+@bp.route("/admin/staff", methods=["GET", "POST"])
+@requires("admin")
+def admin_staff() -> Any:
+    form = StaffCreateForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = staff_service.create_user(
+                db.session,
+                username=form.username.data,
+                password=form.password.data,
+                role=form.role.data,
+                preferred_language=form.language.data or None,
+                now=utcnow(),
+                actor=_actor(),
+            )
+        except ServiceError as exc:
+            _fail(exc)
+            _apply_errors(form, exc)
+            status = 422
+        else:
+            flash(_("The account %(name)s is created.", name=user.username), "success")
+            return redirect(url_for("counter.admin_staff"))
+    elif form.is_submitted():
+        status = 422
+    users = staff_service.list_users(db.session)
+    return render_template(
+        "counter/admin_staff.html", form=form, users=users, action_form=ActionForm(), now=utcnow()
+    ), status
+
+
+@bp.route("/admin/staff/<int:user_id>/active", methods=["POST"])
+@requires("admin")
+def admin_staff_active(user_id: int) -> Any:
+    # The global CSRFProtect has already checked this POST's token.
+    active = request.form.get("active") == "1"
+    if user_id == int(current_user.id) and not active:
+        flash(_("You cannot deactivate your own account."), "error")
+        return redirect(url_for("counter.admin_staff"))
+    staff_service.set_user_active(
+        db.session, user_id=user_id, active=active, now=utcnow(), actor=_actor()
+    )
+    flash(
+        _("The account is active again.") if active else _("The account is deactivated."),
+        "success",
+    )
+    return redirect(url_for("counter.admin_staff"))
+
+
+@bp.route("/admin/keys", methods=["GET"])
+@requires("admin")
+def admin_keys() -> Any:
+    keys = key_service.list_keys(db.session)
+    return render_template(
+        "counter/admin_keys.html",
+        keys=keys,
+        root_fingerprint=key_service.root_fingerprint(db.session),
+        action_form=ActionForm(),
+    )
+
+
+@bp.route("/admin/keys/rotate", methods=["POST"])
+@requires("admin")
+def admin_keys_rotate() -> Any:
+    info = key_service.rotate_signing_key(db.session, deps(), now=utcnow(), actor=_actor())
+    flash(_("A new signing key %(kid)s is active.", kid=info.kid), "success")
+    return redirect(url_for("counter.admin_keys"))

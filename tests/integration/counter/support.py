@@ -1,0 +1,145 @@
+"""Helpers for the counter tests: build an app on a migrated database, sign staff in, post forms.
+
+A plain module (not a conftest) so the end-to-end tests can reuse it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+
+from cardservice import create_app
+from cardservice.extensions import db
+from cardservice.services import Actor, deps
+from cardservice.services import keys as key_service
+from cardservice.services import staff as staff_service
+
+PASSWORD = "correct horse battery staple"
+STAFF = {"clerk": "clerk", "supervisor": "supervisor", "admin": "admin"}
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def make_app(instance: Path, database_url: str | None = None, **overrides: Any) -> Flask:
+    """An app on a fresh database built by the migrations (never create_all), with a city and
+    one staff account per role."""
+    env = {"CARDSERVICE_INSTANCE_PATH": str(instance), "CARDSERVICE_ENV": "testing"}
+    with _environment(env):
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": database_url
+                or f"sqlite:///{instance / 'cardservice.sqlite3'}",
+                "TESTING": True,
+                **overrides,
+            }
+        )
+    with app.app_context(), warnings.catch_warnings():
+        # migrations/env.py (Flask-Migrate's template) still calls the deprecated
+        # db.get_engine() first; that is not what these tests check.
+        warnings.filterwarnings("ignore", "'get_engine' is deprecated", DeprecationWarning)
+        flask_migrate.upgrade()
+        now = datetime.now(UTC)
+        system = Actor.system("tests")
+        key_service.init_city(
+            db.session,
+            deps(),
+            code="FR SXB",
+            names={"en": "Strasbourg", "fr": "Strasbourg"},
+            now=now,
+            actor=system,
+        )
+        for role, username in STAFF.items():
+            staff_service.create_user(
+                db.session,
+                username=username,
+                password=PASSWORD,
+                role=role,
+                now=now,
+                actor=system,
+                preferred_language=None,
+            )
+    return app
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = _CSRF.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
+    token = csrf_token(client)
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token},
+    )
+
+
+def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
+    """POST a form with the session's CSRF token (any page of the session carries it)."""
+    payload = {"csrf_token": csrf_token(client, "/")}
+    payload.update(data or {})
+    return client.post(path, data=payload, **kw)
+
+
+def png_bytes(
+    width: int = 300, height: int = 400, colour: tuple[int, int, int] = (90, 120, 160)
+) -> bytes:
+    image = Image.new("RGB", (width, height), colour)
+    # A face-ish blob, so the photo is not a flat colour (JPEG encoders like that less).
+    for x in range(width // 3, 2 * width // 3):
+        for y in range(height // 4, height // 2):
+            image.putpixel((x, y), (220, 180, 150))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def enrolment_data(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "display_name": "Amina Haddad",
+        "birth_date": "1990-04-27",
+        "gender_marker": "F",
+        "address": "12 rue des Fleurs\n67000 Strasbourg",
+        "preferred_language": "fr",
+        "documents": ["passport", "utility_bill"],
+        "photo": (io.BytesIO(png_bytes()), "photo.png", "image/png"),
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def enrol(client: FlaskClient, **changes: Any) -> Any:
+    return post(client, "/residents/new", enrolment_data(**changes))
+
+
+def resident_id_from(response: Any) -> str:
+    match = re.search(r"/residents/([0-9a-f]{32})", response.headers.get("Location", ""))
+    assert match, response.headers.get("Location")
+    return match.group(1)
