@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import qrcode
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -41,6 +42,7 @@ from cardformat.base45 import b45decode, b45encode
 from verifier.trust import PartnerRecord, StoredStatusList, TrustStore
 
 STATUS_TTL = 3600
+SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 
 @dataclass
@@ -77,7 +79,8 @@ class FakeIssuer:
         """Sign a card issued at ``now``; sets its status in the list."""
         index = self.next_index
         self.next_index += 7
-        self.statuses.set(index, status)
+        if index < self.statuses.size:  # beyond it: a list this issuer does not publish
+            self.statuses.set(index, status)
         card = Card(
             number=generate_card_number(),
             holder_name=name,
@@ -217,3 +220,11 @@ def write_y4m(
             fh.write(luma)
             fh.write(chroma)
             fh.write(chroma)
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Saved for a person to look at (gitignored); the tests never compare pixels."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

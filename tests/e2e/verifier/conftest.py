@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_support import FakeIssuer, LiveServer
 
 from verifier import create_app
+
+from .agent_support import FakeIssuer, LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 
 def _wait_for_chromium(timeout: float = 300) -> None:
@@ -109,9 +109,3 @@ def page(context: Any) -> Any:
     page = context.new_page()
     page.set_default_timeout(15_000)
     return page
-
-
-def screenshot(page: Any, name: str) -> None:
-    """Saved for a person to look at (gitignored); the tests never compare pixels."""
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

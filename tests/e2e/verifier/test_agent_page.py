@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import screenshot
+
+from .agent_support import screenshot
 
 pytestmark = pytest.mark.e2e
 

@@ -34,8 +34,8 @@ const CARD_NUMBER_MAX = 32 ** 6 - 1;
 const ISSUER_CODE = /^[A-Z]{2} [A-Z2-9]{3}$/;
 const BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 // Tags the reference's CBOR library turns into other objects (dates, big numbers, sets...):
-// re-encoding them never gives the same bytes back, so the reference refuses them as not
-// deterministic. Tag 100 is handled where the format allows it (the birth date).
+// re-encoding them never gives the same bytes back, so they are never canonical. Tag 100 is
+// handled where the format allows it (the birth date).
 const SEMANTIC_TAGS = new Set([
   0, 1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 38, 52, 54, 256, 258, 260, 261, 1004, 55799,
 ]);
@@ -45,8 +45,11 @@ const PY_SPACE = new Set(
   "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006" +
     "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000",
 );
-const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
-const FORBIDDEN_CATEGORIES = /[\p{Cc}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u;
+// As cardformat.token: C0 and C1 controls, surrogates, private use, line and paragraph
+// separators, bidi embeddings, overrides, isolates and marks. Unassigned code points are
+// allowed on purpose: which ones are unassigned depends on the Unicode version.
+const FORBIDDEN_IN_NAME =
+  /[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\u{f0000}-\u{10ffff}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 export const RESULT_CODES = [
   "valid",
@@ -253,9 +256,7 @@ class Decoder {
           this.canonical = false;
           return new EpochDays(days);
         }
-        if (typeof tag !== "number" || SEMANTIC_TAGS.has(tag)) {
-          throw malformed("a CBOR tag this format does not use");
-        }
+        if (typeof tag !== "number" || SEMANTIC_TAGS.has(tag)) this.canonical = false;
         return new Tag(tag, this.item(depth + 1));
       }
       default:
@@ -425,25 +426,21 @@ function decodeSign1(data) {
   ) {
     throw malformed("COSE_Sign1 items have the wrong types");
   }
-  let header = new Map();
-  let headerCanonical = true;
-  if (protectedBytes.length) {
-    const decoded = decodeCbor(protectedBytes);
-    header = decoded.value;
-    headerCanonical = decoded.canonical;
-    if (!(header instanceof Map)) throw malformed("the protected header is not a map");
-  }
+  // Like the reference, which decodes the header with a decoder that ignores trailing bytes:
+  // its exact bytes are compared with the profile's later, in readHeader.
+  const header = protectedBytes.length ? decodeCbor(protectedBytes).value : new Map();
+  if (!(header instanceof Map)) throw malformed("the protected header is not a map");
   if (!canonical) throw malformed("COSE_Sign1 is not in deterministic encoding");
-  return { protectedBytes, header, headerCanonical, unprotected, payload, signature };
+  return { protectedBytes, header, unprotected, payload, signature };
 }
+
+// The protected header of a card in its one valid encoding: {1: -8, 4: h'<8-byte kid>'}.
+const CARD_HEADER_START = Uint8Array.of(0xa2, 0x01, 0x27, 0x04, 0x48);
 
 function readHeader(message) {
   const keys = [...message.header.keys()];
   if (keys.length !== 2 || !keys.includes(1) || !keys.includes(4)) {
     throw malformed("unexpected protected headers");
-  }
-  if (!message.headerCanonical || !message.protectedBytes.length) {
-    throw malformed("the protected header is not in deterministic encoding");
   }
   if (message.unprotected.size) throw malformed("the unprotected header must be empty");
   if (message.header.get(1) !== ALG_EDDSA) {
@@ -452,6 +449,12 @@ function readHeader(message) {
   const kid = message.header.get(4);
   if (!(kid instanceof Uint8Array) || kid.length !== KID_LENGTH) {
     throw malformed("the key id is 8 bytes");
+  }
+  const profile = new Uint8Array(CARD_HEADER_START.length + KID_LENGTH);
+  profile.set(CARD_HEADER_START);
+  profile.set(kid, CARD_HEADER_START.length);
+  if (!equalBytes(message.protectedBytes, profile)) {
+    throw malformed("the protected header is not in deterministic encoding");
   }
   return kid;
 }
@@ -473,7 +476,7 @@ function validateHolderName(name) {
   if (UTF8_ENCODER.encode(name).length > MAX_NAME_BYTES) {
     throw malformed("the holder name is too long");
   }
-  if (BIDI_CONTROLS.test(name) || FORBIDDEN_CATEGORIES.test(name)) {
+  if (FORBIDDEN_IN_NAME.test(name)) {
     throw malformed("the holder name holds a forbidden character");
   }
 }
@@ -533,8 +536,8 @@ function parseClaims(payload) {
   const expected = encodeCbor(
     new Map([
       [CLAIM_ISS, issuer],
-      [CLAIM_IAT, iat],
       [CLAIM_EXP, exp],
+      [CLAIM_IAT, iat],
       [CLAIM_CARD, [number, name, birth, index]],
     ]),
   );

@@ -1,0 +1,251 @@
+"""The in-browser verifier agrees with the server, the reference, on every card.
+
+Every card-format vector (tests/vectors/cards.json) and a set of cards made here with
+cardformat (statuses, staleness, forgeries, scripts) goes through POST /api/v1/verify and through
+the page's own verifier (static/verify.js, in Chromium, with WebCrypto Ed25519), at the same
+instant and against the same trust snapshot: the answers must be identical.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cardformat import (
+    MIN_STATUS_LIST_SIZE,
+    IssuerMetadata,
+    KeyState,
+    PublishedKey,
+    Status,
+    StatusList,
+    StatusListRef,
+    fingerprint,
+    generate_key,
+    key_id,
+    public_key_bytes,
+    sign_metadata,
+    sign_status_list,
+)
+from verifier import create_app
+from verifier.trust import PartnerRecord, StoredStatusList, TrustStore
+
+from .agent_support import FakeIssuer, LiveServer, forge
+
+pytestmark = pytest.mark.e2e
+
+VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "cards.json"
+ANSWER_KEYS = {"result", "valid", "issuer", "card", "holder", "status_checked_at"}
+
+# One page load verifies a whole batch: the snapshot is prepared once, as on a real device.
+VERIFY_BATCH = """
+async ({snapshot, cases}) => {
+  const trust = await window.citycardAgent.prepare(snapshot);
+  const out = [];
+  for (const c of cases) {
+    out.push(await window.citycardAgent.verify(c.text, trust, {
+      now: c.now, lang: "en", defaultLang: "en",
+    }));
+  }
+  return out;
+}
+"""
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _vector_trust_store(instance: Path, doc: dict[str, Any], at: datetime) -> None:
+    """Pin every issuer the vectors name, publishing exactly the vectors' keys and states.
+
+    The vectors carry public keys only, so each issuer gets a root made here, and its status
+    list is signed by one more signing key made here (published with the others): the cards'
+    own keys are used for nothing but verifying cards.
+    """
+    by_issuer: dict[str, list[dict[str, Any]]] = {}
+    for key in doc["keys"]:
+        by_issuer.setdefault(key["issuer"], []).append(key)
+    with TrustStore(instance).transaction() as records:
+        for code, keys in by_issuer.items():
+            root, lister = generate_key(), generate_key()
+            published = [
+                PublishedKey(
+                    kid=bytes.fromhex(k["kid"]),
+                    public_key=bytes.fromhex(k["public_key"]),
+                    state=KeyState(k["state"]),
+                    not_before=at - timedelta(days=2000),
+                    retired_at=_time(k["retired_at"]) if k["retired_at"] else None,
+                )
+                for k in keys
+            ]
+            published.append(
+                PublishedKey(
+                    kid=key_id(lister),
+                    public_key=public_key_bytes(lister),
+                    state=KeyState.ACTIVE,
+                    not_before=at - timedelta(days=2000),
+                )
+            )
+            uri = f"https://{code.replace(' ', '').lower()}.example/status/0"
+            meta = IssuerMetadata(
+                issuer=code,
+                names={"en": keys[0]["issuer_name"]},
+                root_key=public_key_bytes(root),
+                keys=tuple(published),
+                status_lists=(StatusListRef(id=0, uri=uri),),
+                status_list_size=MIN_STATUS_LIST_SIZE,
+                serial=1,
+                issued_at=at,
+                ttl=86400,
+            )
+            token = sign_status_list(
+                StatusList(MIN_STATUS_LIST_SIZE),
+                issuer=code,
+                uri=uri,
+                signing_key=lister,
+                now=at,
+                ttl=3600,
+            )
+            records[code] = PartnerRecord(
+                code=code,
+                metadata_url=f"https://{code.replace(' ', '').lower()}.example/issuer",
+                fingerprint=fingerprint(root),
+                added_at=at,
+                metadata=sign_metadata(meta, root_key=root),
+                metadata_fetched_at=at,
+                status_lists=(StoredStatusList(id=0, uri=uri, token=token, fetched_at=at),),
+            )
+
+
+class Clock:
+    """The server's injectable clock, moved to each case's instant."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _server_answers(app: Any, clock: Clock, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    client = app.test_client()
+    answers = []
+    for case in cases:
+        clock.now = datetime.fromtimestamp(case["now"], UTC)
+        response = client.post(
+            "/api/v1/verify", json={"qr": case["text"]}, headers={"Accept-Language": "en"}
+        )
+        assert response.status_code == 200, case["name"]
+        body = response.get_json()
+        assert set(body) == ANSWER_KEYS | {"message"}
+        answers.append({k: body[k] for k in ANSWER_KEYS})
+    return answers
+
+
+@pytest.fixture
+def parity(
+    tmp_path: Path, page: Any
+) -> Iterator[Callable[[Path, Clock, list[dict[str, Any]]], None]]:
+    """Compare server and browser on cases [{name, text, now (seconds)}] for one instance."""
+    servers: list[LiveServer] = []
+
+    def _check(instance: Path, clock: Clock, cases: list[dict[str, Any]]) -> None:
+        app = create_app(
+            {
+                "INSTANCE_PATH": str(instance),
+                "ENV": "testing",
+                "SECRET_KEY": "parity",
+                "RATELIMIT_ENABLED": False,
+                "DEFAULT_LANGUAGE": "en",
+                "CLOCK": clock,
+            }
+        )
+        server = LiveServer(app)
+        servers.append(server)
+        page.goto(server.url)
+        snapshot = app.test_client().get("/api/v1/trust-snapshot").get_json()
+        browser = page.evaluate(VERIFY_BATCH, {"snapshot": snapshot, "cases": cases})
+        reference = _server_answers(app, clock, cases)
+        mismatches = [
+            (case["name"], ref, got)
+            for case, ref, got in zip(cases, reference, browser, strict=True)
+            if ref != got
+        ]
+        assert not mismatches, json.dumps(mismatches, indent=1, ensure_ascii=False)
+        return reference
+
+    yield _check
+    for server in servers:
+        server.stop()
+
+
+def test_every_card_format_vector_gets_the_same_verdict(tmp_path, parity) -> None:
+    doc = json.loads(VECTORS.read_text(encoding="utf-8"))
+    assert len(doc["vectors"]) >= 10
+    instance = tmp_path / "vectors"
+    # Every vector is checked at its own instant. The status list is fresh for every card that
+    # gets as far as the status check (the valid ones): issued an hour before the latest.
+    first = max(_time(v["now"]) for v in doc["vectors"] if v["expected"] == "valid")
+    _vector_trust_store(instance, doc, first - timedelta(hours=1))
+    cases = [
+        {"name": v["name"], "text": v["text"], "now": _time(v["now"]).timestamp()}
+        for v in doc["vectors"]
+    ]
+    answers = parity(instance, Clock(first), cases)
+    # And both agree with the vectors themselves (the list marks every index valid).
+    for vector, answer in zip(doc["vectors"], answers, strict=True):
+        assert answer["result"] == vector["expected"], vector["name"]
+        if vector["expected"] == "valid":
+            claims = vector["claims"]
+            assert answer["holder"] == {
+                "name": claims["holder_name"],
+                "birth_date": claims["birth_date"],
+            }
+            assert answer["card"]["number"] == claims["number"]
+
+
+def test_cards_made_here_get_the_same_verdict(tmp_path, parity) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    issuer = FakeIssuer()
+    earlier = now - timedelta(days=30)
+    cases: list[dict[str, Any]] = []
+
+    def add(name: str, text: str, expected: str, at: datetime = now) -> None:
+        cases.append({"name": name, "text": text, "now": at.timestamp(), "expected": expected})
+
+    valid = issuer.card(now=earlier)
+    add("valid", valid, "valid")
+    add("no birth date", issuer.card(now=earlier, birth_date=None), "valid")
+    add("Arabic name", issuer.card(now=earlier, name="فاطمة الزهراء"), "valid")
+    add("old birth date", issuer.card(now=earlier, birth_date=date(1931, 2, 28)), "valid")
+    add("revoked", issuer.card(now=earlier, status=Status.REVOKED), "revoked")
+    add("suspended", issuer.card(now=earlier, status=Status.SUSPENDED), "suspended")
+    three = issuer.card(now=earlier)
+    issuer.statuses.set(issuer.next_index - 7, 3)  # a value the profile gives no meaning
+    add("status value 3", three, "status_unknown")
+    add("expired", issuer.card(now=earlier, valid_for=timedelta(days=10)), "expired")
+    add("not yet valid", issuer.card(now=now + timedelta(hours=2)), "not_yet_valid")
+    add("within clock skew", issuer.card(now=now + timedelta(minutes=4)), "valid")
+    add("forged name", forge(valid, old="Amina", new="Amira"), "bad_signature")
+    add("unknown issuer", FakeIssuer(code="ES BCN").card(now=earlier), "unknown_issuer")
+    add("not a card", "https://example.org/", "malformed")
+    add("empty", "", "malformed")
+    add("too long", "MC1:" + "A" * 600, "malformed")
+    add("trailing space", valid + " ", "malformed")
+    # Staleness: the same valid card once the list is older than the policy allows.
+    add("stale status list", valid, "status_unknown", now + timedelta(days=8))
+    # A status index in a list the issuer does not publish.
+    issuer.next_index = MIN_STATUS_LIST_SIZE + 5
+    unlisted = issuer.card(now=earlier)
+    add("index in an unpublished list", unlisted, "status_unknown")
+
+    instance = tmp_path / "made"
+    issuer.install(instance, now=now - timedelta(hours=1))
+    answers = parity(instance, Clock(now), cases)
+    for case, answer in zip(cases, answers, strict=True):
+        assert answer["result"] == case["expected"], case["name"]

@@ -1,0 +1,128 @@
+// Unit tests of the agent page's offline verifier (verifier/agent/static/verify.js) under
+// node's own test runner:  node --test tests/js/
+//
+// Every card-format vector (tests/vectors/cards.json) must get the code the vector expects
+// when its keys are trusted. The end-to-end parity test (tests/e2e/verifier/) then holds the
+// same code, in Chromium, to the server's answers.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { deflateSync } from "node:zlib";
+
+import {
+  base45Decode,
+  decodeCbor,
+  encodeCbor,
+  formatCardNumber,
+  loadSnapshot,
+  verifyCard,
+} from "../../verifier/agent/static/verify.js";
+
+const doc = JSON.parse(
+  readFileSync(new URL("../vectors/cards.json", import.meta.url), "utf8"),
+);
+const b64url = (bytes) => Buffer.from(bytes).toString("base64url");
+const hexBytes = (hex) => Uint8Array.from(Buffer.from(hex, "hex"));
+const SIZE = 131072;
+
+// A snapshot trusting the vectors' keys, with an all-valid status list issued at `listedAt`.
+function snapshotFor(listedAt, statuses = new Uint8Array(SIZE / 4)) {
+  const issuers = new Map();
+  for (const key of doc.keys) {
+    if (!issuers.has(key.issuer)) {
+      issuers.set(key.issuer, {
+        code: key.issuer,
+        name: { en: key.issuer_name },
+        keys: [],
+        status_list_size: SIZE,
+        status_lists: [
+          {
+            id: 0,
+            bits: 2,
+            lst: b64url(deflateSync(statuses)),
+            issued_at: listedAt,
+            expires_at: null,
+            fetched_at: listedAt,
+          },
+        ],
+      });
+    }
+    issuers.get(key.issuer).keys.push({
+      kid: b64url(hexBytes(key.kid)),
+      public_key: b64url(hexBytes(key.public_key)),
+      state: key.state,
+      retired_at: key.retired_at,
+    });
+  }
+  return { generated_at: listedAt, max_status_age_seconds: 7 * 86400, issuers: [...issuers.values()] };
+}
+
+const seconds = (iso) => Date.parse(iso) / 1000;
+
+test("every card-format vector gets its expected result", async () => {
+  const trust = await loadSnapshot(snapshotFor("2026-06-01T11:00:00Z"));
+  for (const vector of doc.vectors) {
+    const answer = await verifyCard(vector.text, trust, { now: seconds(vector.now) });
+    assert.equal(answer.result, vector.expected, vector.name);
+    if (vector.expected === "valid") {
+      assert.equal(answer.holder.name, vector.claims.holder_name, vector.name);
+      assert.equal(answer.holder.birth_date, vector.claims.birth_date, vector.name);
+      assert.equal(answer.card.number, vector.claims.number, vector.name);
+      assert.equal(answer.card.expires, vector.claims.expires_at, vector.name);
+    } else {
+      assert.equal(answer.holder, null, vector.name);
+    }
+  }
+});
+
+test("status list: revoked, suspended, stale and unknown values", async () => {
+  const valid = doc.vectors.find((v) => v.name === "valid card");
+  const index = valid.claims.status_index;
+  const cases = [
+    [1, "revoked"],
+    [2, "suspended"],
+    [3, "status_unknown"],
+    [0, "valid"],
+  ];
+  for (const [status, expected] of cases) {
+    const statuses = new Uint8Array(SIZE / 4);
+    // 2 bits per entry, least significant bits first (Token Status List draft).
+    statuses[index >> 2] = status << ((index & 3) * 2);
+    const trust = await loadSnapshot(snapshotFor("2026-06-01T11:00:00Z", statuses));
+    const answer = await verifyCard(valid.text, trust, { now: seconds(valid.now) });
+    assert.equal(answer.result, expected, `status ${status}`);
+    assert.equal(answer.status_checked_at, "2026-06-01T11:00:00Z");
+  }
+  const stale = await loadSnapshot(snapshotFor("2026-05-01T11:00:00Z"));
+  const answer = await verifyCard(valid.text, stale, { now: seconds(valid.now) });
+  assert.equal(answer.result, "status_unknown");
+  assert.equal(answer.holder.name, valid.claims.holder_name);
+});
+
+test("base45 is strict", () => {
+  assert.deepEqual([...base45Decode("%69 VD92EX0")], [...Buffer.from("Hello!!")]);
+  assert.throws(() => base45Decode("GGW"), { code: "malformed" }); // 65536 and above
+  assert.throws(() => base45Decode("A"), { code: "malformed" });
+  assert.throws(() => base45Decode("a1"), { code: "malformed" });
+});
+
+test("CBOR: shortest forms only, no indefinite lengths, no duplicate keys", () => {
+  assert.equal(decodeCbor(hexBytes("1817")).canonical, false);
+  assert.equal(decodeCbor(hexBytes("1818")).canonical, true);
+  assert.equal(decodeCbor(hexBytes("0100")).canonical, false); // trailing byte
+  assert.equal(decodeCbor(hexBytes("f93c00")).canonical, false); // half float re-encodes long
+  assert.throws(() => decodeCbor(hexBytes("9f01ff")), { code: "malformed" });
+  assert.throws(() => decodeCbor(hexBytes("a201010102")), { code: "malformed" });
+  assert.throws(() => decodeCbor(hexBytes("62c328")), { code: "malformed" }); // bad UTF-8
+  assert.deepEqual(decodeCbor(hexBytes("3a00010000")).value, -65537);
+  const map = new Map([[1, "FR SXB"], [-65537, [1, "x", null, 2]]]);
+  assert.deepEqual(decodeCbor(encodeCbor(map)), { value: map, canonical: true });
+});
+
+test("card numbers format with their check symbol, as cardformat.numbers does", () => {
+  // Expected values computed with cardformat.numbers.format_card_number.
+  assert.equal(formatCardNumber(134292293), "4028-T56");
+  assert.equal(formatCardNumber(0), "0000-000");
+  assert.equal(formatCardNumber(2 ** 30 - 1), "ZZZZ-ZZ6");
+  assert.equal(formatCardNumber(123456789), "3NQK-8N1");
+});
