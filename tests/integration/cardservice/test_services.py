@@ -6,11 +6,11 @@ import io
 from datetime import date, timedelta
 from typing import Any
 
-import cardformat
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+import cardformat
 from cardservice.models import AuditEntry, Card, Resident, StatusListRecord
 from cardservice.services import cards, keys, residents
 from cardservice.services.audit import verify_chain
