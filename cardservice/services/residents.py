@@ -62,6 +62,15 @@ class ResidentView:
     cards: list[Card]
 
 
+# Markup and query metacharacters appear in no name or postal address; refusing them keeps
+# pasted HTML or SQL out of the record (output is escaped anyway, queries are parameterised).
+_MARKUP_CHARS = frozenset('<>{}[]\\|;=$^*~`"')
+
+
+def _has_markup(text: str) -> bool:
+    return any(ch in _MARKUP_CHARS for ch in text)
+
+
 def _has_forbidden_chars(text: str) -> bool:
     # Control characters (Cc) and format characters (Cf: bidi overrides, zero-width joiners...)
     # have no place in a name or address shown to agents; newlines are allowed in addresses only.
@@ -92,6 +101,10 @@ def validate_enrolment(
             )
         elif _has_forbidden_chars(name):
             errors["display_name"] = _l("The display name contains invisible control characters.")
+        elif _has_markup(name):
+            errors["display_name"] = _l(
+                "The display name contains characters that are not used in names."
+            )
         else:
             try:
                 clean_name = cardformat.validate_holder_name(clean_name)
@@ -142,6 +155,10 @@ def validate_enrolment(
             )
         elif _has_forbidden_chars(address.replace("\n", " ").replace("\r", " ")):
             errors["address"] = _l("The address contains invisible control characters.")
+        elif _has_markup(address):
+            errors["address"] = _l(
+                "The address contains characters that are not used in addresses."
+            )
         elif not address:
             address = None
 
