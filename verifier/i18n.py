@@ -59,6 +59,7 @@ PROBLEM_TITLES: dict[int, _LazyString] = {
     400: lazy_gettext("The request is not valid."),
     404: lazy_gettext("Nothing here."),
     405: lazy_gettext("This method is not allowed here."),
+    411: lazy_gettext("The request must declare its length."),
     413: lazy_gettext("The request is too large."),
     415: lazy_gettext("This content type is not accepted here."),
     422: lazy_gettext("The request could not be processed."),

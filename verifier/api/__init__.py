@@ -98,18 +98,27 @@ def _require_type(accepted: frozenset[str] | str) -> None:
 
 
 def _limit_body(limit: int) -> None:
-    """Refuse by the declared length before reading; bound chunked bodies while reading."""
+    """Refuse by the declared length before reading anything."""
     length = request.content_length
     if length is not None and length > limit:
         raise ApiProblem(413, detail=gettext("The limit is %(limit)d bytes.", limit=limit))
-    request.max_content_length = limit
+    # A chunked body has no declared length: Werkzeug stops reading one byte past this, so the
+    # caller can tell "exactly the limit" from "more than the limit" without reading it all.
+    request.max_content_length = limit + 1
+
+
+def _too_large(limit: int) -> ApiProblem:
+    return ApiProblem(413, detail=gettext("The limit is %(limit)d bytes.", limit=limit))
 
 
 @bp.post("/verify")
 def verify() -> Response:
     _require_type(JSON_TYPES)
     _limit_body(current_app.config["MAX_VERIFY_BYTES"])
+    limit = current_app.config["MAX_VERIFY_BYTES"]
     raw = request.get_data(cache=False)
+    if len(raw) > limit:
+        raise _too_large(limit)
     try:
         body = _stdjson.loads(raw)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
@@ -127,6 +136,10 @@ def verify() -> Response:
 def decode_image() -> Response:
     _require_type(IMAGE_UPLOAD_TYPE)
     limit = current_app.config["MAX_IMAGE_BYTES"]
+    if request.content_length is None:
+        # The multipart parser cannot tell a truncated chunked upload from a damaged one;
+        # browsers always send a length with a form.
+        raise ApiProblem(411, "length_required", gettext("Send the upload with a Content-Length."))
     # The multipart envelope adds a little around the file itself.
     _limit_body(limit + 16 * 1024)
     request.max_form_parts = 8
@@ -135,7 +148,7 @@ def decode_image() -> Response:
         raise ApiProblem(400, "no_image", gettext("Send exactly one image file."))
     data = files[0].read(limit + 1)
     if len(data) > limit:
-        raise ApiProblem(413, detail=gettext("The limit is %(limit)d bytes.", limit=limit))
+        raise _too_large(limit)
     if not data:
         raise ApiProblem(400, "no_image", gettext("Send exactly one image file."))
     try:

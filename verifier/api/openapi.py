@@ -99,6 +99,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": verification,
                         "400": _problem("Not exactly one file in the form."),
+                        "411": _problem("No Content-Length (a chunked upload)."),
                         "413": _problem("The upload is larger than the limit (12 MiB by default)."),
                         "415": _problem("The body is not multipart/form-data."),
                         "422": _problem(
