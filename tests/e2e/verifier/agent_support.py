@@ -42,6 +42,7 @@ from cardformat.base45 import b45decode, b45encode
 from verifier.trust import PartnerRecord, StoredStatusList, TrustStore
 
 STATUS_TTL = 3600
+PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 

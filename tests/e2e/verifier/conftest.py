@@ -14,11 +14,10 @@ import pytest
 
 from verifier import create_app
 
-from .agent_support import FakeIssuer, LiveServer
+from .agent_support import PHONE, FakeIssuer, LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PHONE = {"width": 390, "height": 844}
 
 
 def _wait_for_chromium(timeout: float = 300) -> None:
@@ -73,10 +72,21 @@ def issuer(now: datetime) -> FakeIssuer:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, issuer: FakeIssuer, now: datetime) -> Callable[..., Any]:
+def publish(tmp_path: Path, issuer: FakeIssuer, now: datetime) -> Callable[[], None]:
+    """Write the issuer's current keys and status list to the trust store, as a sync would;
+    a running server picks the new store up at its next request."""
+
+    def _publish() -> None:
+        issuer.install(tmp_path / "instance", now=now)
+
+    return _publish
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, publish: Callable[[], None]) -> Callable[..., Any]:
     def _make(**overrides: Any) -> Any:
         instance = tmp_path / "instance"
-        issuer.install(instance, now=now)
+        publish()
         config = {
             "INSTANCE_PATH": str(instance),
             "ENV": "testing",

@@ -115,6 +115,12 @@ function showIdle() {
   $("verdict-footer").hidden = true;
 }
 
+function showChecking() {
+  // The previous card's details go before anything else happens.
+  clearResult();
+  setVerdict("checking", text("checking"), "");
+}
+
 function showProblem(key) {
   // A problem is not a verdict about the card: say what to do, keep the frame neutral.
   clearResult();
@@ -257,11 +263,7 @@ async function check(qr) {
     showProblem("empty_input");
     return;
   }
-  clearInterval(state.timer);
-  setVerdict("checking", text("checking"), "");
-  $("verdict-details").hidden = true;
-  $("verdict-offline").hidden = true;
-  $("verdict-footer").hidden = true;
+  showChecking();
   if (!isOffline()) {
     try {
       const { status, data } = await postToServer(CONFIG.verifyUrl, JSON.stringify({ qr }), {
@@ -405,7 +407,7 @@ async function checkPhoto(file) {
     showProblem("photo_too_large");
     return;
   }
-  setVerdict("checking", text("checking"), "");
+  showChecking();
   if (!isOffline()) {
     const form = new FormData();
     form.append("photo", file);
@@ -458,10 +460,9 @@ function wire() {
     input.value = ""; // the card's text does not stay on screen
     check(qr);
   });
-  $("photo-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const input = $("photo-input");
-    checkPhoto(input.files && input.files[0]);
+  $("photo-input").addEventListener("change", (event) => {
+    const input = event.target;
+    if (input.files && input.files[0]) checkPhoto(input.files[0]);
   });
   $("camera-button").addEventListener("click", () => (state.stream ? stopCamera() : startCamera()));
   $("clear-button").addEventListener("click", () => {
