@@ -22,10 +22,7 @@ from typing import Any
 import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from cardformat import (  # noqa: E402
+from cardformat import (
     Card,
     KeyState,
     cose,
@@ -33,10 +30,11 @@ from cardformat import (  # noqa: E402
     public_key_bytes,
     sign_card,
 )
-from cardformat.base45 import b45decode, b45encode  # noqa: E402
-from cardformat.numbers import card_number_value  # noqa: E402
-from cardformat.token import PREFIX, encode_claims  # noqa: E402
+from cardformat.base45 import b45decode, b45encode
+from cardformat.numbers import card_number_value
+from cardformat.token import PREFIX, encode_claims
 
+ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).with_name("cards.json")
 ISSUER = "FR SXB"
 ISSUED = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
