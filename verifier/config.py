@@ -79,6 +79,8 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "MAX_IMAGE_BYTES": (_parse_int, 12 * 1024 * 1024),
     "MAX_IMAGE_PIXELS": (_parse_int, 40_000_000),
     "DEFAULT_LANGUAGE": (str, "en"),
+    # Seconds a verdict stays on the agent page before it clears for the next person.
+    "AGENT_CLEAR_SECONDS": (_parse_duration, 20),
     # Number of reverse proxies in front of the app whose X-Forwarded-For may be trusted (0:
     # none). Rate limiting is per client address, so this must match the deployment.
     "TRUSTED_PROXIES": (_parse_int, 0),
