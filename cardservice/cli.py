@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -266,7 +266,7 @@ def cards_group() -> None:
     "since",
     required=True,
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Print the valid cards issued on or after this date (YYYY-MM-DD).",
+    help="Print the valid cards issued on or after this date (YYYY-MM-DD, UTC).",
 )
 @click.option(
     "--out",
@@ -275,11 +275,18 @@ def cards_group() -> None:
     type=click.Path(dir_okay=False, writable=True),
     help="The PDF file to write.",
 )
+@click.option(
+    "--layout",
+    type=click.Choice(["a4", "card"]),
+    default="a4",
+    show_default=True,
+    help="a4: four cards per sheet for office printers; card: CR80 pages for card printers.",
+)
 @service_command
-def cards_print_batch(since: datetime, out_path: str) -> None:
+def cards_print_batch(since: datetime, out_path: str, layout: str) -> None:
     """Print cards issued since a date into one PDF, streaming (memory stays flat)."""
     from .printing import render_batch
-    from .services.cards import cards_issued_since, print_card
+    from .services.cards import cards_issued_since, print_batch
 
     session, deps = _ctx()
     now = _now()
@@ -287,24 +294,13 @@ def cards_print_batch(since: datetime, out_path: str) -> None:
     if not numbers:
         click.echo("No card to print.")
         return
-    actor = _system("print-batch")
-
+    cards = print_batch(session, deps, numbers, now=now, actor=_system("print-batch"))
     with (
         open(out_path, "wb") as out,
         click.progressbar(length=len(numbers), label="Printing cards", file=sys.stderr) as bar,
     ):
-
-        def printable_cards() -> Iterator[Any]:
-            for i, number in enumerate(numbers, 1):
-                yield print_card(session, deps, number, now=now, actor=actor)
-                bar.update(1)
-                if i % 200 == 0:
-                    # Release the rows already printed: the identity map must not grow with
-                    # the batch.
-                    session.expunge_all()
-
-        render_batch(printable_cards(), out)
-    click.echo(f"{len(numbers)} card(s) written to {out_path}.")
+        count = render_batch(cards, out, layout=layout, progress=lambda _n: bar.update(1))
+    click.echo(f"{count} card(s) written to {out_path}.")
 
 
 # -- retention --------------------------------------------------------------------------------

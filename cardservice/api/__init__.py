@@ -243,9 +243,14 @@ def card_pdf(number: str) -> Response:
     if layout not in ("card", "a4"):
         raise ValidationError({"layout": _("The layout is card or a4.")})
     printable = card_service.print_card(db.session, deps(), number, now=utcnow(), actor=_actor())
-    from ..printing import render_card_pdf
+    from ..printing import InvalidCardError, render_card_pdf
 
-    pdf = render_card_pdf(printable, layout=layout)
+    try:
+        pdf = render_card_pdf(printable, layout=layout)
+    except InvalidCardError:
+        raise ApiProblem(
+            422, "not_printable", _("This card cannot be printed: correct the holder's data first.")
+        ) from None
     return Response(
         pdf,
         mimetype="application/pdf",

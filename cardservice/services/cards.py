@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
@@ -222,6 +223,40 @@ def _require_printable(card: Card, now: datetime) -> None:
         raise ConflictError(_l("This card has expired: renew it."), code="card_expired")
 
 
+def _printable(
+    session: Session, deps: Deps, card: Card, *, now: datetime, actor: Actor, action: str
+) -> PrintableCard:
+    """Sign a fresh token and assemble the printer's input; the caller commits."""
+    from ..printing import InvalidCardError, PrintableCard
+
+    _require_printable(card, now)
+    assert card.resident_id is not None
+    record = open_record(deps, load_resident(session, card.resident_id))
+    token = _sign(
+        session, deps, card, holder_name=record.display_name, birth_date=record.birth_date, now=now
+    )
+    card.last_printed_at = now
+    audit.record(session, now=now, actor=actor, action=action, card_number=card.number)
+    city = get_city(session)
+    try:
+        return PrintableCard(
+            city_name=city.name_in(record.preferred_language),
+            holder_name=record.display_name,
+            birth_date=record.birth_date if deps.policy.birth_date_on_card else None,
+            gender_marker=record.gender_marker,
+            number=card.number,
+            expires=card.expires_at.date(),
+            photo=record.photo,
+            qr_text=token,
+            issuer_code=city.code,
+        )
+    except InvalidCardError:
+        raise ConflictError(
+            _l("This card cannot be printed: correct the holder's data first."),
+            code="not_printable",
+        ) from None
+
+
 def print_card(
     session: Session,
     deps: Deps,
@@ -235,36 +270,48 @@ def print_card(
 
     Signing again means a reprint after a key rotation or compromise carries the current key.
     """
-    from ..printing import PrintableCard
-
     card = get_card(session, number, for_update=True)
-    _require_printable(card, now)
-    assert card.resident_id is not None
-    record = open_record(deps, load_resident(session, card.resident_id))
-    token = _sign(
-        session, deps, card, holder_name=record.display_name, birth_date=record.birth_date, now=now
-    )
-    card.last_printed_at = now
-    audit.record(
+    printable = _printable(
         session,
+        deps,
+        card,
         now=now,
         actor=actor,
         action="card.reprint" if reprint else "card.print",
-        card_number=card.number,
-    )
-    city = get_city(session)
-    printable = PrintableCard(
-        city_name=city.name_in(record.preferred_language),
-        holder_name=record.display_name,
-        birth_date=record.birth_date if deps.policy.birth_date_on_card else None,
-        gender_marker=record.gender_marker,
-        number=card.number,
-        expires=card.expires_at.date(),
-        photo=record.photo,
-        qr_text=token,
     )
     session.commit()
     return printable
+
+
+def print_batch(
+    session: Session,
+    deps: Deps,
+    numbers: Iterable[str],
+    *,
+    now: datetime,
+    actor: Actor,
+    commit_every: int = 250,
+) -> Iterator[PrintableCard]:
+    """Printable cards for a batch, lazily: one card in memory at a time.
+
+    Cards that can no longer be printed (revoked or erased since the list was made) are skipped.
+    Commits (print marks and audit entries) every `commit_every` cards and at the end, and
+    releases the rows already handled so the session does not grow with the batch.
+    """
+    pending = 0
+    for number in numbers:
+        card = get_card(session, number, for_update=True)
+        try:
+            printable = _printable(session, deps, card, now=now, actor=actor, action="card.print")
+        except ConflictError:
+            continue
+        pending += 1
+        yield printable
+        if pending >= commit_every:
+            session.commit()
+            session.expunge_all()
+            pending = 0
+    session.commit()
 
 
 def renew_card(

@@ -110,6 +110,14 @@ def validate_enrolment(
                 clean_name = cardformat.validate_holder_name(clean_name)
             except cardformat.MalformedError:
                 errors["display_name"] = _l("The display name cannot be printed on a card.")
+            else:
+                from ..printing import unsupported_characters
+
+                # Refuse at the counter what the card fonts cannot draw, not at print time.
+                if unsupported_characters(clean_name):
+                    errors["display_name"] = _l(
+                        "The display name uses characters the card cannot print."
+                    )
 
     birth: date | None = None
     raw_birth = data.birth_date

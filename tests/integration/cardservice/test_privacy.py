@@ -1,0 +1,159 @@
+"""Privacy rules of DESIGN.md section 5, checked against the real schema and database file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import inspect
+
+from cardservice.models import Resident
+
+from .conftest import auth
+from .test_api import enrol
+
+# Words that would betray a field the city must never have (rule 1).
+FORBIDDEN = re.compile(
+    r"national|citizenship|immigra|residen(cy|ce)_?status|visa|permit|asylum|refugee|"
+    r"passport|document_?(number|no|id|scan|image|photo)|doc_?num|ssn|social_security|"
+    r"alien|legal_status|country_of_birth|ethnic|religio",
+    re.IGNORECASE,
+)
+# Resident data may only exist encrypted: these are the only resident columns allowed.
+RESIDENT_COLUMNS = {
+    "id",
+    "created_at",
+    "updated_at",
+    "master_key_id",
+    "wrapped_data_key",
+    "ciphertext",
+    "blind_index",
+}
+# Clear-text columns whose names look personal but hold the city's or the staff's own data.
+STAFF_OR_CITY_DATA = {
+    ("city", "names"),
+    ("staff_user", "username"),
+    ("staff_user", "preferred_language"),
+    ("api_token", "name"),
+}
+PERSONAL = re.compile(r"name|birth|address|gender|photo|language|phone|email", re.IGNORECASE)
+
+
+def test_schema_has_no_forbidden_fields(app: Flask, session: Any) -> None:
+    inspector = inspect(session.get_bind())
+    tables = inspector.get_table_names()
+    assert {"resident", "card", "audit_entry"} <= set(tables)
+    for table in tables:
+        assert not FORBIDDEN.search(table), table
+        for column in inspector.get_columns(table):
+            assert not FORBIDDEN.search(column["name"]), f"{table}.{column['name']}"
+    resident_columns = {c["name"] for c in inspector.get_columns("resident")}
+    assert resident_columns == RESIDENT_COLUMNS
+    # No personal field in clear in any other table either (staff usernames are staff data).
+    for table in tables:
+        for column in inspector.get_columns(table):
+            name = column["name"]
+            if table == "resident" or (table, name) in STAFF_OR_CITY_DATA:
+                continue
+            assert not PERSONAL.search(name), f"{table}.{name}"
+
+
+def test_openapi_accepts_no_forbidden_field(client: Any) -> None:
+    document = client.get("/api/v1/openapi.json").get_data(as_text=True)
+    properties = re.findall(r'"([a-z_]+)":\s*\{', document)
+    assert properties
+    for prop in properties:
+        assert not FORBIDDEN.search(prop), prop
+
+
+NAME = "Zainab Oyelaran-Quist"
+
+
+def _stored_bytes(app: Flask) -> bytes:
+    """Everything the database holds at rest: the SQLite files, or a pg_dump of the schema."""
+    from sqlalchemy.engine import make_url
+
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        data = b""
+        for candidate in (path, Path(str(path) + "-wal"), Path(str(path) + "-journal")):
+            if candidate.exists():
+                data += candidate.read_bytes()
+        return data
+    url = make_url(uri)
+    schema = app.config["_TEST_SCHEMA"]
+    command = ["pg_dump", "--schema", schema, "--no-owner", "-h", url.host or "127.0.0.1"]
+    command += ["-p", str(url.port or 5432), "-U", url.username or "postgres", url.database or ""]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PGPASSWORD": url.password or ""},
+        check=True,
+    )
+    return result.stdout
+
+
+def test_resident_data_never_in_clear_at_rest(app, client, session, city, tokens) -> None:
+    rid = enrol(
+        client,
+        tokens["clerk"],
+        display_name=NAME,
+        birth_date="1979-06-23",
+        address="221 Rue Oberkampf-Lemaire",
+    )
+    number = client.post(
+        f"/api/v1/residents/{rid}/cards", headers=auth(tokens["clerk"])
+    ).get_json()["number"]
+    session.remove()
+    raw = _stored_bytes(app)
+    assert number.encode() in raw  # the scan does see what is stored in clear
+    for needle in (NAME, "Oyelaran", "1979-06-23", "Oberkampf"):
+        for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
+            assert needle.encode(encoding) not in raw, (needle, encoding)
+    wrapped = session.get(Resident, rid).wrapped_data_key
+    session.remove()
+    assert (
+        client.delete(f"/api/v1/residents/{rid}", headers=auth(tokens["supervisor"])).status_code
+        == 200
+    )
+    session.remove()
+    raw = _stored_bytes(app)
+    assert NAME.encode() not in raw
+    # Crypto-shredding: the wrapped data key is gone from the database at rest (SQLite's
+    # secure_delete zeroes the freed page; PostgreSQL's dump no longer contains the row).
+    assert wrapped not in raw
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert wrapped.hex().encode() not in raw
+
+
+def test_no_personal_data_in_logs(
+    app, client, city, tokens, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    rid = enrol(client, tokens["clerk"], display_name=NAME, birth_date="1979-06-23")
+    number = client.post(
+        f"/api/v1/residents/{rid}/cards", headers=auth(tokens["clerk"])
+    ).get_json()["number"]
+    client.get(f"/api/v1/cards/{number}.pdf", headers=auth(tokens["clerk"]))
+    client.post(
+        f"/api/v1/cards/{number}/revoke",
+        json={"reason": "lost"},
+        headers=auth(tokens["supervisor"]),
+    )
+    client.delete(f"/api/v1/residents/{rid}", headers=auth(tokens["supervisor"]))
+    client.post(
+        "/api/v1/residents",
+        json={"display_name": NAME, "birth_date": "1979-06-23", "documents": "bad"},
+        headers=auth(tokens["clerk"]),
+    )
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for needle in ("Zainab", "Oyelaran", "1979-06-23"):
+        assert needle not in logged
