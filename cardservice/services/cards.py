@@ -6,9 +6,9 @@ transaction, so what the city publishes never disagrees with its records.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
