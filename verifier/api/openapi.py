@@ -163,8 +163,12 @@ def openapi_document() -> dict[str, Any]:
                     "name": "lang",
                     "in": "query",
                     "required": False,
-                    "description": "Language of message; overrides Accept-Language.",
-                    "schema": {"type": "string", "enum": ["fr", "en", "es", "pt", "ar"]},
+                    "description": (
+                        "Language of message (fr, en, es, pt or ar); overrides "
+                        "Accept-Language. Any other value is ignored, not refused: an agent "
+                        "must get a verdict whatever its language preference."
+                    ),
+                    "schema": {"type": "string", "examples": ["fr", "en", "es", "pt", "ar"]},
                 }
             },
             "schemas": {

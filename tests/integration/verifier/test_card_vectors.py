@@ -1,0 +1,144 @@
+"""The card-format vectors (tests/vectors/cards.json) give their expected result through the API.
+
+The vectors list the issuers' public keys; this test pins them the way a partner would: it
+wraps them in metadata signed by a root of its own, adds an all-valid status list signed by the
+issuer's active key (the generator's seeded keys), writes the trust store, and posts every
+vector's text to POST /api/v1/verify at the vector's time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cardformat import (
+    MIN_STATUS_LIST_SIZE,
+    IssuerMetadata,
+    KeyState,
+    PublishedKey,
+    StatusList,
+    StatusListRef,
+    fingerprint,
+    generate_key,
+    public_key_bytes,
+    sign_metadata,
+    sign_status_list,
+)
+from verifier import create_app
+from verifier.trust import PartnerRecord, StoredStatusList, TrustStore
+
+VECTORS_FILE = Path(__file__).resolve().parents[2] / "vectors" / "cards.json"
+if not VECTORS_FILE.exists():
+    pytest.skip("tests/vectors/cards.json is not there yet", allow_module_level=True)
+
+DOC = json.loads(VECTORS_FILE.read_text())
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _signing_keys() -> dict[str, Any]:
+    """The private keys the generator used, by hex public key (to sign status lists)."""
+    from tests.vectors import generate_cards
+
+    found = {}
+    for name in dir(generate_cards):
+        value = getattr(generate_cards, name)
+        if isinstance(value, Ed25519PrivateKey):
+            found[public_key_bytes(value).hex()] = value
+    return found
+
+
+def _write_store(instance: Path, now: datetime) -> None:
+    private = _signing_keys()
+    by_issuer: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for key in DOC["keys"]:
+        by_issuer[key["issuer"]].append(key)
+        names[key["issuer"]] = key["issuer_name"]
+    published_at = datetime(2025, 12, 1, tzinfo=UTC)
+    with TrustStore(instance).transaction() as records:
+        for issuer, keys in by_issuer.items():
+            root = generate_key()
+            uri = f"https://{issuer.replace(' ', '').lower()}.example/.well-known/citycard/status/0"
+            meta = IssuerMetadata(
+                issuer=issuer,
+                names={"en": names[issuer]},
+                root_key=public_key_bytes(root),
+                keys=tuple(
+                    PublishedKey(
+                        kid=bytes.fromhex(k["kid"]),
+                        public_key=bytes.fromhex(k["public_key"]),
+                        state=KeyState(k["state"]),
+                        not_before=published_at - timedelta(days=365),
+                        retired_at=_time(k["retired_at"]),
+                    )
+                    for k in keys
+                ),
+                status_lists=(StatusListRef(id=0, uri=uri),),
+                status_list_size=MIN_STATUS_LIST_SIZE,
+                serial=1,
+                issued_at=published_at,
+                ttl=86400,
+            )
+            active = next(k for k in keys if k["state"] == "active")
+            token = sign_status_list(
+                StatusList(MIN_STATUS_LIST_SIZE, 2),
+                issuer=issuer,
+                uri=uri,
+                signing_key=private[active["public_key"]],
+                now=now,
+                ttl=3600,
+            )
+            records[issuer] = PartnerRecord(
+                code=issuer,
+                metadata_url=f"https://{issuer.replace(' ', '').lower()}.example/.well-known/citycard/issuer",
+                fingerprint=fingerprint(root),
+                added_at=now,
+                metadata=sign_metadata(meta, root_key=root),
+                metadata_fetched_at=now,
+                status_lists=(StoredStatusList(id=0, uri=uri, token=token, fetched_at=now),),
+            )
+
+
+@pytest.fixture(scope="module")
+def clients(tmp_path_factory: Any) -> dict[str, Any]:
+    out = {}
+    for now_text in sorted({v["now"] for v in DOC["vectors"]}):
+        now = _time(now_text)
+        assert now is not None
+        instance = tmp_path_factory.mktemp("vectors")
+        _write_store(instance, now)
+        app = create_app(
+            {
+                "ENV": "testing",
+                "INSTANCE_PATH": str(instance),
+                "CLOCK": lambda now=now: now,
+                "RATELIMIT_ENABLED": False,
+            }
+        )
+        out[now_text] = app.test_client()
+    return out
+
+
+@pytest.mark.parametrize("vector", DOC["vectors"], ids=[v["name"] for v in DOC["vectors"]])
+def test_vector_through_the_api(clients: dict[str, Any], vector: dict[str, Any]) -> None:
+    response = clients[vector["now"]].post("/api/v1/verify", json={"qr": vector["text"]})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["result"] == vector["expected"], vector["name"]
+    assert body["valid"] is (vector["expected"] == "valid")
+    if vector["expected"] == "valid":
+        claims = vector["claims"]
+        assert body["issuer"]["code"] == claims["issuer"]
+        assert body["card"] == {"number": claims["number"], "expires": claims["expires_at"]}
+        assert body["holder"] == {"name": claims["holder_name"], "birth_date": claims["birth_date"]}
+    else:
+        assert body["card"] is None and body["holder"] is None
