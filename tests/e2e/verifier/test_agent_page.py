@@ -36,8 +36,34 @@ def test_wedge_scanner_shows_genuine(page, server, issuer, now) -> None:
     verdict = page.locator("#verdict")
     verdict.and_(page.locator("[data-verdict=valid]")).wait_for()
     assert page.locator("#verdict-title").text_content() == "Genuine"
+    assert_accessible_verdict(page)
     assert "Amina Haddad" in verdict.inner_text()
     screenshot(page, "en-genuine")
+
+
+CONTRAST = """() => {
+  const rgb = (text) => text.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = ([r, g, b]) => {
+    const c = [r, g, b].map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const box = getComputedStyle(document.getElementById("verdict"));
+  const title = getComputedStyle(document.getElementById("verdict-title"));
+  const [a, b] = [lum(rgb(title.color)), lum(rgb(box.backgroundColor))];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def assert_accessible_verdict(page: Any) -> None:
+    """Words and an icon, not colour alone; announced; readable (WCAG AA contrast)."""
+    live = page.locator("#verdict-live")
+    assert live.get_attribute("aria-live") == "assertive"
+    assert page.locator("#verdict-live #verdict-title").text_content().strip()
+    assert page.locator("#verdict .verdict-icon:visible").count() == 1
+    assert page.evaluate(CONTRAST) >= 4.5
 
 
 def verdict_of(page: Any) -> str:
@@ -50,8 +76,8 @@ def test_not_genuine_card_shows_red_verdict_without_holder_data(page, server, is
     open_page(page, server.url)
     scan_with_wedge(page, forged)
     assert verdict_of(page) == "forged"
-    verdict = page.locator("#verdict")
     assert page.locator("#verdict-title").text_content() == "Not genuine"
+    assert_accessible_verdict(page)
     assert page.locator("#verdict-details").is_hidden()  # nothing forged is displayed
     assert "Amira" not in page.content()
     # The text field is empty again and keeps the focus for the next scan.
@@ -247,5 +273,6 @@ def test_stale_status_list_gives_status_unknown(page, make_app, issuer, now, tmp
         assert verdict_of(page) == "unknown"
         text = page.locator("#verdict").inner_text()
         assert page.locator("#verdict-title").text_content() == "Status unknown"
+        assert_accessible_verdict(page)
         assert "Amina Haddad" in text  # the card itself is genuine: its holder is shown
         screenshot(page, "en-status-unknown")

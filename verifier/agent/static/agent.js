@@ -163,7 +163,8 @@ function tick() {
     clearResult();
     return;
   }
-  $("countdown").textContent = text("clears_in", { seconds: String(left) });
+  const label = text("clears_in", { seconds: String(left) });
+  if ($("countdown").textContent !== label) $("countdown").textContent = label;
 }
 
 function clearResult() {
