@@ -229,25 +229,39 @@ def test_result_clears_after_the_configured_time(page, make_app, issuer, now) ->
 
 
 def test_in_browser_verification_is_fast(page, server, issuer, now) -> None:
-    """Target: verifying a decoded card in the browser takes at most 50 ms."""
+    """Target: verifying a decoded card in the browser takes at most 50 ms.
+
+    Measured with performance.now() around the page's own offline verification (the path the
+    agent uses with no network): base45, CBOR, COSE checks, WebCrypto Ed25519, status list.
+    The snapshot is prepared once per page load (keys imported, lists inflated); that cost is
+    measured too, but it is not paid per card.
+    """
     qr = issuer.card(now=now)
     open_page(page, server.url)
     timings = page.evaluate(
         """async (qr) => {
+            const snapshot = await (await fetch('/api/v1/trust-snapshot')).json();
+            const t0 = performance.now();
+            const trust = await window.citycardAgent.prepare(snapshot);
+            const prepare = performance.now() - t0;
             const ms = [];
-            for (let i = 0; i < 50; i++) {
-                const answer = await window.citycardAgent.verifyLocally(qr);
+            for (let i = 0; i < 200; i++) {
+                const start = performance.now();
+                const answer = await window.citycardAgent.verify(qr, trust);
+                ms.push(performance.now() - start);
                 if (answer.result !== 'valid') throw new Error(answer.result);
-                ms.push(window.citycardAgent.lastVerifyMs);
             }
             ms.sort((a, b) => a - b);
-            return {first: ms[0], median: ms[25], p95: ms[47], max: ms[49]};
+            return {prepare, first: ms[0], median: ms[100], p95: ms[190], max: ms[199]};
         }""",
         qr,
     )
     print(f"in-browser verify time (ms): {timings}")
     assert timings["median"] <= 50
     assert timings["p95"] <= 50
+    # And through the page itself, as a scan does it.
+    page.evaluate("(qr) => window.citycardAgent.verifyLocally(qr)", qr)
+    assert page.evaluate("() => window.citycardAgent.lastVerifyMs") <= 50
 
 
 def test_keyboard_only_use(page, server, issuer, now) -> None:
@@ -276,3 +290,14 @@ def test_stale_status_list_gives_status_unknown(page, make_app, issuer, now, tmp
         assert_accessible_verdict(page)
         assert "Amina Haddad" in text  # the card itself is genuine: its holder is shown
         screenshot(page, "en-status-unknown")
+
+
+def test_server_gone_while_the_page_is_open(page, server, issuer, now) -> None:
+    """The browser still believes it is online, but the server does not answer: the page
+    verifies on the device instead of failing."""
+    qr = issuer.card(now=now)
+    open_page(page, server.url)
+    server.stop()
+    scan_with_wedge(page, qr)
+    assert verdict_of(page) == "valid"
+    assert page.locator("#verdict-offline").is_visible()

@@ -9,6 +9,7 @@ instant and against the same trust snapshot: the answers must be identical.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from cardformat import (
     sign_metadata,
     sign_status_list,
 )
+from cardformat.base45 import b45decode, b45encode
 from verifier import create_app
 from verifier.trust import PartnerRecord, StoredStatusList, TrustStore
 
@@ -249,3 +251,40 @@ def test_cards_made_here_get_the_same_verdict(tmp_path, parity) -> None:
     answers = parity(instance, Clock(now), cases)
     for case, answer in zip(cases, answers, strict=True):
         assert answer["result"] == case["expected"], case["name"]
+
+
+def test_damaged_cards_get_the_same_verdict(tmp_path, parity) -> None:
+    """Every single-byte change, and a set of cuts and insertions, of a real card's bytes.
+
+    A scanner misreads, a forger edits: whatever the bytes, both verifiers must agree, down to
+    which step refuses them (malformed, unknown key, bad signature, ...).
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    issuer = FakeIssuer()
+    text = issuer.card(now=now - timedelta(days=1), name="Zoë Ñúñez")
+    raw = b45decode(text.removeprefix("MC1:"))
+    rng = random.Random(20261126)
+    variants: list[tuple[str, bytes]] = []
+    for position in range(len(raw)):
+        damaged = bytearray(raw)
+        damaged[position] ^= 1 << rng.randrange(8)
+        variants.append((f"bit flip at {position}", bytes(damaged)))
+        other = bytearray(raw)
+        other[position] = rng.choice([0x00, 0x18, 0x40, 0x5F, 0x80, 0xA0, 0xBF, 0xD8, 0xF6, 0xFF])
+        variants.append((f"byte {other[position]:#x} at {position}", bytes(other)))
+    for cut in (1, 2, 5, 20, 64, 65, len(raw) - 1):
+        variants.append((f"last {cut} bytes cut", raw[:-cut]))
+        variants.append((f"first {cut} bytes cut", raw[cut:]))
+    for position in (0, 1, 2, 3, 17, len(raw) - 64, len(raw) - 1):
+        variants.append((f"byte inserted at {position}", raw[:position] + b"\x00" + raw[position:]))
+    variants.append(("trailing byte", raw + b"\x00"))
+    cases = [
+        {"name": name, "text": "MC1:" + b45encode(data), "now": now.timestamp()}
+        for name, data in variants
+    ]
+    instance = tmp_path / "damaged"
+    issuer.install(instance, now=now - timedelta(hours=1))
+    answers = parity(instance, Clock(now), cases)
+    results = {answer["result"] for answer in answers}
+    # The damage reaches every step: structure, key lookup and signature.
+    assert {"malformed", "unknown_issuer", "bad_signature"} <= results
