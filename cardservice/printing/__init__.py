@@ -1,0 +1,55 @@
+"""Card PDF rendering: the CR80 card, the A4 office sheet, and streaming batches.
+
+Public interface::
+
+    @dataclass(frozen=True, kw_only=True)
+    class PrintableCard:
+        city_name: str
+        holder_name: str
+        birth_date: date | None
+        gender_marker: str | None   # "F", "M", "X" or None (then nothing printed)
+        number: str                 # "XXXX-XXX"
+        expires: date
+        photo: bytes | None         # JPEG, already re-encoded by the app
+        qr_text: str                # "MC1:..." in the QR alphanumeric set
+        issuer_code: str = ""       # e.g. "FR SXB"
+
+    render_card_pdf(card, *, layout="card") -> bytes
+    render_batch(cards, out, *, layout="a4", progress=None) -> int   # number rendered
+    unsupported_characters(text) -> str   # characters no shipped font can draw
+    InvalidCardError(ValueError)           # raised by PrintableCard() and the renderers
+
+Layouts:
+
+- ``"card"``: for card printers. Two pages, front then back, each the CR80 card (85.60 x 53.98
+  mm) plus 2 mm of bleed on every side; the TrimBox marks the card itself, the BleedBox the page.
+- ``"a4"``: for office printers. Front and back side by side at true size with cut marks; a
+  batch puts four cards on each A4 sheet.
+
+The front shows the city name, the photo (or a neutral silhouette when there is none), the
+holder's name, birth date and gender marker (each only when present), the card number and the
+expiry date, under short bilingual labels. The back carries the QR code (26 mm, vector squares,
+error correction M, alphanumeric mode), the card number, and a notice in French, English,
+Spanish, Portuguese and Arabic that the card is issued to residents and says nothing about
+immigration status. Text that does not fit shrinks to a minimum size, then wraps to two lines,
+then is shortened with an ellipsis: it never overflows its box.
+
+Names print in any script the shipped fonts cover (``fonts/``: Noto Sans for Latin, Greek and
+Cyrillic, Noto Sans Arabic, Hebrew, Armenian, Georgian, Ethiopic, Devanagari, Bengali, Tamil,
+Thai, Droid Sans Fallback for Han and kana, Nanum Gothic for Hangul): per-script font fallback,
+bidi reordering and HarfBuzz shaping (see ``_text``). The fonts are embedded, subset, once per
+PDF; the app never depends on system fonts.
+
+No personal data goes into the PDF metadata. Rendering is thread-safe.
+"""
+
+from ._render import InvalidCardError, PrintableCard, render_batch, render_card_pdf
+from ._text import unsupported_characters
+
+__all__ = [
+    "InvalidCardError",
+    "PrintableCard",
+    "render_batch",
+    "render_card_pdf",
+    "unsupported_characters",
+]
