@@ -14,9 +14,11 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     (async () => {
       const cache = await caches.open(CACHE);
-      await cache.addAll([SETTINGS.page, ...SETTINGS.assets]);
+      // "reload" bypasses the HTTP cache: a new release must not be filled with old files.
+      const fresh = (url) => new Request(url, { cache: "reload" });
+      await cache.addAll([SETTINGS.page, ...SETTINGS.assets].map(fresh));
       try {
-        await cache.add(SETTINGS.snapshot);
+        await cache.add(fresh(SETTINGS.snapshot));
       } catch {
         // No trust data yet (empty store, or the server refused): the page fetches it later.
       }

@@ -158,6 +158,7 @@ def test_offline_after_one_visit(page, server, issuer, now, publish, tmp_path) -
     assert verdict_of(page) == "valid"
     assert page.locator("#verdict-offline").is_visible()
     assert "Amina Haddad" in page.locator("#verdict").inner_text()
+    screenshot(page, "en-offline-genuine")
 
     page.get_by_role("button", name="Clear now").click()
     scan_with_wedge(page, revoked)
@@ -268,6 +269,7 @@ def test_keyboard_only_use(page, server, issuer, now) -> None:
     open_page(page, server.url)
     # The scanner field has the focus at a desk (fine pointer), so a scan needs no click.
     assert page.evaluate("() => document.activeElement.id") == "wedge-input"
+    screenshot(page, "en-idle")
     page.keyboard.insert_text(issuer.card(now=now))
     page.keyboard.press("Enter")
     assert verdict_of(page) == "valid"
