@@ -10,7 +10,10 @@ import { test } from "node:test";
 import { deflateSync } from "node:zlib";
 
 import {
+  b64urlDecode,
   base45Decode,
+  inflate,
+  statusAt,
   decodeCbor,
   encodeCbor,
   formatCardNumber,
@@ -99,11 +102,35 @@ test("status list: revoked, suspended, stale and unknown values", async () => {
   assert.equal(answer.holder.name, valid.claims.holder_name);
 });
 
-test("base45 is strict", () => {
-  assert.deepEqual([...base45Decode("%69 VD92EX0")], [...Buffer.from("Hello!!")]);
-  assert.throws(() => base45Decode("GGW"), { code: "malformed" }); // 65536 and above
-  assert.throws(() => base45Decode("A"), { code: "malformed" });
+const standards = (name) =>
+  JSON.parse(readFileSync(new URL(`../vectors/standards/${name}`, import.meta.url), "utf8"));
+
+test("base45: RFC 9285 examples, strictly", () => {
+  const rfc = standards("base45.json");
+  for (const { bytes_utf8, base45 } of [...rfc.encode, ...rfc.decode]) {
+    assert.equal(Buffer.from(base45Decode(base45)).toString("utf8"), bytes_utf8);
+  }
+  for (const text of rfc.invalid) {
+    assert.throws(() => base45Decode(text), { code: "malformed" }, text);
+  }
   assert.throws(() => base45Decode("a1"), { code: "malformed" });
+});
+
+test("status lists: the Token Status List draft's vectors", async () => {
+  const draft = standards("token-status-list/vectors.json");
+  assert.ok(draft.vectors.length >= 4);
+  for (const vector of draft.vectors) {
+    const data = await inflate(b64urlDecode(vector.json.lst));
+    assert.equal(data.length, (draft.size * vector.bits) / 8);
+    let set = 0;
+    for (let i = 0; i < draft.size; i++) {
+      const expected = vector.statuses[String(i)] ?? 0;
+      assert.equal(statusAt(data, vector.bits, i), expected, `bits ${vector.bits} index ${i}`);
+      if (expected) set++;
+    }
+    assert.equal(set, Object.values(vector.statuses).filter((v) => v).length);
+    assert.equal(statusAt(data, vector.bits, draft.size), null);
+  }
 });
 
 test("CBOR: shortest forms only, no indefinite lengths, no duplicate keys", () => {

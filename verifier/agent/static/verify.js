@@ -562,7 +562,7 @@ function parseClaims(payload) {
 
 // -------------------------------------------------------------------------- the trust store
 
-function b64urlDecode(text) {
+export function b64urlDecode(text) {
   const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
   const padded = b64 + "=".repeat((4 - (b64.length % 4)) % 4);
   const binary = atob(padded);
@@ -573,7 +573,7 @@ function b64urlDecode(text) {
 
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
-async function inflate(bytes) {
+export async function inflate(bytes) {
   // zlib format (RFC 1950), which DecompressionStream calls "deflate".
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
@@ -692,13 +692,22 @@ function readStatus(claims, trust, now) {
   const stale =
     now - list.issuedAt > trust.maxStatusAge || (list.expiresAt !== null && now >= list.expiresAt);
   if (stale) return { result: "status_unknown", checkedAt };
-  const position = (index % size) * list.bits;
-  const byte = list.data[position >> 3];
-  if (byte === undefined) return { result: "status_unknown", checkedAt };
-  const status = (byte >> (position & 7)) & ((1 << list.bits) - 1);
+  const status = statusAt(list.data, list.bits, index % size);
+  if (status === null) return { result: "status_unknown", checkedAt };
   // Value 3 has no meaning in this profile: refuse to guess, as the server does.
   const result = { 0: "valid", 1: "revoked", 2: "suspended" }[status] || "status_unknown";
   return { result, checkedAt };
+}
+
+/**
+ * Entry `position` of a status list: `bits` per entry, packed least significant bit first
+ * (draft-ietf-oauth-status-list); null beyond the end of the list.
+ */
+export function statusAt(data, bits, position) {
+  const offset = position * bits;
+  const byte = data[offset >> 3];
+  if (byte === undefined) return null;
+  return (byte >> (offset & 7)) & ((1 << bits) - 1);
 }
 
 const isoSeconds = (seconds) => new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
