@@ -32,6 +32,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         config.update(test_config)
     app = Flask(__name__, instance_path=config["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(config)
+    if int(app.config.get("PROXY_HOPS") or 0) > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.permanent_session_lifetime = timedelta(minutes=int(app.config["SESSION_MINUTES"]))
 
     logging.getLogger("cardservice").setLevel(app.config["LOG_LEVEL"])
@@ -105,9 +110,9 @@ def _has_module(name: str) -> bool:
 
 
 def _migrations_dir() -> Any:
-    from .config import PROJECT_ROOT
+    from .config import MIGRATIONS_DIR
 
-    return PROJECT_ROOT / "migrations"
+    return MIGRATIONS_DIR
 
 
 def _init_i18n(app: Flask) -> None:

@@ -18,7 +18,10 @@ from typing import Any
 
 ENV_PREFIX = "CARDSERVICE_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = PROJECT_ROOT / "config"
+# A source checkout finds config/ and migrations/ beside the package; an installed package (the
+# Docker image) is told where they are.
+CONFIG_DIR = Path(os.environ.get("CARDSERVICE_CONFIG_DIR") or PROJECT_ROOT / "config")
+MIGRATIONS_DIR = Path(os.environ.get("CARDSERVICE_MIGRATIONS_DIR") or PROJECT_ROOT / "migrations")
 ENVIRONMENTS = ("development", "production", "testing")
 
 
@@ -182,6 +185,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REMEMBER_COOKIE_SECURE": production or public_url.startswith("https://"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "JSON_SORT_KEYS": False,
+        # How many reverse proxies in front set X-Forwarded-For/-Proto (0: none, trust nothing).
+        "PROXY_HOPS": settings["proxy_hops"],
     }
     for name in _SECRETS:
         config[name] = _load_secret(name, env, instance_path, environment)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import re
@@ -28,9 +29,16 @@ from .errors import (
 )
 
 _hasher = PasswordHasher()
-# Verifying against this when the user does not exist keeps the response time the same, so the
-# login form does not reveal which user names exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when the user does not exist keeps the response time the same, so
+    the login form does not reveal which user names exist. Computed on first use: hashing costs
+    as much as a login, too much to pay at every import."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 _USERNAME = re.compile(r"[A-Za-z0-9._-]{2,64}")
 _TOKEN_NAME = re.compile(r"[A-Za-z0-9._ -]{1,64}")
 MIN_PASSWORD_LENGTH = 12
@@ -111,7 +119,7 @@ def authenticate(
     user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
     if user is None or not user.active:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password or "-")
+            _hasher.verify(_dummy_hash(), password or "-")
         raise AuthenticationError()
     if user.locked_until is not None and user.locked_until > now:
         raise AccountLockedError()
