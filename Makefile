@@ -39,7 +39,7 @@ else
 endif
 
 run: install
-	$(BIN)/python -m cardservice.demo
+	$(BIN)/python scripts/demo.py
 
 bench: install
 	$(BIN)/python bench/bench_cardformat.py

@@ -1,0 +1,127 @@
+"""`make run`: a demo city on SQLite, its issuance app on :5000 and a verifier on :5001.
+
+The first run creates the city (root key, signing key, status list), an administrator account
+with a random password, and pins the city in the verifier's trust store; later runs reuse them
+and print the same login. Everything lives under instance/demo/, so `rm -rf instance/demo`
+starts over. Ctrl-C stops both servers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "instance" / "demo"
+BIN = Path(sys.executable).parent
+CITY_CODE = "FR SXB"
+CITY_NAMES = ("fr=Strasbourg", "en=Strasbourg", "de=Straßburg")
+ISSUER_URL = "http://127.0.0.1:5000"
+VERIFIER_URL = "http://127.0.0.1:5001"
+LOGIN_FILE = DEMO / "demo-login.txt"
+USERNAME = "demo-admin"
+
+
+def env() -> dict[str, str]:
+    return os.environ | {
+        "CARDSERVICE_INSTANCE_PATH": str(DEMO / "cardservice"),
+        "CARDSERVICE_PUBLIC_URL": ISSUER_URL,
+        "VERIFIER_INSTANCE_PATH": str(DEMO / "verifier"),
+    }
+
+
+def run(*args: str, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        args, env=env(), input=stdin, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        sys.exit(f"demo: `{' '.join(args)}` failed:\n{result.stdout}{result.stderr}")
+    return result.stdout.strip()
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(100):
+        if process.poll() is not None:
+            sys.exit(f"demo: the server for {url} stopped while starting")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"demo: {url} did not start")
+
+
+def prepare_city() -> str:
+    """Create the city and its administrator once; return the root fingerprint."""
+    cardservice = str(BIN / "cardservice")
+    print("Preparing the demo city (SQLite in instance/demo/) ...")
+    run(cardservice, "db", "upgrade")
+    if not LOGIN_FILE.exists():
+        run(cardservice, "init-city", "--code", CITY_CODE, *[f"--name={n}" for n in CITY_NAMES])
+        password = secrets.token_urlsafe(12)
+        run(
+            cardservice,
+            "users",
+            "create",
+            USERNAME,
+            "--role",
+            "admin",
+            "--password-stdin",
+            stdin=password + "\n",
+        )
+        LOGIN_FILE.write_text(f"{USERNAME}\n{password}\n", encoding="utf-8")
+        LOGIN_FILE.chmod(0o600)
+    return run(cardservice, "keys", "fingerprint")
+
+
+def main() -> int:
+    DEMO.mkdir(parents=True, exist_ok=True)
+    fingerprint = prepare_city()
+    servers = [
+        subprocess.Popen([str(BIN / "cardservice"), "run", "--port", "5000"], env=env()),
+    ]
+    try:
+        wait_until_up(ISSUER_URL, servers[0])
+        verifier = str(BIN / "verifier")
+        if CITY_CODE not in run(verifier, "partners", "list"):
+            run(
+                verifier,
+                "partners",
+                "add",
+                "--metadata-url",
+                f"{ISSUER_URL}/.well-known/citycard/issuer",
+                "--fingerprint",
+                fingerprint,
+            )
+        run(verifier, "sync")
+        servers.append(subprocess.Popen([verifier, "run", "--port", "5001"], env=env()))
+        wait_until_up(VERIFIER_URL, servers[1])
+        username, password = LOGIN_FILE.read_text(encoding="utf-8").split()
+        print(
+            f"\n  Issuance app (counter): {ISSUER_URL}/   login: {username} / {password}\n"
+            f"  Verifier (agent page):  {VERIFIER_URL}/\n"
+            f"  Root fingerprint of {CITY_CODE}: {fingerprint}\n\n"
+            "  Enrol a resident and issue a card at the counter, then scan or paste its QR text\n"
+            "  into the agent page. After revoking a card, run `.venv/bin/verifier sync` with\n"
+            "  VERIFIER_INSTANCE_PATH=instance/demo/verifier to see the verdict change.\n"
+            "  Ctrl-C stops both servers.\n"
+        )
+        while all(server.poll() is None for server in servers):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
