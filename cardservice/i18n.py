@@ -8,10 +8,11 @@ to set ``dir`` on ``<html>``.
 Catalogs live in ``cardservice/translations/<lang>/LC_MESSAGES/messages.{po,mo}``. After
 changing UI strings::
 
-    pybabel extract -F cardservice/babel.cfg -k lazy_gettext -k _l \\
-        -o cardservice/translations/messages.pot cardservice
-    pybabel update -i cardservice/translations/messages.pot -d cardservice/translations
-    # translate the new entries in every messages.po, then:
+    pybabel extract -F cardservice/babel.cfg -k lazy_gettext -k _l --no-location \\
+        --sort-output -o cardservice/translations/messages.pot cardservice
+    pybabel update -i cardservice/translations/messages.pot -d cardservice/translations \\
+        --no-location --width=100
+    # translate every new or fuzzy entry in each messages.po (fr, en, es, pt, ar), then:
     pybabel compile -d cardservice/translations
 
 The compiled ``.mo`` files are committed so a deployment needs no build step;

@@ -29,12 +29,14 @@ REASON_LABELS: dict[str, LazyString] = {
     "found_after_loss": _l("Found after being reported lost"),
     "other": _l("Other reason"),
     "possible_duplicate": _l("Possible duplicate flagged"),
+    "retention": _l("Retention period over"),
 }
 
 ACTION_LABELS: dict[str, LazyString] = {
     "resident.enrol": _l("Resident enrolled"),
     "resident.update": _l("Resident record corrected"),
     "resident.erase": _l("Resident record deleted on request"),
+    "resident.purge": _l("Resident record purged (retention period over)"),
     "card.issue": _l("Card issued"),
     "card.print": _l("Card printed"),
     "card.reprint": _l("Card reprinted"),
@@ -43,19 +45,18 @@ ACTION_LABELS: dict[str, LazyString] = {
     "card.suspend": _l("Card suspended"),
     "card.reinstate": _l("Card reinstated"),
     "card.revoke": _l("Card revoked"),
-    "key.rotate": _l("Signing key rotated"),
-    "key.revoke": _l("Signing key revoked"),
     "city.init": _l("City set up"),
-    "staff.create": _l("Staff account created"),
-    "staff.login": _l("Staff signed in"),
-    "staff.login_failed": _l("Failed sign-in"),
-    "staff.locked": _l("Staff account locked"),
-    "staff.unlock": _l("Staff account unlocked"),
-    "staff.update": _l("Staff account changed"),
-    "staff.deactivate": _l("Staff account deactivated"),
+    "key.create": _l("Signing key created"),
+    "key.retire": _l("Signing key retired"),
+    "key.revoke": _l("Signing key revoked"),
+    "user.create": _l("Staff account created"),
+    "user.login": _l("Staff member signed in"),
+    "user.lock": _l("Staff account locked after failed sign-ins"),
+    "user.password": _l("Staff password changed"),
+    "user.activate": _l("Staff account reactivated"),
+    "user.deactivate": _l("Staff account deactivated"),
     "token.create": _l("API token created"),
     "token.revoke": _l("API token revoked"),
-    "purge": _l("Resident records purged"),
 }
 
 KEY_STATE_LABELS: dict[str, LazyString] = {

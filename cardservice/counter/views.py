@@ -34,6 +34,7 @@ import cardformat
 
 from ..extensions import db
 from ..i18n import current_language
+from ..printing import render_card_pdf
 from ..services import Actor, ServiceError, deps, utcnow
 from ..services import audit as audit_service
 from ..services import cards as card_service
@@ -141,8 +142,9 @@ def _reason_choices(codes: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def _card_forms(action: str, number: str, codes: Iterable[str], data: Any = None) -> ReasonForm:
-    # A prefix per card keeps every field id unique on a page listing several cards.
-    return ReasonForm(data, prefix=f"{action}-{number}", reasons=_reason_choices(codes))
+    # A prefix per card keeps every field id unique on a page listing several cards. Forms only
+    # rendered get formdata=None: they must not parse (or re-parse) the request body.
+    return ReasonForm(formdata=data, prefix=f"{action}-{number}", reasons=_reason_choices(codes))
 
 
 def _policy_document_groups(language: str) -> list[dict[str, Any]]:
@@ -235,7 +237,7 @@ def _render_resident(
             revoke_forms=forms["revoke"],
             failed_forms=[failed[2]] if failed else [],
             open_card=failed[1] if failed else None,
-            action_form=ActionForm(),
+            action_form=ActionForm(formdata=None),
             duplicates=duplicates,
         ),
         status,
@@ -278,11 +280,12 @@ def _counter_context() -> dict[str, Any]:
     return {
         "nav_items": nav,
         "city_name": city_name,
-        "logout_form": ActionForm(),
+        "logout_form": ActionForm(formdata=None),
         "current_role": current_role,
         "role_label": lambda role: label(ROLE_LABELS, role),
         "status_label": lambda code: label(STATUS_LABELS, code),
         "reason_label": lambda code: label(REASON_LABELS, code),
+        "detail_label": _detail_label,
         "action_label": lambda code: label(ACTION_LABELS, code),
         "key_state_label": lambda code: label(KEY_STATE_LABELS, code),
         "allowed": lambda action: has_role(ACTION_ROLES[action]),
@@ -290,6 +293,13 @@ def _counter_context() -> dict[str, Any]:
         "format_datetime": lambda value: format_datetime(value, "short") if value else "",
         "format_birth_date": lambda value: format_date(value, "long") if value else _("Not given"),
     }
+
+
+def _detail_label(code: str | None) -> str:
+    """Audit details are reason codes or, for account changes, a role."""
+    if code in ROLE_LABELS:
+        return label(ROLE_LABELS, code)
+    return label(REASON_LABELS, code)
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -557,11 +567,10 @@ def issue(resident_id: str) -> Any:
 @requires("clerk")
 def card_pdf(number: str, layout: str) -> Any:
     try:
-        pdf = card_service.card_pdf(
+        printable = card_service.print_card(
             db.session,
             deps(),
             number,
-            layout=layout,
             now=utcnow(),
             actor=_actor(),
             reprint=request.args.get("reprint") == "1",
@@ -572,10 +581,10 @@ def card_pdf(number: str, layout: str) -> Any:
         _fail(exc)
         flash(str(exc.message), "error")
         return _card_redirect(number)
+    pdf = render_card_pdf(printable, layout=layout)
     response = Response(pdf, mimetype="application/pdf")
-    safe_number = "".join(c for c in number if c.isalnum() or c == "-")[:20]
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="card-{safe_number}-{layout}.pdf"'
+        f'attachment; filename="card-{printable.number}-{layout}.pdf"'
     )
     return response
 
@@ -779,7 +788,11 @@ def admin_staff() -> Any:
         status = 422
     users = staff_service.list_users(db.session)
     return render_template(
-        "counter/admin_staff.html", form=form, users=users, action_form=ActionForm(), now=utcnow()
+        "counter/admin_staff.html",
+        form=form,
+        users=users,
+        action_form=ActionForm(formdata=None),
+        now=utcnow(),
     ), status
 
 
@@ -809,7 +822,7 @@ def admin_keys() -> Any:
         "counter/admin_keys.html",
         keys=keys,
         root_fingerprint=key_service.root_fingerprint(db.session),
-        action_form=ActionForm(),
+        action_form=ActionForm(formdata=None),
     )
 
 

@@ -7,6 +7,7 @@ against PostgreSQL; each test then gets a schema of its own in that database.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,18 +18,31 @@ from flask.testing import FlaskClient
 
 from cardservice.extensions import db
 
-from .support import login, make_app
+from .support import login, make_app, open_app
 
 
 def _postgres_url() -> str | None:
     return os.environ.get("TEST_POSTGRES_URL") or None
 
 
+@pytest.fixture(scope="session")
+def _template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite instance (city, staff), copied for each test: migrating and hashing
+    three passwords per test would triple the suite's time."""
+    folder = tmp_path_factory.mktemp("counter-template")
+    application = make_app(folder)
+    with application.app_context():
+        db.engine.dispose()
+    return folder
+
+
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
+def app(tmp_path: Path, _template_instance: Path) -> Iterator[Flask]:
     url = _postgres_url()
     if url is None:
-        application = make_app(tmp_path)
+        instance = tmp_path / "instance"
+        shutil.copytree(_template_instance, instance)
+        application = open_app(instance)
         yield application
         with application.app_context():
             db.engine.dispose()

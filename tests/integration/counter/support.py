@@ -45,12 +45,11 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def make_app(instance: Path, database_url: str | None = None, **overrides: Any) -> Flask:
-    """An app on a fresh database built by the migrations (never create_all), with a city and
-    one staff account per role."""
+def open_app(instance: Path, database_url: str | None = None, **overrides: Any) -> Flask:
+    """An app on the instance folder (its secrets and, by default, its SQLite database)."""
     env = {"CARDSERVICE_INSTANCE_PATH": str(instance), "CARDSERVICE_ENV": "testing"}
     with _environment(env):
-        app = create_app(
+        return create_app(
             {
                 "SQLALCHEMY_DATABASE_URI": database_url
                 or f"sqlite:///{instance / 'cardservice.sqlite3'}",
@@ -58,6 +57,12 @@ def make_app(instance: Path, database_url: str | None = None, **overrides: Any) 
                 **overrides,
             }
         )
+
+
+def make_app(instance: Path, database_url: str | None = None, **overrides: Any) -> Flask:
+    """An app on a fresh database built by the migrations (never create_all), with a city and
+    one staff account per role."""
+    app = open_app(instance, database_url, **overrides)
     with app.app_context(), warnings.catch_warnings():
         # migrations/env.py (Flask-Migrate's template) still calls the deprecated
         # db.get_engine() first; that is not what these tests check.
@@ -87,7 +92,11 @@ def make_app(instance: Path, database_url: str | None = None, **overrides: Any) 
 
 
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
+    """The session's CSRF token, read from a form page (the login form when signed out)."""
+    response = client.get(path)
+    if response.status_code == 302:
+        response = client.get("/login")
+    page = response.get_data(as_text=True)
     match = _CSRF.search(page)
     assert match, f"no CSRF token on {path}"
     return match.group(1)
