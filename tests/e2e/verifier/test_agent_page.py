@@ -303,3 +303,29 @@ def test_server_gone_while_the_page_is_open(page, server, issuer, now) -> None:
     scan_with_wedge(page, qr)
     assert verdict_of(page) == "valid"
     assert page.locator("#verdict-offline").is_visible()
+
+
+def test_a_late_answer_never_replaces_the_current_one(page, server, issuer, now) -> None:
+    """Two scans in a row; the first answer arrives last. It must not overwrite the second."""
+    first = forge(issuer.card(now=now), old="Amina", new="Amira")
+    second = issuer.card(now=now)
+    held: list[Any] = []
+
+    def hold_first(route: Any) -> None:
+        if not held:
+            held.append(route)  # answered only after the second scan's verdict is shown
+        else:
+            route.continue_()
+
+    open_page(page, server.url)
+    page.route("**/api/v1/verify", hold_first)
+    scan_with_wedge(page, first)
+    page.wait_for_function(
+        "() => document.getElementById('verdict').dataset.verdict === 'checking'"
+    )
+    scan_with_wedge(page, second)
+    assert verdict_of(page) == "valid"
+    held[0].continue_()
+    page.wait_for_timeout(700)
+    assert page.locator("#verdict").get_attribute("data-verdict") == "valid"
+    assert page.locator("#verdict").get_attribute("data-result") == "valid"

@@ -36,6 +36,9 @@ const state = {
   stream: null,
   scanning: false,
   decoder: null,
+  // Each check gets a number; clearing the screen or starting another check makes older
+  // answers stale, so a slow answer can never land on the next person's screen.
+  seq: 0,
 };
 
 // ----------------------------------------------------------------------------- language
@@ -115,10 +118,16 @@ function showIdle() {
   $("verdict-footer").hidden = true;
 }
 
-function showChecking() {
+function beginCheck() {
   // The previous card's details go before anything else happens.
   clearResult();
   setVerdict("checking", text("checking"), "");
+  return ++state.seq;
+}
+
+/** Run `show` only if check `id` is still the one the screen is waiting for. */
+function settle(id, show) {
+  if (id === state.seq) show();
 }
 
 function showProblem(key) {
@@ -168,6 +177,7 @@ function tick() {
 }
 
 function clearResult() {
+  state.seq++;
   clearInterval(state.timer);
   state.timer = null;
   state.shown = null;
@@ -264,17 +274,14 @@ async function check(qr) {
     showProblem("empty_input");
     return;
   }
-  showChecking();
+  const id = beginCheck();
   if (!isOffline()) {
     try {
       const { status, data } = await postToServer(CONFIG.verifyUrl, JSON.stringify({ qr }), {
         "Content-Type": "application/json",
       });
-      if (data && typeof data.result === "string") {
-        render(data, false);
-        return;
-      }
-      showProblem(status === 429 ? "rate_limited" : "server_error");
+      if (data && typeof data.result === "string") settle(id, () => render(data, false));
+      else settle(id, () => showProblem(status === 429 ? "rate_limited" : "server_error"));
       return;
     } catch (error) {
       if (!(error instanceof NetworkError)) throw error;
@@ -282,8 +289,7 @@ async function check(qr) {
   }
   updateConnection();
   const answer = await verifyLocally(qr);
-  if (answer) render(answer, true);
-  else showProblem("offline_no_data");
+  settle(id, () => (answer ? render(answer, true) : showProblem("offline_no_data")));
 }
 
 // ------------------------------------------------------------------- QR decoding
@@ -408,17 +414,19 @@ async function checkPhoto(file) {
     showProblem("photo_too_large");
     return;
   }
-  showChecking();
+  const id = beginCheck();
   if (!isOffline()) {
     const form = new FormData();
     form.append("photo", file);
     try {
       const { status, data } = await postToServer(CONFIG.decodeImageUrl, form);
-      if (data && typeof data.result === "string") render(data, false);
-      else if (status === 413) showProblem("photo_too_large");
-      else if (status === 429) showProblem("rate_limited");
-      else if (status === 422 || status === 400) showProblem("no_code_in_photo");
-      else showProblem("server_error");
+      settle(id, () => {
+        if (data && typeof data.result === "string") render(data, false);
+        else if (status === 413) showProblem("photo_too_large");
+        else if (status === 429) showProblem("rate_limited");
+        else if (status === 422 || status === 400) showProblem("no_code_in_photo");
+        else showProblem("server_error");
+      });
       return;
     } catch (error) {
       if (!(error instanceof NetworkError)) throw error;
@@ -428,15 +436,14 @@ async function checkPhoto(file) {
   try {
     qr = await decodeImageLocally(file);
   } catch {
-    qr = null;
+    qr = null; // not an image the decoder can read
   }
-  if (!qr) {
-    showProblem("no_code_in_photo");
-    return;
-  }
-  const answer = await verifyLocally(qr);
-  if (answer) render(answer, true);
-  else showProblem("offline_no_data");
+  const answer = qr ? await verifyLocally(qr) : null;
+  settle(id, () => {
+    if (!qr) showProblem("no_code_in_photo");
+    else if (answer) render(answer, true);
+    else showProblem("offline_no_data");
+  });
 }
 
 // ------------------------------------------------------------------------- wiring
