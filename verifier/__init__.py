@@ -59,7 +59,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     store = TrustStore(instance)
     app.extensions["verifier"] = VerifierState(
-        store=store, trust=TrustCache(store), snapshots=SnapshotCache(), counters=ResultCounters()
+        store=store,
+        trust=TrustCache(store, check_interval=float(config["TRUST_RELOAD_INTERVAL"])),
+        snapshots=SnapshotCache(),
+        counters=ResultCounters(),
     )
 
     i18n.init_app(app)

@@ -84,14 +84,28 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     # Number of reverse proxies in front of the app whose X-Forwarded-For may be trusted (0:
     # none). Rate limiting is per client address, so this must match the deployment.
     "TRUSTED_PROXIES": (_parse_int, 0),
+    # Seconds between checks of the trust store file for a new version (0: every request).
+    "TRUST_RELOAD_INTERVAL": (float, 1.0),
     "SYNC_TIMEOUT": (_parse_duration, 10),
     "SYNC_RETRIES": (_parse_int, 1),
     "SYNC_WORKERS": (_parse_int, 8),
 }
 
 
+def _parse_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name} must be a number, not {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{PREFIX}{name} must not be negative")
+    return value
+
+
 def _parser_for(name: str) -> Any:
     parser = _SETTINGS[name][0]
+    if parser is float:
+        return _parse_float
     if parser is str:
         return lambda _name, raw: raw
     if parser is _parse_list:

@@ -16,11 +16,14 @@ Maintainers: after changing a translatable string anywhere in verifier/, run
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, current_app, request
-from flask_babel import Babel, get_locale, gettext, lazy_gettext
+from flask import Flask, current_app, has_request_context, request
+from flask_babel import Babel, force_locale, gettext, lazy_gettext
 from flask_babel import LazyString as _LazyString
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from .config import LANGUAGES
 
@@ -71,23 +74,49 @@ PROBLEM_TITLES: dict[int, _LazyString] = {
 def select_language() -> str:
     """The agent's language among the supported ones (Flask-Babel's locale selector)."""
     default: str = current_app.config["DEFAULT_LANGUAGE"]
-    try:
-        explicit = request.args.get("lang", "")
-    except RuntimeError:  # outside a request (CLI): the instance default
+    if not has_request_context():  # the CLI: the instance default
         return default
+    explicit = request.args.get("lang", "")
     if explicit in LANGUAGES:
         return explicit
-    best = request.accept_languages.best_match(LANGUAGES)
+    return _best_language(request.headers.get("Accept-Language", ""), default)
+
+
+@lru_cache(maxsize=512)
+def _best_language(header: str, default: str) -> str:
+    # Matching an Accept-Language header costs more than verifying a card's signature; an
+    # agent's browser sends the same header every time, so remember the answer. Bounded, since
+    # the header is the client's choice.
+    best = parse_accept_header(header, LanguageAccept).best_match(LANGUAGES)
     return best or default
 
 
 def current_language() -> str:
-    locale = get_locale()
-    return locale.language if locale is not None else current_app.config["DEFAULT_LANGUAGE"]
+    """The language of this request: the same choice as Flask-Babel's locale selector.
+
+    Asked directly rather than through flask_babel.get_locale(), which builds a Babel Locale
+    object per request that the verification path does not need.
+    """
+    return select_language()
 
 
-def result_message(code: str) -> str:
-    return str(RESULT_MESSAGES[code])
+_MESSAGES: dict[tuple[str, str], str] = {}
+
+
+def result_message(code: str, language: str | None = None) -> str:
+    """The message for a result code in the request's (or the given) language.
+
+    Translated once per language and code, then served from memory: the catalogues do not
+    change while the process runs, and this is on the path of every verification.
+    """
+    language = language or current_language()
+    key = (language, code)
+    text = _MESSAGES.get(key)
+    if text is None:
+        with force_locale(language):
+            text = str(RESULT_MESSAGES[code])
+        _MESSAGES[key] = text
+    return text
 
 
 def problem_title(status: int) -> str:

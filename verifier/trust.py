@@ -31,6 +31,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -399,8 +400,13 @@ class TrustIndex:
 class TrustCache:
     """Per-process holder of the current TrustIndex, reloaded when the file is replaced."""
 
-    def __init__(self, store: TrustStore) -> None:
+    def __init__(self, store: TrustStore, *, check_interval: float = 0.0) -> None:
         self.store = store
+        # How often to stat the file at most. A sync lands within this delay; in exchange the
+        # hot path does no system call on most requests (a stat is cheap, but not free on
+        # every verification of a busy instance, and slow on some filesystems).
+        self.check_interval = check_interval
+        self._next_check = 0.0
         self._index = TrustIndex.empty()
         self._lock = threading.Lock()
         self._generation = 0
@@ -411,8 +417,13 @@ class TrustCache:
         return self._generation
 
     def current(self) -> TrustIndex:
-        identity = self.store.identity()
         index = self._index
+        if self._generation and self.check_interval:
+            now = time.monotonic()
+            if now < self._next_check:
+                return index
+            self._next_check = now + self.check_interval
+        identity = self.store.identity()
         if identity == index.identity and (identity is not None or self._generation):
             return index
         with self._lock:

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..i18n import result_message
 from ..verification import Outcome, verify_text
@@ -143,7 +144,12 @@ def decode_image() -> Response:
     # The multipart envelope adds a little around the file itself.
     _limit_body(limit + 16 * 1024)
     request.max_form_parts = 8
-    files = list(request.files.values())
+    try:
+        files = list(request.files.values())
+    except RequestEntityTooLarge:
+        # The size was checked above, so Werkzeug refused the number of form parts: a
+        # malformed form (400), not a large one.
+        raise ApiProblem(400, "no_image", gettext("Send exactly one image file.")) from None
     if len(files) != 1:
         raise ApiProblem(400, "no_image", gettext("Send exactly one image file."))
     data = files[0].read(limit + 1)

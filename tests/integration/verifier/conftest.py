@@ -89,6 +89,8 @@ def app_factory(instance: Path, clock: Clock) -> Any:
             "RATELIMIT_ENABLED": False,
             "SYNC_RETRIES": 0,
             "SYNC_TIMEOUT": 5,
+            # Tests change the store and verify at once; production checks once a second.
+            "TRUST_RELOAD_INTERVAL": 0,
         }
         config.update(overrides)
         return create_app(config)

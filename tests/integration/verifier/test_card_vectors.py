@@ -67,7 +67,8 @@ def _write_store(instance: Path, now: datetime) -> None:
     with TrustStore(instance).transaction() as records:
         for issuer, keys in by_issuer.items():
             root = generate_key()
-            uri = f"https://{issuer.replace(' ', '').lower()}.example/.well-known/citycard/status/0"
+            host = f"https://{issuer.replace(' ', '').lower()}.example/.well-known/citycard"
+            uri = f"{host}/status/0"
             meta = IssuerMetadata(
                 issuer=issuer,
                 names={"en": names[issuer]},
@@ -99,7 +100,7 @@ def _write_store(instance: Path, now: datetime) -> None:
             )
             records[issuer] = PartnerRecord(
                 code=issuer,
-                metadata_url=f"https://{issuer.replace(' ', '').lower()}.example/.well-known/citycard/issuer",
+                metadata_url=f"{host}/issuer",
                 fingerprint=fingerprint(root),
                 added_at=now,
                 metadata=sign_metadata(meta, root_key=root),

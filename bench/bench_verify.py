@@ -1,0 +1,407 @@
+"""Verifier throughput under gunicorn: POST /api/v1/verify against GET /api/v1/ping.
+
+Run from the repository root: ``python bench/bench_verify.py`` (needs ``wrk``: apt-get install
+wrk). Options: ``--duration S`` per round (default 5), ``--rounds N`` (default 3),
+``--partners N`` for the many-partners comparison (default 200, 0 to skip).
+
+What it does, all on 127.0.0.1:
+1. builds fake issuing cities with cardformat (root and signing keys, signed metadata, a signed
+   131,072-entry status list) and serves their publications from a small HTTP server;
+2. pins and syncs them into a fresh verifier instance folder with the verifier's own code
+   (``partners add`` = fetch, verify against the fingerprint, sync the status lists);
+3. starts ``gunicorn -w 2 'verifier:create_app()'`` (production mode, rate limiting on with a
+   limit the benchmark cannot reach, so both endpoints pay for it alike);
+4. drives wrk at 16 connections, alternating ping and verify rounds in the same server run,
+   and reports the rate ratio (target >= 0.7), verify's p99 (target <= 20 ms) and errors (0);
+5. with ``--partners``: a second instance with that many cities pinned, rounds interleaved with
+   the one-city instance, and the verify rate ratio (target >= 0.9).
+
+Rounds alternate so that load from other processes on the machine hits both sides; each
+side's figure is the median of its rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cardformat import (  # noqa: E402
+    MIN_STATUS_LIST_SIZE,
+    Card,
+    IssuerMetadata,
+    KeyState,
+    PublishedKey,
+    StatusList,
+    StatusListRef,
+    fingerprint,
+    generate_card_number,
+    generate_key,
+    key_id,
+    public_key_bytes,
+    sign_card,
+    sign_metadata,
+    sign_status_list,
+)
+from verifier.sync import HttpFetcher, add_partner  # noqa: E402
+from verifier.trust import TrustStore  # noqa: E402
+
+CONNECTIONS = 16
+WORKERS = 2
+TARGET_RATIO = 0.7
+TARGET_P99_MS = 20.0
+TARGET_PARTNERS_RATIO = 0.9
+
+
+# --- fake cities ----------------------------------------------------------------------------
+
+
+@dataclass
+class City:
+    code: str
+    root: Any
+    signing: Any
+    docs: dict[str, bytes]
+    prefix: str
+
+
+def _city_code(i: int) -> str:
+    # UN/LOCODE shape: two letters, space, three of [A-Z2-9]; unique per i below 32**3.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    return "ZZ " + "".join(alphabet[(i >> s) & 31] for s in (10, 5, 0))
+
+
+def make_city(i: int, base_url: str, now: datetime) -> City:
+    code = _city_code(i)
+    root, signing = generate_key(), generate_key()
+    prefix = f"/c{i}/.well-known/citycard"
+    uri = f"{base_url}{prefix}/status/0"
+    meta = IssuerMetadata(
+        issuer=code,
+        names={"en": f"City {i}", "fr": f"Ville {i}"},
+        root_key=public_key_bytes(root),
+        keys=(
+            PublishedKey(
+                kid=key_id(signing),
+                public_key=public_key_bytes(signing),
+                state=KeyState.ACTIVE,
+                not_before=now - timedelta(days=30),
+            ),
+        ),
+        status_lists=(StatusListRef(id=0, uri=uri),),
+        status_list_size=MIN_STATUS_LIST_SIZE,
+        serial=1,
+        issued_at=now,
+        ttl=86400,
+    )
+    status = StatusList(MIN_STATUS_LIST_SIZE, 2)
+    for j in range(0, MIN_STATUS_LIST_SIZE, 97):  # about 1% revoked, as in a real list
+        status.set(j, 1)
+    docs = {
+        f"{prefix}/issuer": sign_metadata(meta, root_key=root),
+        f"{prefix}/status/0": sign_status_list(
+            status, issuer=code, uri=uri, signing_key=signing, now=now, ttl=3600
+        ),
+    }
+    return City(code=code, root=root, signing=signing, docs=docs, prefix=prefix)
+
+
+def card_for(city: City, now: datetime) -> str:
+    card = Card(
+        number=generate_card_number(),
+        holder_name="Amina Haddad",
+        birth_date=date(1990, 4, 2),
+        status_index=12_345,  # not a multiple of 97: valid
+    )
+    return sign_card(
+        card,
+        issuer=city.code,
+        signing_key=city.signing,
+        now=now,
+        expires_at=now + timedelta(days=1000),
+    )
+
+
+def serve(docs: dict[str, bytes]) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = docs.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def build_instance(folder: Path, cities: list[City], base_url: str, now: datetime) -> None:
+    store = TrustStore(folder)
+    fetch = HttpFetcher(timeout=10, retries=0)
+    for city in cities:
+        _record, report = add_partner(
+            store,
+            metadata_url=f"{base_url}{city.prefix}/issuer",
+            pinned_fingerprint=fingerprint(city.root),
+            now=now,
+            fetch=fetch,
+        )
+        if not report.ok:
+            raise SystemExit(f"sync of {city.code} failed: {report.errors}")
+
+
+# --- the server and the load ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_gunicorn(instance: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = dict(
+        os.environ,
+        VERIFIER_ENV="production",
+        VERIFIER_SECRET_KEY=secrets.token_hex(32),
+        VERIFIER_INSTANCE_PATH=str(instance),
+        VERIFIER_RATELIMIT_API="1000000000 per minute",
+        PYTHONPATH=str(ROOT),
+    )
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    process = subprocess.Popen(
+        [
+            str(gunicorn),
+            "--workers",
+            str(WORKERS),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "verifier:create_app()",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise SystemExit("gunicorn did not start")
+    return process, url
+
+
+def check_answer(url: str, text: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{url}/api/v1/verify",
+        data=json.dumps({"qr": text}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = json.loads(response.read())
+    if body["result"] != "valid":
+        raise SystemExit(f"the benchmark card does not verify as valid: {body['result']}")
+
+
+@dataclass
+class Round:
+    rate: float
+    p99_ms: float
+    errors: int
+    requests: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(url: str, *, duration: int, script: Path | None) -> Round:
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency", "--timeout", "5s"]
+    if script is not None:
+        command += ["-s", str(script)]
+    command.append(url)
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    assert p99 is not None, out
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = 0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sock:
+        # read errors are gunicorn sync workers closing each connection after its response,
+        # which wrk counts when it races a new request onto the closing socket; the others
+        # are real failures.
+        errors += int(sock.group(1)) + int(sock.group(3)) + int(sock.group(4))
+    return Round(
+        rate=rate,
+        p99_ms=float(p99.group(1)) * _UNITS[p99.group(2)],
+        errors=errors,
+        requests=requests,
+    )
+
+
+def verify_script(folder: Path, text: str) -> Path:
+    body = json.dumps({"qr": text})
+    path = folder / "verify.lua"
+    path.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        'wrk.path = "/api/v1/verify"\n'
+    )
+    return path
+
+
+def summary(rounds: list[Round]) -> Round:
+    return Round(
+        rate=statistics.median(r.rate for r in rounds),
+        p99_ms=statistics.median(r.p99_ms for r in rounds),
+        errors=sum(r.errors for r in rounds),
+        requests=sum(r.requests for r in rounds),
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--partners", type=int, default=200)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is required: apt-get install wrk", file=sys.stderr)
+        return 2
+
+    now = datetime.now(UTC)
+    docs: dict[str, bytes] = {}
+    server, base_url = serve(docs)
+    work = Path(tempfile.mkdtemp(prefix="bench-verify-"))
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        count = max(1, args.partners)
+        print(f"building {count} fake cities...", flush=True)
+        cities = [make_city(i, base_url, now) for i in range(count)]
+        for city in cities:
+            docs.update(city.docs)
+        target = cities[len(cities) // 2]
+        card = card_for(target, now)
+
+        one = work / "one"
+        build_instance(one, [target], base_url, now)
+        process, url = start_gunicorn(one)
+        processes.append(process)
+        check_answer(url, card)
+        script = verify_script(work, card)
+
+        many_url = None
+        if args.partners > 1:
+            many = work / "many"
+            started = time.monotonic()
+            build_instance(many, cities, base_url, now)
+            print(f"pinned and synced {count} cities in {time.monotonic() - started:.1f} s")
+            process, many_url = start_gunicorn(many)
+            processes.append(process)
+            check_answer(many_url, card)
+
+        # Warm-up: imports, first trust-store load in each worker, connection setup.
+        run_wrk(f"{url}/api/v1/ping", duration=2, script=None)
+        run_wrk(url, duration=2, script=script)
+        if many_url:
+            run_wrk(many_url, duration=2, script=script)
+
+        ping_rounds, verify_rounds, many_rounds = [], [], []
+        for i in range(args.rounds):
+            print(f"round {i + 1}/{args.rounds}", flush=True)
+            ping_rounds.append(run_wrk(f"{url}/api/v1/ping", duration=args.duration, script=None))
+            verify_rounds.append(run_wrk(url, duration=args.duration, script=script))
+            if many_url:
+                many_rounds.append(run_wrk(many_url, duration=args.duration, script=script))
+
+        ping, verify = summary(ping_rounds), summary(verify_rounds)
+        ratio = verify.rate / ping.rate
+        print()
+        print(
+            f"gunicorn {WORKERS} sync workers, wrk {CONNECTIONS} connections, "
+            f"{args.rounds} x {args.duration} s rounds, medians"
+        )
+        print(
+            f"GET  /api/v1/ping    {ping.rate:8.0f} req/s  p99 {ping.p99_ms:6.2f} ms  "
+            f"errors {ping.errors}"
+        )
+        print(
+            f"POST /api/v1/verify  {verify.rate:8.0f} req/s  p99 {verify.p99_ms:6.2f} ms  "
+            f"errors {verify.errors}"
+        )
+        ok = True
+        line = f"verify/ping rate ratio: {ratio:.2f} (target >= {TARGET_RATIO})"
+        ok &= ratio >= TARGET_RATIO
+        print(line)
+        print(f"verify p99: {verify.p99_ms:.2f} ms (target <= {TARGET_P99_MS})")
+        ok &= verify.p99_ms <= TARGET_P99_MS
+        print(f"errors: {verify.errors + ping.errors} (target 0)")
+        ok &= verify.errors + ping.errors == 0
+        if many_rounds:
+            many_summary = summary(many_rounds)
+            partners_ratio = many_summary.rate / verify.rate
+            print(
+                f"POST /api/v1/verify with {count} partners: {many_summary.rate:.0f} req/s, "
+                f"p99 {many_summary.p99_ms:.2f} ms, errors {many_summary.errors}"
+            )
+            print(
+                f"{count} partners / 1 partner rate ratio: {partners_ratio:.2f} "
+                f"(target >= {TARGET_PARTNERS_RATIO})"
+            )
+            ok &= partners_ratio >= TARGET_PARTNERS_RATIO and many_summary.errors == 0
+        print("all targets met" if ok else "SOME TARGETS MISSED")
+        return 0 if ok else 1
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        server.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
