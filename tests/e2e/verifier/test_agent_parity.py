@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import pytest
 
 from cardformat import (
@@ -288,3 +289,90 @@ def test_damaged_cards_get_the_same_verdict(tmp_path, parity) -> None:
     results = {answer["result"] for answer in answers}
     # The damage reaches every step: structure, key lookup and signature.
     assert {"malformed", "unknown_issuer", "bad_signature"} <= results
+
+
+def test_crafted_tokens_get_the_same_verdict(tmp_path, parity) -> None:
+    """Tokens properly signed by a trusted key but breaking one rule of the format each, so
+    the refusal comes from the late steps (header profile, claims), where order matters."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    issuer = FakeIssuer()
+    key, kid = issuer.signing, issuer.kid
+    iat, exp = (
+        int((now - timedelta(days=1)).timestamp()),
+        int((now + timedelta(days=9)).timestamp()),
+    )
+    card = [123_456, "Amina Haddad", cbor2.CBORTag(100, 7000), 1003]
+
+    # Claims keys in deterministic order: iss, exp, iat, card (what sign_card writes).
+    ordered: dict[int, Any] = {1: issuer.code, 4: exp, 6: iat, -65537: list(card)}
+
+    def token(
+        payload: Any, header: bytes | None = None, unprotected: dict[Any, Any] | None = None
+    ) -> str:
+        body = payload if isinstance(payload, bytes) else cbor2.dumps(payload)
+        protected = header if header is not None else cbor2.dumps({1: -8, 4: kid})
+        signature = key.sign(cbor2.dumps(["Signature1", protected, b"", body]))
+        data = cbor2.dumps(cbor2.CBORTag(18, [protected, unprotected or {}, body, signature]))
+        return "MC1:" + b45encode(data)
+
+    cases = {
+        "control: well-formed": (token(ordered), "valid"),
+        "header keys reversed": (token(ordered, cbor2.dumps({4: kid, 1: -8})), "malformed"),
+        "ES256 in a reversed header": (
+            token(ordered, cbor2.dumps({4: kid, 1: -7})),
+            "bad_signature",
+        ),
+        "header with trailing byte": (
+            token(ordered, cbor2.dumps({1: -8, 4: kid}) + b"\x00"),
+            "malformed",
+        ),
+        "empty protected header": (token(ordered, b""), "malformed"),
+        "unprotected kid": (token(ordered, unprotected={4: kid}), "malformed"),
+        "claims in another order": (
+            token({6: iat, 1: issuer.code, 4: exp, -65537: card}),
+            "malformed",
+        ),
+        "claims with a trailing byte": (token(cbor2.dumps(ordered) + b"\x00"), "malformed"),
+        "birth date as tag 1004": (
+            token(ordered | {-65537: [*card[:2], cbor2.CBORTag(1004, "1989-03-01"), card[3]]}),
+            "malformed",
+        ),
+        "birth date as plain integer": (
+            token(ordered | {-65537: [*card[:2], 7000, card[3]]}),
+            "malformed",
+        ),
+        "name with a trailing space": (
+            token(ordered | {-65537: [card[0], "Amina ", *card[2:]]}),
+            "malformed",
+        ),
+        "name with a right-to-left override": (
+            token(ordered | {-65537: [card[0], "Amina \u202eHaddad", *card[2:]]}),
+            "malformed",
+        ),
+        "name of 101 bytes": (
+            token(ordered | {-65537: [card[0], "A" * 101, *card[2:]]}),
+            "malformed",
+        ),
+        "card number beyond 30 bits": (token(ordered | {-65537: [2**30, *card[1:]]}), "malformed"),
+        "status index beyond 32 bits": (
+            token(ordered | {-65537: [*card[:3], 2**32]}),
+            "malformed",
+        ),
+        "negative status index": (token(ordered | {-65537: [*card[:3], -1]}), "malformed"),
+        "expiry at issue": (token(ordered | {4: iat}), "malformed"),
+        "expiry after year 9999": (token(ordered | {4: 253_402_300_800}), "malformed"),
+        "expiry at the end of year 9999": (token(ordered | {4: 253_402_300_799}), "valid"),
+        "issuer code in lower case": (token(ordered | {1: "fr sxb"}), "malformed"),
+        "another issuer's code": (token(ordered | {1: "ES BCN"}), "bad_signature"),
+        "extra claim": (token(ordered | {7: b"x"}), "malformed"),
+        "not a map": (token([issuer.code, exp, iat, card]), "malformed"),
+    }
+    cases_list = [
+        {"name": name, "text": text, "now": now.timestamp(), "expected": expected}
+        for name, (text, expected) in cases.items()
+    ]
+    instance = tmp_path / "crafted"
+    issuer.install(instance, now=now - timedelta(hours=1))
+    answers = parity(instance, Clock(now), cases_list)
+    for case, answer in zip(cases_list, answers, strict=True):
+        assert answer["result"] == case["expected"], case["name"]

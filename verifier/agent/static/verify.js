@@ -51,19 +51,6 @@ const PY_SPACE = new Set(
 const FORBIDDEN_IN_NAME =
   /[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\u{f0000}-\u{10ffff}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
-export const RESULT_CODES = [
-  "valid",
-  "revoked",
-  "suspended",
-  "expired",
-  "not_yet_valid",
-  "key_revoked",
-  "unknown_issuer",
-  "bad_signature",
-  "malformed",
-  "status_unknown",
-];
-
 /** A verification failure carrying its result code, like cardformat's typed errors. */
 export class CardError extends Error {
   constructor(code, detail) {
@@ -460,17 +447,13 @@ function readHeader(message) {
 }
 
 function validateHolderName(name) {
-  if (!name.trim().length && !name.length) throw malformed("the holder name is empty");
   const chars = [...name];
-  const stripped = (() => {
-    let start = 0;
-    let end = chars.length;
-    while (start < end && PY_SPACE.has(chars[start])) start++;
-    while (end > start && PY_SPACE.has(chars[end - 1])) end--;
-    return [start, end];
-  })();
-  if (stripped[0] === stripped[1]) throw malformed("the holder name is empty");
-  if (stripped[0] !== 0 || stripped[1] !== chars.length) {
+  let start = 0;
+  let end = chars.length;
+  while (start < end && PY_SPACE.has(chars[start])) start++;
+  while (end > start && PY_SPACE.has(chars[end - 1])) end--;
+  if (start === end) throw malformed("the holder name is empty");
+  if (start !== 0 || end !== chars.length) {
     throw malformed("the holder name starts or ends with a space");
   }
   if (UTF8_ENCODER.encode(name).length > MAX_NAME_BYTES) {
