@@ -40,6 +40,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.permanent_session_lifetime = timedelta(minutes=int(app.config["SESSION_MINUTES"]))
 
     logging.getLogger("cardservice").setLevel(app.config["LOG_LEVEL"])
+    if app.config["CARDSERVICE_ENV"] == "testing":
+        from .services.staff import use_fast_password_hashing
+
+        use_fast_password_hashing()
 
     from . import security
     from .extensions import csrf, db, login_manager, migrate
@@ -75,6 +79,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         app.register_blueprint(counter_bp)
         login_manager.login_view = "counter.login"
+
+    @app.before_request
+    def _fresh_locale() -> None:
+        # Flask-Babel caches the chosen locale on `g`. A request that runs inside an app context
+        # someone else pushed (a test, a CLI command) must not inherit the previous request's
+        # language.
+        from flask import g
+
+        g.pop("_flask_babel", None)
 
     from .errors import register_error_handlers
 

@@ -28,7 +28,15 @@ from .errors import (
     ValidationError,
 )
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, t=3, p=4)
+
+
+def use_fast_password_hashing() -> None:
+    """Cheap argon2 parameters, for test suites only (create_app calls it when ENV=testing):
+    the default profile costs about a second per hash on a busy CI machine."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    _dummy_hash.cache_clear()
 
 
 @functools.cache

@@ -187,8 +187,7 @@ def test_error_messages_follow_accept_language(client, city, tokens) -> None:
         "/api/v1/residents", json=enrol_json(display_name=""), headers=auth(tokens["clerk"])
     )
     assert english.get_json()["errors"]["display_name"] == "The display name is required."
-    # The French catalog is the counter UI's; when it translates the message, the API follows.
-    assert body.get_json()["errors"]["display_name"]
+    assert body.get_json()["errors"]["display_name"] == "Le nom d'usage est obligatoire."
 
 
 def test_unknown_fields_refused(client, city, tokens) -> None:

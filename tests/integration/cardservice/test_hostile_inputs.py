@@ -4,12 +4,13 @@ no half-written record behind."""
 from __future__ import annotations
 
 import base64
-import io
+import functools
+import struct
+import zlib
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from PIL import Image
 from sqlalchemy import func, select
 
 from cardservice.models import AuditEntry, Card, Resident
@@ -94,10 +95,23 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+@functools.cache
 def _bomb_png() -> bytes:
-    out = io.BytesIO()
-    Image.new("1", (30000, 30000)).save(out, format="PNG", optimize=True)
-    return out.getvalue()
+    """A real 30000 x 30000 PNG (900 megapixels) of about 100 kB, written chunk by chunk."""
+    width = height = 30000
+    row = b"\x00" * (1 + width // 8)  # filter byte + 1-bit pixels
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row * 1000) for _ in range(height // 1000))
+    idat += compressor.flush()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize(
