@@ -151,13 +151,12 @@ def _server_answers(app: Any, clock: Clock, cases: list[dict[str, Any]]) -> list
 
 
 @pytest.fixture
-def parity(
-    tmp_path: Path, page: Any
-) -> Iterator[Callable[[Path, Clock, list[dict[str, Any]]], None]]:
-    """Compare server and browser on cases [{name, text, now (seconds)}] for one instance."""
+def parity(page: Any) -> Iterator[Callable[[Path, Clock, list[dict[str, Any]]], list[Any]]]:
+    """Compare server and browser on cases [{name, text, now (seconds)}] for one instance;
+    returns the (identical) answers."""
     servers: list[LiveServer] = []
 
-    def _check(instance: Path, clock: Clock, cases: list[dict[str, Any]]) -> None:
+    def _check(instance: Path, clock: Clock, cases: list[dict[str, Any]]) -> list[Any]:
         app = create_app(
             {
                 "INSTANCE_PATH": str(instance),
