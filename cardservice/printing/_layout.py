@@ -227,7 +227,12 @@ def draw_front(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set
         max_size=12.0,
         min_size=6.5,
     )
-    _text.draw_block(canvas, name, _COL_A, 36.4 * MM, align="left")
+    # A right-to-left name on two lines is set flush right, so both lines start on the same
+    # edge; on one line it starts under the label like every other field.
+    if len(name.lines) > 1 and name.lines[0].rtl:
+        _text.draw_block(canvas, name, _RIGHT, 36.4 * MM, align="right")
+    else:
+        _text.draw_block(canvas, name, _COL_A, 36.4 * MM, align="left")
 
     # Birth date and gender marker (each only when there is one), then number and expiry.
     row1: list[tuple[str, str]] = []

@@ -153,3 +153,29 @@ def encode(text: str) -> tuple[str, ...]:
     code.add_data(util.QRData(text.encode("ascii"), mode=util.MODE_ALPHA_NUM))
     code.make(fit=False)
     return tuple("".join("1" if m else "0" for m in row) for row in code.modules)
+
+
+def _serve() -> None:
+    """Worker loop for render_batch: one text per line in, one symbol per line out, as
+    "<n>:<n*n bits>" or "!<error message>". Run as a script (``python -I _qr.py``) so the worker
+    imports only qrcode, not the app."""
+    import os
+    import sys
+
+    try:
+        for line in sys.stdin:
+            try:
+                rows = encode(line.rstrip("\n"))
+            except ValueError as exc:
+                sys.stdout.write(f"!{exc}\n")
+            else:
+                sys.stdout.write(f"{len(rows)}:{''.join(rows)}\n")
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The batch stopped early and closed our output: leave quietly, without the
+        # interpreter complaining again when it flushes stdout on exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+if __name__ == "__main__":
+    _serve()
