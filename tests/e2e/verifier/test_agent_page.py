@@ -329,3 +329,13 @@ def test_a_late_answer_never_replaces_the_current_one(page, server, issuer, now)
     page.wait_for_timeout(700)
     assert page.locator("#verdict").get_attribute("data-verdict") == "valid"
     assert page.locator("#verdict").get_attribute("data-result") == "valid"
+
+
+def test_no_camera_explains_the_other_ways_in(page, server) -> None:
+    """Without a usable camera (none here, or refused) the page says what to use instead."""
+    open_page(page, server.url)
+    page.get_by_role("button", name="Start camera").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "scanner field or a photo" in alert.inner_text()
+    assert page.locator("#camera-box").is_hidden()
