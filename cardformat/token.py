@@ -223,7 +223,7 @@ def verify_card(text: str, *, resolve_key: KeyResolver, now: datetime) -> Verifi
 
 
 def _parse_claims(payload: bytes) -> tuple[str, datetime, datetime, Card]:
-    claims = cose.loads(payload)
+    claims = cose.loads_first(payload)
     # Re-encoding what was read and comparing bytes settles structure and types at once: any
     # extra or missing claim, wrong type, other date tag or non-minimal integer encodes
     # differently (or cannot be encoded) and is refused.

@@ -188,3 +188,26 @@ def test_card_fast_path_agrees_with_the_general_path(
         data[position % len(data)] = value
     mutated = bytes(data[: len(data) + cut] if cut < 0 else data + b"\x00" * cut)
     assert outcome(cose.decode_card_sign1, mutated) == outcome(general_path, mutated)
+
+
+def test_loads_refuses_trailing_bytes_duplicates_and_indefinite_lengths() -> None:
+    assert cose.loads(b"\x01") == 1
+    for data in (b"\x01\x02", b"\xa2\x01\x01\x01\x02", b"\x9f\x01\xff", b"\x81" * 40 + b"\x01"):
+        with pytest.raises(cf.MalformedError):
+            cose.loads(data)
+    assert cose.loads_first(b"\x01\x02") == 1  # only for callers that re-encode and compare
+
+
+def test_a_signed_status_list_with_trailing_payload_bytes_is_refused() -> None:
+    claims = {1: "FR SXB", 2: "u", 6: 1, 65533: {"bits": 2, "lst": cf.StatusList(8).encode_lst()}}
+    header = {
+        cose.HEADER_ALG: cose.ALG_EDDSA,
+        cose.HEADER_KID: cf.key_id(KEY),
+        16: "application/statuslist+cwt",
+    }
+    token = cose.sign1(header, cbor2.dumps(claims) + b"\x00", KEY)
+    trusted = cf.TrustedKey(kid=cf.key_id(KEY), public_key=KEY.public_key(), issuer="FR SXB")
+    with pytest.raises(cf.MalformedError, match="trailing"):
+        cf.verify_status_list(
+            token, resolve_key={trusted.kid: trusted}.get, now=datetime(2026, 1, 1, tzinfo=UTC)
+        )
