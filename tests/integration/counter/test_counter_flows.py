@@ -1,0 +1,384 @@
+"""The counter's pages end to end through the test client: sign in, search, enrol, the card
+lifecycle, erasure, the audit log and the admin pages."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from cardservice.counter import views
+from cardservice.extensions import db
+from cardservice.models import AuditEntry, Card, Resident, StaffUser
+
+from .support import PASSWORD, csrf_token, enrol, login, post, resident_id_from
+
+
+def _issue(client: FlaskClient, resident_id: str) -> str:
+    response = post(client, f"/residents/{resident_id}/cards")
+    assert response.status_code == 302
+    page = client.get(f"/residents/{resident_id}").get_data(as_text=True)
+    numbers = re.findall(r'id="card-([0-9A-Z]{4}-[0-9A-Z]{3})"', page)
+    assert numbers
+    return numbers[0]
+
+
+def _card(app: Flask, number: str) -> Card:
+    with app.app_context():
+        card = db.session.scalars(select(Card).where(Card.number == number)).one()
+        db.session.expunge(card)
+        return card
+
+
+def _actions(app: Flask) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+
+
+# --- sign in ----------------------------------------------------------------------------------
+
+
+def test_login_page_and_wrong_password(client: FlaskClient) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    assert 'for="username"' in page and 'autocomplete="current-password"' in page
+    response = login(client, "clerk", "wrong password!")
+    assert response.status_code == 422
+    assert "Wrong user name or password." in response.get_data(as_text=True)
+    # Unknown user: the very same message.
+    response = login(client, "nobody", "wrong password!")
+    assert "Wrong user name or password." in response.get_data(as_text=True)
+
+
+def test_account_locks_after_repeated_failures(app: Flask, client: FlaskClient) -> None:
+    for _ in range(int(app.config["MAX_FAILED_LOGINS"])):
+        login(client, "clerk", "wrong password!")
+    response = login(client, "clerk")  # right password, but locked now
+    assert response.status_code == 422
+    assert "locked" in response.get_data(as_text=True)
+    assert "user.lock" in _actions(app)
+
+
+def test_login_redirects_to_a_local_next_page_only(app: Flask) -> None:
+    client = app.test_client()
+    response = client.get("/audit")
+    assert response.headers["Location"].startswith("/login?next=")
+    token = csrf_token(client)
+    response = client.post(
+        "/login",
+        data={
+            "username": "clerk",
+            "password": PASSWORD,
+            "next": "/residents/new",
+            "csrf_token": token,
+        },
+    )
+    assert response.headers["Location"] == "/residents/new"
+    for evil in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        other = app.test_client()
+        token = csrf_token(other)
+        response = other.post(
+            "/login",
+            data={"username": "clerk", "password": PASSWORD, "next": evil, "csrf_token": token},
+        )
+        assert response.headers["Location"] == "/", evil
+
+
+def test_session_cookie_flags(app: Flask) -> None:
+    client = app.test_client()
+    response = login(client, "clerk")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "cardservice_session=" in cookie
+
+
+def test_pages_carry_security_headers_and_no_external_assets(clerk: FlaskClient) -> None:
+    response = clerk.get("/residents/new")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    page = response.get_data(as_text=True)
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    for asset in ("counter.css", "counter.js"):
+        response = clerk.get(f"/counter-static/{asset}")
+        assert response.status_code == 200
+        response.close()  # static files are streamed from disk
+
+
+# --- search -----------------------------------------------------------------------------------
+
+
+def test_search_by_number_and_by_name(clerk: FlaskClient) -> None:
+    resident_id = resident_id_from(enrol(clerk, display_name="Ana María Souza"))
+    number = _issue(clerk, resident_id)
+    for typed in (number, number.lower(), number.replace("-", "")):
+        response = clerk.get("/", query_string={"number": typed})
+        assert response.headers["Location"] == f"/residents/{resident_id}"
+    response = clerk.get("/", query_string={"name": "ana maría souza", "birth_date": "1990-04-27"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f"/residents/{resident_id}" in page
+    response = clerk.get("/", query_string={"name": "Someone Else", "birth_date": "1990-04-27"})
+    assert "No resident matches this search." in response.get_data(as_text=True)
+
+
+def test_unknown_card_number_is_a_field_error(clerk: FlaskClient) -> None:
+    response = clerk.get("/", query_string={"number": "7KQ2-MX4"})
+    assert response.status_code == 404
+    assert 'id="number-error"' in response.get_data(as_text=True)
+
+
+# --- enrolment --------------------------------------------------------------------------------
+
+
+def test_enrolment_page_is_accessible(clerk: FlaskClient) -> None:
+    page = clerk.get("/residents/new").get_data(as_text=True)
+    # Every input has a label; groups have a legend; the address note is visible.
+    for field in ("display_name", "birth_date", "address", "preferred_language", "photo"):
+        assert f'for="{field}"' in page
+    assert page.count("<legend") >= 2
+    assert "People without an address are welcome" in page
+    assert 'enctype="multipart/form-data"' in page
+    assert 'name="csrf_token"' in page
+    # No field for anything the privacy rules forbid.
+    for forbidden in ("nationality", "immigration", "residency_status", "document_number"):
+        assert f'name="{forbidden}' not in page
+
+
+def test_enrolment_hands_the_documents_back_and_flags_duplicates(
+    app: Flask, clerk: FlaskClient
+) -> None:
+    first = enrol(clerk)
+    assert first.status_code == 302
+    page = clerk.get(first.headers["Location"]).get_data(as_text=True)
+    assert "Give all the documents back to the person now." in page
+    assert "Possible duplicate" not in page
+
+    second = enrol(clerk)  # same name and birth date: flagged, not blocked
+    assert second.status_code == 302
+    page = clerk.get(second.headers["Location"]).get_data(as_text=True)
+    assert "Possible duplicate: 1 other record" in page
+    assert f"/residents/{resident_id_from(first)}" in page
+    with app.app_context():
+        assert len(db.session.scalars(select(Resident.id)).all()) == 2
+
+
+def test_enrolment_without_address_or_gender_marker(clerk: FlaskClient) -> None:
+    response = enrol(clerk, address="", gender_marker="")
+    assert response.status_code == 302
+    page = clerk.get(response.headers["Location"]).get_data(as_text=True)
+    assert "No address" in page
+
+
+def test_too_few_document_points_is_refused(app: Flask, clerk: FlaskClient) -> None:
+    response = enrol(clerk, documents=["health_insurance_card", "utility_bill"])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="documents-error"' in page
+    with app.app_context():
+        assert db.session.scalars(select(Resident.id)).all() == []
+
+
+# --- card lifecycle ---------------------------------------------------------------------------
+
+
+def test_issue_print_and_reprint(app: Flask, clerk: FlaskClient) -> None:
+    resident_id = resident_id_from(enrol(clerk))
+    number = _issue(clerk, resident_id)
+    for layout in ("card", "a4"):
+        response = clerk.get(f"/cards/{number}/{layout}.pdf")
+        assert response.status_code == 200
+        assert response.mimetype == "application/pdf"
+        assert response.data.startswith(b"%PDF")
+    page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
+    assert "Reprint card (PDF)" in page
+    assert clerk.get(f"/cards/{number}/card.pdf?reprint=1").status_code == 200
+    actions = _actions(app)
+    assert actions.count("card.print") == 2
+    assert actions.count("card.reprint") == 1
+    # A second card while the first is valid is refused with a message, not a 500.
+    response = post(clerk, f"/residents/{resident_id}/cards")
+    assert response.status_code == 302
+    page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
+    assert "already has a valid card" in page
+
+
+def test_renewal_too_early_then_in_the_window(
+    app: Flask, clerk: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resident_id = resident_id_from(enrol(clerk))
+    number = _issue(clerk, resident_id)
+    post(clerk, f"/cards/{number}/renew")
+    page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
+    assert "can be renewed from" in page
+
+    expires = _card(app, number).expires_at
+    later = expires - timedelta(days=10)
+    monkeypatch.setattr(views, "utcnow", lambda: later)
+    response = post(clerk, f"/cards/{number}/renew")
+    assert response.status_code == 302
+    assert _card(app, number).expires_at > expires
+    assert "card.renew" in _actions(app)
+
+
+def test_supervisor_suspends_reinstates_replaces_and_revokes(
+    app: Flask, clerk: FlaskClient, supervisor: FlaskClient
+) -> None:
+    resident_id = resident_id_from(enrol(clerk))
+    number = _issue(clerk, resident_id)
+
+    post(supervisor, f"/cards/{number}/suspend", {f"suspend-{number}-reason": "investigation"})
+    assert _card(app, number).status == "suspended"
+    page = supervisor.get(f"/residents/{resident_id}").get_data(as_text=True)
+    assert "Under investigation" in page and "Reinstate" in page
+
+    post(supervisor, f"/cards/{number}/reinstate")
+    assert _card(app, number).status == "valid"
+
+    response = post(supervisor, f"/cards/{number}/replace", {f"replace-{number}-reason": "lost"})
+    assert response.status_code == 302
+    assert _card(app, number).status == "revoked"
+    page = supervisor.get(f"/residents/{resident_id}").get_data(as_text=True)
+    numbers = re.findall(r'id="card-([0-9A-Z]{4}-[0-9A-Z]{3})"', page)
+    new_number = next(n for n in numbers if n != number)
+    assert _card(app, new_number).status == "valid"
+
+    response = post(
+        supervisor, f"/cards/{new_number}/revoke", {f"revoke-{new_number}-reason": "fraud"}
+    )
+    assert response.status_code == 302
+    card = _card(app, new_number)
+    assert (card.status, card.status_reason) == ("revoked", "fraud")
+    # A revoked card cannot be printed any more; the clerk is told why.
+    response = clerk.get(f"/cards/{new_number}/card.pdf")
+    assert response.status_code == 302
+    page = clerk.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert "This card is revoked." in page
+    actions = _actions(app)
+    for action in ("card.suspend", "card.reinstate", "card.replace", "card.revoke"):
+        assert action in actions
+
+
+def test_revoke_requires_a_reason(app: Flask, clerk: FlaskClient, supervisor: FlaskClient) -> None:
+    resident_id = resident_id_from(enrol(clerk))
+    number = _issue(clerk, resident_id)
+    response = post(supervisor, f"/cards/{number}/revoke", {})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Choose the reason" in page
+    assert f'href="#revoke-{number}-reason"' in page
+    assert '<details class="more" open>' in page
+    assert _card(app, number).status == "valid"
+
+
+def test_erasure_on_request(app: Flask, clerk: FlaskClient, supervisor: FlaskClient) -> None:
+    resident_id = resident_id_from(enrol(clerk))
+    number = _issue(clerk, resident_id)
+    page = supervisor.get(f"/residents/{resident_id}/erase").get_data(as_text=True)
+    assert "This cannot be undone" in page
+    response = post(supervisor, f"/residents/{resident_id}/erase", {"confirm": "y"})
+    assert response.status_code == 302
+    page = supervisor.get("/").get_data(as_text=True)
+    assert "The record is deleted and 1 card was revoked." in page
+    assert supervisor.get(f"/residents/{resident_id}").status_code == 404
+    card = _card(app, number)
+    assert card.status == "revoked" and card.resident_id is None
+    # Searching the number now says the record was deleted, and shows no personal data.
+    response = supervisor.get("/", query_string={"number": number}, follow_redirects=True)
+    assert "deleted on request" in response.get_data(as_text=True)
+
+
+# --- audit and administration -----------------------------------------------------------------
+
+
+def test_audit_log_lists_actions_without_personal_data(
+    app: Flask, clerk: FlaskClient, supervisor: FlaskClient
+) -> None:
+    resident_id = resident_id_from(enrol(clerk, display_name="Zainab Okafor"))
+    number = _issue(clerk, resident_id)
+    page = supervisor.get("/audit").get_data(as_text=True)
+    assert "Resident enrolled" in page and "Card issued" in page
+    assert "clerk" in page
+    assert "Zainab" not in page and "1990" not in page
+    filtered = supervisor.get("/audit", query_string={"card": number.lower()}).get_data(
+        as_text=True
+    )
+    assert "Card issued" in filtered and "Resident enrolled" not in filtered
+    response = supervisor.get("/audit", query_string={"card": "not-a-card"})
+    assert response.status_code == 422
+
+
+def test_audit_log_pages(app: Flask, supervisor: FlaskClient) -> None:
+    for _ in range(3):
+        login(app.test_client(), "clerk")
+    first = supervisor.get("/audit").get_data(as_text=True)
+    before = re.search(r"before=(\d+)", first)
+    total = len(_actions(app))
+    if total > views.AUDIT_PAGE_SIZE:
+        assert before
+    else:
+        assert before is None
+        assert first.count("<tr>") == total + 1  # one header row
+
+
+def test_admin_creates_and_deactivates_staff(app: Flask, admin: FlaskClient) -> None:
+    response = post(
+        admin,
+        "/admin/staff",
+        {
+            "username": "newclerk",
+            "password": "a long enough password",
+            "role": "clerk",
+            "language": "pt",
+        },
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        user = db.session.scalars(select(StaffUser).where(StaffUser.username == "newclerk")).one()
+        user_id, language = user.id, user.preferred_language
+    assert language == "pt"
+    newcomer = app.test_client()
+    assert login(newcomer, "newclerk", "a long enough password").status_code == 302
+    assert '<html lang="pt"' in newcomer.get("/").get_data(as_text=True)
+
+    post(admin, f"/admin/staff/{user_id}/active", {"active": "0"})
+    with app.app_context():
+        assert db.session.get(StaffUser, user_id).active is False
+    # A deactivated account is signed out at its next request and cannot sign in again.
+    assert newcomer.get("/").status_code == 302
+    assert login(app.test_client(), "newclerk", "a long enough password").status_code == 422
+
+
+def test_admin_cannot_deactivate_themselves(app: Flask, admin: FlaskClient) -> None:
+    with app.app_context():
+        admin_id = db.session.scalars(
+            select(StaffUser.id).where(StaffUser.username == "admin")
+        ).one()
+    post(admin, f"/admin/staff/{admin_id}/active", {"active": "0"})
+    assert admin.get("/admin/staff").status_code == 200
+
+
+def test_admin_keys_page_and_rotation(app: Flask, admin: FlaskClient) -> None:
+    page = admin.get("/admin/keys").get_data(as_text=True)
+    kids_before = re.findall(r'<td class="mono">([0-9a-f]{16})</td>', page)
+    assert len(kids_before) == 1
+    assert "Root key fingerprint" in page
+    response = post(admin, "/admin/keys/rotate")
+    assert response.status_code == 302
+    page = admin.get("/admin/keys").get_data(as_text=True)
+    assert len(re.findall(r'<td class="mono">([0-9a-f]{16})</td>', page)) == 2
+    assert "Retired" in page
+
+
+def test_when_expired_the_card_shows_expired(
+    app: Flask, clerk: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resident_id = resident_id_from(enrol(clerk))
+    number = _issue(clerk, resident_id)
+    later = _card(app, number).expires_at + timedelta(days=1)
+    monkeypatch.setattr(views, "utcnow", lambda: later)
+    page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
+    assert 'class="status status--expired"' in page
+    assert "Print card (PDF)" not in page
