@@ -4,10 +4,8 @@ driven by Playwright."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,18 +15,6 @@ from werkzeug.serving import make_server
 
 from cardservice.extensions import db
 from tests.integration.counter.support import make_app
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def _wait_for_chromium(timeout: float = 300) -> None:
-    """Debian's chromium may still be installing when the suite starts."""
-    deadline = time.monotonic() + timeout
-    while not Path(CHROMIUM).exists():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{CHROMIUM} is not installed")
-        time.sleep(2)
 
 
 def _free_port() -> int:
@@ -66,18 +52,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         yield server
     with app.app_context():
         db.engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    _wait_for_chromium()
-    assert shutil.which(CHROMIUM)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="session")
