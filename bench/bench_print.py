@@ -172,6 +172,8 @@ def main() -> None:
         cpu = time.process_time() - cpu_start
         size = path.stat().st_size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    worker_cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
 
     print(f"cards rendered      {count} ({args.layout} layout)")
     print(f"wall time           {elapsed:.1f} s  (target <= 120 s for 10,000)")
@@ -180,6 +182,7 @@ def main() -> None:
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average        {load} on {os.cpu_count()} CPUs")
     print(f"peak RSS            {peak:.0f} MB  (target <= 300 MB)")
+    print(f"QR worker process   peak RSS {worker_peak:.0f} MB, CPU {worker_cpu:.1f} s")
     print(f"RSS before          {rss_before:.0f} MB")
     print("RSS along the way   " + ", ".join(f"{n}: {mb:.0f} MB" for n, mb in samples))
     print(f"PDF size            {size / 1e6:.1f} MB ({size / count / 1e3:.1f} kB/card)")

@@ -17,6 +17,7 @@ Public interface::
     render_card_pdf(card, *, layout="card") -> bytes
     render_batch(cards, out, *, layout="a4", progress=None) -> int   # number rendered
     unsupported_characters(text) -> str   # characters no shipped font can draw
+    preload_fonts() -> None                # load the fonts now (else on first use, ~0.5 s)
     InvalidCardError(ValueError)           # raised by PrintableCard() and the renderers
 
 Layouts:
@@ -40,15 +41,22 @@ Thai, Droid Sans Fallback for Han and kana, Nanum Gothic for Hangul): per-script
 bidi reordering and HarfBuzz shaping (see ``_text``). The fonts are embedded, subset, once per
 PDF; the app never depends on system fonts.
 
+Batches stream: each page is written to ``out`` as soon as it is finished and only object
+offsets are kept, so memory stays flat (about 130 MB for 10,000 cards with photos); fonts and
+the static artwork of each face are embedded once per PDF. From 64 cards on, the QR codes are
+encoded in a helper process (``python -I _qr.py``) while this one draws.
+
 No personal data goes into the PDF metadata. Rendering is thread-safe.
 """
 
+from ._fonts import preload as preload_fonts
 from ._render import InvalidCardError, PrintableCard, render_batch, render_card_pdf
 from ._text import unsupported_characters
 
 __all__ = [
     "InvalidCardError",
     "PrintableCard",
+    "preload_fonts",
     "render_batch",
     "render_card_pdf",
     "unsupported_characters",

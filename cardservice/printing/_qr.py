@@ -95,7 +95,7 @@ def _masks(blank: tuple[tuple[bool | None, ...], ...]) -> tuple[tuple[int, int],
     return tuple(masks)
 
 
-class _FastMaskQRCode(qrcode.QRCode):  # type: ignore[type-arg]
+class _FastMaskQRCode(qrcode.QRCode):  # type: ignore[misc]  # qrcode ships no types
     def make(self, fit: bool = True) -> None:
         if fit or self.version is None:
             self.best_fit(start=self.version)

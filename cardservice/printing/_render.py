@@ -12,7 +12,7 @@ import subprocess
 import sys
 import unicodedata
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import BinaryIO, Literal
@@ -235,7 +235,7 @@ def _drain(head: deque[PrintableCard], rest: Iterator[PrintableCard]) -> Iterato
     yield from rest
 
 
-def _faces(cards: Iterable[PrintableCard]) -> Iterator[_layout.Face]:
+def _faces(cards: Iterable[PrintableCard]) -> Generator[_layout.Face, None, None]:
     source = iter(cards)
     # Look ahead to decide whether the worker pays off; the cards looked at are let go as soon
     # as they are drawn (a deque emptied as we go), so memory does not hold them all.

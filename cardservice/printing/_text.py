@@ -22,8 +22,8 @@ batch prints the same labels and city name thousands of times.
 from __future__ import annotations
 
 import functools
+import threading
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,6 +55,7 @@ ELLIPSIS = "\u2026"
 # reportlab's default feature set adds "dlig", which turns the letters of the name Muhammad into
 # the single honorific ligature U+FDF4: right in a religious text, wrong on an identity card.
 _FEATURES = {"kern": True, "liga": True, "dlig": False}
+_shaping_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,11 @@ def _shape(text: str, font: str, rtl: bool) -> Run:
         # would guess left-to-right, so put it in visual order and mirror it ourselves.
         text = "".join(MIRRORED.get(ch, ch) for ch in reversed(text))
     width = pdfmetrics.stringWidth(text, font, 1000)
-    shaped = shapeFragWord([width, (ABag(fontName=font, fontSize=1000), text)], _FEATURES)[1][1]
+    with _shaping_lock:
+        # reportlab gives glyphs that have no code point (contextual forms, ligatures) private
+        # code points, allocated from a counter on the font: not safe to run concurrently.
+        word = shapeFragWord([width, (ABag(fontName=font, fontSize=1000), text)], _FEATURES)
+    shaped = word[1][1]
     if isinstance(shaped, ShapedStr):
         units = sum(sd.x_advance for sd in shaped.__shapeData__)
     else:
@@ -198,10 +203,6 @@ def unsupported_characters(text: str, style: Style = "regular") -> str:
     return "".join(missing)
 
 
-def _break_points(words: Sequence[str]) -> list[str]:
-    return [w for w in words if w]
-
-
 def _split_word(word: str, style: Style, max_units: float, base_rtl: bool) -> list[str]:
     """Cut a word that is wider than the line into pieces, never inside a grapheme's marks."""
     pieces: list[str] = []
@@ -224,7 +225,7 @@ def wrap(text: str, style: Style, max_units: float, base_rtl: bool | None = None
     is broken between characters. ``max_units`` is the line width in 1/1000 em."""
     rtl = shape_line(text, style, base_rtl).rtl if base_rtl is None else base_rtl
     words: list[str] = []
-    for word in _break_points(text.split(" ")):
+    for word in filter(None, text.split(" ")):
         if shape_line(word, style, rtl).units > max_units:
             words.extend(_split_word(word, style, max_units, rtl))
         else:
@@ -282,7 +283,7 @@ def fit(
         if len(lines) <= max_lines:
             return Block(size=size, lines=tuple(lines), leading=leading)
         size -= step
-    size = max(min_size, min(size + step, height / (max_lines * leading)))
+    size = min_size
     lines = wrap(text, style, width * 1000.0 / size, one.rtl)[:max_lines]
     lines[-1] = _ellipsize(lines[-1], style, width * 1000.0 / size)
     return Block(size=size, lines=tuple(lines), leading=leading)
