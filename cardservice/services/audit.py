@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from ..models import GENESIS_HASH, AuditEntry, AuditHead
 
@@ -75,14 +75,24 @@ def entry_hash(
 
 def _head(session: Session) -> AuditHead:
     # FOR UPDATE serialises concurrent appenders on PostgreSQL; SQLite serialises writers anyway.
-    head = session.execute(
+    # Once locked, the row stays locked until the transaction ends, so within one transaction
+    # (a batch print writes hundreds of entries) the locked head is reused instead of re-read.
+    real = session() if isinstance(session, scoped_session) else session
+    transaction = real.get_transaction()
+    cached = session.info.get("_audit_head")
+    if cached is not None and cached[0] is transaction and cached[1] in session:
+        head: AuditHead = cached[1]
+        return head
+    head_row = session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
     ).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, last_hash=GENESIS_HASH, entries=0)
-        session.add(head)
+    if head_row is None:
+        head_row = AuditHead(id=1, last_hash=GENESIS_HASH, entries=0)
+        session.add(head_row)
         session.flush()
-    return head
+    if transaction is not None:
+        session.info["_audit_head"] = (transaction, head_row)
+    return head_row
 
 
 def record(

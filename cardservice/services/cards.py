@@ -6,19 +6,21 @@ transaction, so what the city publishes never disagrees with its records.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 import cardformat
 from cardformat import Status, StatusList
 
-from ..models import Card, StatusListRecord
+from ..models import Card, City, SigningKey, StatusListRecord
 from . import audit
 from .audit import Actor
 from .context import Deps
@@ -116,6 +118,20 @@ def _new_number(session: Session) -> str:
     raise ConflictError(_l("Could not allocate a card number; try again."))
 
 
+@dataclass(frozen=True)
+class _Signer:
+    """The city and its active signing key, loaded once for a run of signatures (a batch)."""
+
+    city: City
+    key_record: SigningKey
+    key: Ed25519PrivateKey
+
+    @classmethod
+    def load(cls, session: Session, deps: Deps) -> _Signer:
+        key_record, key = active_signing_key(session, deps)
+        return cls(get_city(session), key_record, key)
+
+
 def _sign(
     session: Session,
     deps: Deps,
@@ -124,9 +140,11 @@ def _sign(
     holder_name: str,
     birth_date: date | None,
     now: datetime,
+    signer: _Signer | None = None,
 ) -> str:
-    city = get_city(session)
-    key_record, key = active_signing_key(session, deps)
+    if signer is None:
+        signer = _Signer.load(session, deps)
+    city, key_record, key = signer.city, signer.key_record, signer.key
     token = cardformat.sign_card(
         cardformat.Card(
             number=card.number,
@@ -224,20 +242,38 @@ def _require_printable(card: Card, now: datetime) -> None:
 
 
 def _printable(
-    session: Session, deps: Deps, card: Card, *, now: datetime, actor: Actor, action: str
+    session: Session,
+    deps: Deps,
+    card: Card,
+    *,
+    now: datetime,
+    actor: Actor,
+    action: str,
+    signer: _Signer | None = None,
 ) -> PrintableCard:
     """Sign a fresh token and assemble the printer's input; the caller commits."""
     from ..printing import InvalidCardError, PrintableCard
 
     _require_printable(card, now)
     assert card.resident_id is not None
-    record = open_record(deps, load_resident(session, card.resident_id))
+    resident = (
+        card.resident if card.resident is not None else load_resident(session, card.resident_id)
+    )
+    record = open_record(deps, resident)
+    if signer is None:
+        signer = _Signer.load(session, deps)
     token = _sign(
-        session, deps, card, holder_name=record.display_name, birth_date=record.birth_date, now=now
+        session,
+        deps,
+        card,
+        holder_name=record.display_name,
+        birth_date=record.birth_date,
+        now=now,
+        signer=signer,
     )
     card.last_printed_at = now
     audit.record(session, now=now, actor=actor, action=action, card_number=card.number)
-    city = get_city(session)
+    city = signer.city
     try:
         return PrintableCard(
             city_name=city.name_in(record.preferred_language),
@@ -283,6 +319,12 @@ def print_card(
     return printable
 
 
+def _chunks(items: Iterable[str], size: int) -> Iterator[tuple[str, ...]]:
+    iterator = iter(items)
+    while chunk := tuple(itertools.islice(iterator, size)):
+        yield chunk
+
+
 def print_batch(
     session: Session,
     deps: Deps,
@@ -292,26 +334,35 @@ def print_batch(
     actor: Actor,
     commit_every: int = 250,
 ) -> Iterator[PrintableCard]:
-    """Printable cards for a batch, lazily: one card in memory at a time.
+    """Printable cards for a batch, lazily: one chunk of rows in memory at a time.
 
     Cards that can no longer be printed (revoked or erased since the list was made) are skipped.
-    Commits (print marks and audit entries) every `commit_every` cards and at the end, and
-    releases the rows already handled so the session does not grow with the batch.
+    Each chunk is loaded with its residents in two queries and signed with a key loaded once;
+    print marks and audit entries are committed per chunk, and the rows are released after, so
+    the session does not grow with the batch.
     """
-    pending = 0
-    for number in numbers:
-        card = get_card(session, number, for_update=True)
-        try:
-            printable = _printable(session, deps, card, now=now, actor=actor, action="card.print")
-        except ConflictError:
-            continue
-        pending += 1
-        yield printable
-        if pending >= commit_every:
-            session.commit()
-            session.expunge_all()
-            pending = 0
-    session.commit()
+    signer: _Signer | None = None
+    for chunk in _chunks(numbers, commit_every):
+        rows = session.scalars(
+            select(Card).where(Card.number.in_(chunk)).options(selectinload(Card.resident))
+        ).all()
+        by_number = {card.number: card for card in rows}
+        if signer is None:
+            signer = _Signer.load(session, deps)
+        for number in chunk:
+            card = by_number.get(number)
+            if card is None:
+                continue
+            try:
+                printable = _printable(
+                    session, deps, card, now=now, actor=actor, action="card.print", signer=signer
+                )
+            except ConflictError:
+                continue
+            yield printable
+        session.commit()
+        session.expunge_all()
+        signer = None  # reload after expunge: the city row must belong to the session again
 
 
 def renew_card(

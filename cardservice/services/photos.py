@@ -51,6 +51,10 @@ def process_photo(data: bytes, policy: Policy) -> bytes:
                     )
                 if min(width, height) < _MIN_SIDE:
                     raise PhotoError(_l("The photo is too small."), field="photo")
+                if expected == "JPEG":
+                    # Let libjpeg decode at a reduced scale (1/2, 1/4, 1/8) no smaller than the
+                    # output size: a phone photo decodes several times faster.
+                    image.draft("RGB", (policy.photo_max_width, policy.photo_max_height))
                 image.load()
                 oriented = ImageOps.exif_transpose(image)
                 rgb = oriented.convert("RGB")
@@ -67,8 +71,9 @@ def process_photo(data: bytes, policy: Policy) -> bytes:
     ):
         # Pillow signals truncated or malformed files through all of these.
         raise PhotoError(_l("The photo file is damaged or not an image."), field="photo") from None
-    rgb.thumbnail((policy.photo_max_width, policy.photo_max_height), Image.Resampling.LANCZOS)
+    # Bicubic with Pillow's reducing gap: visually equal to Lanczos at this scale, much cheaper.
+    rgb.thumbnail((policy.photo_max_width, policy.photo_max_height), Image.Resampling.BICUBIC)
     rgb.info = {}  # drop anything convert() copied over (ICC profile, comments, EXIF)
     out = io.BytesIO()
-    rgb.save(out, format="JPEG", quality=policy.photo_quality, optimize=True)
+    rgb.save(out, format="JPEG", quality=policy.photo_quality)
     return out.getvalue()

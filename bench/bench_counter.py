@@ -1,0 +1,261 @@
+"""Benchmarks of the issuance service, measured in one run on this machine.
+
+1. Counter flow through the JSON API and the Flask test client: enrol (with a photo), issue,
+   render the card PDF. Prints p50/p95 per step and for the whole flow (target: p95 <= 150 ms),
+   and the share of the flow spent in resident-data encryption (seal and open of the
+   per-resident AES-GCM record, wrapped data key included; issue 6 target: <= 10%).
+2. Batch print: `cardservice cards print-batch` of N cards (default 10,000) in a child process,
+   wall time and peak RSS (targets: <= 120 s, <= 300 MB).
+
+Usage: .venv/bin/python bench/bench_counter.py [--flow N] [--batch N] [--no-batch]
+Everything happens in a temporary instance folder with a fresh SQLite database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import resource
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _photo() -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (900, 1200), (200, 170, 150))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((250, 200, 650, 700), fill=(120, 90, 70))
+    draw.rectangle((200, 750, 700, 1200), fill=(40, 60, 120))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _make_app(instance: Path) -> Any:
+    os.environ["CARDSERVICE_INSTANCE_PATH"] = str(instance)
+    os.environ["CARDSERVICE_DATABASE_URL"] = f"sqlite:///{instance / 'bench.sqlite3'}"
+    os.environ.setdefault("CARDSERVICE_ENV", "development")
+    from flask_migrate import upgrade
+
+    from cardservice import create_app
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def bench_flow(app: Any, iterations: int) -> None:
+    from cardservice.extensions import db
+    from cardservice.services import Actor, deps
+    from cardservice.services.crypto import ResidentCipher
+    from cardservice.services.keys import init_city
+    from cardservice.services.staff import create_token
+
+    now = datetime.now(UTC)
+    with app.app_context():
+        init_city(
+            db.session,
+            deps(),
+            code="FR SXB",
+            names={"fr": "Strasbourg"},
+            now=now,
+            actor=Actor.system("bench"),
+        )
+        token = create_token(
+            db.session, name="bench", role="clerk", now=now, actor=Actor.system("bench")
+        ).token
+    headers = {"Authorization": f"Bearer {token}"}
+    photo = base64.b64encode(_photo()).decode()
+
+    # Time spent in encryption, accumulated by wrapping the cipher's two entry points.
+    crypto_time = [0.0]
+    original_seal, original_open = ResidentCipher.seal, ResidentCipher.open
+
+    def timed_seal(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original_seal(self, *args, **kwargs)
+        finally:
+            crypto_time[0] += time.perf_counter() - start
+
+    def timed_open(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original_open(self, *args, **kwargs)
+        finally:
+            crypto_time[0] += time.perf_counter() - start
+
+    ResidentCipher.seal = timed_seal  # type: ignore[method-assign]
+    ResidentCipher.open = timed_open  # type: ignore[method-assign]
+
+    client = app.test_client()
+    steps: dict[str, list[float]] = {"enrol": [], "issue": [], "pdf": [], "flow": []}
+    crypto_share: list[float] = []
+    warmup = 5
+    for i in range(iterations + warmup):
+        body = {
+            "display_name": f"Bench Resident {secrets.token_hex(3)}",
+            "birth_date": "1988-07-14",
+            "gender_marker": "X",
+            "preferred_language": "fr",
+            "photo": photo,
+            "documents": ["passport", "utility_bill"],
+        }
+        crypto_time[0] = 0.0
+        t0 = time.perf_counter()
+        response = client.post("/api/v1/residents", json=body, headers=headers)
+        t1 = time.perf_counter()
+        assert response.status_code == 201, response.get_data(as_text=True)
+        rid = response.get_json()["id"]
+        response = client.post(f"/api/v1/residents/{rid}/cards", headers=headers)
+        t2 = time.perf_counter()
+        assert response.status_code == 201
+        number = response.get_json()["number"]
+        response = client.get(f"/api/v1/cards/{number}.pdf", headers=headers)
+        t3 = time.perf_counter()
+        assert response.status_code == 200 and response.data.startswith(b"%PDF")
+        if i < warmup:
+            continue
+        steps["enrol"].append(t1 - t0)
+        steps["issue"].append(t2 - t1)
+        steps["pdf"].append(t3 - t2)
+        steps["flow"].append(t3 - t0)
+        crypto_share.append(crypto_time[0] / (t3 - t0))
+
+    ResidentCipher.seal, ResidentCipher.open = original_seal, original_open  # type: ignore[method-assign]
+    print(f"Counter flow, {iterations} residents (test client, SQLite, photo 900x1200 JPEG)")
+    print(f"  {'step':<6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    for name, values in steps.items():
+        print(
+            f"  {name:<6} {_pct(values, 0.5) * 1000:8.1f} {_pct(values, 0.95) * 1000:8.1f} "
+            f"{max(values) * 1000:8.1f}"
+        )
+    p95 = _pct(steps["flow"], 0.95) * 1000
+    verdict = "OK" if p95 <= 150 else "OVER TARGET"
+    print(f"  flow p95 = {p95:.1f} ms (target <= 150 ms): {verdict}")
+    share = statistics.mean(crypto_share) * 100
+    print(
+        f"  encryption (seal + open of resident records) = {share:.2f}% of the flow on average "
+        f"(target <= 10%): {'OK' if share <= 10 else 'OVER TARGET'}"
+    )
+
+
+def _seed_cards(app: Any, count: int) -> None:
+    """Residents and cards for the batch bench, created through the services' own steps
+    (photo processed once: the batch measures printing, not enrolment)."""
+    from cardservice.extensions import db
+    from cardservice.models import Resident
+    from cardservice.services import deps
+    from cardservice.services.cards import _issue
+    from cardservice.services.crypto import ResidentRecord
+    from cardservice.services.photos import process_photo
+
+    with app.app_context():
+        d = deps()
+        photo = process_photo(_photo(), d.policy)
+        now = datetime.now(UTC)
+        names = ["Ana Souza", "Ελένη Παππά", "أمينة بنعلي", "Иван Петров", "王小明", "Li Wei"]
+        for i in range(count):
+            rid = secrets.token_hex(16)
+            record = ResidentRecord(
+                display_name=f"{names[i % len(names)]} {i}",
+                birth_date=None,
+                gender_marker=None,
+                address=None,
+                preferred_language="fr",
+                photo=photo,
+            )
+            sealed = d.cipher.seal(rid, record)
+            db.session.add(
+                Resident(
+                    id=rid,
+                    created_at=now,
+                    updated_at=now,
+                    master_key_id=sealed.master_key_id,
+                    wrapped_data_key=sealed.wrapped_data_key,
+                    ciphertext=sealed.ciphertext,
+                    blind_index=d.cipher.blind_index(record.display_name, None),
+                )
+            )
+            db.session.flush()
+            _issue(db.session, d, rid, now=now)
+            if i % 500 == 499:
+                db.session.commit()
+                db.session.expunge_all()
+        db.session.commit()
+
+
+def bench_batch(app: Any, instance: Path, count: int) -> None:
+    start = time.perf_counter()
+    _seed_cards(app, count)
+    print(f"\nBatch print, {count} cards (seeded in {time.perf_counter() - start:.1f} s)")
+    out = instance / "batch.pdf"
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    since = datetime.now(UTC).date().isoformat()
+    start = time.perf_counter()
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cardservice"),
+            "cards",
+            "print-batch",
+            "--since",
+            since,
+            "--out",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        print(result.stderr[-2000:])
+        raise SystemExit("print-batch failed")
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    size_mb = out.stat().st_size / 2**20
+    print(f"  {result.stdout.strip()}")
+    print(f"  wall time = {elapsed:.1f} s (target <= 120 s): {'OK' if elapsed <= 120 else 'OVER'}")
+    print(
+        f"  peak RSS  = {peak_mb:.0f} MB (target <= 300 MB): {'OK' if peak_mb <= 300 else 'OVER'}"
+    )
+    print(f"  PDF size  = {size_mb:.1f} MB, {count / elapsed:.0f} cards/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flow", type=int, default=200, help="counter flows to time")
+    parser.add_argument("--batch", type=int, default=10_000, help="cards in the batch print")
+    parser.add_argument("--no-batch", action="store_true", help="skip the batch print bench")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-counter-") as tmp:
+        instance = Path(tmp)
+        app = _make_app(instance)
+        print(f"machine: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}")
+        bench_flow(app, args.flow)
+        if not args.no_batch:
+            bench_batch(app, instance, args.batch)
+
+
+if __name__ == "__main__":
+    main()
