@@ -1,7 +1,7 @@
 """Fixtures of the counter UI tests: a migrated database per test, a client per role.
 
-Set TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to run the same tests
-against PostgreSQL; each test then gets a schema of its own in that database.
+SQLite by default. With TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/test)
+the same tests run on PostgreSQL, in a schema of their own; an unreachable server ends the run.
 """
 
 from __future__ import annotations
@@ -11,24 +11,42 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
 
 from cardservice.extensions import db
 
 from .support import login, make_app, open_app
 
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests that use the database run again in the PostgreSQL pass (`pytest -m postgres`).
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents and "app" in getattr(
+            item, "fixturenames", ()
+        ):
+            item.add_marker(pytest.mark.postgres)
+
 
 def _postgres_url() -> str | None:
-    return os.environ.get("TEST_POSTGRES_URL") or None
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        return None
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
 
 
 @pytest.fixture(scope="session")
 def _template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite instance (city, staff), copied for each test: migrating and hashing
-    three passwords per test would triple the suite's time."""
+    three passwords for every test would make the suite several times slower."""
     folder = tmp_path_factory.mktemp("counter-template")
     application = make_app(folder)
     with application.app_context():
@@ -36,37 +54,71 @@ def _template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture
-def app(tmp_path: Path, _template_instance: Path) -> Iterator[Flask]:
+@pytest.fixture(scope="session")
+def _postgres_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Any]]:
+    """PostgreSQL: one schema for the session, migrated and seeded once; each test starts
+    from a snapshot of the seeded rows (the suite must fail, not skip, without a server)."""
     url = _postgres_url()
-    if url is None:
-        instance = tmp_path / "instance"
-        shutil.copytree(_template_instance, instance)
-        application = open_app(instance)
-        yield application
-        with application.app_context():
-            db.engine.dispose()
-        return
-    # One throwaway schema per test, chosen through the connection's search_path.
-    import psycopg
-
-    schema = f"counter_{uuid.uuid4().hex[:12]}"
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    driver_url = "postgresql+psycopg://" + plain.removeprefix("postgresql://")
-    application = make_app(
-        tmp_path,
-        database_url=driver_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={schema}"}},
-    )
+    assert url is not None
+    schema = f"counter_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     try:
-        yield application
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        with engine.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine.dispose()
+    except Exception as exc:  # any connection failure must stop the run, loudly
+        pytest.exit(f"TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {exc}", returncode=3)
+    application = make_app(
+        tmp_path_factory.mktemp("counter-pg"),
+        database_url=url,
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "pool_pre_ping": True,
+            "connect_args": {"options": f"-c search_path={schema}"},
+        },
+    )
+    with application.app_context():
+        snapshot = {
+            table.name: [dict(row._mapping) for row in db.session.execute(table.select())]
+            for table in db.metadata.sorted_tables
+        }
+        db.session.remove()
+    try:
+        yield application, snapshot
     finally:
         with application.app_context():
+            db.session.remove()
             db.engine.dispose()
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def _restore(application: Flask, snapshot: dict[str, list[dict[str, Any]]]) -> None:
+    with application.app_context():
+        tables = db.metadata.sorted_tables
+        for table in reversed(tables):
+            db.session.execute(table.delete())
+        for table in tables:
+            if snapshot[table.name]:
+                db.session.execute(table.insert(), snapshot[table.name])
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    if _postgres_url() is not None:
+        application, snapshot = request.getfixturevalue("_postgres_app")
+        _restore(application, snapshot)
+        yield application
+        return
+    instance = tmp_path / "instance"
+    shutil.copytree(request.getfixturevalue("_template_instance"), instance)
+    application = open_app(instance)
+    yield application
+    with application.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture
