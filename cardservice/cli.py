@@ -309,13 +309,44 @@ def cards_print_batch(since: datetime, out_path: str, layout: str) -> None:
 @click.command("purge")
 @click.option("--dry-run", is_flag=True, help="Only list what the retention policy would erase.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--all-residents",
+    is_flag=True,
+    help="Emergency purge: erase EVERY resident record now (cards stay verifiable).",
+)
+@click.option("--confirm", default=None, help="With --all-residents: the city code, typed out.")
 @service_command
-def purge_command(dry_run: bool, yes: bool) -> None:
-    """Erase residents whose last card expired longer ago than the policy's retention period."""
-    from .services.residents import purge_expired, retention_candidates
+def purge_command(dry_run: bool, yes: bool, all_residents: bool, confirm: str | None) -> None:
+    """Erase residents past the retention period (or, with --all-residents, everyone)."""
+    from .services.keys import get_city
+    from .services.residents import purge_all_residents, purge_expired, retention_candidates
 
     session, deps = _ctx()
     now = _now()
+    if all_residents:
+        city = get_city(session)
+        if dry_run:
+            from sqlalchemy import func, select
+
+            from .models import Resident
+
+            total = session.scalar(select(func.count()).select_from(Resident))
+            click.echo(f"{total} resident record(s) would be erased.")
+            return
+        if confirm is None:
+            _fail(f'--all-residents needs --confirm "{city.code}"', 2)
+        erased = purge_all_residents(
+            session,
+            deps,
+            city_code=city.code,
+            confirm=str(confirm),
+            now=now,
+            actor=_system("purge-all"),
+        )
+        click.echo(
+            f"{erased} resident record(s) erased. Issued cards stay valid until they expire."
+        )
+        return
     candidates = retention_candidates(session, deps, now=now)
     click.echo(
         f"{len(candidates)} resident record(s) past retention "
@@ -355,6 +386,35 @@ def audit_verify() -> None:
             click.echo(f"{where}: {problem.problem}", err=True)
         _fail("the audit log was tampered with or damaged")
     click.echo("Audit log intact.")
+
+
+@audit_group.command("export")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, writable=True))
+@service_command
+def audit_export(out_path: str) -> None:
+    """Write the whole audit log as JSON lines (with hashes, so the copy can be verified)."""
+    import json
+
+    from .services.audit import iter_entries
+
+    session, _ = _ctx()
+    count = 0
+    with open(out_path, "w", encoding="utf-8") as out:
+        for entry in iter_entries(session):
+            record = {
+                "id": entry.id,
+                "at": entry.at.isoformat(timespec="microseconds"),
+                "actor": entry.actor,
+                "action": entry.action,
+                "card_number": entry.card_number,
+                "subject": entry.subject,
+                "detail": entry.detail,
+                "prev_hash": entry.prev_hash,
+                "hash": entry.hash,
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    click.echo(f"{count} audit entries written to {out_path}.")
 
 
 def register_commands(app: Flask) -> None:

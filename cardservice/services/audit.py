@@ -164,7 +164,7 @@ def verify_chain(session: Session) -> list[ChainProblem]:
     problems: list[ChainProblem] = []
     previous = GENESIS_HASH
     count = 0
-    for entry in _iter_entries(session):
+    for entry in iter_entries(session):
         count += 1
         if entry.prev_hash != previous:
             problems.append(ChainProblem(entry.id, "broken_link"))
@@ -186,7 +186,8 @@ def verify_chain(session: Session) -> list[ChainProblem]:
     return problems
 
 
-def _iter_entries(session: Session) -> Iterator[AuditEntry]:
+def iter_entries(session: Session) -> Iterator[AuditEntry]:
+    """Every entry, oldest first, read in pages (the log can be long)."""
     last_id = 0
     while True:
         batch = list(

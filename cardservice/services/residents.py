@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 import cardformat
@@ -419,3 +419,29 @@ def purge_expired(session: Session, deps: Deps, *, now: datetime, actor: Actor) 
         )
     session.commit()
     return len(candidates)
+
+
+def purge_all_residents(
+    session: Session, deps: Deps, *, city_code: str, confirm: str, now: datetime, actor: Actor
+) -> int:
+    """Emergency purge: erase every resident record at once, in one transaction.
+
+    Issued cards stay verifiable until they expire (keys and status lists are untouched): a city
+    under pressure to hand over its records can destroy them without stranding its residents.
+    `confirm` must repeat the city code. Returns how many records were erased.
+    """
+    if confirm.strip().upper() != city_code.strip().upper():
+        raise ValidationError({"confirm": _l("Type the city code to confirm the purge.")})
+    count = session.scalar(select(func.count()).select_from(Resident)) or 0
+    # Set-based statements: 100,000 residents go in seconds, not row by row.
+    session.execute(
+        update(Card).where(Card.resident_id.is_not(None)).values(resident_id=None),
+        execution_options={"synchronize_session": False},
+    )
+    session.execute(delete(Resident), execution_options={"synchronize_session": False})
+    audit.record(
+        session, now=now, actor=actor, action="resident.purge_all", detail=f"count:{count}"
+    )
+    session.commit()
+    session.expire_all()
+    return int(count)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 import cardformat
-from cardservice.models import ApiToken, AuditEntry, StaffUser
+from cardservice.models import ApiToken, AuditEntry, Resident, StaffUser
 
 from .conftest import auth
 from .test_api import enrol
@@ -246,3 +247,66 @@ def test_production_without_secrets_refuses_to_start(tmp_path: Path) -> None:
     assert "CARDSERVICE_SECRET_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "instance" / "secrets").exists()
+
+
+def test_emergency_purge_keeps_cards_verifiable(runner, client, session, city, tokens) -> None:
+    rids = [enrol(client, tokens["clerk"], display_name=f"Person {i}") for i in range(3)]
+    numbers = [
+        client.post(f"/api/v1/residents/{rid}/cards", headers=auth(tokens["clerk"])).get_json()[
+            "number"
+        ]
+        for rid in rids
+    ]
+    dry = runner.invoke(args=["purge", "--all-residents", "--dry-run"])
+    assert dry.exit_code == 0 and "3 resident record(s) would be erased" in dry.output
+    missing = runner.invoke(args=["purge", "--all-residents"])
+    assert missing.exit_code == 2 and '--confirm "FR SXB"' in missing.output
+    wrong = runner.invoke(args=["purge", "--all-residents", "--confirm", "DE BER"])
+    assert wrong.exit_code == 1 and "city code" in wrong.output
+    assert session.scalar(select(func.count()).select_from(Resident)) == 3
+
+    result = runner.invoke(args=["purge", "--all-residents", "--confirm", "fr sxb"])
+    assert result.exit_code == 0, result.output
+    assert "3 resident record(s) erased" in result.output
+    assert session.scalar(select(func.count()).select_from(Resident)) == 0
+    for number in numbers:
+        card = client.get(f"/api/v1/cards/{number}", headers=auth(tokens["clerk"])).get_json()
+        # Not revoked: the cards in residents' pockets stay valid until they expire.
+        assert card["status"] == "valid" and card["resident_id"] is None
+    actions = session.scalars(select(AuditEntry.action)).all()
+    assert "resident.purge_all" in actions
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_audit_export(runner, client, session, city, tokens, tmp_path: Path) -> None:
+    import json
+
+    enrol(client, tokens["clerk"])
+    out = tmp_path / "audit.jsonl"
+    result = runner.invoke(args=["audit", "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["action"] for line in lines][-1] == "resident.enrol"
+    assert lines[0]["prev_hash"] == "0" * 64
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(lines))
+    assert "Oksana" not in out.read_text()
+
+
+def test_statistics(client, session, city, tokens) -> None:
+    from cardservice.services.stats import statistics
+
+    rid = enrol(client, tokens["clerk"])
+    number = client.post(
+        f"/api/v1/residents/{rid}/cards", headers=auth(tokens["clerk"])
+    ).get_json()["number"]
+    enrol(client, tokens["clerk"], display_name="Second Person")
+    client.post(
+        f"/api/v1/cards/{number}/revoke",
+        json={"reason": "lost"},
+        headers=auth(tokens["supervisor"]),
+    )
+    stats = statistics(session, now=datetime.now(UTC))
+    assert stats.residents == 2
+    assert stats.cards_by_status == {"valid": 0, "suspended": 0, "revoked": 1}
+    assert stats.enrolments_last_30_days == 2
+    assert stats.cards_issued_last_30_days == 1
