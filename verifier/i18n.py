@@ -76,9 +76,10 @@ def select_language() -> str:
     default: str = current_app.config["DEFAULT_LANGUAGE"]
     if not has_request_context():  # the CLI: the instance default
         return default
-    explicit = request.args.get("lang", "")
-    if explicit in LANGUAGES:
-        return explicit
+    if request.query_string:  # parsing the query string costs; most requests have none
+        explicit = request.args.get("lang", "")
+        if explicit in LANGUAGES:
+            return explicit
     return _best_language(request.headers.get("Accept-Language", ""), default)
 
 

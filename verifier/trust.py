@@ -431,6 +431,7 @@ class TrustCache:
                 return self._index
             self._index = self._reload(identity, self._index)
             self._generation += 1
+            self._next_check = time.monotonic() + self.check_interval
             return self._index
 
     def _reload(self, identity: tuple[int, int, int] | None, previous: TrustIndex) -> TrustIndex:

@@ -37,7 +37,7 @@ RESULTS = (
 _CARD_ERROR_RESULTS = frozenset(RESULTS) - {"valid", "revoked", "suspended", "status_unknown"}
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Outcome:
     """A verdict and the verified facts behind it; facts are None when not established."""
 

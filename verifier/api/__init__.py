@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..i18n import result_message
+from ..i18n import current_language, result_message
 from ..verification import Outcome, verify_text
 from .images import ImageProblem, decode_qr
 from .openapi import openapi_document
@@ -43,12 +43,13 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-def answer(outcome: Outcome) -> dict[str, Any]:
+def answer(outcome: Outcome, language: str | None = None) -> dict[str, Any]:
     """The section 6 answer: exactly these keys, unknown facts as null."""
+    language = language or current_language()
     issuer = None
     if outcome.issuer_code is not None:
         names = outcome.issuer_names or {}
-        issuer = {"code": outcome.issuer_code, "name": _issuer_name(names, outcome.issuer_code)}
+        issuer = {"code": outcome.issuer_code, "name": _issuer_name(names, language)}
     card = None
     if outcome.card_number is not None:
         card = {"number": outcome.card_number, "expires": rfc3339(outcome.expires_at)}
@@ -63,18 +64,16 @@ def answer(outcome: Outcome) -> dict[str, Any]:
         "card": card,
         "holder": holder,
         "status_checked_at": rfc3339(outcome.status_checked_at),
-        "message": result_message(outcome.result),
+        "message": result_message(outcome.result, language),
     }
 
 
-def _issuer_name(names: dict[str, str], code: str) -> str:
-    from ..i18n import current_language
-
-    language = current_language()
+def _issuer_name(names: dict[str, str], language: str) -> str:
+    """The city's name in the agent's language, else the instance's, else English, else any."""
     for candidate in (language, current_app.config["DEFAULT_LANGUAGE"], "en"):
         if candidate in names:
             return names[candidate]
-    return next(iter(names.values()), code)
+    return next(iter(names.values()), "")
 
 
 def _verify(text: str) -> Response:
@@ -86,7 +85,8 @@ def _verify(text: str) -> Response:
         max_status_age=timedelta(seconds=current_app.config["MAX_STATUS_AGE"]),
     )
     state.counters.add(outcome.result)
-    return _no_store(jsonify(answer(outcome)))
+    body = _stdjson.dumps(answer(outcome), ensure_ascii=False, separators=(",", ":"))
+    return _no_store(current_app.response_class(body, mimetype="application/json"))
 
 
 def _require_type(accepted: frozenset[str] | str) -> None:
