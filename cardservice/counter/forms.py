@@ -318,3 +318,15 @@ class StaffCreateForm(FlaskForm):
         validators=[Optional()],
         invalid_choice_message=_l("Choose one of the listed languages."),
     )
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField(
+        _l("New password"),
+        description=_l("At least 12 characters. Setting it also unlocks the account."),
+        validators=[
+            DataRequired(_l("Enter a password.")),
+            Length(max=1024, message=_l("This password is too long.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )

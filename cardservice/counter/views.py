@@ -53,6 +53,7 @@ from .forms import (
     EnrolmentForm,
     ErasureForm,
     LoginForm,
+    PasswordResetForm,
     ReasonForm,
     SearchForm,
     StaffCreateForm,
@@ -81,6 +82,7 @@ ACTION_ROLES = {
     "admin": "admin",
 }
 AUDIT_PAGE_SIZE = 50
+MAX_DB_INT = 2**31 - 1
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -721,6 +723,8 @@ def erase(resident_id: str) -> Any:
 def audit() -> Any:
     card_filter = (request.args.get("card") or "").strip()[:20] or None
     before = request.args.get("before", type=int)
+    if before is not None and not 0 < before <= MAX_DB_INT:
+        before = None  # out of any id's range (PostgreSQL would refuse to compare)
     filter_error = None
     number = None
     if card_filter:
@@ -786,17 +790,37 @@ def admin_staff() -> Any:
             return redirect(url_for("counter.admin_staff"))
     elif form.is_submitted():
         status = 422
+    return _render_admin_staff(form, status)
+
+
+def _render_admin_staff(
+    form: StaffCreateForm,
+    status: int = 200,
+    *,
+    failed: tuple[int, PasswordResetForm] | None = None,
+) -> tuple[str, int]:
     users = staff_service.list_users(db.session)
+    password_forms = {
+        user.id: (
+            failed[1]
+            if failed and failed[0] == user.id
+            else PasswordResetForm(formdata=None, prefix=f"user{user.id}")
+        )
+        for user in users
+    }
     return render_template(
         "counter/admin_staff.html",
         form=form,
         users=users,
+        password_forms=password_forms,
+        failed_forms=[failed[1]] if failed else [],
+        open_user=failed[0] if failed else None,
         action_form=ActionForm(formdata=None),
         now=utcnow(),
     ), status
 
 
-@bp.route("/admin/staff/<int:user_id>/active", methods=["POST"])
+@bp.route("/admin/staff/<int(max=2147483647):user_id>/active", methods=["POST"])
 @requires("admin")
 def admin_staff_active(user_id: int) -> Any:
     # The global CSRFProtect has already checked this POST's token.
@@ -812,6 +836,30 @@ def admin_staff_active(user_id: int) -> Any:
         "success",
     )
     return redirect(url_for("counter.admin_staff"))
+
+
+@bp.route("/admin/staff/<int(max=2147483647):user_id>/password", methods=["POST"])
+@requires("admin")
+def admin_staff_password(user_id: int) -> Any:
+    form = PasswordResetForm(prefix=f"user{user_id}")
+    if form.validate():
+        try:
+            staff_service.set_password(
+                db.session,
+                user_id=user_id,
+                password=form.password.data,
+                now=utcnow(),
+                actor=_actor(),
+            )
+        except NotFoundError:
+            raise
+        except ServiceError as exc:
+            _fail(exc)
+            _apply_errors(form, exc)
+        else:
+            flash(_("The new password is set and the account is unlocked."), "success")
+            return redirect(url_for("counter.admin_staff"))
+    return _render_admin_staff(StaffCreateForm(formdata=None), 422, failed=(user_id, form))
 
 
 @bp.route("/admin/keys", methods=["GET"])

@@ -382,3 +382,25 @@ def test_when_expired_the_card_shows_expired(
     page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
     assert 'class="status status--expired"' in page
     assert "Print card (PDF)" not in page
+
+
+def test_admin_resets_a_password_and_unlocks(app: Flask, admin: FlaskClient) -> None:
+    for _ in range(int(app.config["MAX_FAILED_LOGINS"])):
+        login(app.test_client(), "clerk", "wrong password!")
+    assert login(app.test_client(), "clerk").status_code == 422  # locked
+    with app.app_context():
+        clerk_id = db.session.scalars(
+            select(StaffUser.id).where(StaffUser.username == "clerk")
+        ).one()
+    response = post(
+        admin, f"/admin/staff/{clerk_id}/password", {f"user{clerk_id}-password": "short"}
+    )
+    assert response.status_code == 422
+    assert f'href="#user{clerk_id}-password"' in response.get_data(as_text=True)
+    response = post(
+        admin,
+        f"/admin/staff/{clerk_id}/password",
+        {f"user{clerk_id}-password": "a brand new long password"},
+    )
+    assert response.status_code == 302
+    assert login(app.test_client(), "clerk", "a brand new long password").status_code == 302

@@ -297,3 +297,15 @@ def test_enrolment_data_helper_is_valid(clerk: FlaskClient) -> None:
     # Guards the tests above: with the helper's defaults the enrolment succeeds.
     assert enrolment_data()["display_name"]
     assert enrol(clerk).status_code == 302
+
+
+@pytest.mark.parametrize("before", ["99999999999999999999999", "-5", "abc", "0"])
+def test_audit_paging_ignores_out_of_range_cursors(supervisor: FlaskClient, before: str) -> None:
+    response = supervisor.get("/audit", query_string={"before": before})
+    assert response.status_code == 200
+
+
+def test_staff_routes_answer_404_for_absurd_ids(admin: FlaskClient) -> None:
+    for user_id in ("99999999999999999999999", "2147483647"):
+        response = post(admin, f"/admin/staff/{user_id}/active", {"active": "0"})
+        assert response.status_code == 404

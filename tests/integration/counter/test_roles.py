@@ -40,6 +40,7 @@ EXPECTED = {
     "counter.audit": "supervisor",
     "counter.admin_staff": "admin",
     "counter.admin_staff_active": "admin",
+    "counter.admin_staff_password": "admin",
     "counter.admin_keys": "admin",
     "counter.admin_keys_rotate": "admin",
 }
