@@ -242,6 +242,21 @@ def keys_revoke(kid: str, yes: bool) -> None:
     click.echo(f"Key {info.kid} revoked; {affected} card(s) need a reprint.")
 
 
+@keys_group.command("rewrap")
+@service_command
+def keys_rewrap() -> None:
+    """After a master-key rotation, re-wrap residents' data keys under the new master key.
+
+    Set the new key as CARDSERVICE_MASTER_KEY and the old one in
+    CARDSERVICE_PREVIOUS_MASTER_KEYS, run this, then remove the old key.
+    """
+    from .services.residents import rewrap_data_keys
+
+    session, deps = _ctx()
+    count = rewrap_data_keys(session, deps, now=_now(), actor=_system("keys-rewrap"))
+    click.echo(f"{count} data key(s) re-wrapped under master key {deps.cipher.provider.key_id}.")
+
+
 @keys_group.command("fingerprint")
 @service_command
 def keys_fingerprint() -> None:

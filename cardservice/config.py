@@ -190,7 +190,16 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     }
     for name in _SECRETS:
         config[name] = _load_secret(name, env, instance_path, environment)
+    # After a master-key rotation the old keys stay here (comma-separated) until
+    # `cardservice keys rewrap` has re-wrapped every data key under the new one.
+    config["PREVIOUS_MASTER_KEYS"] = [
+        value.strip()
+        for value in (env.get(ENV_PREFIX + "PREVIOUS_MASTER_KEYS") or "").split(",")
+        if value.strip()
+    ]
     # Fail early, with the variable's name, rather than on the first enrolment.
     decode_key("MASTER_KEY", config["MASTER_KEY"])
     decode_key("INDEX_KEY", config["INDEX_KEY"])
+    for value in config["PREVIOUS_MASTER_KEYS"]:
+        decode_key("PREVIOUS_MASTER_KEYS", value)
     return config

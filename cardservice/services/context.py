@@ -28,7 +28,10 @@ class Deps:
 
 def build_deps(app: Flask) -> Deps:
     config = app.config
-    provider = LocalMasterKeyProvider(decode_key("MASTER_KEY", config["MASTER_KEY"]))
+    provider = LocalMasterKeyProvider(
+        decode_key("MASTER_KEY", config["MASTER_KEY"]),
+        [decode_key("PREVIOUS_MASTER_KEYS", v) for v in config.get("PREVIOUS_MASTER_KEYS", [])],
+    )
     return Deps(
         policy=load_policy(config["POLICY"]),
         cipher=ResidentCipher(provider, decode_key("INDEX_KEY", config["INDEX_KEY"])),

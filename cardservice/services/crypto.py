@@ -167,6 +167,12 @@ class ResidentCipher:
             photo=fields["p"],
         )
 
+    def rewrap(self, resident_id: str, *, master_key_id: str, wrapped_data_key: bytes) -> bytes:
+        """The same data key, wrapped under the current master key (the record is untouched)."""
+        aad = self._aad(resident_id)
+        data_key = self.provider.unwrap(wrapped_data_key, key_id=master_key_id, context=aad)
+        return self.provider.wrap(data_key, context=aad)
+
     def blind_index(self, display_name: str, birth_date: date | None) -> str:
         message = b"\x00".join(
             (

@@ -445,3 +445,36 @@ def purge_all_residents(
     session.commit()
     session.expire_all()
     return int(count)
+
+
+def rewrap_data_keys(
+    session: Session, deps: Deps, *, now: datetime, actor: Actor, batch: int = 500
+) -> int:
+    """After a master-key rotation: re-wrap every data key still under an older master key.
+
+    Only the wrapped keys change; the encrypted records are not touched. Commits per batch, so
+    an interrupted run resumes where it stopped. Returns how many keys were re-wrapped.
+    """
+    current = deps.cipher.provider.key_id
+    total = 0
+    while True:
+        rows = session.scalars(
+            select(Resident).where(Resident.master_key_id != current).limit(batch)
+        ).all()
+        if not rows:
+            break
+        for resident in rows:
+            resident.wrapped_data_key = deps.cipher.rewrap(
+                resident.id,
+                master_key_id=resident.master_key_id,
+                wrapped_data_key=resident.wrapped_data_key,
+            )
+            resident.master_key_id = current
+        total += len(rows)
+        session.commit()
+    if total:
+        audit.record(
+            session, now=now, actor=actor, action="master_key.rewrap", detail=f"count:{total}"
+        )
+        session.commit()
+    return total

@@ -166,3 +166,43 @@ def test_publication_before_city_setup(client) -> None:
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["code"] == "city_not_initialised"
+
+
+def test_printed_card_round_trip(client, session, city, tokens, clock) -> None:
+    """The PDF a clerk prints, read back by real tools: render at 300 dpi with pypdfium2, decode
+    the QR code with zxing-cpp, verify it against the published metadata and status list."""
+    import pypdfium2
+    import zxingcpp
+
+    rid = enrol(client, tokens["clerk"], display_name="Ελένη Παπαδοπούλου")
+    number = client.post(
+        f"/api/v1/residents/{rid}/cards", headers=auth(tokens["clerk"])
+    ).get_json()["number"]
+    pdf = client.get(f"/api/v1/cards/{number}.pdf?layout=card", headers=auth(tokens["clerk"]))
+    assert pdf.status_code == 200
+    document = pypdfium2.PdfDocument(pdf.data)
+    texts = []
+    try:
+        found = []
+        for page in document:
+            bitmap = page.render(scale=300 / 72)
+            found += zxingcpp.read_barcodes(bitmap.to_pil())
+            texts.append(page.get_textpage().get_text_range())
+    finally:
+        document.close()
+    qr = [b.text for b in found if b.format == zxingcpp.BarcodeFormat.QRCode]
+    assert len(qr) == 1 and qr[0].startswith("MC1:")
+
+    meta = _metadata(client, session, clock.now)
+    verified = cardformat.verify_card(qr[0], resolve_key=_resolver(meta), now=clock.now)
+    assert verified.card.number == number
+    assert verified.card.holder_name == "Ελένη Παπαδοπούλου"
+    ref, position = meta.status_list_ref(verified.card.status_index)
+    status = cardformat.verify_status_list(
+        client.get(ref.uri.removeprefix("http://cards.test")).data,
+        resolve_key=_resolver(meta),
+        now=clock.now,
+        expected_uri=ref.uri,
+    )
+    assert status.status_list.get(position) == cardformat.Status.VALID
+    assert number in " ".join(texts)

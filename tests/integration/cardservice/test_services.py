@@ -404,3 +404,38 @@ def test_photo_error_messages_are_translatable(deps) -> None:
         process_photo(b"not an image at all", deps.policy)
     assert info.value.code == "invalid_photo"
     assert str(info.value.message) == "The photo must be a JPEG or PNG image."
+
+
+def test_master_key_rotation_rewraps_without_touching_records(
+    app, session, deps, actor, city
+) -> None:
+    import os
+    from dataclasses import replace
+
+    from cardservice.config import decode_key
+    from cardservice.services.crypto import CryptoError, LocalMasterKeyProvider, ResidentCipher
+
+    rid = residents.enrol_resident(session, deps, enrolment(), now=NOW, actor=actor).resident_id
+    before = session.get(Resident, rid)
+    old_ciphertext, old_wrapped = before.ciphertext, before.wrapped_data_key
+    old_key = decode_key("MASTER_KEY", app.config["MASTER_KEY"])
+    index_key = decode_key("INDEX_KEY", app.config["INDEX_KEY"])
+    new_key = os.urandom(32)
+
+    def with_provider(provider: LocalMasterKeyProvider) -> Any:
+        return replace(deps, cipher=ResidentCipher(provider, index_key))
+
+    only_new = with_provider(LocalMasterKeyProvider(new_key))
+    with pytest.raises(CryptoError):
+        residents.get_resident(session, only_new, rid)
+
+    rotating = with_provider(LocalMasterKeyProvider(new_key, previous=[old_key]))
+    assert residents.rewrap_data_keys(session, rotating, now=NOW, actor=actor) == 1
+    after = session.get(Resident, rid)
+    assert after.ciphertext == old_ciphertext  # the record itself is untouched
+    assert after.wrapped_data_key != old_wrapped
+    assert after.master_key_id == only_new.cipher.provider.key_id
+    # The new key alone now opens it; a second run has nothing to do.
+    assert residents.get_resident(session, only_new, rid).display_name == "Amira Haddad"
+    assert residents.rewrap_data_keys(session, rotating, now=NOW, actor=actor) == 0
+    assert session.scalars(select(AuditEntry.action)).all()[-1] == "master_key.rewrap"
