@@ -5,9 +5,10 @@ so a 10,000-card batch would hold every photo in memory. Concatenating separatel
 would embed the fonts once per piece. Instead this writer lets reportlab build the document as
 usual and, after each ``showPage``, formats the objects that page created (the page, its content
 stream, its images, any form XObject) straight to the output and drops them, keeping only their
-object numbers and file offsets for the cross-reference table. Fonts, the page tree, the catalog
-and the info dictionary stay in the document and are written by :meth:`StreamingPdf.close`, as
-reportlab does, so each font is embedded once, subset to the glyphs actually used.
+file offsets for the cross-reference table (and the pages' names for the page tree). Fonts, the
+page tree, the catalog and the info dictionary stay in the document and are written by
+:meth:`StreamingPdf.close`, as reportlab does, so each font is embedded once, subset to the
+glyphs actually used.
 
 This leans on reportlab's document internals (``idToObject``, ``numberToId``, ``Pages.pages``,
 ``delayedFonts``), which have been stable across reportlab 3.x-5.x; the printing tests open the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from array import array
 from typing import BinaryIO
 
 from reportlab.pdfbase import pdfdoc
@@ -70,6 +72,9 @@ class StreamingPdf:
         self._doc = self.canvas._doc
         self._next_number = 1
         self._pages_done = 0
+        # File offset of every object written, by object number (0: not written yet). Eight
+        # bytes per object is all a finished page leaves behind, besides its page-tree entry.
+        self._offsets = array("q", [0])
         self._write(_HEADER)
 
     def _write(self, data: bytes) -> int:
@@ -78,12 +83,28 @@ class StreamingPdf:
         self._offset += len(data)
         return offset
 
-    def _write_object(self, oid: str) -> None:
+    def _write_object(self, oid: str, *, forget: bool) -> None:
+        """Write one object; with ``forget``, drop what reportlab no longer needs of it."""
         doc = self._doc
         obj = doc.idToObject[oid]
+        number = doc.idToObjectNumberAndVersion[oid][0]
         data = pdfdoc.PDFIndirectObject(oid, obj).format(doc)
-        doc.idToOffset[oid] = self._write(data)
-        doc.idToObject[oid] = _Written(obj)
+        if number >= len(self._offsets):
+            self._offsets.extend([0] * (number + 1 - len(self._offsets)))
+        self._offsets[number] = self._write(data)
+        if not forget:
+            return
+        kind = type(obj)
+        if kind is pdfdoc.PDFImageXObject or kind is pdfdoc.PDFFormXObject:
+            # Looked up again by name: an image drawn on several cards, a form on every page.
+            doc.idToObject[oid] = _Written(obj)
+        else:
+            del doc.idToObject[oid]
+            if getattr(obj, "_citycard_page_content", False):
+                # A page's content stream: nothing refers to it again. (A page itself stays
+                # referenced by name from the page tree.)
+                del doc.idToObjectNumberAndVersion[oid]
+        del doc.numberToId[number]
 
     def show_page(self) -> None:
         self.canvas.showPage()
@@ -100,9 +121,10 @@ class StreamingPdf:
                 # What PDFPage.check_format would build, minus the ASCII85 layer reportlab adds
                 # by default (rl_config.useA85): a quarter bigger and slow to encode.
                 stream = pdfdoc.PDFStream(content=obj.stream, filters=[pdfdoc.PDFZCompress])
+                stream._citycard_page_content = True
                 obj.Contents = stream
             if type(obj) in _FLUSHABLE:
-                self._write_object(oid)
+                self._write_object(oid, forget=True)
             self._next_number += 1
         pages = doc.Pages.pages
         for i in range(self._pages_done, len(pages)):
@@ -158,15 +180,15 @@ class StreamingPdf:
         if doc.Outlines.ready < 0:
             doc.Catalog.Outlines = None
         number = 1
-        while number in doc.numberToId:
-            oid = doc.numberToId[number]
-            if not isinstance(doc.idToObject[oid], _Written):
-                self._write_object(oid)
+        while number <= doc.objectcounter:
+            if number >= len(self._offsets) or not self._offsets[number]:
+                self._write_object(doc.numberToId[number], forget=False)
             number += 1
-        ids = [doc.numberToId[n] for n in range(1, number)]
-        xref = pdfdoc.PDFCrossReferenceTable()
-        xref.addsection(0, ids)
-        xref_offset = self._write(xref.format(doc))
+        xref_offset = self._offset
+        self._write(b"xref\n0 %d\n0000000000 65535 f \n" % number)
+        for start in range(1, number, 4096):
+            chunk = self._offsets[start : min(number, start + 4096)]
+            self._write(b"".join(b"%010d 00000 n \n" % offset for offset in chunk))
         trailer = pdfdoc.PDFTrailer(
             startxref=xref_offset,
             Size=number,

@@ -199,3 +199,20 @@ def test_batch_survives_the_worker_dying(nine_cards, open_pdf, monkeypatch) -> N
     pdf = open_pdf(out.getvalue())
     for i in (0, 4, 8):
         assert _qr_texts(pdf.image(2 * i + 1, dpi=300)) == {nine_cards[i].qr_text}
+
+
+def test_cross_reference_table_points_at_every_object(nine_cards) -> None:  # type: ignore[no-untyped-def]
+    out = io.BytesIO()
+    render_batch(nine_cards, out, layout="card")
+    data = out.getvalue()
+    start = int(re.search(rb"startxref\n(\d+)\n%%EOF\n$", data).group(1))  # type: ignore[union-attr]
+    header = re.match(rb"xref\n0 (\d+)\n", data[start:])
+    assert header is not None
+    entries = data[start + header.end() :].split(b"trailer")[0]
+    rows = [entries[i : i + 20] for i in range(0, len(entries), 20)]
+    assert len(rows) == int(header.group(1))
+    assert rows[0] == b"0000000000 65535 f \n"
+    for number, row in enumerate(rows[1:], start=1):
+        offset = int(row[:10])
+        assert row[10:] == b" 00000 n \n"
+        assert data[offset:].startswith(b"%d 0 obj\n" % number), number
