@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 
 import pypdfium2 as pdfium
 import pytest
@@ -146,3 +147,13 @@ def test_name_is_found_in_the_card_text(script: str, make_card, open_pdf) -> Non
 def test_unsupported_characters_are_reported() -> None:
     assert unsupported_characters("Ana \U0001f600 \U00013000x\u200d") == "\U0001f600\U00013000"
     assert unsupported_characters("Ana María") == ""
+
+
+def test_concurrent_rendering_keeps_each_name(make_card, open_pdf) -> None:  # type: ignore[no-untyped-def]
+    # Shaping allocates private code points on shared font objects: threads must not mix them.
+    names = ["محمد الحسن", "سلمى يوسف", "李小龍", "김민준", "Анна", "عبد الله"] * 2
+    cards = [make_card(holder_name=n, photo=None) for n in names]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pdfs = list(pool.map(render_card_pdf, cards))
+    for name, data in zip(names, pdfs, strict=True):
+        assert _nfkc(name) in _nfkc(open_pdf(data).text(0))
