@@ -265,17 +265,18 @@ def fit(
     max_lines: int = 2,
     leading: float = 1.15,
     step: float = 0.25,
+    min_single_line: float | None = None,
 ) -> Block:
     """Fit ``text`` in a ``width`` x ``height`` box (points): the largest size from ``max_size``
-    down to ``min_size`` on one line; failing that, the largest size that wraps into at most
-    ``max_lines`` lines; failing that, ``min_size`` with the last line cut short with an
-    ellipsis. The result never overflows the box."""
+    down to ``min_single_line`` (default ``min_size``) on one line; failing that, the largest
+    size down to ``min_size`` that wraps into at most ``max_lines`` lines; failing that,
+    ``min_size`` with the last line cut short with an ellipsis. The result never overflows."""
     one = shape_line(text, style)
     size = max_size
     if one.units > 0:
         size = min(max_size, width * 1000.0 / one.units)
     size = min(size, height / leading)
-    if size >= min_size:
+    if size >= (min_size if min_single_line is None else max(min_size, min_single_line)):
         return Block(size=size, lines=(one,), leading=leading)
     size = min(max_size, height / (max_lines * leading))
     while size >= min_size:

@@ -129,7 +129,9 @@ def test_long_names_stay_inside_their_box(name: str, make_card, open_pdf) -> Non
     image = open_pdf(render_card_pdf(card)).image(0, DPI)
     # Between the name's box and the card's right edge (81.6 mm to the trim) nothing is drawn.
     assert _column_is_blank(image, 82.3, 26.0, 40.0)
-    block = _text.fit(name, "bold", width=51.1 * MM, height=9.5 * MM, max_size=12, min_size=6.5)
+    block = _text.fit(
+        name, "bold", width=51.1 * MM, height=9.5 * MM, max_size=12, min_size=6.5, min_single_line=8
+    )
     assert 1 <= len(block.lines) <= 2
     assert all(line.width(block.size) <= 51.1 * MM + 0.01 for line in block.lines)
 
@@ -153,10 +155,19 @@ def test_long_city_name_shrinks_into_the_band(make_card, open_pdf) -> None:  # t
         max_size=60,
     ),
     st.floats(min_value=20, max_value=200),
+    st.sampled_from([None, 8.0]),
 )
-def test_fit_never_overflows(text: str, width: float) -> None:
+def test_fit_never_overflows(text: str, width: float, min_single_line: float | None) -> None:
     height = 20.0
-    block = _text.fit(text, "bold", width=width, height=height, max_size=12, min_size=5)
+    block = _text.fit(
+        text,
+        "bold",
+        width=width,
+        height=height,
+        max_size=12,
+        min_size=5,
+        min_single_line=min_single_line,
+    )
     assert 5 <= block.size <= 12
     assert len(block.lines) <= 2
     assert all(line.width(block.size) <= width + 0.01 for line in block.lines)
