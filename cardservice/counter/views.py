@@ -23,7 +23,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_date, format_datetime, ngettext
+from flask_babel import format_date, format_datetime, format_number, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -41,6 +41,7 @@ from ..services import cards as card_service
 from ..services import keys as key_service
 from ..services import residents as resident_service
 from ..services import staff as staff_service
+from ..services import stats as stats_service
 from ..services.errors import (
     CityNotInitialisedError,
     InsufficientDocumentsError,
@@ -266,6 +267,7 @@ def _counter_context() -> dict[str, Any]:
             ("counter.dashboard", _("Find"), "clerk", ("counter.dashboard", "counter.resident")),
             ("counter.enrol", _("Enrol"), "clerk", ("counter.enrol",)),
             ("counter.audit", _("Audit log"), "supervisor", ("counter.audit",)),
+            ("counter.statistics", _("Statistics"), "supervisor", ("counter.statistics",)),
             ("counter.admin_staff", _("Staff"), "admin", ("counter.admin_staff",)),
             ("counter.admin_keys", _("Keys"), "admin", ("counter.admin_keys",)),
         ]
@@ -291,6 +293,7 @@ def _counter_context() -> dict[str, Any]:
         "action_label": lambda code: label(ACTION_LABELS, code),
         "key_state_label": lambda code: label(KEY_STATE_LABELS, code),
         "allowed": lambda action: has_role(ACTION_ROLES[action]),
+        "format_number": format_number,
         "format_date": lambda value: format_date(value, "medium") if value else "",
         "format_datetime": lambda value: format_datetime(value, "short") if value else "",
         "format_birth_date": lambda value: format_date(value, "long") if value else _("Not given"),
@@ -749,6 +752,34 @@ def audit() -> Any:
         next_before=entries[-1].id if has_more and entries else None,
         actor_label=lambda entry: _actor_label(entry, usernames),
     ), (422 if filter_error else 200)
+
+
+@bp.route("/audit/verify")
+@requires("supervisor")
+def audit_verify() -> Any:
+    """Recompute the hash chain: an edited, inserted or deleted entry shows up here."""
+    problems = audit_service.verify_chain(db.session)
+    if problems:
+        flash(
+            ngettext(
+                "The audit log fails its integrity check: %(num)d problem found. Tell the "
+                "administrator at once.",
+                "The audit log fails its integrity check: %(num)d problems found. Tell the "
+                "administrator at once.",
+                len(problems),
+            ),
+            "error",
+        )
+    else:
+        flash(_("The audit log is intact: no entry was edited, inserted or deleted."), "success")
+    return redirect(url_for("counter.audit"))
+
+
+@bp.route("/statistics")
+@requires("supervisor")
+def statistics() -> Any:
+    figures = stats_service.statistics(db.session, now=utcnow())
+    return render_template("counter/statistics.html", figures=figures)
 
 
 def _actor_label(entry: Any, usernames: dict[int, str]) -> str:

@@ -404,3 +404,26 @@ def test_admin_resets_a_password_and_unlocks(app: Flask, admin: FlaskClient) -> 
     )
     assert response.status_code == 302
     assert login(app.test_client(), "clerk", "a brand new long password").status_code == 302
+
+
+def test_statistics_show_counts_only(clerk: FlaskClient, supervisor: FlaskClient) -> None:
+    resident_id = resident_id_from(enrol(clerk, display_name="Zainab Okafor"))
+    _issue(clerk, resident_id)
+    page = supervisor.get("/statistics").get_data(as_text=True)
+    assert "Residents on record" in page
+    assert re.search(r'stat__value">1</p>\s*<p class="stat__label">Residents on record', page)
+    assert "Zainab" not in page
+
+
+def test_audit_integrity_check(app: Flask, clerk: FlaskClient, supervisor: FlaskClient) -> None:
+    _issue(clerk, resident_id_from(enrol(clerk)))
+    page = supervisor.get("/audit/verify", follow_redirects=True).get_data(as_text=True)
+    assert "The audit log is intact" in page
+    with app.app_context():
+        entry = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "card.issue")
+        ).one()
+        entry.detail = "tampered"
+        db.session.commit()
+    page = supervisor.get("/audit/verify", follow_redirects=True).get_data(as_text=True)
+    assert "fails its integrity check" in page

@@ -38,6 +38,8 @@ EXPECTED = {
     "counter.revoke": "supervisor",
     "counter.erase": "supervisor",
     "counter.audit": "supervisor",
+    "counter.audit_verify": "supervisor",
+    "counter.statistics": "supervisor",
     "counter.admin_staff": "admin",
     "counter.admin_staff_active": "admin",
     "counter.admin_staff_password": "admin",
