@@ -57,7 +57,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _init_i18n(app)
     app.extensions[EXTENSION_KEY] = build_deps(app)
 
-    @login_manager.user_loader
     def _load_user(user_id: str) -> Any:
         from .models import StaffUser
 
@@ -65,6 +64,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             return None
         user = db.session.get(StaffUser, int(user_id))
         return user if user is not None and user.active else None
+
+    login_manager.user_loader(_load_user)
 
     from .api import bp as api_bp
     from .publish import bp as publish_bp

@@ -314,7 +314,12 @@ def cards_print_batch(since: datetime, out_path: str, layout: str) -> None:
         open(out_path, "wb") as out,
         click.progressbar(length=len(numbers), label="Printing cards", file=sys.stderr) as bar,
     ):
-        count = render_batch(cards, out, layout=layout, progress=lambda _n: bar.update(1))
+        count = render_batch(
+            cards,
+            out,
+            layout="card" if layout == "card" else "a4",
+            progress=lambda _n: bar.update(1),
+        )
     click.echo(f"{count} card(s) written to {out_path}.")
 
 

@@ -61,7 +61,7 @@ def register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url_rule)
         if _wants_problem():
             return problem_response(500, code="internal_error", detail=_("Internal error."))
-        return _html_error(500, InternalServerError.name, _("Internal error."))
+        return _html_error(500, InternalServerError().name, _("Internal error."))
 
 
 def _http_code(status: int) -> str:

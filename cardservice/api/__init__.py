@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
 from flask_babel import gettext as _
@@ -239,9 +239,10 @@ def issue_card(resident_id: str) -> tuple[Response, int, dict[str, str]]:
 @bp.get("/cards/<number>.pdf")
 @requires("clerk")
 def card_pdf(number: str) -> Response:
-    layout = request.args.get("layout", "card")
-    if layout not in ("card", "a4"):
+    requested = request.args.get("layout", "card")
+    if requested not in ("card", "a4"):
         raise ValidationError({"layout": _("The layout is card or a4.")})
+    layout: Literal["card", "a4"] = "a4" if requested == "a4" else "card"
     printable = card_service.print_card(db.session, deps(), number, now=utcnow(), actor=_actor())
     from ..printing import InvalidCardError, render_card_pdf
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import scoped_session
 
 from ..models import GENESIS_HASH, AuditEntry, AuditHead
+from ._types import DbSession
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def entry_hash(
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def _head(session: Session) -> AuditHead:
+def _head(session: DbSession) -> AuditHead:
     # FOR UPDATE serialises concurrent appenders on PostgreSQL; SQLite serialises writers anyway.
     # Once locked, the row stays locked until the transaction ends, so within one transaction
     # (a batch print writes hundreds of entries) the locked head is reused instead of re-read.
@@ -96,7 +97,7 @@ def _head(session: Session) -> AuditHead:
 
 
 def record(
-    session: Session,
+    session: DbSession,
     *,
     now: datetime,
     actor: Actor,
@@ -135,7 +136,7 @@ def record(
 
 
 def list_entries(
-    session: Session,
+    session: DbSession,
     *,
     card_number: str | None = None,
     staff_id: int | None = None,
@@ -159,7 +160,7 @@ class ChainProblem:
     problem: str  # "edited" | "broken_link" | "head_mismatch"
 
 
-def verify_chain(session: Session) -> list[ChainProblem]:
+def verify_chain(session: DbSession) -> list[ChainProblem]:
     """Recompute the chain; an edited, inserted or deleted entry shows up as a problem."""
     problems: list[ChainProblem] = []
     previous = GENESIS_HASH
@@ -186,7 +187,7 @@ def verify_chain(session: Session) -> list[ChainProblem]:
     return problems
 
 
-def iter_entries(session: Session) -> Iterator[AuditEntry]:
+def iter_entries(session: DbSession) -> Iterator[AuditEntry]:
     """Every entry, oldest first, read in pages (the log can be long)."""
     last_id = 0
     while True:

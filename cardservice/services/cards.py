@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 import cardformat
 from cardformat import Status, StatusList
 
 from ..models import Card, City, SigningKey, StatusListRecord
 from . import audit
+from ._types import DbSession
 from .audit import Actor
 from .context import Deps
 from .errors import ConflictError, NotFoundError, ValidationError
@@ -77,7 +78,7 @@ def _normalise_number(number: Any) -> str:
         raise NotFoundError(_l("No card has this number.")) from None
 
 
-def get_card(session: Session, number: Any, *, for_update: bool = False) -> Card:
+def get_card(session: DbSession, number: Any, *, for_update: bool = False) -> Card:
     """Look a card up by its number (typos the check character catches are a 404 too)."""
     query = select(Card).where(Card.number == _normalise_number(number))
     if for_update:
@@ -88,7 +89,7 @@ def get_card(session: Session, number: Any, *, for_update: bool = False) -> Card
     return card
 
 
-def _allocate_status_index(session: Session, deps: Deps, now: datetime) -> int:
+def _allocate_status_index(session: DbSession, deps: Deps, now: datetime) -> int:
     current = session.scalars(
         select(StatusListRecord).order_by(StatusListRecord.id.desc()).limit(1).with_for_update()
     ).first()
@@ -109,7 +110,7 @@ def _allocate_status_index(session: Session, deps: Deps, now: datetime) -> int:
     return base + position
 
 
-def _new_number(session: Session) -> str:
+def _new_number(session: DbSession) -> str:
     # 30 bits of randomness: a collision is rare, but a unique number is a promise, so check.
     for _ in range(20):
         number = cardformat.generate_card_number()
@@ -127,13 +128,13 @@ class _Signer:
     key: Ed25519PrivateKey
 
     @classmethod
-    def load(cls, session: Session, deps: Deps) -> _Signer:
+    def load(cls, session: DbSession, deps: Deps) -> _Signer:
         key_record, key = active_signing_key(session, deps)
         return cls(get_city(session), key_record, key)
 
 
 def _sign(
-    session: Session,
+    session: DbSession,
     deps: Deps,
     card: Card,
     *,
@@ -161,7 +162,7 @@ def _sign(
     return token
 
 
-def _has_live_card(session: Session, resident_id: str, now: datetime) -> bool:
+def _has_live_card(session: DbSession, resident_id: str, now: datetime) -> bool:
     return bool(
         session.scalar(
             select(
@@ -175,7 +176,7 @@ def _has_live_card(session: Session, resident_id: str, now: datetime) -> bool:
     )
 
 
-def _issue(session: Session, deps: Deps, resident_id: str, *, now: datetime) -> tuple[Card, str]:
+def _issue(session: DbSession, deps: Deps, resident_id: str, *, now: datetime) -> tuple[Card, str]:
     resident = load_resident(session, resident_id)
     record = open_record(deps, resident)
     card = Card(
@@ -205,7 +206,7 @@ def _issued(card: Card, token: str) -> IssuedCard:
 
 
 def issue_card(
-    session: Session, deps: Deps, resident_id: str, *, now: datetime, actor: Actor
+    session: DbSession, deps: Deps, resident_id: str, *, now: datetime, actor: Actor
 ) -> IssuedCard:
     """A new card for a resident who has no live card (use renew or replace otherwise)."""
     resident = load_resident(session, resident_id)
@@ -242,7 +243,7 @@ def _require_printable(card: Card, now: datetime) -> None:
 
 
 def _printable(
-    session: Session,
+    session: DbSession,
     deps: Deps,
     card: Card,
     *,
@@ -294,7 +295,7 @@ def _printable(
 
 
 def print_card(
-    session: Session,
+    session: DbSession,
     deps: Deps,
     number: Any,
     *,
@@ -326,7 +327,7 @@ def _chunks(items: Iterable[str], size: int) -> Iterator[tuple[str, ...]]:
 
 
 def print_batch(
-    session: Session,
+    session: DbSession,
     deps: Deps,
     numbers: Iterable[str],
     *,
@@ -366,7 +367,7 @@ def print_batch(
 
 
 def renew_card(
-    session: Session, deps: Deps, number: Any, *, now: datetime, actor: Actor
+    session: DbSession, deps: Deps, number: Any, *, now: datetime, actor: Actor
 ) -> IssuedCard:
     """Extend a card by the policy's validity, from today; same number, new token."""
     card = get_card(session, number, for_update=True)
@@ -393,7 +394,7 @@ def renew_card(
     return _issued(card, token)
 
 
-def _set_status(session: Session, card: Card, status: Status, now: datetime) -> None:
+def _set_status(session: DbSession, card: Card, status: Status, now: datetime) -> None:
     list_id, position = divmod(card.status_index, _list_size(session, card.status_index))
     record = session.scalars(
         select(StatusListRecord).where(StatusListRecord.id == list_id).with_for_update()
@@ -405,7 +406,7 @@ def _set_status(session: Session, card: Card, status: Status, now: datetime) -> 
     record.token = None  # re-signed on the next fetch
 
 
-def _list_size(session: Session, index: int) -> int:
+def _list_size(session: DbSession, index: int) -> int:
     size = session.scalar(select(StatusListRecord.size).limit(1))
     if size is None:
         raise NotFoundError(_l("No status list exists."))
@@ -413,7 +414,7 @@ def _list_size(session: Session, index: int) -> int:
 
 
 def revoke_in_transaction(
-    session: Session, card: Card, *, reason: str, now: datetime, actor: Actor
+    session: DbSession, card: Card, *, reason: str, now: datetime, actor: Actor
 ) -> None:
     """Revoke without committing (for callers that revoke as part of a larger change)."""
     card.status = "revoked"
@@ -432,7 +433,7 @@ def _check_reason(reason: Any, allowed: tuple[str, ...]) -> str:
 
 
 def revoke_card(
-    session: Session, deps: Deps, number: Any, *, reason: Any, now: datetime, actor: Actor
+    session: DbSession, deps: Deps, number: Any, *, reason: Any, now: datetime, actor: Actor
 ) -> Card:
     """Revoke for good (a revoked card is never reinstated). A reason code is required."""
     reason = _check_reason(reason, REVOKE_REASONS)
@@ -445,7 +446,7 @@ def revoke_card(
 
 
 def suspend_card(
-    session: Session, deps: Deps, number: Any, *, reason: Any, now: datetime, actor: Actor
+    session: DbSession, deps: Deps, number: Any, *, reason: Any, now: datetime, actor: Actor
 ) -> Card:
     reason = _check_reason(reason, SUSPEND_REASONS)
     card = get_card(session, number, for_update=True)
@@ -468,7 +469,7 @@ def suspend_card(
 
 
 def reinstate_card(
-    session: Session, deps: Deps, number: Any, *, now: datetime, actor: Actor
+    session: DbSession, deps: Deps, number: Any, *, now: datetime, actor: Actor
 ) -> Card:
     card = get_card(session, number, for_update=True)
     if card.status != "suspended":
@@ -485,7 +486,7 @@ def reinstate_card(
 
 
 def replace_card(
-    session: Session, deps: Deps, number: Any, *, reason: Any, now: datetime, actor: Actor
+    session: DbSession, deps: Deps, number: Any, *, reason: Any, now: datetime, actor: Actor
 ) -> IssuedCard:
     """Lost, stolen or damaged: the old card is revoked and a new one (new number) issued."""
     reason = _check_reason(reason, REPLACE_REASONS)
@@ -513,7 +514,7 @@ def replace_card(
     return _issued(card, token)
 
 
-def cards_issued_since(session: Session, since: datetime, *, now: datetime) -> list[str]:
+def cards_issued_since(session: DbSession, since: datetime, *, now: datetime) -> list[str]:
     """Numbers of printable cards issued since a moment (for batch printing), oldest first."""
     return list(
         session.scalars(

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 import cardformat
 from cardformat import KeyFileError, KeyState, StatusList
 
 from ..models import City, SigningKey, StatusListRecord
 from . import audit
+from ._types import DbSession
 from .audit import Actor
 from .context import Deps
 from .errors import (
@@ -43,7 +43,7 @@ class KeyInfo:
     fingerprint: str
 
 
-def get_city(session: Session) -> City:
+def get_city(session: DbSession) -> City:
     city = session.scalars(select(City).limit(1)).first()
     if city is None:
         raise CityNotInitialisedError()
@@ -76,7 +76,7 @@ def _new_status_list(list_id: int, size: int, now: datetime) -> StatusListRecord
 
 
 def init_city(
-    session: Session,
+    session: DbSession,
     deps: Deps,
     *,
     code: str,
@@ -117,7 +117,7 @@ def init_city(
     return city
 
 
-def root_fingerprint(session: Session) -> str:
+def root_fingerprint(session: DbSession) -> str:
     return cardformat.fingerprint(get_city(session).root_public_key)
 
 
@@ -145,7 +145,7 @@ def _decrypt(pem: bytes, passphrase: bytes) -> Ed25519PrivateKey:
     return key
 
 
-def active_signing_key(session: Session, deps: Deps) -> tuple[SigningKey, Ed25519PrivateKey]:
+def active_signing_key(session: DbSession, deps: Deps) -> tuple[SigningKey, Ed25519PrivateKey]:
     record = session.scalars(
         select(SigningKey)
         .where(SigningKey.state == KeyState.ACTIVE.value)
@@ -157,11 +157,11 @@ def active_signing_key(session: Session, deps: Deps) -> tuple[SigningKey, Ed2551
     return record, _decrypt(record.private_key_pem, deps.key_passphrase)
 
 
-def root_key(session: Session, deps: Deps) -> Ed25519PrivateKey:
+def root_key(session: DbSession, deps: Deps) -> Ed25519PrivateKey:
     return _decrypt(get_city(session).root_private_key_pem, deps.key_passphrase)
 
 
-def list_keys(session: Session) -> list[KeyInfo]:
+def list_keys(session: DbSession) -> list[KeyInfo]:
     keys = session.scalars(select(SigningKey).order_by(SigningKey.not_before, SigningKey.id))
     return [
         KeyInfo(
@@ -177,14 +177,14 @@ def list_keys(session: Session) -> list[KeyInfo]:
     ]
 
 
-def _invalidate_publications(session: Session, city: City) -> None:
+def _invalidate_publications(session: DbSession, city: City) -> None:
     """Keys changed: the metadata and every status-list token must be re-signed."""
     city.metadata_document = None
     for record in session.scalars(select(StatusListRecord)):
         record.token = None
 
 
-def rotate_signing_key(session: Session, deps: Deps, *, now: datetime, actor: Actor) -> KeyInfo:
+def rotate_signing_key(session: DbSession, deps: Deps, *, now: datetime, actor: Actor) -> KeyInfo:
     """A new active key; the previous active keys become retired (their cards stay valid)."""
     city = get_city(session)
     for old in session.scalars(
@@ -202,7 +202,7 @@ def rotate_signing_key(session: Session, deps: Deps, *, now: datetime, actor: Ac
 
 
 def revoke_signing_key(
-    session: Session, deps: Deps, *, kid: str, now: datetime, actor: Actor
+    session: DbSession, deps: Deps, *, kid: str, now: datetime, actor: Actor
 ) -> KeyInfo:
     """Mark a key compromised: every card it signed fails verification until reprinted.
 

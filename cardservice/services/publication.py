@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 import cardformat
 from cardformat import IssuerMetadata, KeyState, PublishedKey, StatusList, StatusListRef
 
 from ..models import City, SigningKey, StatusListRecord
+from ._types import DbSession
 from .context import Deps
 from .errors import CityNotInitialisedError, NotFoundError
 from .keys import active_signing_key, root_key
@@ -51,7 +51,7 @@ def _stale(issued_at: datetime | None, ttl: int, now: datetime) -> bool:
     return issued_at is None or now >= issued_at + timedelta(seconds=ttl // 2) or now < issued_at
 
 
-def _locked_city(session: Session) -> City:
+def _locked_city(session: DbSession) -> City:
     city = session.scalars(select(City).limit(1).with_for_update()).first()
     if city is None:
         raise CityNotInitialisedError()
@@ -59,7 +59,7 @@ def _locked_city(session: Session) -> City:
 
 
 def build_metadata(
-    session: Session, deps: Deps, city: City, *, serial: int, now: datetime
+    session: DbSession, deps: Deps, city: City, *, serial: int, now: datetime
 ) -> IssuerMetadata:
     keys = tuple(
         PublishedKey(
@@ -89,7 +89,7 @@ def build_metadata(
     )
 
 
-def issuer_metadata(session: Session, deps: Deps, *, now: datetime) -> PublishedDocument:
+def issuer_metadata(session: DbSession, deps: Deps, *, now: datetime) -> PublishedDocument:
     """The current signed metadata, re-signed with serial + 1 when changed or half-way stale."""
     ttl = deps.policy.metadata_ttl
     city = session.scalars(select(City).limit(1)).first()
@@ -112,7 +112,7 @@ def issuer_metadata(session: Session, deps: Deps, *, now: datetime) -> Published
 
 
 def status_list_token(
-    session: Session, deps: Deps, list_id: int, *, now: datetime
+    session: DbSession, deps: Deps, list_id: int, *, now: datetime
 ) -> PublishedDocument:
     """The signed Status List Token of one list (draft-ietf-oauth-status-list, CWT form)."""
     ttl = deps.policy.status_list_ttl

@@ -11,12 +11,12 @@ from typing import Any
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
 
 import cardformat
 
 from ..models import Card, Resident
 from . import audit
+from ._types import DbSession
 from .audit import Actor
 from .context import Deps
 from .crypto import ResidentRecord
@@ -212,7 +212,7 @@ def validate_enrolment(
 
 
 def enrol_resident(
-    session: Session,
+    session: DbSession,
     deps: Deps,
     data: EnrolmentInput,
     *,
@@ -252,7 +252,7 @@ def enrol_resident(
     return EnrolmentResult(resident_id=resident_id, points=points, possible_duplicates=duplicates)
 
 
-def _load(session: Session, resident_id: Any) -> Resident:
+def _load(session: DbSession, resident_id: Any) -> Resident:
     if not isinstance(resident_id, str) or len(resident_id) != 32:
         raise NotFoundError(_l("No resident has this id."))
     resident = session.get(Resident, resident_id)
@@ -270,7 +270,7 @@ def open_record(deps: Deps, resident: Resident) -> ResidentRecord:
     )
 
 
-def get_resident(session: Session, deps: Deps, resident_id: str) -> ResidentView:
+def get_resident(session: DbSession, deps: Deps, resident_id: str) -> ResidentView:
     """Decrypt one resident's record, with their cards (newest first)."""
     resident = _load(session, resident_id)
     record = open_record(deps, resident)
@@ -289,7 +289,7 @@ def get_resident(session: Session, deps: Deps, resident_id: str) -> ResidentView
 
 
 def find_residents(
-    session: Session, deps: Deps, *, display_name: str, birth_date: date | None
+    session: DbSession, deps: Deps, *, display_name: str, birth_date: date | None
 ) -> list[ResidentView]:
     """Exact search by name and birth date through the blind index (no plaintext scan)."""
     if not isinstance(display_name, str) or not display_name.strip():
@@ -302,7 +302,7 @@ def find_residents(
 
 
 def update_resident(
-    session: Session,
+    session: DbSession,
     deps: Deps,
     resident_id: str,
     data: EnrolmentInput,
@@ -332,7 +332,7 @@ def update_resident(
 
 
 def erase_resident(
-    session: Session, deps: Deps, resident_id: str, *, now: datetime, actor: Actor
+    session: DbSession, deps: Deps, resident_id: str, *, now: datetime, actor: Actor
 ) -> list[str]:
     """Erasure on request: revoke the resident's live cards, destroy their data key.
 
@@ -372,7 +372,7 @@ def _months_before(now: datetime, months: int) -> datetime:
 
 
 def retention_candidates(
-    session: Session, deps: Deps, *, now: datetime
+    session: DbSession, deps: Deps, *, now: datetime
 ) -> list[RetentionCandidate]:
     """Residents past the policy's retention period.
 
@@ -399,7 +399,7 @@ def retention_candidates(
     return result
 
 
-def purge_expired(session: Session, deps: Deps, *, now: datetime, actor: Actor) -> int:
+def purge_expired(session: DbSession, deps: Deps, *, now: datetime, actor: Actor) -> int:
     """Erase every retention candidate in one transaction; returns how many were erased."""
     candidates = retention_candidates(session, deps, now=now)
     for candidate in candidates:
@@ -422,7 +422,7 @@ def purge_expired(session: Session, deps: Deps, *, now: datetime, actor: Actor) 
 
 
 def purge_all_residents(
-    session: Session, deps: Deps, *, city_code: str, confirm: str, now: datetime, actor: Actor
+    session: DbSession, deps: Deps, *, city_code: str, confirm: str, now: datetime, actor: Actor
 ) -> int:
     """Emergency purge: erase every resident record at once, in one transaction.
 
@@ -448,7 +448,7 @@ def purge_all_residents(
 
 
 def rewrap_data_keys(
-    session: Session, deps: Deps, *, now: datetime, actor: Actor, batch: int = 500
+    session: DbSession, deps: Deps, *, now: datetime, actor: Actor, batch: int = 500
 ) -> int:
     """After a master-key rotation: re-wrap every data key still under an older master key.
 

@@ -15,10 +15,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ..models import ROLES, ApiToken, StaffUser
 from . import audit
+from ._types import DbSession
 from .audit import Actor
 from .errors import (
     AccountLockedError,
@@ -75,7 +75,7 @@ def _check_password(password: str) -> None:
 
 
 def create_user(
-    session: Session,
+    session: DbSession,
     *,
     username: str,
     password: str,
@@ -111,7 +111,7 @@ def create_user(
 
 
 def authenticate(
-    session: Session,
+    session: DbSession,
     *,
     username: str,
     password: str,
@@ -160,7 +160,7 @@ def authenticate(
 
 
 def set_password(
-    session: Session, *, user_id: int, password: str, now: datetime, actor: Actor
+    session: DbSession, *, user_id: int, password: str, now: datetime, actor: Actor
 ) -> None:
     _check_password(password)
     user = session.get(StaffUser, user_id)
@@ -174,7 +174,7 @@ def set_password(
 
 
 def set_user_active(
-    session: Session, *, user_id: int, active: bool, now: datetime, actor: Actor
+    session: DbSession, *, user_id: int, active: bool, now: datetime, actor: Actor
 ) -> None:
     user = session.get(StaffUser, user_id)
     if user is None:
@@ -190,7 +190,7 @@ def set_user_active(
     session.commit()
 
 
-def list_users(session: Session) -> list[StaffUser]:
+def list_users(session: DbSession) -> list[StaffUser]:
     return list(session.scalars(select(StaffUser).order_by(StaffUser.username)))
 
 
@@ -207,7 +207,7 @@ def _hash_token(token: str) -> str:
 
 
 def create_token(
-    session: Session, *, name: str, role: str, now: datetime, actor: Actor
+    session: DbSession, *, name: str, role: str, now: datetime, actor: Actor
 ) -> CreatedToken:
     if not isinstance(name, str) or not _TOKEN_NAME.fullmatch(name):
         raise ValidationError({"name": _l("Token names use up to 64 letters, digits or spaces.")})
@@ -231,7 +231,7 @@ def create_token(
     return CreatedToken(id=record.id, name=name, role=role, token=token)
 
 
-def revoke_token(session: Session, *, name: str, now: datetime, actor: Actor) -> None:
+def revoke_token(session: DbSession, *, name: str, now: datetime, actor: Actor) -> None:
     record = session.scalars(select(ApiToken).where(ApiToken.name == name)).first()
     if record is None or record.revoked_at is not None:
         raise NotFoundError(_l("No active token has this name."))
@@ -240,7 +240,7 @@ def revoke_token(session: Session, *, name: str, now: datetime, actor: Actor) ->
     session.commit()
 
 
-def authenticate_token(session: Session, token: str, *, now: datetime) -> ApiToken:
+def authenticate_token(session: DbSession, token: str, *, now: datetime) -> ApiToken:
     """The token record for a bearer token, or AuthenticationError."""
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise AuthenticationError(_l("Invalid or missing API token."), code="invalid_token")

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from ..models import AuditEntry, Card, Resident
+from ._types import DbSession
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,7 +20,7 @@ class Statistics:
     cards_issued_last_30_days: int
 
 
-def statistics(session: Session, *, now: datetime) -> Statistics:
+def statistics(session: DbSession, *, now: datetime) -> Statistics:
     by_status = dict.fromkeys(("valid", "suspended", "revoked"), 0)
     rows = session.execute(
         select(Card.status, func.count()).where(Card.expires_at > now).group_by(Card.status)
