@@ -76,11 +76,12 @@ def select_language() -> str:
     default: str = current_app.config["DEFAULT_LANGUAGE"]
     if not has_request_context():  # the CLI: the instance default
         return default
-    if request.query_string:  # parsing the query string costs; most requests have none
-        explicit = request.args.get("lang", "")
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if req.query_string:  # parsing the query string costs; most requests have none
+        explicit = req.args.get("lang", "")
         if explicit in LANGUAGES:
             return explicit
-    return _best_language(request.headers.get("Accept-Language", ""), default)
+    return _best_language(req.environ.get("HTTP_ACCEPT_LANGUAGE", ""), default)
 
 
 @lru_cache(maxsize=512)
