@@ -44,7 +44,7 @@ PDF; the app never depends on system fonts.
 Batches stream: each page is written to ``out`` as soon as it is finished and only object
 offsets are kept, so memory stays flat (about 130 MB for 10,000 cards with photos); fonts and
 the static artwork of each face are embedded once per PDF. From 64 cards on, the QR codes are
-encoded in a helper process (``python -I _qr.py``) while this one draws.
+encoded in a helper process (``python _qr.py``) while this one draws.
 
 No personal data goes into the PDF metadata. Rendering is thread-safe.
 """

@@ -157,8 +157,9 @@ def encode(text: str) -> tuple[str, ...]:
 
 def _serve() -> None:
     """Worker loop for render_batch: one text per line in, one symbol per line out, as
-    "<n>:<n*n bits>" or "!<error message>". Run as a script (``python -I _qr.py``) so the worker
-    imports only qrcode, not the app."""
+    "<n>:<n*n bits>" or "!<error message>". Run as a script (``python _qr.py``) so the worker
+    imports only qrcode, not the app. (The script's folder, first on its sys.path, holds only
+    this package's underscored modules: nothing there shadows a module it imports.)"""
     import os
     import sys
 

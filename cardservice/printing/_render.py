@@ -174,9 +174,9 @@ def render_card_pdf(card: PrintableCard, *, layout: Layout = "card") -> bytes:
 # Encoding a QR code with the qrcode package (pure Python Reed-Solomon) takes about as long as
 # drawing the rest of the card, so large batches encode them in a second process while this one
 # draws: on a 2-CPU machine that nearly halves the time. The worker is a plain subprocess that
-# runs _qr.py as a script (isolated mode: it imports qrcode, not the app) and speaks one line
-# per card; unlike multiprocessing it needs nothing from the caller's __main__ module. Small
-# batches do not pay its start-up.
+# runs _qr.py as a script (it imports qrcode, not the app) with this process's interpreter and
+# environment, and speaks one line per card; unlike multiprocessing it needs nothing from the
+# caller's __main__ module. Small batches do not pay its start-up.
 PARALLEL_MIN_CARDS = 64
 _IN_FLIGHT_CARDS = 64
 # Texts sent ahead stay under a pipe's capacity (64 KiB on Linux), so writing never blocks while
@@ -191,7 +191,7 @@ _log = logging.getLogger(__name__)
 class _QrWorker:
     def __init__(self) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", _qr.__file__],
+            [sys.executable, _qr.__file__],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

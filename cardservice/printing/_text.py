@@ -15,8 +15,9 @@ A line of text goes through four steps:
 4. **Reordering.** Runs are put in visual order with rule L2 (reverse every maximal sequence at
    level >= k, for k from the highest level down to the lowest odd level).
 
-Widths are kept in 1/1000 em so one shaping serves every font size; layouts are cached because a
-batch prints the same labels and city name thousands of times.
+Widths are kept in 1/1000 em so one shaping serves every font size. Shaped lines are cached
+because a batch prints the same labels and city name thousands of times; the cache is a bounded
+LRU because it also sees every card's own name and number.
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ def _reorder(runs: list[tuple[int, Run]]) -> list[Run]:
     return [run for _, run in items]
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=2048)
 def shape_line(text: str, style: Style, base_rtl: bool | None = None) -> Line:
     """Shape one line of ``text`` (no line breaks) into runs in visual order."""
     if not text:
