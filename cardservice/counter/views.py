@@ -189,6 +189,8 @@ def _render_enrol(form: EnrolmentForm, status: int = 200) -> tuple[str, int]:
             form=form,
             document_kinds=_policy_document_groups(current_language()),
             birth_date_required=deps().policy.birth_date_required,
+            # Browsers never re-fill a file input: after a refused form, say so by the field.
+            photo_again=status != 200 and not form.photo.errors,
         ),
         status,
     )
@@ -242,6 +244,11 @@ def _render_resident(
             open_card=failed[1] if failed else None,
             action_form=ActionForm(formdata=None),
             duplicates=duplicates,
+            # Mirrors issue_card's rule (one live card at a time) only to hide a button that
+            # would be refused; the service still decides.
+            has_live_card=any(
+                c["status"] != "revoked" and c["expires_at"] > utcnow() for c in cards
+            ),
         ),
         status,
     )

@@ -73,6 +73,7 @@ def test_enrol_issue_and_download_the_card(
     # The photo shown on the resident page is the re-encoded one, served inline.
     img = page.get_by_role("img", name="Photo of the resident")
     assert img.get_attribute("src").startswith("data:image/jpeg;base64,")
+    page.screenshot(path=str(screenshot_dir / "resident-en.png"), full_page=True)
     assert errors == []
     context.close()
 

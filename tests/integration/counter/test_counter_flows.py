@@ -198,6 +198,7 @@ def test_issue_print_and_reprint(app: Flask, clerk: FlaskClient) -> None:
     actions = _actions(app)
     assert actions.count("card.print") == 2
     assert actions.count("card.reprint") == 1
+    assert "Issue a new card" not in page
     # A second card while the first is valid is refused with a message, not a 500.
     response = post(clerk, f"/residents/{resident_id}/cards")
     assert response.status_code == 302
