@@ -28,6 +28,10 @@ _GENDER_MARKERS = frozenset({"F", "M", "X"})
 # renderer's bidi handling relies on their absence).
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _MAX_TEXT = 200
+# The app re-encodes photos small; these bounds only keep a mistake from producing a PDF that
+# every viewer must decode a huge image to show.
+_MAX_PHOTO_BYTES = 8 * 1024 * 1024
+_MAX_PHOTO_SIDE = 6000
 
 
 class InvalidCardError(ValueError):
@@ -92,7 +96,13 @@ def _face(card: PrintableCard, qr: tuple[str, ...] | str | None = None) -> _layo
             qr = _qr.encode(card.qr_text)
         elif isinstance(qr, str):
             raise ValueError(qr)
-        photo_info = jpeg_info(card.photo) if card.photo is not None else (0, 0, 0)
+        photo_info = (0, 0, 0)
+        if card.photo is not None:
+            if len(card.photo) > _MAX_PHOTO_BYTES:
+                raise ValueError("photo is larger than 8 MB")
+            photo_info = jpeg_info(card.photo)
+            if max(photo_info[:2]) > _MAX_PHOTO_SIDE:
+                raise ValueError(f"photo is wider or taller than {_MAX_PHOTO_SIDE} pixels")
     except ValueError as exc:
         raise InvalidCardError(str(exc)) from exc
     return _layout.Face(

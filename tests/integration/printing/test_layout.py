@@ -205,6 +205,11 @@ def test_corrupt_jpeg_is_refused_before_drawing(make_card) -> None:  # type: ign
         render_card_pdf(card)
 
 
+def test_oversized_photo_is_refused(make_card) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidCardError, match="6000 pixels"):
+        render_card_pdf(make_card(photo=jpeg((1, 2, 3), size=(6001, 8))))
+
+
 def test_too_long_qr_text_is_refused() -> None:
     with pytest.raises(InvalidCardError, match="too long"):
         render_card_pdf(
