@@ -65,6 +65,8 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     """
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
+    # Let SQLAlchemy, not the driver, start transactions (see _sqlite_begin_immediate).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -72,3 +74,16 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout = 10000")
     finally:
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin_immediate(connection: Any) -> None:
+    """Take SQLite's write lock when a transaction starts, not half-way through it.
+
+    With the default deferred transactions two workers can both read a status list and then
+    both try to write it; SQLite resolves that deadlock by failing one of them at once ("database
+    is locked"). BEGIN IMMEDIATE makes the second wait (busy_timeout) and then read the first
+    one's result: the same guarantee PostgreSQL gives through SELECT ... FOR UPDATE.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

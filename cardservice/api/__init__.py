@@ -147,7 +147,10 @@ def openapi() -> Response:
 @bp.get("/policy")
 @requires("clerk")
 def policy() -> Response:
-    return jsonify(deps().policy.as_public_dict(request.accept_languages.best or None))
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return jsonify(deps().policy.as_public_dict(locale.language if locale else None))
 
 
 @bp.post("/residents")

@@ -81,7 +81,8 @@ def _session_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     patch.setenv("CARDSERVICE_ENV", "testing")
     patch.setenv("CARDSERVICE_PUBLIC_URL", "http://cards.test")
 
-    overrides: dict[str, Any] = {"TESTING": True, "WTF_CSRF_ENABLED": False}
+    # CSRF protection stays on: the API must work with it (bearer tokens are exempt).
+    overrides: dict[str, Any] = {"TESTING": True}
     postgres = _postgres_settings()
     if postgres:
         overrides.update(postgres)

@@ -333,3 +333,19 @@ def test_card_pdf(client, city, tokens, layout: str) -> None:
     assert_problem(
         client.get(f"/api/v1/cards/{number}.pdf?layout=poster", headers=auth(tokens["clerk"])), 422
     )
+
+
+def test_policy_names_in_the_requested_language(client, city, tokens) -> None:
+    french = client.get(
+        "/api/v1/policy", headers={**auth(tokens["clerk"]), "Accept-Language": "fr-FR,fr;q=0.9"}
+    ).get_json()
+    names = {d["id"]: d["name"] for d in french["documents"]}
+    assert names["passport"].startswith("Passeport")
+    english = client.get("/api/v1/policy", headers=auth(tokens["clerk"])).get_json()
+    assert {d["id"]: d["name"] for d in english["documents"]}["passport"].startswith("Passport")
+
+
+def test_api_needs_no_csrf_token(app: Flask, client, city, tokens) -> None:
+    assert app.config.get("WTF_CSRF_ENABLED", True)
+    response = client.post("/api/v1/residents", json=enrol_json(), headers=auth(tokens["clerk"]))
+    assert response.status_code == 201

@@ -439,3 +439,41 @@ def test_master_key_rotation_rewraps_without_touching_records(
     assert residents.get_resident(session, only_new, rid).display_name == "Amira Haddad"
     assert residents.rewrap_data_keys(session, rotating, now=NOW, actor=actor) == 0
     assert session.scalars(select(AuditEntry.action)).all()[-1] == "master_key.rewrap"
+
+
+def test_concurrent_revocations_lose_no_update(app, session, deps, actor, city) -> None:
+    """Several workers revoking different cards at once: every bit lands in the status list
+    (row locks on PostgreSQL, immediate transactions on SQLite), none fails."""
+    import threading
+
+    from cardservice.extensions import db
+
+    numbers = []
+    for i in range(6):
+        rid = residents.enrol_resident(
+            session, deps, enrolment(display_name=f"Person {i}", photo=None), now=NOW, actor=actor
+        ).resident_id
+        numbers.append(cards.issue_card(session, deps, rid, now=NOW, actor=actor).number)
+    session.remove()
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(numbers))
+
+    def revoke(number: str) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                cards.revoke_card(db.session, deps, number, reason="lost", now=NOW, actor=actor)
+            except BaseException as exc:  # collected and asserted below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=revoke, args=(n,)) for n in numbers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    for number in numbers:
+        assert _status_of(session, number) == cardformat.Status.REVOKED
+    assert verify_chain(session) == []
