@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +59,9 @@ def screenshot_dir() -> Path:
     folder = Path(__file__).resolve().parent / "screenshots"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+@pytest.fixture(scope="session")
+def camera_browser(launch: Callable[..., Any]) -> Any:
+    """Chromium with its built-in fake webcam (a test pattern) and camera permission granted."""
+    return launch("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
