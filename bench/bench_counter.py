@@ -110,6 +110,9 @@ def bench_flow(app: Any, iterations: int) -> None:
 
     client = app.test_client()
     steps: dict[str, list[float]] = {"enrol": [], "issue": [], "pdf": [], "flow": []}
+    # CPU time of this process per flow: the server's own work, which, unlike wall time, does
+    # not grow when other jobs compete for the machine's cores.
+    cpu: list[float] = []
     crypto_share: list[float] = []
     warmup = 5
     for i in range(iterations + warmup):
@@ -122,6 +125,7 @@ def bench_flow(app: Any, iterations: int) -> None:
             "documents": ["passport", "utility_bill"],
         }
         crypto_time[0] = 0.0
+        c0 = time.process_time()
         t0 = time.perf_counter()
         response = client.post("/api/v1/residents", json=body, headers=headers)
         t1 = time.perf_counter()
@@ -133,6 +137,7 @@ def bench_flow(app: Any, iterations: int) -> None:
         number = response.get_json()["number"]
         response = client.get(f"/api/v1/cards/{number}.pdf", headers=headers)
         t3 = time.perf_counter()
+        c3 = time.process_time()
         assert response.status_code == 200 and response.data.startswith(b"%PDF")
         if i < warmup:
             continue
@@ -140,6 +145,7 @@ def bench_flow(app: Any, iterations: int) -> None:
         steps["issue"].append(t2 - t1)
         steps["pdf"].append(t3 - t2)
         steps["flow"].append(t3 - t0)
+        cpu.append(c3 - c0)
         crypto_share.append(crypto_time[0] / (t3 - t0))
 
     ResidentCipher.seal, ResidentCipher.open = original_seal, original_open  # type: ignore[method-assign]
@@ -152,7 +158,13 @@ def bench_flow(app: Any, iterations: int) -> None:
         )
     p95 = _pct(steps["flow"], 0.95) * 1000
     verdict = "OK" if p95 <= 150 else "OVER TARGET"
-    print(f"  flow p95 = {p95:.1f} ms (target <= 150 ms): {verdict}")
+    print(f"  flow p95 = {p95:.1f} ms wall (target <= 150 ms): {verdict}")
+    cpu_p95 = _pct(cpu, 0.95) * 1000
+    print(
+        f"  flow CPU time p50 = {_pct(cpu, 0.5) * 1000:.1f} ms, p95 = {cpu_p95:.1f} ms "
+        f"({'OK' if cpu_p95 <= 150 else 'OVER TARGET'}; wall minus CPU is time spent waiting "
+        "for a core or the disk)"
+    )
     share = statistics.mean(crypto_share) * 100
     print(
         f"  encryption (seal + open of resident records) = {share:.2f}% of the flow on average "
