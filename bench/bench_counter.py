@@ -6,9 +6,12 @@
    per-resident AES-GCM record, wrapped data key included; issue 6 target: <= 10%).
 2. Batch print: `cardservice cards print-batch` of N cards (default 10,000) in a child process,
    wall time and peak RSS (targets: <= 120 s, <= 300 MB).
+3. With --erase N: emergency purge of N residents at once (issue 6 target: 100,000 in <= 30 s).
 
-Usage: .venv/bin/python bench/bench_counter.py [--flow N] [--batch N] [--no-batch]
-Everything happens in a temporary instance folder with a fresh SQLite database.
+Usage: .venv/bin/python bench/bench_counter.py [--flow N] [--batch N] [--no-batch] [--erase N]
+                                               [--postgres URL]
+Everything happens in a temporary instance folder with a fresh SQLite database, or, with
+--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test, in a throw-away schema there.
 """
 
 from __future__ import annotations
@@ -50,15 +53,22 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def _make_app(instance: Path) -> Any:
+def _make_app(instance: Path, postgres: str | None = None, schema: str = "") -> Any:
     os.environ["CARDSERVICE_INSTANCE_PATH"] = str(instance)
-    os.environ["CARDSERVICE_DATABASE_URL"] = f"sqlite:///{instance / 'bench.sqlite3'}"
+    os.environ["CARDSERVICE_DATABASE_URL"] = postgres or f"sqlite:///{instance / 'bench.sqlite3'}"
     os.environ.setdefault("CARDSERVICE_ENV", "development")
     from flask_migrate import upgrade
 
     from cardservice import create_app
 
-    app = create_app()
+    overrides: dict[str, Any] = {}
+    if postgres:
+        # The batch-print child process finds the schema through libpq's PGOPTIONS.
+        os.environ["PGOPTIONS"] = f"-c search_path={schema}"
+        overrides["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"options": f"-c search_path={schema}"}
+        }
+    app = create_app(overrides)
     with app.app_context():
         upgrade()
     return app
@@ -149,7 +159,7 @@ def bench_flow(app: Any, iterations: int) -> None:
         crypto_share.append(crypto_time[0] / (t3 - t0))
 
     ResidentCipher.seal, ResidentCipher.open = original_seal, original_open  # type: ignore[method-assign]
-    print(f"Counter flow, {iterations} residents (test client, SQLite, photo 900x1200 JPEG)")
+    print(f"Counter flow, {iterations} residents (test client, photo 900x1200 JPEG)")
     print(f"  {'step':<6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for name, values in steps.items():
         print(
@@ -254,19 +264,113 @@ def bench_batch(app: Any, instance: Path, count: int) -> None:
     print(f"  PDF size  = {size_mb:.1f} MB, {count / elapsed:.0f} cards/s")
 
 
+def bench_erase(app: Any, count: int) -> None:
+    """Emergency purge of `count` residents (each with a photo and a card row)."""
+    from sqlalchemy import insert
+
+    from cardservice.extensions import db
+    from cardservice.models import Card, Resident
+    from cardservice.services import Actor, deps
+    from cardservice.services.crypto import ResidentRecord
+    from cardservice.services.keys import get_city
+    from cardservice.services.photos import process_photo
+    from cardservice.services.residents import purge_all_residents
+
+    start = time.perf_counter()
+    with app.app_context():
+        d = deps()
+        photo = process_photo(_photo(), d.policy)
+        now = datetime.now(UTC)
+        base_index = 10_000_000
+        for offset in range(0, count, 5000):
+            residents, cards = [], []
+            for i in range(offset, min(count, offset + 5000)):
+                rid = secrets.token_hex(16)
+                record = ResidentRecord(
+                    display_name=f"Erase Me {i}",
+                    birth_date=None,
+                    gender_marker=None,
+                    address=None,
+                    preferred_language="fr",
+                    photo=photo,
+                )
+                sealed = d.cipher.seal(rid, record)
+                residents.append(
+                    {
+                        "id": rid,
+                        "created_at": now,
+                        "updated_at": now,
+                        "master_key_id": sealed.master_key_id,
+                        "wrapped_data_key": sealed.wrapped_data_key,
+                        "ciphertext": sealed.ciphertext,
+                        "blind_index": d.cipher.blind_index(record.display_name, None),
+                    }
+                )
+                cards.append(
+                    {
+                        "number": f"E{i:07d}"[-8:],
+                        "resident_id": rid,
+                        "status_index": base_index + i,
+                        "issued_at": now,
+                        "expires_at": now,
+                        "status": "valid",
+                        "kid": "0" * 16,
+                    }
+                )
+            db.session.execute(insert(Resident), residents)
+            db.session.execute(insert(Card), cards)
+            db.session.commit()
+        print(
+            f"\nEmergency purge, {count} residents (seeded in {time.perf_counter() - start:.1f} s)"
+        )
+        code = get_city(db.session).code
+        start = time.perf_counter()
+        erased = purge_all_residents(
+            db.session, d, city_code=code, confirm=code, now=now, actor=Actor.system("bench")
+        )
+        elapsed = time.perf_counter() - start
+    verdict = "OK" if elapsed <= 30 else "OVER"
+    print(f"  {erased} erased in {elapsed:.1f} s (target <= 30 s): {verdict}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flow", type=int, default=200, help="counter flows to time")
     parser.add_argument("--batch", type=int, default=10_000, help="cards in the batch print")
     parser.add_argument("--no-batch", action="store_true", help="skip the batch print bench")
+    parser.add_argument("--erase", type=int, default=0, help="residents in the purge bench")
+    parser.add_argument("--postgres", default=None, help="run on this PostgreSQL database")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-counter-") as tmp:
-        instance = Path(tmp)
-        app = _make_app(instance)
-        print(f"machine: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}")
-        bench_flow(app, args.flow)
-        if not args.no_batch:
-            bench_batch(app, instance, args.batch)
+    schema = f"bench_{os.getpid()}"
+    if args.postgres:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(args.postgres)
+        with engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-counter-") as tmp:
+            instance = Path(tmp)
+            app = _make_app(instance, args.postgres, schema)
+            backend = "PostgreSQL" if args.postgres else "SQLite"
+            print(
+                f"machine: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}, "
+                f"database: {backend}"
+            )
+            bench_flow(app, args.flow)
+            if not args.no_batch:
+                bench_batch(app, instance, args.batch)
+            if args.erase:
+                bench_erase(app, args.erase)
+            from cardservice.extensions import db
+
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+    finally:
+        if args.postgres:
+            with engine.begin() as connection:
+                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
 if __name__ == "__main__":
