@@ -5,7 +5,7 @@ so a 10,000-card batch would hold every photo in memory. Concatenating separatel
 would embed the fonts once per piece. Instead this writer lets reportlab build the document as
 usual and, after each ``showPage``, formats the objects that page created (the page, its content
 stream, its images, any form XObject) straight to the output and drops them, keeping only their
-file offsets for the cross-reference table (and the pages' names for the page tree). Fonts, the
+file offsets for the cross-reference table (and the pages' numbers for the page tree). Fonts, the
 page tree, the catalog and the info dictionary stay in the document and are written by
 :meth:`StreamingPdf.close`, as reportlab does, so each font is embedded once, subset to the
 glyphs actually used.
@@ -99,11 +99,11 @@ class StreamingPdf:
             # Looked up again by name: an image drawn on several cards, a form on every page.
             doc.idToObject[oid] = _Written(obj)
         else:
+            # A page or its content stream: nothing refers to them by name again (the page tree
+            # gets the page's number, see _flush).
             del doc.idToObject[oid]
-            if getattr(obj, "_citycard_page_content", False):
-                # A page's content stream: nothing refers to it again. (A page itself stays
-                # referenced by name from the page tree.)
-                del doc.idToObjectNumberAndVersion[oid]
+            del doc.idToObjectNumberAndVersion[oid]
+            obj._citycard_number = number
         del doc.numberToId[number]
 
     def show_page(self) -> None:
@@ -121,16 +121,15 @@ class StreamingPdf:
                 # What PDFPage.check_format would build, minus the ASCII85 layer reportlab adds
                 # by default (rl_config.useA85): a quarter bigger and slow to encode.
                 stream = pdfdoc.PDFStream(content=obj.stream, filters=[pdfdoc.PDFZCompress])
-                stream._citycard_page_content = True
                 obj.Contents = stream
             if type(obj) in _FLUSHABLE:
                 self._write_object(oid, forget=True)
             self._next_number += 1
+        # The page tree keeps a reference per page, as the bytes "n 0 R" (reportlab formats
+        # bytes in an array as they are): some 50 bytes a page instead of the page itself.
         pages = doc.Pages.pages
         for i in range(self._pages_done, len(pages)):
-            page = pages[i]
-            if not isinstance(page, pdfdoc.PDFObjectReference):
-                pages[i] = pdfdoc.PDFObjectReference(page.__InternalName__)
+            pages[i] = b"%d 0 R" % pages[i]._citycard_number
         self._pages_done = len(pages)
 
     def draw_jpeg(
