@@ -202,4 +202,11 @@ cli = FlaskGroup(
 
 
 def main() -> None:
-    cli.main(prog_name="verifier")
+    from .config import ConfigError
+
+    try:
+        cli.main(prog_name="verifier")
+    except ConfigError as exc:
+        # A configuration mistake is the operator's to fix: say what, without a traceback.
+        click.echo(f"verifier: configuration error: {exc}", err=True)
+        sys.exit(2)

@@ -20,7 +20,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import Babel, force_locale, gettext, lazy_gettext
+from flask_babel import (  # type: ignore[import-untyped]
+    Babel,
+    force_locale,
+    gettext,
+    lazy_gettext,
+)
 from flask_babel import LazyString as _LazyString
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
@@ -80,8 +85,8 @@ def select_language() -> str:
     if req.query_string:  # parsing the query string costs; most requests have none
         explicit = req.args.get("lang", "")
         if explicit in LANGUAGES:
-            return explicit
-    return _best_language(req.environ.get("HTTP_ACCEPT_LANGUAGE", ""), default)
+            return str(explicit)
+    return _best_language(str(req.environ.get("HTTP_ACCEPT_LANGUAGE", "")), default)
 
 
 @lru_cache(maxsize=512)

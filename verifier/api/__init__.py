@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from flask_babel import gettext
+from flask_babel import gettext  # type: ignore[import-untyped]
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..i18n import current_language, result_message
@@ -171,10 +171,10 @@ def decode_image() -> Response:
 
 def _image_problem_detail(code: str) -> str:
     if code == "no_code_found":
-        return gettext("No card code was found in the photo. Try again, closer and in focus.")
+        return str(gettext("No card code was found in the photo. Try again, closer and in focus."))
     if code == "image_too_large":
-        return gettext("The photo has too many pixels. Send a smaller photo.")
-    return gettext("The file is not a readable JPEG, PNG, WebP, GIF or BMP image.")
+        return str(gettext("The photo has too many pixels. Send a smaller photo."))
+    return str(gettext("The file is not a readable JPEG, PNG, WebP, GIF or BMP image."))
 
 
 @bp.get("/trust-snapshot")

@@ -14,6 +14,7 @@ import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+_QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 class ImageProblem(Exception):
@@ -44,7 +45,7 @@ def decode_qr(data: bytes, *, max_pixels: int) -> str:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         # Truncated, corrupt or not an image at all.
         raise ImageProblem("unreadable_image") from None
-    results = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
+    results = zxingcpp.read_barcodes(gray, formats=_QR_ONLY)
     texts = [result.text for result in results if result.valid and result.text]
     if not texts:
         raise ImageProblem("no_code_found")

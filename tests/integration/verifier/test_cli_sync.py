@@ -306,3 +306,19 @@ def test_sync_timeout_is_bounded(serve_issuer: Any, app_factory: Any, clock: Any
         assert "timed out" in result.output
     finally:
         silent.close()
+
+
+def test_console_script_reports_configuration_errors_without_a_traceback(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("verifier")
+    env = dict(os.environ, VERIFIER_ENV="production", VERIFIER_INSTANCE_PATH=str(tmp_path))
+    env.pop("VERIFIER_SECRET_KEY", None)
+    result = subprocess.run(
+        [str(script), "partners", "list"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "VERIFIER_SECRET_KEY is required" in result.stderr
+    assert "Traceback" not in result.stderr
