@@ -240,14 +240,17 @@ class EnrolmentForm(FlaskForm):
         *args: Any,
         document_choices: Iterable[tuple[str, str]] = (),
         languages: Iterable[str] = LANGUAGES,
+        photo_required: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.photo_required = photo_required
         self.documents.choices = choices(document_choices)
         self.preferred_language.choices = language_choices(languages)
 
     def validate_photo(self, field: Any) -> None:
-        if not field.data:
+        # A correction may keep the current photo; an enrolment needs one.
+        if not field.data and self.photo_required:
             raise ValidationError(_l("Add a photo: upload a file or take one with the camera."))
 
 

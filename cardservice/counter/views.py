@@ -71,6 +71,7 @@ from .roles import ANONYMOUS, ROLE_LABELS, current_role, has_role, requires
 #: Lowest role for each action shown as a button; the views enforce the same via @requires.
 ACTION_ROLES = {
     "enrol": "clerk",
+    "edit": "clerk",
     "issue": "clerk",
     "print": "clerk",
     "renew": "clerk",
@@ -182,11 +183,14 @@ def _enrolment_form(**kwargs: Any) -> EnrolmentForm:
     )
 
 
-def _render_enrol(form: EnrolmentForm, status: int = 200) -> tuple[str, int]:
+def _render_enrol(
+    form: EnrolmentForm, status: int = 200, *, resident_id: str | None = None
+) -> tuple[str, int]:
     return (
         render_template(
             "counter/enrol.html",
             form=form,
+            resident_id=resident_id,
             document_kinds=_policy_document_groups(current_language()),
             birth_date_required=deps().policy.birth_date_required,
             # Browsers never re-fill a file input: after a refused form, say so by the field.
@@ -501,16 +505,7 @@ def enrol() -> Any:
         return _render_enrol(form)
     if not form.validate():
         return _render_enrol(form, 422)
-    photo = form.photo.data.read() if form.photo.data else None
-    data = resident_service.EnrolmentInput(
-        display_name=form.display_name.data,
-        birth_date=form.birth_date.data,
-        gender_marker=form.gender_marker.data or None,
-        address=form.address.data or None,
-        preferred_language=form.preferred_language.data,
-        photo=photo,
-        documents=list(form.documents.data or []),
-    )
+    data = _enrolment_input(form)
     try:
         result = resident_service.enrol_resident(
             db.session, deps(), data, now=utcnow(), actor=_actor()
@@ -541,6 +536,59 @@ def enrol() -> Any:
             dup=result.possible_duplicates,
         )
     )
+
+
+def _enrolment_input(form: EnrolmentForm) -> resident_service.EnrolmentInput:
+    return resident_service.EnrolmentInput(
+        display_name=form.display_name.data,
+        birth_date=form.birth_date.data,
+        gender_marker=form.gender_marker.data or None,
+        address=form.address.data or None,
+        preferred_language=form.preferred_language.data,
+        photo=form.photo.data.read() if form.photo.data else None,
+        documents=list(form.documents.data or []),
+    )
+
+
+@bp.route("/residents/<resident_id>/edit", methods=["GET", "POST"])
+@requires("clerk")
+def edit(resident_id: str) -> Any:
+    if request.method == "GET":
+        view = resident_service.get_resident(db.session, deps(), resident_id)
+        form = _enrolment_form(
+            formdata=None,
+            photo_required=False,
+            data={
+                "display_name": view.display_name,
+                "birth_date": view.birth_date,
+                "gender_marker": view.gender_marker or "",
+                "address": view.address or "",
+                "preferred_language": view.preferred_language,
+            },
+        )
+        return _render_enrol(form, resident_id=view.id)
+    form = _enrolment_form(photo_required=False)
+    if not form.validate():
+        return _render_enrol(form, 422, resident_id=resident_id)
+    try:
+        resident_service.update_resident(
+            db.session, deps(), resident_id, _enrolment_input(form), now=utcnow(), actor=_actor()
+        )
+    except NotFoundError:
+        raise
+    except InsufficientDocumentsError as exc:
+        _fail(exc)
+        form.documents.errors = [str(exc.message)]
+        return _render_enrol(form, 422, resident_id=resident_id)
+    except ServiceError as exc:
+        _fail(exc)
+        _apply_errors(form, exc)
+        return _render_enrol(form, 422, resident_id=resident_id)
+    flash(
+        _("The record is corrected. Give the documents back, and reprint the card if needed."),
+        "handback",
+    )
+    return redirect(url_for("counter.resident", resident_id=resident_id))
 
 
 # --- resident and cards -----------------------------------------------------------------------

@@ -428,3 +428,34 @@ def test_audit_integrity_check(app: Flask, clerk: FlaskClient, supervisor: Flask
         db.session.commit()
     page = supervisor.get("/audit/verify", follow_redirects=True).get_data(as_text=True)
     assert "fails its integrity check" in page
+
+
+def test_correcting_a_record_keeps_the_photo_and_rechecks_documents(
+    app: Flask, clerk: FlaskClient
+) -> None:
+    resident_id = resident_id_from(enrol(clerk, display_name="Amina Hadad"))
+    page = clerk.get(f"/residents/{resident_id}/edit").get_data(as_text=True)
+    assert 'value="Amina Hadad"' in page
+    assert "(optional)" in page  # the photo may stay as it is
+    response = post(
+        clerk,
+        f"/residents/{resident_id}/edit",
+        {"display_name": "Amina Haddad", "birth_date": "1990-04-27", "preferred_language": "fr"},
+    )
+    assert response.status_code == 422  # documents must be checked again
+    assert 'id="documents-error"' in response.get_data(as_text=True)
+    response = post(
+        clerk,
+        f"/residents/{resident_id}/edit",
+        {
+            "display_name": "Amina Haddad",
+            "birth_date": "1990-04-27",
+            "preferred_language": "fr",
+            "documents": ["passport", "utility_bill"],
+        },
+    )
+    assert response.status_code == 302
+    page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
+    assert "Amina Haddad" in page
+    assert "data:image/jpeg;base64," in page  # the photo was kept
+    assert "resident.update" in _actions(app)

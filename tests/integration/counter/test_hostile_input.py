@@ -309,3 +309,27 @@ def test_staff_routes_answer_404_for_absurd_ids(admin: FlaskClient) -> None:
     for user_id in ("99999999999999999999999", "2147483647"):
         response = post(admin, f"/admin/staff/{user_id}/active", {"active": "0"})
         assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"display_name": LONG_NAME}, "display_name"),
+        ({"display_name": BIDI_OVERRIDE}, "display_name"),
+        ({"address": CONTROL}, "address"),
+        ({"photo": _photo(_fake_jpeg_pdf())}, "photo"),
+        ({"photo": _photo(_decompression_bomb_png(), "bomb.png", "image/png")}, "photo"),
+    ],
+)
+def test_corrections_refuse_hostile_input(
+    app: Flask, clerk: FlaskClient, changes: dict[str, Any], field: str
+) -> None:
+    resident_id = resident_id_from(enrol(clerk))
+    with app.app_context():
+        before = db.session.get(Resident, resident_id).ciphertext
+    response = post(clerk, f"/residents/{resident_id}/edit", enrolment_data(**changes))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in page
+    with app.app_context():
+        assert db.session.get(Resident, resident_id).ciphertext == before

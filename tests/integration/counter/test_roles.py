@@ -29,6 +29,7 @@ EXPECTED = {
     "counter.dashboard": "clerk",
     "counter.enrol": "clerk",
     "counter.resident": "clerk",
+    "counter.edit": "clerk",
     "counter.issue": "clerk",
     "counter.card_pdf": "clerk",
     "counter.renew": "clerk",
