@@ -169,7 +169,12 @@ def sync_command(every: int | None) -> None:
                 workers=current_app.config["SYNC_WORKERS"],
             )
         except TrustStoreError as exc:
-            raise click.ClickException(str(exc)) from None
+            if every is None:
+                raise click.ClickException(str(exc)) from None
+            # Running as a daemon: report and try again next time rather than stop syncing.
+            click.echo(f"error: {exc}", err=True)
+            time.sleep(every)
+            continue
         if not reports:
             click.echo("No partner is pinned. Add one with: verifier partners add")
         for report in reports:
