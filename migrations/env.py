@@ -10,8 +10,11 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-# Keep the app's loggers alive when migrations run inside the app (tests, boot.sh).
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Configure logging from alembic.ini only when nothing else did (the `cardservice db` command):
+# inside an app or a test run that set up logging, replacing its handlers and levels would
+# silence it. Existing loggers stay enabled either way.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 

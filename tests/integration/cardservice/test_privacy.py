@@ -157,3 +157,94 @@ def test_no_personal_data_in_logs(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for needle in ("Zainab", "Oyelaran", "1979-06-23"):
         assert needle not in logged
+
+
+def test_no_personal_data_in_logs_in_production_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Production settings, every logger at DEBUG (SQLAlchemy echoing statements and their
+    parameters included): enrol, issue, print, verify, revoke and erase leave no name, birth date
+    or address in any log record."""
+    import base64 as b64
+    from datetime import UTC, datetime
+
+    from flask_migrate import upgrade
+
+    import cardformat
+    from cardservice import create_app
+    from cardservice.extensions import db
+    from cardservice.services import Actor
+    from cardservice.services.keys import init_city
+    from cardservice.services.staff import create_token
+
+    key = b64.b64encode(os.urandom(32)).decode()
+    for name, value in {
+        "CARDSERVICE_ENV": "production",
+        "CARDSERVICE_PUBLIC_URL": "https://cards.example.org",
+        "CARDSERVICE_INSTANCE_PATH": str(tmp_path),
+        "CARDSERVICE_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        "CARDSERVICE_SECRET_KEY": "s" * 48,
+        "CARDSERVICE_KEY_PASSPHRASE": "p" * 32,
+        "CARDSERVICE_MASTER_KEY": key,
+        "CARDSERVICE_INDEX_KEY": key,
+        "CARDSERVICE_LOG_LEVEL": "DEBUG",
+    }.items():
+        monkeypatch.setenv(name, value)
+    app = create_app()
+    try:
+        with app.app_context():
+            upgrade()
+            # After upgrade(): Alembic's logging configuration resets levels.
+            caplog.set_level(logging.DEBUG)
+            logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG)
+            now = datetime.now(UTC)
+            init_city(
+                db.session,
+                __import__("cardservice.services", fromlist=["deps"]).deps(),
+                code="FR SXB",
+                names={"fr": "Strasbourg"},
+                now=now,
+                actor=Actor.system("tests"),
+            )
+            token = create_token(
+                db.session, name="t", role="admin", now=now, actor=Actor.system("tests")
+            ).token
+            db.session.remove()
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {token}", "X-Forwarded-Proto": "https"}
+        body = {
+            "display_name": NAME,
+            "birth_date": "1979-06-23",
+            "address": "221 Rue Oberkampf-Lemaire",
+            "documents": ["passport", "utility_bill"],
+        }
+        rid = client.post("/api/v1/residents", json=body, headers=headers).get_json()["id"]
+        issued = client.post(f"/api/v1/residents/{rid}/cards", headers=headers).get_json()
+        assert (
+            client.get(f"/api/v1/cards/{issued['number']}.pdf", headers=headers).status_code == 200
+        )
+        meta = cardformat.verify_metadata(
+            client.get("/.well-known/citycard/issuer").data,
+            pinned_fingerprint=client.application.test_cli_runner()
+            .invoke(args=["keys", "fingerprint"])
+            .output.strip(),
+            now=datetime.now(UTC),
+        )
+        trusted = {k.kid: k for k in meta.trusted_keys()}
+        verified = cardformat.verify_card(
+            issued["qr"], resolve_key=trusted.get, now=datetime.now(UTC)
+        )
+        assert verified.card.holder_name == NAME
+        client.post(
+            f"/api/v1/cards/{issued['number']}/revoke", json={"reason": "lost"}, headers=headers
+        )
+        assert client.delete(f"/api/v1/residents/{rid}", headers=headers).status_code == 200
+    finally:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    assert any(r.name.startswith("sqlalchemy.engine") for r in caplog.records)  # it did log
+    logged = "\n".join(f"{record.getMessage()} {record.args!r}" for record in caplog.records)
+    for needle in ("Zainab", "Oyelaran", "1979-06-23", "Oberkampf"):
+        assert needle not in logged, needle
