@@ -73,15 +73,12 @@ ACTION_ROLES = {
     "enrol": "clerk",
     "edit": "clerk",
     "issue": "clerk",
-    "print": "clerk",
     "renew": "clerk",
     "replace": "supervisor",
     "suspend": "supervisor",
     "reinstate": "supervisor",
     "revoke": "supervisor",
     "erase": "supervisor",
-    "audit": "supervisor",
-    "admin": "admin",
 }
 AUDIT_PAGE_SIZE = 50
 MAX_DB_INT = 2**31 - 1
@@ -107,17 +104,17 @@ def _apply_errors(form: FlaskForm, exc: ServiceError) -> None:
         fields = dict(exc.errors)
     elif exc.field:
         fields = {exc.field: exc.message}
-    unplaced = not fields
+    if not fields:
+        form.form_errors.append(str(exc.message))
     for name, message in fields.items():
         field = getattr(form, name, None)
         if field is None or not hasattr(field, "errors"):
-            unplaced = True
+            # A field this form does not show (e.g. an API-only one): keep the message visible.
+            form.form_errors.append(str(message))
             continue
         if not isinstance(field.errors, list):
             field.errors = list(field.errors)
         field.errors.append(str(message))
-    if unplaced:
-        form.form_errors.append(str(exc.message))
 
 
 def _safe_next(target: str | None) -> str | None:

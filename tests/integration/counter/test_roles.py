@@ -159,3 +159,23 @@ def test_every_post_route_refuses_a_missing_csrf_token(app: Flask) -> None:
         response = client.post(_url(rule, values), data={})
         assert response.status_code == 400, rule.endpoint
         assert "The form expired" in response.get_data(as_text=True)
+
+
+def test_buttons_are_shown_to_the_roles_their_routes_allow() -> None:
+    from cardservice.counter.views import ACTION_ROLES
+
+    for action, role in ACTION_ROLES.items():
+        assert EXPECTED[f"counter.{action}"] == role, action
+
+
+def test_clerk_sees_no_supervisor_buttons(app: Flask) -> None:
+    values = _fixture_values(app)
+    pages = {}
+    for role in ("clerk", "supervisor"):
+        client = app.test_client()
+        assert login(client, role).status_code == 302
+        pages[role] = client.get(f"/residents/{values['resident_id']}").get_data(as_text=True)
+    for action in ("revoke", "suspend", "replace"):
+        assert f"/cards/{values['number']}/{action}" not in pages["clerk"]
+        assert f"/cards/{values['number']}/{action}" in pages["supervisor"]
+    assert "/erase" not in pages["clerk"] and "/erase" in pages["supervisor"]
