@@ -97,7 +97,7 @@ def _name(i: int) -> str:
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20  # MiB, like ru_maxrss / 1024 below
 
 
 def _photo_pool(count: int, rnd: random.Random) -> list[bytes]:
@@ -181,11 +181,11 @@ def main() -> None:
     print(f"rate                {count / elapsed:.0f} cards/s, {cpu / count * 1e3:.2f} ms CPU/card")
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average        {load} on {os.cpu_count()} CPUs")
-    print(f"peak RSS            {peak:.0f} MB  (target <= 300 MB)")
-    print(f"QR worker process   peak RSS {worker_peak:.0f} MB, CPU {worker_cpu:.1f} s")
-    print(f"RSS before          {rss_before:.0f} MB")
-    print("RSS along the way   " + ", ".join(f"{n}: {mb:.0f} MB" for n, mb in samples))
-    print(f"PDF size            {size / 1e6:.1f} MB ({size / count / 1e3:.1f} kB/card)")
+    print(f"peak RSS            {peak:.0f} MiB  (target <= 300 MB = 286 MiB)")
+    print(f"QR worker process   peak RSS {worker_peak:.0f} MiB, CPU {worker_cpu:.1f} s")
+    print(f"RSS before          {rss_before:.0f} MiB")
+    print("RSS along the way   " + ", ".join(f"{n}: {mb:.0f} MiB" for n, mb in samples))
+    print(f"PDF size            {size / 2**20:.1f} MiB ({size / count / 1024:.1f} KiB/card)")
 
 
 if __name__ == "__main__":
