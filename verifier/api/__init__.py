@@ -38,11 +38,6 @@ def _now() -> datetime:
     return now
 
 
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def answer(outcome: Outcome, language: str | None = None) -> dict[str, Any]:
     """The section 6 answer: exactly these keys, unknown facts as null."""
     language = language or current_language()

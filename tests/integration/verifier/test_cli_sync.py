@@ -322,3 +322,20 @@ def test_console_script_reports_configuration_errors_without_a_traceback(tmp_pat
     assert result.returncode == 2
     assert "VERIFIER_SECRET_KEY is required" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sync_every_keeps_syncing(city: FakeIssuer, runner: Any, monkeypatch: Any) -> None:
+    import verifier.cli
+
+    naps: list[float] = []
+
+    def fake_sleep(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 2:
+            raise KeyboardInterrupt  # the operator stops the daemon
+
+    monkeypatch.setattr(verifier.cli.time, "sleep", fake_sleep)
+    result = runner.invoke(args=["sync", "--every", "300"])
+    assert naps == [300, 300]
+    assert result.output.count("FR SXB: ok") == 2
+    assert runner.invoke(args=["sync", "--every", "5"]).exit_code == 2  # at least 60 s
