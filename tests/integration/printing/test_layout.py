@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from datetime import date
 
@@ -97,6 +98,24 @@ def test_photo_fills_its_box_and_placeholder_without(make_card, open_pdf) -> Non
         <= 2
     )
     assert sum(head) < sum(background)
+
+
+@pytest.mark.parametrize(
+    ("mode", "color", "options", "expected"),
+    [
+        ("RGB", (200, 40, 40), {"progressive": True}, (200, 40, 40)),
+        ("L", 60, {}, (60, 60, 60)),
+        ("CMYK", (0, 255, 255, 0), {}, (237, 28, 36)),  # full magenta + yellow: red
+    ],
+)
+def test_photo_kinds_print_in_their_colours(  # type: ignore[no-untyped-def]
+    make_card, open_pdf, mode, color, options, expected
+) -> None:
+    buf = io.BytesIO()
+    Image.new(mode, (300, 400), color).save(buf, "JPEG", quality=95, **options)
+    image = open_pdf(render_card_pdf(make_card(photo=buf.getvalue()))).image(0, DPI)
+    got = _pixel(image, 15.5, 20.0)
+    assert max(abs(a - b) for a, b in zip(got, expected, strict=True)) < 40, got
 
 
 def test_photo_of_another_shape_is_cropped_not_stretched(make_card, open_pdf) -> None:  # type: ignore[no-untyped-def]
