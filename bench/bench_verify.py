@@ -61,7 +61,7 @@ from cardformat import (  # noqa: E402
     sign_metadata,
     sign_status_list,
 )
-from verifier.sync import HttpFetcher, add_partner  # noqa: E402
+from verifier.sync import HttpFetcher, add_partner, sync_partners  # noqa: E402
 from verifier.trust import TrustStore  # noqa: E402
 
 CONNECTIONS = 16
@@ -385,6 +385,16 @@ def main() -> int:
             started = time.monotonic()
             build_instance(many, cities, base_url, now)
             print(f"pinned and synced {count} cities in {time.monotonic() - started:.1f} s")
+            # A routine sync of every partner (metadata and lists fetched and verified again).
+            started = time.monotonic()
+            reports = sync_partners(
+                TrustStore(many), now=now, fetch=HttpFetcher(timeout=10, retries=0)
+            )
+            if not all(report.ok for report in reports):
+                raise SystemExit("the sync of the many-partner store failed")
+            print(
+                f"verifier sync of {count} partners on loopback: {time.monotonic() - started:.1f} s"
+            )
             process, many_url = start_gunicorn(many, args.ratelimit_storage)
             processes.append(process)
             check_answer(many_url, card)
