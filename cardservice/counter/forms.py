@@ -265,8 +265,16 @@ class ReasonForm(FlaskForm):
         invalid_choice_message=_l("Choose one of the listed reasons."),
     )
 
-    def __init__(self, *args: Any, reasons: Iterable[tuple[str, Any]] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        reasons: Iterable[tuple[str, Any]] = (),
+        label: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        if label is not None:
+            self.reason.label.text = label
         self.reason.choices = [SelectChoice("", _l("Choose a reason…")), *choices(reasons)]
 
     def validate_reason(self, field: Any) -> None:

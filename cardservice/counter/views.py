@@ -25,6 +25,7 @@ from flask import (
 )
 from flask_babel import format_date, format_datetime, format_number, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
@@ -142,10 +143,22 @@ def _reason_choices(codes: Iterable[str]) -> list[tuple[str, str]]:
     return [(code, label(REASON_LABELS, code)) for code in codes]
 
 
+REASON_FIELD_LABELS = {
+    "replace": _l("Reason for the replacement"),
+    "suspend": _l("Reason for the suspension"),
+    "revoke": _l("Reason for the revocation"),
+}
+
+
 def _card_forms(action: str, number: str, codes: Iterable[str], data: Any = None) -> ReasonForm:
     # A prefix per card keeps every field id unique on a page listing several cards. Forms only
     # rendered get formdata=None: they must not parse (or re-parse) the request body.
-    return ReasonForm(formdata=data, prefix=f"{action}-{number}", reasons=_reason_choices(codes))
+    return ReasonForm(
+        formdata=data,
+        prefix=f"{action}-{number}",
+        reasons=_reason_choices(codes),
+        label=REASON_FIELD_LABELS[action],
+    )
 
 
 def _policy_document_groups(language: str) -> list[dict[str, Any]]:
@@ -501,6 +514,7 @@ def enrol() -> Any:
         form.preferred_language.data = current_language()
         return _render_enrol(form)
     if not form.validate():
+        _add_policy_errors(form)
         return _render_enrol(form, 422)
     data = _enrolment_input(form)
     try:
@@ -535,16 +549,37 @@ def enrol() -> Any:
     )
 
 
-def _enrolment_input(form: EnrolmentForm) -> resident_service.EnrolmentInput:
+def _enrolment_input(
+    form: EnrolmentForm, *, with_photo: bool = True
+) -> resident_service.EnrolmentInput:
     return resident_service.EnrolmentInput(
         display_name=form.display_name.data,
         birth_date=form.birth_date.data,
         gender_marker=form.gender_marker.data or None,
         address=form.address.data or None,
         preferred_language=form.preferred_language.data,
-        photo=form.photo.data.read() if form.photo.data else None,
+        photo=form.photo.data.read() if with_photo and form.photo.data else None,
         documents=list(form.documents.data or []),
     )
+
+
+def _add_policy_errors(form: EnrolmentForm) -> None:
+    """The form refused some fields; ask the service's validation (it writes nothing) about
+    the others too, so the clerk sees every problem in one round instead of two."""
+    try:
+        resident_service.validate_enrolment(
+            _enrolment_input(form, with_photo=False), deps(), now=utcnow()
+        )
+    except ValidationError as exc:
+        for name, message in exc.errors.items():
+            field = getattr(form, name, None)
+            if field is not None and not field.errors:
+                field.errors = [str(message)]
+    except InsufficientDocumentsError as exc:
+        if not form.documents.errors:
+            form.documents.errors = [str(exc.message)]
+    except ServiceError:
+        pass  # anything else is reported when the form is submitted again
 
 
 @bp.route("/residents/<resident_id>/edit", methods=["GET", "POST"])
@@ -566,6 +601,7 @@ def edit(resident_id: str) -> Any:
         return _render_enrol(form, resident_id=view.id)
     form = _enrolment_form(photo_required=False)
     if not form.validate():
+        _add_policy_errors(form)
         return _render_enrol(form, 422, resident_id=resident_id)
     try:
         resident_service.update_resident(

@@ -459,3 +459,12 @@ def test_correcting_a_record_keeps_the_photo_and_rechecks_documents(
     assert "Amina Haddad" in page
     assert "data:image/jpeg;base64," in page  # the photo was kept
     assert "resident.update" in _actions(app)
+
+
+def test_every_problem_is_reported_in_one_round(clerk: FlaskClient) -> None:
+    response = enrol(clerk, display_name="", birth_date="", documents=[], photo=None)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for field in ("display_name", "birth_date", "photo"):
+        assert f'href="#{field}"' in page, field
+    assert "The birth date is required." in page
