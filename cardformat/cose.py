@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import cbor2
 from cryptography.exceptions import InvalidSignature
@@ -58,13 +57,12 @@ def loads_first(data: bytes) -> Any:
     its position, and the card verification path runs it twice.
     """
     try:
-        return cbor2.loads(data, **_DECODER_OPTIONS)
+        return cbor2.loads(data, allow_indefinite=False, allow_duplicate_keys=False, max_depth=16)
     except _DECODE_ERRORS as exc:
         raise MalformedError("not valid CBOR") from exc
 
 
-@dataclass(frozen=True, slots=True)
-class Sign1:
+class Sign1(NamedTuple):
     protected: bytes  # the serialized protected header, exactly as signed
     header: Mapping[Any, Any]  # the protected header, decoded
     unprotected: Mapping[Any, Any]

@@ -22,26 +22,34 @@ _INPUT_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 def _check_symbol(symbols: str) -> str:
     """Luhn mod N over the alphabet, N = 32, doubling from the rightmost data symbol."""
-    total = 0
-    factor = 2
-    for ch in reversed(symbols):
-        addend = factor * _VALUE[ch]
-        total += addend // 32 + addend % 32
-        factor = 3 - factor
-    return ALPHABET[(32 - total % 32) % 32]
+    return ALPHABET[-_luhn_sum(symbols, 2) % 32]
 
 
 def format_card_number(value: int) -> str:
     if not 0 <= value <= MAX_VALUE:
         raise MalformedError("card number out of range")
-    # Three table lookups of two symbols each: this runs once per verified card.
+    # Three lookups of two symbols each, with their share of the check sum precomputed: this
+    # runs once per verified card.
     high, rest = divmod(value, 1 << 20)
     middle, low = divmod(rest, 1 << 10)
+    total = _PAIR_CHECK[high] + _PAIR_CHECK[middle] + _PAIR_CHECK[low]
     symbols = _PAIRS[high] + _PAIRS[middle] + _PAIRS[low]
-    return f"{symbols[:4]}-{symbols[4:]}{_check_symbol(symbols)}"
+    return f"{symbols[:4]}-{symbols[4:]}{ALPHABET[-total % 32]}"
+
+
+def _luhn_sum(symbols: str, first_factor: int) -> int:
+    total, factor = 0, first_factor
+    for ch in reversed(symbols):
+        addend = factor * _VALUE[ch]
+        total += addend // 32 + addend % 32
+        factor = 3 - factor
+    return total
 
 
 _PAIRS = [a + b for a in ALPHABET for b in ALPHABET]
+# Luhn factors run 2, 1, 2, ... from the rightmost data symbol: every pair sees the same two
+# factors, so one table of pair sums serves all three positions.
+_PAIR_CHECK = [_luhn_sum(pair, 2) for pair in _PAIRS]
 
 
 def card_number_value(number: str) -> int:
