@@ -7,6 +7,7 @@ trust store (pinned partners, their verified metadata and status lists) in the i
 from __future__ import annotations
 
 import importlib.util
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     instance.mkdir(parents=True, exist_ok=True)
     ensure_secret_key(config)
 
-    app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
+    app = _VerifierFlask(__name__, instance_path=str(instance), instance_relative_config=True)
     app.config.update(config)
     app.config.setdefault("CLOCK", _utcnow)
     app.config["TESTING"] = app.config.get("TESTING", False) or config["ENV"] == "testing"
@@ -87,6 +88,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+class _VerifierFlask(Flask):
+    def log_exception(self, exc_info: Any) -> None:
+        """Log an unexpected error by type and stack only.
+
+        Flask's default also logs the exception's message, and a message can quote the data
+        being handled (a card's text, a name). The stack says where; the type says what.
+        """
+        exc_type, _exc, tb = exc_info
+        stack = "".join(traceback.format_tb(tb)) if tb is not None else ""
+        name = exc_type.__name__ if exc_type is not None else "exception"
+        self.logger.error(
+            "Exception on %s [%s]: %s (message withheld)\n%s",
+            request.path,
+            request.method,
+            name,
+            stack,
+        )
 
 
 def _healthz() -> Response:

@@ -222,3 +222,27 @@ def test_an_unexpected_error_in_verification_is_a_verdict_not_a_500(
     assert body["result"] == "malformed"
     assert "secret-token-text" not in caplog.text
     assert "RuntimeError" in caplog.text
+
+
+def test_a_bug_in_a_view_is_a_problem_500_without_details(
+    app_factory: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    import verifier.api as api
+
+    client = app_factory(ENV="development").test_client()
+
+    secret = "MC1:" + "SECRET".lower() * 2  # not spelled out: the logged stack shows source
+
+    def broken(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("internal detail " + secret)
+
+    monkeypatch.setattr(api, "answer", broken)
+    with caplog.at_level(logging.ERROR):
+        response = client.post("/api/v1/verify", json={"qr": "x"})
+    assert response.status_code == 500
+    assert response.mimetype == PROBLEM
+    text = response.get_data(as_text=True)
+    assert "internal detail" not in text and "Traceback" not in text
+    assert response.get_json()["code"] == "internal_error"
+    assert "RuntimeError" in caplog.text  # logged, so someone can fix it
+    assert secret not in caplog.text  # but not what it was handling
