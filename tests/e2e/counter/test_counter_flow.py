@@ -158,3 +158,21 @@ def test_photo_taken_with_the_webcam(camera_browser: Any, live_server: Any) -> N
     assert img.get_attribute("src").startswith("data:image/jpeg;base64,")
     assert errors == []
     context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_pages_fit_a_phone_screen(browser: Any, live_server: Any, language: str) -> None:
+    """Responsive: at 390 px nothing widens the page; wide tables scroll inside their box."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        locale=language,
+        extra_http_headers={"Accept-Language": language},
+    )
+    page = context.new_page()
+    base = live_server.url
+    _sign_in(page, base, "admin")
+    for path in ("/", "/residents/new", "/audit", "/statistics", "/admin/staff", "/admin/keys"):
+        page.goto(base + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (language, path, width)
+    context.close()
