@@ -224,22 +224,60 @@ def keys_rotate() -> None:
 @service_command
 def keys_revoke(kid: str, yes: bool) -> None:
     """Revoke a compromised signing key: every card it signed stops verifying."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from .models import Card
     from .services.keys import revoke_signing_key
 
     session, deps = _ctx()
-    affected = session.scalar(
-        select(func.count()).select_from(Card).where(Card.kid == kid.strip().lower())
+    now = _now()
+    # Revoked or expired cards need nothing; every other card whose printed token this key
+    # signed fails as key_revoked at every partner after its next sync, so it must be reissued.
+    to_reissue = list(
+        session.scalars(
+            select(Card.number)
+            .where(
+                Card.kid == kid.strip().lower().replace(" ", ""),
+                Card.status != "revoked",
+                Card.expires_at > now,
+            )
+            .order_by(Card.number)
+        )
     )
+    affected = len(to_reissue)
     if not yes:
         click.confirm(
             f"Revoke key {kid}? {affected} card(s) signed with it will fail until reprinted.",
             abort=True,
         )
-    info = revoke_signing_key(session, deps, kid=kid, now=_now(), actor=_system("keys-revoke"))
+    info = revoke_signing_key(session, deps, kid=kid, now=now, actor=_system("keys-revoke"))
     click.echo(f"Key {info.kid} revoked; {affected} card(s) need a reprint.")
+    if to_reissue:
+        click.echo("Cards to reissue (reprint each with `cards` tools or at the counter):")
+        for number in to_reissue:
+            click.echo(f"  {number}")
+
+
+@keys_group.command("rotate-root")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@service_command
+def keys_rotate_root(yes: bool) -> None:
+    """Replace the root key; the old root endorses the new one (partners follow the chain)."""
+    from .services.keys import rotate_root_key
+
+    session, deps = _ctx()
+    if not yes:
+        click.confirm(
+            "Replace the root key? The current root signs an endorsement of the new one, "
+            "then its private key is destroyed.",
+            abort=True,
+        )
+    new_fingerprint = rotate_root_key(session, deps, now=_now(), actor=_system("keys-rotate-root"))
+    click.echo(f"New root key fingerprint: {new_fingerprint}")
+    click.echo(
+        "Partners need not do anything: the published metadata carries the endorsement chain "
+        "from every earlier root. Give the new fingerprint to cities that pin you from now on."
+    )
 
 
 @keys_group.command("rewrap")

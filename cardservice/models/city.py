@@ -32,6 +32,10 @@ class City(db.Model):  # type: ignore[name-defined,misc]
     metadata_serial: Mapped[int] = mapped_column(Integer, default=0)
     metadata_document: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     metadata_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Root rotation: each old root's signature over its successor (cardformat.endorse_root), hex,
+    # oldest first. Published in every metadata so partners that pinned any earlier root follow
+    # the chain without a new fingerprint exchange; entries are never removed.
+    root_endorsements: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     def name_in(self, language: str | None = None) -> str:
         names: dict[str, Any] = self.names or {}

@@ -201,6 +201,38 @@ def rotate_signing_key(session: DbSession, deps: Deps, *, now: datetime, actor: 
     return next(k for k in list_keys(session) if k.kid == record.kid)
 
 
+def rotate_root_key(session: DbSession, deps: Deps, *, now: datetime, actor: Actor) -> str:
+    """Replace the root key; the old root endorses the new one. Returns the new fingerprint.
+
+    The endorsement joins the chain published in every later metadata, so partners that pinned
+    any earlier root follow it on their next sync with no new fingerprint exchange. The old
+    root's private key is discarded in the same transaction: it can endorse nothing else.
+    Signing keys, cards and status lists are untouched; only the metadata is re-signed.
+    """
+    city = session.scalars(select(City).limit(1).with_for_update()).first()
+    if city is None:
+        raise CityNotInitialisedError()
+    old = _decrypt(city.root_private_key_pem, deps.key_passphrase)
+    new = cardformat.generate_key()
+    new_public = cardformat.public_key_bytes(new)
+    endorsement = cardformat.endorse_root(
+        old_root=old, new_root=new_public, issuer=city.code, now=now
+    )
+    city.root_endorsements = [*(city.root_endorsements or []), endorsement.hex()]
+    city.root_public_key = new_public
+    city.root_private_key_pem = cardformat.dump_private_key(new, deps.key_passphrase)
+    city.metadata_document = None
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="key.root_rotate",
+        subject=f"root:{cardformat.key_id(new).hex()}",
+    )
+    session.commit()
+    return cardformat.fingerprint(new_public)
+
+
 def revoke_signing_key(
     session: DbSession, deps: Deps, *, kid: str, now: datetime, actor: Actor
 ) -> KeyInfo:

@@ -86,6 +86,7 @@ def build_metadata(
         serial=serial,
         issued_at=now,
         ttl=deps.policy.metadata_ttl,
+        endorsements=tuple(bytes.fromhex(e) for e in city.root_endorsements or ()),
     )
 
 
