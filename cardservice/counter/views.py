@@ -317,6 +317,7 @@ def _counter_context() -> dict[str, Any]:
         "format_number": format_number,
         "format_date": lambda value: format_date(value, "medium") if value else "",
         "format_datetime": lambda value: format_datetime(value, "short") if value else "",
+        "format_timestamp": lambda value: format_datetime(value, "medium") if value else "",
         "format_birth_date": lambda value: format_date(value, "long") if value else _("Not given"),
     }
 
