@@ -14,6 +14,7 @@ into the store in one short transaction at the end.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import time
 import urllib.error
@@ -103,7 +104,7 @@ class HttpFetcher:
             # A 4xx will not change on retry; a 5xx or 429 might.
             error.retryable = exc.code >= 500 or exc.code == 429  # type: ignore[attr-defined]
             raise error from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             raise FetchError(f"cannot fetch {url}: {reason}") from None
         if len(body) > max_bytes:
@@ -239,6 +240,17 @@ class _Fetched:
 
 
 def _sync_one(record: PartnerRecord, *, now: datetime, fetch: Fetch) -> _Fetched:
+    """One partner's round, isolated: whatever goes wrong, the others still sync."""
+    try:
+        return _sync_one_unguarded(record, now=now, fetch=fetch)
+    except Exception as exc:  # a bug or an unforeseen library error: report it, keep the copy
+        log.exception("sync %s: unexpected error", record.code)
+        report = PartnerReport(code=record.code)
+        report.errors.append(f"unexpected {type(exc).__name__}; the last good copy is kept")
+        return _Fetched(base=record, report=report)
+
+
+def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -> _Fetched:
     report = PartnerReport(code=record.code)
     out = _Fetched(base=record, report=report)
     try:

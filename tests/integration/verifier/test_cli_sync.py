@@ -339,3 +339,24 @@ def test_sync_every_keeps_syncing(city: FakeIssuer, runner: Any, monkeypatch: An
     assert naps == [300, 300]
     assert result.output.count("FR SXB: ok") == 2
     assert runner.invoke(args=["sync", "--every", "5"]).exit_code == 2  # at least 60 s
+
+
+def test_an_unexpected_error_for_one_partner_does_not_stop_the_others(
+    city: FakeIssuer, serve_issuer: Any, runner: Any, instance: Path, clock: Any
+) -> None:
+    from verifier.sync import HttpFetcher, sync_partners
+    from verifier.trust import TrustStore
+
+    other = serve_issuer("PT LIS", {"pt": "Lisboa"})
+    assert _add(runner, other).exit_code == 0
+    real = HttpFetcher(timeout=5, retries=0)
+
+    def fetch(url: str, *, max_bytes: int) -> bytes:
+        if url.startswith(city.base_url):
+            raise ZeroDivisionError("a library bug")
+        return real(url, max_bytes=max_bytes)
+
+    reports = sync_partners(TrustStore(instance), now=clock(), fetch=fetch)
+    by_code = {r.code: r for r in reports}
+    assert by_code["PT LIS"].ok
+    assert by_code["FR SXB"].errors == ["unexpected ZeroDivisionError; the last good copy is kept"]
