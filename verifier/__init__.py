@@ -110,9 +110,20 @@ class _VerifierFlask(Flask):
 
 
 def _healthz() -> Response:
-    """Liveness and readiness: the trust store loads. Partner count only, nothing personal."""
-    index = current_app.extensions["verifier"].trust.current()
-    response = jsonify({"status": "ok", "partners": len(index.partners)})
+    """Liveness and readiness: the trust store loads.
+
+    Besides the partner count, the verdicts this worker process has given, as counts per
+    result code: the only trace verifications leave (DESIGN.md section 5, rule 3).
+    """
+    state = current_app.extensions["verifier"]
+    index = state.trust.current()
+    response = jsonify(
+        {
+            "status": "ok",
+            "partners": len(index.partners),
+            "verifications_by_this_process": state.counters.snapshot(),
+        }
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -91,21 +91,22 @@ class SnapshotCache:
     """The rendered snapshot for one trust-index generation, built once, served many times."""
 
     def __init__(self) -> None:
-        self._key: tuple[int, int] | None = None
-        self._value: RenderedSnapshot | None = None
+        # One attribute holding (key, value), replaced whole: a thread never pairs a new key
+        # with an old value.
+        self._entry: tuple[tuple[int, int], RenderedSnapshot] | None = None
 
     def get(
         self, index: TrustIndex, *, generation: int, now: datetime, max_status_age: int
     ) -> RenderedSnapshot:
         key = (generation, max_status_age)
-        value = self._value
-        if value is not None and self._key == key:
-            return value
+        entry = self._entry
+        if entry is not None and entry[0] == key:
+            return entry[1]
         doc = build_snapshot(index, now=now, max_status_age=max_status_age)
         # The ETag covers the content, not generated_at, so an unchanged store revalidates to
         # 304 even after a worker restart.
         content = dict(doc, generated_at=None)
         etag = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:32]
         value = RenderedSnapshot(body=json.dumps(doc).encode("utf-8"), etag=etag)
-        self._key, self._value = key, value
+        self._entry = (key, value)
         return value

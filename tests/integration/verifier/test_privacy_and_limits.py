@@ -13,6 +13,7 @@ import pytest
 from cardformat import Status
 from verifier import create_app
 from verifier.config import ConfigError
+from verifier.verification import RESULTS
 
 from .helpers import FakeIssuer
 from .test_decode_image import _photo
@@ -144,8 +145,13 @@ def test_environment_configuration(tmp_path: Path, monkeypatch: Any) -> None:
 
 
 def test_healthz(client: Any, city: FakeIssuer) -> None:
+    client.post("/api/v1/verify", json={"qr": "nope"})
     body = client.get("/healthz").get_json()
-    assert body == {"status": "ok", "partners": 1}
+    assert body["status"] == "ok"
+    assert body["partners"] == 1
+    counts = body["verifications_by_this_process"]
+    assert counts["malformed"] == 1 and counts["valid"] == 0
+    assert set(counts) == set(RESULTS)
 
 
 def test_ping_and_openapi(client: Any) -> None:
