@@ -297,11 +297,11 @@ def _counter_context() -> dict[str, Any]:
             for target, text, role, current in entries
             if has_role(role)
         ]
-        try:
-            city = key_service.get_city(db.session)
-            city_name = city.name_in(current_language())
-        except CityNotInitialisedError:
-            city_name = None
+    try:
+        # The city's name is public (it is printed on every card): the login page shows it too.
+        city_name = key_service.get_city(db.session).name_in(current_language())
+    except CityNotInitialisedError:
+        db.session.rollback()
     return {
         "nav_items": nav,
         "city_name": city_name,

@@ -178,7 +178,7 @@ def test_every_page_is_translated(app: Flask, language: str) -> None:
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
     assert login(client, "admin").status_code == 302
-    for path in ("/", "/residents/new", "/audit", "/admin/staff", "/admin/keys"):
+    for path in ("/", "/residents/new", "/audit", "/statistics", "/admin/staff", "/admin/keys"):
         html = client.get(path).get_data(as_text=True)
         for english in (
             "Enrol a resident",
