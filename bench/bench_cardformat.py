@@ -8,11 +8,16 @@ discards the rounds another process disturbed.
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import sys
 import time
 import timeit
 from datetime import UTC, date, datetime, timedelta
 
 import qrcode
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import cardformat as cf
 from cardformat import cose
@@ -20,7 +25,9 @@ from cardformat.base45 import b45decode
 from cardformat.numbers import MAX_VALUE, format_card_number
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
-KEY = cf.generate_key()
+# A fixed key: the cost of an Ed25519 verification varies a little with the key, and runs
+# should compare like with like.
+KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 TRUSTED = cf.TrustedKey(kid=cf.key_id(KEY), public_key=KEY.public_key(), issuer="FR SXB")
 RESOLVE = {TRUSTED.kid: TRUSTED}.get
 
@@ -101,7 +108,58 @@ def status_list_build() -> None:
     print(f"  {elapsed:.2f} s (target <= 2 s), {len(token) / 1024:.1f} KiB (target <= 150 KB)")
 
 
+def _run_side(side: str, calls: int) -> None:
+    """Body of one callgrind run: `calls` verifications of one side, nothing else."""
+    text = worst_case_card(40)
+    message = cose.decode_sign1(b45decode(text[4:]))
+    to_be_signed = cose.sig_structure(message.protected, message.payload)
+    public_key = KEY.public_key()
+    for _ in range(calls):
+        if side == "bare":
+            public_key.verify(message.signature, to_be_signed)
+        else:
+            cf.verify_card(text, resolve_key=RESOLVE, now=NOW)
+
+
+def instruction_ratio(calls: int = 300) -> None:
+    """The same ratio in CPU instructions (valgrind's callgrind), which other processes cannot
+    disturb: each side runs once with 0 and once with `calls` verifications, and the
+    difference divided by `calls` is the cost of one."""
+    if not shutil.which("valgrind"):
+        print("\nInstruction counts: valgrind not installed (apt-get install valgrind), skipped")
+        return
+    per_call = {}
+    for side in ("bare", "card"):
+        counts = []
+        for n in (0, calls):
+            result = subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--callgrind-out-file=/dev/null",
+                    sys.executable,
+                    __file__,
+                    "--side",
+                    side,
+                    str(n),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            counts.append(int(re.search(r"Collected : (\d+)", result.stderr).group(1)))
+        per_call[side] = (counts[1] - counts[0]) / calls
+    print(f"\nInstructions per verification (callgrind, {calls} calls):")
+    print(f"  bare Ed25519PublicKey.verify: {per_call['bare']:10,.0f}")
+    print(f"  cardformat.verify_card:       {per_call['card']:10,.0f}")
+    print(f"  ratio: {per_call['bare'] / per_call['card']:.3f}")
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--side"]:
+        _run_side(sys.argv[2], int(sys.argv[3]))
+        sys.exit(0)
     qr_sizes()
     verify_rate()
+    instruction_ratio()
     status_list_build()
