@@ -341,3 +341,18 @@ class PasswordResetForm(FlaskForm):
         ],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class KeyRevokeForm(FlaskForm):
+    """Revoking a signing key breaks every card it signed: the admin types the key id."""
+
+    kid = StringField(
+        _l("Type the key id to confirm"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("Type the key id to confirm.")),
+            Length(max=40, message=_l("A key id has 16 characters.")),
+            PlainText(),
+        ],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )

@@ -54,6 +54,7 @@ from .forms import (
     ActionForm,
     EnrolmentForm,
     ErasureForm,
+    KeyRevokeForm,
     LoginForm,
     PasswordResetForm,
     ReasonForm,
@@ -985,13 +986,59 @@ def admin_staff_password(user_id: int) -> Any:
 @bp.route("/admin/keys", methods=["GET"])
 @requires("admin")
 def admin_keys() -> Any:
+    return _render_admin_keys()
+
+
+def _render_admin_keys(
+    failed: tuple[str, KeyRevokeForm] | None = None, status: int = 200
+) -> tuple[str, int]:
     keys = key_service.list_keys(db.session)
+    revoke_forms = {
+        key.kid: (
+            failed[1]
+            if failed and failed[0] == key.kid
+            else KeyRevokeForm(formdata=None, prefix=f"key{key.kid}")
+        )
+        for key in keys
+    }
     return render_template(
         "counter/admin_keys.html",
         keys=keys,
+        revoke_forms=revoke_forms,
+        failed_forms=[failed[1]] if failed else [],
+        open_key=failed[0] if failed else None,
         root_fingerprint=key_service.root_fingerprint(db.session),
         action_form=ActionForm(formdata=None),
-    )
+    ), status
+
+
+@bp.route("/admin/keys/<kid>/revoke", methods=["POST"])
+@requires("admin")
+def admin_keys_revoke(kid: str) -> Any:
+    kid = kid[:40]
+    form = KeyRevokeForm(prefix=f"key{kid}")
+    if form.validate() and form.kid.data.replace(" ", "").lower() != kid.lower():
+        form.kid.errors = [_("The key id you typed is not this key's id.")]
+    if form.errors:
+        if not any(key.kid == kid for key in key_service.list_keys(db.session)):
+            abort(404)
+        return _render_admin_keys((kid, form), 422)
+    try:
+        key_service.revoke_signing_key(db.session, deps(), kid=kid, now=utcnow(), actor=_actor())
+    except NotFoundError:
+        raise
+    except ServiceError as exc:
+        _fail(exc)
+        flash(str(exc.message), "error")
+    else:
+        flash(
+            _(
+                "Key %(kid)s is revoked: cards it signed fail verification until reprinted.",
+                kid=kid,
+            ),
+            "success",
+        )
+    return redirect(url_for("counter.admin_keys"))
 
 
 @bp.route("/admin/keys/rotate", methods=["POST"])

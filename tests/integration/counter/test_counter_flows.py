@@ -468,3 +468,17 @@ def test_every_problem_is_reported_in_one_round(clerk: FlaskClient) -> None:
     for field in ("display_name", "birth_date", "photo"):
         assert f'href="#{field}"' in page, field
     assert "The birth date is required." in page
+
+
+def test_admin_revokes_a_compromised_key(app: Flask, admin: FlaskClient) -> None:
+    page = admin.get("/admin/keys").get_data(as_text=True)
+    kid = re.findall(r'<td class="mono">([0-9a-f]{16})</td>', page)[0]
+    response = post(admin, f"/admin/keys/{kid}/revoke", {f"key{kid}-kid": "0000000000000000"})
+    assert response.status_code == 422
+    assert f'href="#key{kid}-kid"' in response.get_data(as_text=True)
+    response = post(admin, f"/admin/keys/{kid}/revoke", {f"key{kid}-kid": kid.upper()})
+    assert response.status_code == 302
+    page = admin.get("/admin/keys").get_data(as_text=True)
+    assert "is revoked" in page
+    assert len(re.findall(r'<td class="mono">([0-9a-f]{16})</td>', page)) == 2  # a fresh one
+    assert post(admin, "/admin/keys/ffffffffffffffff/revoke", {}).status_code == 404

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cardservice.extensions import db
-from cardservice.models import StaffUser
+from cardservice.models import SigningKey, StaffUser
 
 from .support import csrf_token, enrol, login, post, resident_id_from
 
@@ -46,6 +46,7 @@ EXPECTED = {
     "counter.admin_staff_password": "admin",
     "counter.admin_keys": "admin",
     "counter.admin_keys_rotate": "admin",
+    "counter.admin_keys_revoke": "admin",
 }
 
 
@@ -79,11 +80,13 @@ def _fixture_values(app: Flask) -> dict[str, str]:
     assert number
     with app.app_context():
         clerk_id = db.session.query(StaffUser.id).filter_by(username="clerk").scalar()
+        kid = db.session.query(SigningKey.kid).scalar()
     return {
         "resident_id": resident_id,
         "number": number.group(1),
         "layout": "card",
         "user_id": str(clerk_id),
+        "kid": kid,
     }
 
 
