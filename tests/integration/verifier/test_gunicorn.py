@@ -1,0 +1,131 @@
+"""The verifier as deployed: gunicorn, two workers, production mode, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .helpers import Clock, FakeIssuer
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def gunicorn(instance: Path) -> Iterator[Any]:
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(**env: str) -> tuple[subprocess.Popen[bytes], str]:
+        port = _free_port()
+        full_env = dict(
+            os.environ,
+            VERIFIER_INSTANCE_PATH=str(instance),
+            VERIFIER_ENV="production",
+            PYTHONPATH=str(ROOT),
+            **env,
+        )
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "verifier:create_app()",
+            ],
+            env=full_env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        processes.append(process)
+        return process, f"http://127.0.0.1:{port}"
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+        if process.stdout:
+            process.stdout.close()
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "gunicorn exited"
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise AssertionError("gunicorn did not become ready")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """Gunicorn runs on the real clock, so this module's fake city does too."""
+    return Clock(datetime.now(UTC))
+
+
+def test_verifies_under_gunicorn_in_production_mode(
+    gunicorn: Any, serve_issuer: Any, runner: Any, clock: Clock
+) -> None:
+    city: FakeIssuer = serve_issuer()
+    city.publish(clock())
+    added = runner.invoke(
+        args=[
+            "partners",
+            "add",
+            "--metadata-url",
+            city.metadata_url,
+            "--fingerprint",
+            city.fingerprint,
+        ]
+    )
+    assert added.exit_code == 0, added.output
+    process, url = gunicorn(VERIFIER_SECRET_KEY=secrets.token_hex(32))
+    _wait_ready(url, process)
+    text, card = city.card(now=clock())
+    before = list(city.requests)
+    for _ in range(4):  # likely both workers
+        request = urllib.request.Request(
+            f"{url}/api/v1/verify",
+            data=json.dumps({"qr": text}).encode(),
+            headers={"Content-Type": "application/json", "Accept-Language": "pt-BR"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = json.loads(response.read())
+            assert response.headers["Cache-Control"] == "no-store"
+        assert body["result"] == "valid"
+        assert body["card"]["number"] == card.number
+        assert body["message"] == "Cartão autêntico, válido."
+    assert city.requests == before  # the issuer heard nothing
+
+
+def test_refuses_to_start_without_a_secret_in_production(gunicorn: Any) -> None:
+    process, _url = gunicorn()
+    process.wait(timeout=30)
+    assert process.returncode != 0
+    assert process.stdout is not None
+    assert b"VERIFIER_SECRET_KEY is required" in process.stdout.read()
