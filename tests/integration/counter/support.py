@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -63,10 +62,7 @@ def make_app(instance: Path, database_url: str | None = None, **overrides: Any) 
     """An app on a fresh database built by the migrations (never create_all), with a city and
     one staff account per role."""
     app = open_app(instance, database_url, **overrides)
-    with app.app_context(), warnings.catch_warnings():
-        # migrations/env.py (Flask-Migrate's template) still calls the deprecated
-        # db.get_engine() first; that is not what these tests check.
-        warnings.filterwarnings("ignore", "'get_engine' is deprecated", DeprecationWarning)
+    with app.app_context():
         flask_migrate.upgrade()
         now = datetime.now(UTC)
         system = Actor.system("tests")
