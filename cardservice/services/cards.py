@@ -209,7 +209,8 @@ def issue_card(
     session: DbSession, deps: Deps, resident_id: str, *, now: datetime, actor: Actor
 ) -> IssuedCard:
     """A new card for a resident who has no live card (use renew or replace otherwise)."""
-    resident = load_resident(session, resident_id)
+    # The row lock makes a double click at the counter issue one card, not two.
+    resident = load_resident(session, resident_id, for_update=True)
     if _has_live_card(session, resident.id, now):
         raise ConflictError(
             _l("This resident already has a valid card: renew or replace it instead."),

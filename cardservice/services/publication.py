@@ -25,6 +25,7 @@ from .keys import active_signing_key, root_key
 
 STATUS_PATH = "/.well-known/citycard/status/"
 METADATA_PATH = "/.well-known/citycard/issuer"
+MAX_CACHE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,15 @@ class PublishedDocument:
         return hashlib.sha256(self.body).hexdigest()[:32]
 
     def max_age(self, now: datetime) -> int:
-        """Seconds a cache may keep it: until its re-signing point, at most the ttl."""
+        """Seconds a cache may keep it: until its re-signing point, at most a minute.
+
+        A revocation, a suspension or a key compromise is re-signed on the very next fetch;
+        the one-minute cap keeps a CDN or proxy in front from hiding it for longer (issue 5:
+        published within a minute). Revalidating with the ETag costs caches a 304.
+        """
         refresh_at = self.issued_at + timedelta(seconds=self.ttl // 2)
-        return max(0, min(self.ttl, int((refresh_at - now).total_seconds())))
+        limit = min(self.ttl, MAX_CACHE_SECONDS)
+        return max(0, min(limit, int((refresh_at - now).total_seconds())))
 
 
 def status_list_uri(deps: Deps, list_id: int) -> str:

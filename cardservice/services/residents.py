@@ -252,10 +252,10 @@ def enrol_resident(
     return EnrolmentResult(resident_id=resident_id, points=points, possible_duplicates=duplicates)
 
 
-def _load(session: DbSession, resident_id: Any) -> Resident:
+def _load(session: DbSession, resident_id: Any, *, for_update: bool = False) -> Resident:
     if not isinstance(resident_id, str) or len(resident_id) != 32:
         raise NotFoundError(_l("No resident has this id."))
-    resident = session.get(Resident, resident_id)
+    resident = session.get(Resident, resident_id, with_for_update=for_update)
     if resident is None:
         raise NotFoundError(_l("No resident has this id."))
     return resident

@@ -477,3 +477,39 @@ def test_concurrent_revocations_lose_no_update(app, session, deps, actor, city) 
     for number in numbers:
         assert _status_of(session, number) == cardformat.Status.REVOKED
     assert verify_chain(session) == []
+
+
+def test_concurrent_issue_gives_one_card(app, session, deps, actor, city) -> None:
+    """Two clerks (or one double click) issuing for the same resident at once: one card."""
+    import threading
+
+    from cardservice.extensions import db
+    from cardservice.services.errors import ServiceError
+
+    rid = residents.enrol_resident(
+        session, deps, enrolment(photo=None), now=NOW, actor=actor
+    ).resident_id
+    session.remove()
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def issue() -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                cards.issue_card(db.session, deps, rid, now=NOW, actor=actor)
+                outcomes.append("issued")
+            except ServiceError as exc:
+                outcomes.append(exc.code)
+            except BaseException as exc:  # anything else is a failure of the test
+                outcomes.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=issue) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["card_exists"] * 3 + ["issued"]
+    assert session.scalar(select(func.count()).select_from(Card)) == 1
