@@ -189,3 +189,14 @@ def test_every_page_is_translated(app: Flask, language: str) -> None:
             "says nothing about immigration status",
         ):
             assert english not in html, (language, path, english)
+
+
+def test_app_wide_error_pages_are_translated(app: Flask) -> None:
+    client = app.test_client()
+    response = client.get("/no-such-page", headers={"Accept-Language": "ar"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert '<html lang="ar" dir="rtl">' in html
+    assert "غير موجود" in html  # "Not found"
+    response = client.get("/no-such-page", headers={"Accept-Language": "es"})
+    assert "No encontrado" in response.get_data(as_text=True)
