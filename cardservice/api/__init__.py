@@ -96,7 +96,11 @@ def _actor() -> Actor:
 def _json_body() -> dict[str, Any]:
     if not request.is_json:
         raise ApiProblem(415, "unsupported_media_type", _("Send a JSON body (application/json)."))
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        # Deeply nested JSON exhausts the parser's stack; "silent" only covers ValueError.
+        body = None
     if not isinstance(body, dict):
         raise ApiProblem(400, "bad_request", _("The body must be a JSON object."))
     return body

@@ -262,3 +262,39 @@ def test_hostile_authorization(client, city, header: str) -> None:
     response = client.get("/api/v1/policy", headers={"Authorization": header})
     _assert_4xx_problem(response)
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "[" * 100_000 + "]" * 100_000,  # nesting deep enough to exhaust the parser's recursion
+        '{"a":' * 50_000 + "1" + "}" * 50_000,
+        '{"display_name": "\\ud800"}',  # lone surrogate
+        '{"display_name": 1e999999}',
+        '{"reason": NaN}',
+    ],
+)
+def test_pathological_json(client, session, city, tokens, data: str) -> None:
+    rid = enrol(client, tokens["clerk"])
+    number = client.post(
+        f"/api/v1/residents/{rid}/cards", headers=auth(tokens["clerk"])
+    ).get_json()["number"]
+    before = _counts(session)
+    headers = {**auth(tokens["supervisor"]), "Content-Type": "application/json"}
+    for url in ("/api/v1/residents", f"/api/v1/cards/{number}/revoke"):
+        _assert_4xx_problem(client.post(url, data=data, headers=headers))
+    assert _counts(session) == before
+
+
+def test_unexpected_error_is_a_bare_problem(app, client, city, tokens, monkeypatch, caplog) -> None:
+    def explode(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr("cardservice.api.card_service.get_card", explode)
+    response = client.get("/api/v1/cards/ABCD-123", headers=auth(tokens["clerk"]))
+    assert response.status_code == 500
+    assert response.mimetype == "application/problem+json"
+    body = response.get_data(as_text=True)
+    assert "secret internal detail" not in body and "Traceback" not in body
+    assert response.get_json()["code"] == "internal_error"
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
