@@ -513,3 +513,61 @@ def test_concurrent_issue_gives_one_card(app, session, deps, actor, city) -> Non
         thread.join(timeout=60)
     assert sorted(outcomes) == ["card_exists"] * 3 + ["issued"]
     assert session.scalar(select(func.count()).select_from(Card)) == 1
+
+
+def test_update_resident_reseals_and_reindexes(session, deps, actor, city) -> None:
+    rid = residents.enrol_resident(session, deps, enrolment(), now=NOW, actor=actor).resident_id
+    old = session.get(Resident, rid)
+    old_key, old_index = old.wrapped_data_key, old.blind_index
+    residents.update_resident(
+        session,
+        deps,
+        rid,
+        enrolment(display_name="Amira Haddad-Khoury", photo=None, address=None),
+        now=NOW + timedelta(days=1),
+        actor=actor,
+    )
+    view = residents.get_resident(session, deps, rid)
+    assert view.display_name == "Amira Haddad-Khoury" and view.address is None
+    assert view.photo is not None  # no new photo: the current one is kept
+    updated = session.get(Resident, rid)
+    assert updated.wrapped_data_key != old_key  # a fresh data key
+    assert updated.blind_index != old_index
+    assert [
+        v.id
+        for v in residents.find_residents(
+            session, deps, display_name="amira haddad-khoury", birth_date=date(1990, 4, 17)
+        )
+    ] == [rid]
+    with pytest.raises(ValidationError):
+        residents.update_resident(
+            session, deps, rid, enrolment(display_name=""), now=NOW, actor=actor
+        )
+    assert residents.get_resident(session, deps, rid).display_name == "Amira Haddad-Khoury"
+
+
+def test_staff_accounts_deactivate_and_password(session, actor) -> None:
+    from cardservice.services import staff
+    from cardservice.services.errors import AuthenticationError
+
+    user = staff.create_user(
+        session,
+        username="li.wei",
+        password="first long password",
+        role="clerk",
+        now=NOW,
+        actor=actor,
+    )
+    assert staff.authenticate(session, username="li.wei", password="first long password", now=NOW)
+    staff.set_password(
+        session, user_id=user.id, password="second long password", now=NOW, actor=actor
+    )
+    with pytest.raises(AuthenticationError):
+        staff.authenticate(session, username="li.wei", password="first long password", now=NOW)
+    staff.set_user_active(session, user_id=user.id, active=False, now=NOW, actor=actor)
+    with pytest.raises(AuthenticationError):
+        staff.authenticate(session, username="li.wei", password="second long password", now=NOW)
+    with pytest.raises(NotFoundError):
+        staff.set_password(session, user_id=999, password="x" * 20, now=NOW, actor=actor)
+    assert [u.username for u in staff.list_users(session)] == ["li.wei"]
+    assert staff.role_allows("admin", "supervisor") and not staff.role_allows("clerk", "admin")
