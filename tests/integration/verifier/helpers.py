@@ -1,4 +1,4 @@
-"""Helpers of the verifier's integration tests: a fake issuing city, a clock, base45.
+"""Helpers of the verifier's integration tests: a fake issuing city and a clock.
 
 A fake issuing city is built here with cardformat alone (keys, signed metadata, signed status
 lists, cards), the way cardservice publishes, so these tests need no cardservice code.
@@ -30,34 +30,6 @@ from cardformat import (
 
 # A fixed, injected clock: every signature, sync and verification in a test agrees on "now".
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-_B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-
-
-def b45encode(data: bytes) -> str:
-    """RFC 9285, for tests that tamper with a token's bytes (cardformat keeps its own private)."""
-    out = []
-    for i in range(0, len(data) - 1, 2):
-        n = data[i] * 256 + data[i + 1]
-        c, n = n % 45, n // 45
-        d, e = n % 45, n // 45
-        out += [_B45[c], _B45[d], _B45[e]]
-    if len(data) % 2:
-        n = data[-1]
-        out += [_B45[n % 45], _B45[n // 45]]
-    return "".join(out)
-
-
-def b45decode(text: str) -> bytes:
-    values = [_B45.index(ch) for ch in text]
-    out = bytearray()
-    for i in range(0, len(values) - 2, 3):
-        c, d, e = values[i : i + 3]
-        n = c + d * 45 + e * 45 * 45
-        out += bytes([n // 256, n % 256])
-    if len(values) % 3 == 2:
-        out.append(values[-2] + values[-1] * 45)
-    return bytes(out)
 
 
 class Clock:

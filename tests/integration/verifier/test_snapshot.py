@@ -9,8 +9,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cardformat import MIN_STATUS_LIST_SIZE, KeyState, Status, public_key_bytes
+from cardformat.base45 import b45decode
 
-from .helpers import FakeIssuer, b45decode
+from .helpers import FakeIssuer
 
 
 def _unb64url(text: str) -> bytes:

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from cardformat import KeyState, Status
+from cardformat.base45 import b45decode, b45encode
 
-from .helpers import FakeIssuer, b45decode, b45encode, verify
+from .helpers import FakeIssuer, verify
 
 ANSWER_KEYS = {"result", "valid", "issuer", "card", "holder", "status_checked_at", "message"}
 
