@@ -349,3 +349,12 @@ def test_api_needs_no_csrf_token(app: Flask, client, city, tokens) -> None:
     assert app.config.get("WTF_CSRF_ENABLED", True)
     response = client.post("/api/v1/residents", json=enrol_json(), headers=auth(tokens["clerk"]))
     assert response.status_code == 201
+
+
+def test_html_errors_without_traceback(client) -> None:
+    response = client.get("/no-such-page-<script>")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    text = response.get_data(as_text=True)
+    assert "<script>" not in text and "Traceback" not in text
+    assert response.headers["Content-Security-Policy"]

@@ -206,3 +206,40 @@ def test_printed_card_round_trip(client, session, city, tokens, clock) -> None:
     )
     assert status.status_list.get(position) == cardformat.Status.VALID
     assert number in " ".join(texts)
+
+
+def test_a_half_full_list_opens_the_next_one(client, session, city, tokens, clock) -> None:
+    """Herd privacy: a list takes cards until half full, then a new list of the same size opens
+    and appears in the metadata; cards in it verify against it."""
+    from cardservice.models import StatusListRecord
+
+    record = session.get(StatusListRecord, 0)
+    record.allocated = record.size // 2
+    session.commit()
+    serial_before = _metadata(client, session, clock.now).serial
+
+    rid = enrol(client, tokens["clerk"])
+    issued = client.post(f"/api/v1/residents/{rid}/cards", headers=auth(tokens["clerk"])).get_json()
+    meta = _metadata(client, session, clock.now)
+    assert meta.serial > serial_before
+    assert [ref.id for ref in meta.status_lists] == [0, 1]
+    verified = cardformat.verify_card(issued["qr"], resolve_key=_resolver(meta), now=clock.now)
+    assert verified.card.status_index >= 131072
+    ref, position = meta.status_list_ref(verified.card.status_index)
+    assert ref.id == 1 and ref.uri.endswith("/status/1")
+    client.post(
+        f"/api/v1/cards/{issued['number']}/revoke",
+        json={"reason": "fraud"},
+        headers=auth(tokens["supervisor"]),
+    )
+    token = client.get("/.well-known/citycard/status/1").data
+    status = cardformat.verify_status_list(
+        token, resolve_key=_resolver(meta), now=clock.now, expected_uri=ref.uri
+    )
+    assert status.status_list.get(position) == cardformat.Status.REVOKED
+    first = cardformat.verify_status_list(
+        client.get("/.well-known/citycard/status/0").data,
+        resolve_key=_resolver(meta),
+        now=clock.now,
+    )
+    assert first.status_list.get(position) == cardformat.Status.VALID
