@@ -253,7 +253,7 @@ def keys_revoke(kid: str, yes: bool) -> None:
     info = revoke_signing_key(session, deps, kid=kid, now=now, actor=_system("keys-revoke"))
     click.echo(f"Key {info.kid} revoked; {affected} card(s) need a reprint.")
     if to_reissue:
-        click.echo("Cards to reissue (reprint each with `cards` tools or at the counter):")
+        click.echo("Cards to reissue (reprint each at the counter: same number, new signature):")
         for number in to_reissue:
             click.echo(f"  {number}")
 
