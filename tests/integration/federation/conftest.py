@@ -135,6 +135,18 @@ class City:
             session, deps, actor = self._services()
             revoke_card(session, deps, number, reason=reason, now=datetime.now(UTC), actor=actor)
 
+    def reprint(self, number: str) -> str:
+        """Reprint a card at the counter: same number, a token signed with the active key."""
+        from cardservice.services.cards import print_card
+
+        with self.app.app_context():
+            session, deps, actor = self._services()
+            printable = print_card(
+                session, deps, number, now=datetime.now(UTC), actor=actor, reprint=True
+            )
+            qr: str = printable.qr_text
+            return qr
+
     def get(self, path: str) -> bytes:
         with urlopen(self.base_url + path, timeout=10) as response:
             body: bytes = response.read()

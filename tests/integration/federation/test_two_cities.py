@@ -87,11 +87,14 @@ def test_a_revoked_key_fails_its_cards_at_b_and_the_command_lists_them(
 
     _sync_ok(verifier_b)
     assert verifier_b.verify(exposed.qr) == "key_revoked"
-    # The counter keeps issuing with the replacement key created in the same transaction.
-    reissued = city_a.issue("Exposed Card")
-    assert reissued.kid != exposed.kid
+    # Reissue: the reprint carries the replacement key created in the same transaction, and
+    # keeps the card's number and status entry.
+    reprinted = city_a.reprint(exposed.number)
     _sync_ok(verifier_b)
-    assert verifier_b.verify(reissued.qr) == "valid"
+    answer = verifier_b.verify_full(reprinted)
+    assert answer["result"] == "valid" and answer["card"]["number"] == exposed.number
+    assert verifier_b.verify(exposed.qr) == "key_revoked"  # the old print stays dead
+    assert verifier_b.verify(city_a.issue("New Holder").qr) == "valid"
 
 
 def _tampered(city: City, proxy: MetadataProxy) -> bytes:
