@@ -18,6 +18,8 @@ import flask_migrate
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from cardservice import create_app
 from cardservice.extensions import db
@@ -107,10 +109,31 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
 
 
 def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
-    """POST a form with the session's CSRF token (any page of the session carries it)."""
-    payload = {"csrf_token": csrf_token(client, "/")}
+    """POST a form with the session's CSRF token (any page of the session carries it).
+
+    Forms with files are encoded in memory: the test client would spool a large body to a
+    temporary file it never closes, and the ResourceWarning would fail some later test.
+    """
+    payload: dict[str, Any] = {"csrf_token": csrf_token(client, "/")}
     payload.update(data or {})
-    return client.post(path, data=payload, **kw)
+    if not any(isinstance(value, tuple | FileStorage) for value in payload.values()):
+        return client.post(path, data=payload, **kw)
+    boundary, body = encode_multipart(MultiDict(multipart_items(payload)))
+    return client.post(
+        path, data=body, content_type=f"multipart/form-data; boundary={boundary}", **kw
+    )
+
+
+def multipart_items(fields: dict[str, Any]) -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = []
+    for key, value in fields.items():
+        if isinstance(value, list):
+            items.extend((key, item) for item in value)
+        elif isinstance(value, tuple):
+            items.append((key, FileStorage(value[0], value[1], content_type=value[2])))
+        else:
+            items.append((key, value))
+    return items
 
 
 def png_bytes(

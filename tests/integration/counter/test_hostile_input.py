@@ -13,13 +13,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
-from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.test import encode_multipart
 
 from cardservice.extensions import db
 from cardservice.models import AuditEntry, Card, Resident, StaffUser
 
-from .support import csrf_token, enrol, enrolment_data, login, post, resident_id_from
+from .support import enrol, enrolment_data, login, post, resident_id_from
 
 LONG_NAME = "A" * 10_000
 CONTROL = "Amina\x00\x1b[31mHaddad"
@@ -58,18 +56,6 @@ def _fake_jpeg_pdf() -> bytes:
     return b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
-def _flatten(fields: dict[str, Any]) -> list[tuple[str, Any]]:
-    items: list[tuple[str, Any]] = []
-    for key, value in fields.items():
-        if isinstance(value, list):
-            items.extend((key, item) for item in value)
-        elif isinstance(value, tuple):
-            items.append((key, FileStorage(value[0], value[1], content_type=value[2])))
-        else:
-            items.append((key, value))
-    return items
-
-
 def _photo(data: bytes, name: str = "photo.jpg", mimetype: str = "image/jpeg") -> Any:
     return (io.BytesIO(data), name, mimetype)
 
@@ -92,6 +78,8 @@ def _photo(data: bytes, name: str = "photo.jpg", mimetype: str = "image/jpeg") -
         ({"documents": []}, "documents", "minimum points"),
         ({"photo": None}, "photo", "Add a photo"),
         ({"photo": _photo(_fake_jpeg_pdf())}, "photo", "JPEG or PNG"),
+        ({"photo": _photo(_fake_jpeg_pdf(), "scan.pdf", "application/pdf")}, "photo", "JPEG"),
+        ({"photo": _photo(b"\xff\xd8\xff" + bytes(6 * 2**20))}, "photo", "too large"),
         ({"photo": _photo(b"", "empty.png", "image/png")}, "photo", "The photo is empty"),
         ({"photo": _photo(b"hello", "photo.exe", "application/x-msdownload")}, "photo", "JPEG"),
         (
@@ -118,15 +106,7 @@ def test_enrolment_refuses_with_a_field_error(
 def test_thirty_megabyte_photo_is_a_form_error(app: Flask, clerk: FlaskClient) -> None:
     before = _counts(app)
     huge = b"\xff\xd8\xff\xe0" + b"\0" * (30 * 1024 * 1024)
-    fields = enrolment_data()
-    fields["csrf_token"] = csrf_token(clerk, "/")
-    fields["photo"] = FileStorage(io.BytesIO(huge), "photo.jpg", content_type="image/jpeg")
-    # Encoded in memory: the test client would spool a body this size to a temporary file
-    # that stays open when the app (rightly) refuses to read it.
-    boundary, body = encode_multipart(MultiDict(_flatten(fields)))
-    response = clerk.post(
-        "/residents/new", data=body, content_type=f"multipart/form-data; boundary={boundary}"
-    )
+    response = enrol(clerk, photo=_photo(huge))
     page = response.get_data(as_text=True)
     assert response.status_code == 413
     assert 'id="photo-error"' in page
