@@ -1,0 +1,177 @@
+"""Fixtures of the privacy tests (issue 6): an issuance app on SQLite or on PostgreSQL.
+
+Same two-pass scheme as the rest of the suite: without TEST_POSTGRES_URL everything runs on a
+SQLite file (whose raw bytes the tests scan); with it, the database tests run again in a schema
+of their own on that server (scanned through `pg_dump`). Every test touching the database carries
+the `postgres` marker so the Makefile's `-m postgres` pass picks it up. An unreachable server
+ends the run with an error, never with skipped tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, text
+
+from .helpers import NOW, empty_tables
+
+HERE = Path(__file__).resolve().parent
+# Tests that build no database of their own (the PKCS#11 provider against SoftHSM2).
+NO_DATABASE = {"test_hsm.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if HERE in path.parents and path.name not in NO_DATABASE:
+            item.add_marker(pytest.mark.postgres)
+
+
+def _postgres_settings() -> dict[str, Any] | None:
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        return None
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    schema = f"privacy_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        with engine.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine.dispose()
+    except Exception as exc:  # any connection failure must stop the run, loudly
+        pytest.exit(f"TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {exc}", returncode=3)
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            "connect_args": {"options": f"-c search_path={schema}"},
+        },
+        "_TEST_SCHEMA": schema,
+        "_TEST_ADMIN_URL": url,
+    }
+
+
+@pytest.fixture(scope="session")
+def database_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The database every app of this session uses (several apps may share it, e.g. to rotate
+    the master key between two of them)."""
+    postgres = _postgres_settings()
+    if postgres:
+        yield postgres
+        engine = create_engine(postgres["_TEST_ADMIN_URL"])
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{postgres["_TEST_SCHEMA"]}" CASCADE'))
+        engine.dispose()
+    else:
+        folder = tmp_path_factory.mktemp("privacy-db")
+        yield {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'privacy.sqlite3'}"}
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("privacy-instance")
+
+
+@pytest.fixture(scope="session")
+def make_app(database_settings: dict[str, Any], instance_path: Path) -> Iterator[Any]:
+    """Build an issuance app on the session database; extra settings override the defaults."""
+    patch = pytest.MonkeyPatch()
+    for name in list(os.environ):
+        if name.startswith("CARDSERVICE_"):
+            patch.delenv(name)
+    patch.setenv("CARDSERVICE_INSTANCE_PATH", str(instance_path))
+    patch.setenv("CARDSERVICE_ENV", "testing")
+    patch.setenv("CARDSERVICE_PUBLIC_URL", "http://cards.test")
+    built: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        from cardservice import create_app
+
+        settings: dict[str, Any] = {"TESTING": True, **database_settings, **overrides}
+        application = create_app(settings)
+        built.append(application)
+        return application
+
+    yield build
+
+    from cardservice.extensions import db
+
+    for application in built:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
+def _session_app(make_app: Any) -> Flask:
+    from flask_migrate import upgrade
+
+    application: Flask = make_app()
+    with application.app_context():
+        upgrade()
+    return application
+
+
+@pytest.fixture
+def app(_session_app: Flask) -> Iterator[Flask]:
+    empty_tables(_session_app)
+    with _session_app.app_context():
+        yield _session_app
+    empty_tables(_session_app)
+
+
+@pytest.fixture
+def client(app: Flask) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def deps(app: Flask) -> Any:
+    from cardservice.services import deps as get_deps
+
+    return get_deps(app)
+
+
+@pytest.fixture
+def session(app: Flask) -> Any:
+    from cardservice.extensions import db
+
+    return db.session
+
+
+@pytest.fixture
+def actor() -> Any:
+    from cardservice.services import Actor
+
+    return Actor.system("privacy-tests")
+
+
+@pytest.fixture
+def city(app: Flask, session: Any, deps: Any, actor: Any) -> Any:
+    from cardservice.services.keys import init_city
+
+    return init_city(session, deps, code="FR SXB", names={"fr": "Strasbourg"}, now=NOW, actor=actor)
+
+
+@pytest.fixture
+def tokens(app: Flask, session: Any, actor: Any, city: Any) -> dict[str, str]:
+    """One bearer token per role."""
+    from cardservice.services.staff import create_token
+
+    return {
+        role: create_token(session, name=f"{role}-token", role=role, now=NOW, actor=actor).token
+        for role in ("clerk", "supervisor", "admin")
+    }

@@ -1,0 +1,155 @@
+"""Plain helpers of the privacy tests: database scans, API calls, a counter login."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from PIL import Image
+from sqlalchemy import text
+
+NOW = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+TABLES_IN_DELETE_ORDER = (
+    "card",
+    "resident",
+    "api_token",
+    "staff_user",
+    "audit_entry",
+    "signing_key",
+    "status_list",
+    "city",
+)
+# A name whose UTF-8 and UTF-16 forms differ from any ASCII text, so a scan cannot miss it
+# through an encoding it did not try.
+NAME = "Zofia Wąsowska-Ødegård"
+BIRTH = "1983-11-29"
+ADDRESS = "7 Quai Kléber-Montagné"
+
+
+def empty_tables(app: Flask) -> None:
+    from cardservice.extensions import db
+    from cardservice.models import GENESIS_HASH
+
+    with app.app_context():
+        db.session.rollback()
+        for table in TABLES_IN_DELETE_ORDER:
+            db.session.execute(text(f"DELETE FROM {table}"))
+        db.session.execute(
+            text("UPDATE audit_head SET last_hash = :h, entries = 0 WHERE id = 1"),
+            {"h": GENESIS_HASH},
+        )
+        db.session.commit()
+        db.session.remove()
+
+
+def is_postgres(app: Flask) -> bool:
+    return str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql")
+
+
+def encodings(needle: str) -> list[bytes]:
+    """Every way a text could sit in a file: UTF-8 and UTF-16 in both byte orders."""
+    return [needle.encode(e) for e in ("utf-8", "utf-16-le", "utf-16-be")]
+
+
+def stored_bytes(app: Flask) -> bytes:
+    """What the database holds at rest: the SQLite file with its journals, or a pg_dump of the
+    test schema (the form a stolen backup takes)."""
+    from sqlalchemy.engine import make_url
+
+    uri = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        data = b""
+        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-journal")):
+            if candidate.exists():
+                data += candidate.read_bytes()
+        assert data, "the SQLite file was not found"
+        return data
+    url = make_url(uri)
+    command = [
+        "pg_dump",
+        "--schema",
+        app.config["_TEST_SCHEMA"],
+        "--no-owner",
+        "-h",
+        url.host or "127.0.0.1",
+        "-p",
+        str(url.port or 5432),
+        "-U",
+        url.username or "postgres",
+        url.database or "",
+    ]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PGPASSWORD": url.password or ""},
+        check=True,
+    )
+    assert b"CREATE TABLE" in result.stdout
+    return result.stdout
+
+
+def dumped_bytea(raw: bytes) -> bytes:
+    """How pg_dump writes a bytea value (hex, `\\x...`); scanning the dump for it too."""
+    return raw.hex().encode()
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def photo_b64() -> str:
+    image = Image.new("RGB", (300, 400), (180, 140, 120))
+    out = io.BytesIO()
+    image.save(out, format="JPEG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def enrol(client: Any, token: str, **fields: Any) -> str:
+    body = {
+        "display_name": NAME,
+        "birth_date": BIRTH,
+        "gender_marker": "F",
+        "address": ADDRESS,
+        "preferred_language": "fr",
+        "photo": photo_b64(),
+        "documents": ["passport", "utility_bill"],
+    }
+    body.update(fields)
+    response = client.post("/api/v1/residents", json=body, headers=auth(token))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return str(response.get_json()["id"])
+
+
+def issue(client: Any, token: str, resident_id: str) -> dict[str, Any]:
+    response = client.post(f"/api/v1/residents/{resident_id}/cards", headers=auth(token))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    result: dict[str, Any] = response.get_json()
+    return result
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def login(app: Flask, username: str, password: str) -> Any:
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_token(page)},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
