@@ -95,7 +95,10 @@ def _allocate_status_index(session: DbSession, deps: Deps, now: datetime) -> int
     ).first()
     if current is None or current.allocated >= current.size * _LIST_FILL_LIMIT:
         new_id = 0 if current is None else current.id + 1
-        current = _new_status_list(new_id, deps.policy.status_list_size, now)
+        # Every list has the size of the first: index i lives in list i // size, so the size is
+        # fixed once cards exist, whatever the policy file says later.
+        size = deps.policy.status_list_size if current is None else current.size
+        current = _new_status_list(new_id, size, now)
         session.add(current)
         # A new list must appear in the signed metadata.
         get_city(session).metadata_document = None

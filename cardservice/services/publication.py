@@ -89,7 +89,9 @@ def build_metadata(
         root_key=city.root_public_key,
         keys=keys,
         status_lists=lists,
-        status_list_size=deps.policy.status_list_size,
+        # The size the lists were created with (the policy only chooses it for a new city).
+        status_list_size=session.scalar(select(StatusListRecord.size).limit(1))
+        or deps.policy.status_list_size,
         serial=serial,
         issued_at=now,
         ttl=deps.policy.metadata_ttl,
