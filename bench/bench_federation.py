@@ -106,7 +106,7 @@ def bench_big_status_list(workdir: Path) -> dict[str, float]:
         init_city(session, d, code="FR SXB", names={"en": "Strasbourg"}, now=now, actor=actor)
         # The state after 10,000 revocations, written the way the service stores it.
         record = session.get(StatusListRecord, 0)
-        assert record.size == size
+        assert record is not None and record.size == size
         indices = random.Random(1).sample(range(size), revoked)
         start = time.perf_counter()
         statuses = StatusList(size, bits=2)

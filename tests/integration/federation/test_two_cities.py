@@ -369,6 +369,7 @@ def test_a_new_status_list_when_one_fills_up(city_a: City, verifier_b: Verifier)
     first = city_a.issue("First List")
     with city_a.app.app_context():
         record = db.session.get(StatusListRecord, 0)
+        assert record is not None
         # Stand-in for 65,536 issued cards: the list stops taking cards once half full.
         record.allocated = record.size // 2
         size = record.size
