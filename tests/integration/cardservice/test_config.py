@@ -161,3 +161,11 @@ def test_migrations_match_models(app: Flask) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, db.metadata)
     assert differences == []
+
+
+def test_default_policy_names_every_category_in_every_language() -> None:
+    from cardservice.services.policy import load_policy
+
+    policy = load_policy("default")
+    for document in policy.documents:
+        assert set(policy.languages) <= set(document.names), document.id
