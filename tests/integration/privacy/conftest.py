@@ -129,6 +129,15 @@ def app(_session_app: Flask) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def app_without_context(_session_app: Flask) -> Iterator[Flask]:
+    """The app with no app context held open by the test: each request then gets its own
+    (and its own `g`), as under a real server. Needed where two clients' logins must not mix."""
+    empty_tables(_session_app)
+    yield _session_app
+    empty_tables(_session_app)
+
+
+@pytest.fixture
 def client(app: Flask) -> Any:
     return app.test_client()
 
