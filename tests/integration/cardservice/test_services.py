@@ -571,3 +571,28 @@ def test_staff_accounts_deactivate_and_password(session, actor) -> None:
         staff.set_password(session, user_id=999, password="x" * 20, now=NOW, actor=actor)
     assert [u.username for u in staff.list_users(session)] == ["li.wei"]
     assert staff.role_allows("admin", "supervisor") and not staff.role_allows("clerk", "admin")
+
+
+def test_photo_orientation_applied_and_all_metadata_dropped(deps) -> None:
+    from cardservice.services.photos import process_photo
+
+    image = Image.new("RGB", (800, 600), (90, 120, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
+    exif[0x010F] = "SpyCam Inc"
+    source = io.BytesIO()
+    image.save(
+        source,
+        format="JPEG",
+        exif=exif,
+        icc_profile=b"FAKE-ICC-PROFILE" * 8,
+        comment=b"secret comment",
+    )
+    data = source.getvalue()
+    assert b"secret comment" in data and b"FAKE-ICC" in data
+    out = process_photo(data, deps.policy)
+    for marker in (b"SpyCam", b"secret comment", b"FAKE-ICC", b"Exif"):
+        assert marker not in out
+    with Image.open(io.BytesIO(out)) as result:
+        assert result.size[0] < result.size[1]  # portrait: the orientation was applied
+        assert "icc_profile" not in result.info and "comment" not in result.info
