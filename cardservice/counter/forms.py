@@ -96,8 +96,9 @@ class ActionForm(FlaskForm):
     """A button that changes state: carries nothing but the CSRF token."""
 
 
-class SearchForm(FlaskForm):
-    """Search is a read-only GET: no CSRF token, nothing to forge."""
+class NumberSearchForm(FlaskForm):
+    """Search by card number is a read-only GET (no CSRF token, nothing to forge). Card numbers
+    may appear in URLs and logs; names and birth dates never do (see PersonSearchForm)."""
 
     class Meta:
         csrf = False
@@ -106,18 +107,24 @@ class SearchForm(FlaskForm):
         _l("Card number"),
         filters=[_strip],
         validators=[
-            Optional(),
+            DataRequired(_l("Enter a card number.")),
             Length(max=20, message=_l("A card number has 7 characters and a dash.")),
             PlainText(),
         ],
         description=_l("For example 7KQ2-MX4 (dash and case do not matter)."),
         render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"},
     )
-    name = StringField(
+
+
+class PersonSearchForm(FlaskForm):
+    """Search by name and birth date is a POST: personal data must not end up in URLs, browser
+    history or access logs."""
+
+    display_name = StringField(
         _l("Name"),
         filters=[_strip],
         validators=[
-            Optional(),
+            DataRequired(_l("Enter the name to search for.")),
             Length(max=200, message=_l("This name is too long to search for.")),
             PlainText(),
         ],
@@ -125,25 +132,10 @@ class SearchForm(FlaskForm):
     )
     birth_date = DateField(
         _l("Birth date"),
-        validators=[Optional()],
+        validators=[InputRequired(_l("Enter the birth date."))],
         format="%Y-%m-%d",
         invalid_value_message=_l("Enter the date as year, month and day, e.g. 1990-04-27."),
     )
-
-    def validate(self, extra_validators: Any = None) -> bool:
-        if not super().validate(extra_validators):
-            return False
-        if self.number.data:
-            return True
-        if self.name.data and self.birth_date.data:
-            return True
-        if self.name.data or self.birth_date.data:
-            self.form_errors.append(
-                _l("To search by person, enter both the name and the birth date.")
-            )
-        else:
-            self.form_errors.append(_l("Enter a card number, or a name and a birth date."))
-        return False
 
 
 # WTForms 3.3 deprecates (value, label) tuples: choices are SelectChoice objects throughout.

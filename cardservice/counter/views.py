@@ -56,9 +56,10 @@ from .forms import (
     ErasureForm,
     KeyRevokeForm,
     LoginForm,
+    NumberSearchForm,
     PasswordResetForm,
+    PersonSearchForm,
     ReasonForm,
-    SearchForm,
     StaffCreateForm,
 )
 from .labels import (
@@ -440,49 +441,25 @@ def logout() -> Any:
 # --- search -----------------------------------------------------------------------------------
 
 
-@bp.route("/")
+@bp.route("/", methods=["GET", "POST"])
 @requires("clerk")
 def dashboard() -> Any:
-    form = SearchForm(request.args)
-    searched = bool(
-        request.args.get("number") or request.args.get("name") or request.args.get("birth_date")
-    )
-    results: list[dict[str, Any]] = []
+    number_form = NumberSearchForm(request.args)
+    person_form = PersonSearchForm(formdata=request.form if request.method == "POST" else None)
+    results: list[dict[str, Any]] | None = None
     status = 200
-    if searched and form.validate():
-        if form.number.data:
-            try:
-                card = card_service.get_card(db.session, form.number.data)
-            except NotFoundError as exc:
-                _fail(exc)
-                form.number.errors = [
-                    _("No card has this number. Check it, including the last character.")
-                ]
-                status = 404
-            else:
-                if card.resident_id is None:
-                    flash(
-                        _(
-                            "Card %(number)s belongs to a record deleted on request (status: "
-                            "%(status)s).",
-                            number=card.number,
-                            status=label(STATUS_LABELS, _display_status(card)),
-                        ),
-                        "warning",
-                    )
-                    return redirect(url_for("counter.dashboard"))
-                return redirect(url_for("counter.resident", resident_id=card.resident_id))
-        else:
+    if request.method == "POST":
+        if person_form.validate():
             try:
                 found = resident_service.find_residents(
                     db.session,
                     deps(),
-                    display_name=form.name.data,
-                    birth_date=form.birth_date.data,
+                    display_name=person_form.display_name.data,
+                    birth_date=person_form.birth_date.data,
                 )
             except ServiceError as exc:
                 _fail(exc)
-                _apply_errors(form, exc)
+                _apply_errors(person_form, exc)
                 status = 422
             else:
                 results = [
@@ -494,14 +471,38 @@ def dashboard() -> Any:
                     }
                     for r in found
                 ]
-    elif searched:
-        status = 422
+        else:
+            status = 422
+    elif "number" in request.args:
+        if number_form.validate():
+            try:
+                card = card_service.get_card(db.session, number_form.number.data)
+            except NotFoundError as exc:
+                _fail(exc)
+                number_form.number.errors = [
+                    _("No card has this number. Check it, including the last character.")
+                ]
+                status = 404
+            else:
+                if card.resident_id is not None:
+                    return redirect(url_for("counter.resident", resident_id=card.resident_id))
+                flash(
+                    _(
+                        "Card %(number)s belongs to a record deleted on request (status: "
+                        "%(status)s).",
+                        number=card.number,
+                        status=label(STATUS_LABELS, _display_status(card)),
+                    ),
+                    "warning",
+                )
+                return redirect(url_for("counter.dashboard"))
+        else:
+            status = 422
     return render_template(
         "counter/dashboard.html",
-        form=form,
-        searched=searched and status != 422,
+        number_form=number_form,
+        person_form=person_form,
         results=results,
-        can_enrol=has_role("clerk"),
     ), status
 
 

@@ -116,12 +116,21 @@ def test_search_by_number_and_by_name(clerk: FlaskClient) -> None:
     for typed in (number, number.lower(), number.replace("-", "")):
         response = clerk.get("/", query_string={"number": typed})
         assert response.headers["Location"] == f"/residents/{resident_id}"
-    response = clerk.get("/", query_string={"name": "ana maría souza", "birth_date": "1990-04-27"})
+    response = post(clerk, "/", {"display_name": "ana maría souza", "birth_date": "1990-04-27"})
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert f"/residents/{resident_id}" in page
-    response = clerk.get("/", query_string={"name": "Someone Else", "birth_date": "1990-04-27"})
+    response = post(clerk, "/", {"display_name": "Someone Else", "birth_date": "1990-04-27"})
     assert "No resident matches this search." in response.get_data(as_text=True)
+
+
+def test_person_search_keeps_personal_data_out_of_urls(clerk: FlaskClient) -> None:
+    page = clerk.get("/").get_data(as_text=True)
+    person_form = page[page.index('aria-labelledby="by-person"') - 80 :]
+    assert 'method="post"' in person_form[:200]
+    # A GET with a name in the query string is not a search.
+    response = clerk.get("/", query_string={"display_name": "Amina Haddad"})
+    assert "Results" not in response.get_data(as_text=True)
 
 
 def test_unknown_card_number_is_a_field_error(clerk: FlaskClient) -> None:
