@@ -29,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import cardformat
@@ -302,7 +303,9 @@ def _counter_context() -> dict[str, Any]:
     try:
         # The city's name is public (it is printed on every card): the login page shows it too.
         city_name = key_service.get_city(db.session).name_in(current_language())
-    except CityNotInitialisedError:
+    except (CityNotInitialisedError, SQLAlchemyError):
+        # No city yet, or the database is what failed and an error page is being rendered:
+        # the page must still render, without the name.
         db.session.rollback()
     return {
         "nav_items": nav,

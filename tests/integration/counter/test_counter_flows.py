@@ -491,3 +491,22 @@ def test_admin_revokes_a_compromised_key(app: Flask, admin: FlaskClient) -> None
     assert "is revoked" in page
     assert len(re.findall(r'<td class="mono">([0-9a-f]{16})</td>', page)) == 2  # a fresh one
     assert post(admin, "/admin/keys/ffffffffffffffff/revoke", {}).status_code == 404
+
+
+def test_database_failure_shows_an_error_page_not_a_traceback(
+    app: Flask, clerk: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from cardservice.services import residents
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(residents, "get_resident", broken)
+    monkeypatch.setattr(views.key_service, "get_city", broken)
+    response = clerk.get("/residents/" + "0" * 32)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Something went wrong" in page
+    assert "Traceback" not in page and "OperationalError" not in page
