@@ -175,7 +175,16 @@ def _policy_document_groups(language: str) -> list[dict[str, Any]]:
                 "label": kind_labels.get(kind, kind),
                 "minimum": minimum,
                 "documents": [
-                    {"id": d.id, "label": d.name_in(language), "points": d.points}
+                    {
+                        "id": d.id,
+                        "label": d.name_in(language),
+                        # The policy may lack this language; the label then falls back to
+                        # English (or its first name), and screen readers need to know.
+                        "lang": language
+                        if language in d.names
+                        else ("en" if "en" in d.names else next(iter(d.names), "en")),
+                        "points": d.points,
+                    }
                     for d in policy.documents
                     if d.kind == kind
                 ],

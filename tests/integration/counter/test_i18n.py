@@ -7,6 +7,8 @@ without running the extract/update/translate/compile cycle described in cardserv
 from __future__ import annotations
 
 import io
+import re
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from cardservice.i18n import LANGUAGES, TRANSLATIONS_DIR
 from cardservice.services import Actor
 from cardservice.services import staff as staff_service
 
-from .support import PASSWORD, login
+from .support import PASSWORD, login, open_app
 
 PACKAGE = Path(cardservice.__file__).resolve().parent
 KEYWORDS = {
@@ -200,3 +202,33 @@ def test_app_wide_error_pages_are_translated(app: Flask) -> None:
     assert "غير موجود" in html  # "Not found"
     response = client.get("/no-such-page", headers={"Accept-Language": "es"})
     assert "No encontrado" in response.get_data(as_text=True)
+
+
+def test_document_names_missing_in_a_language_are_marked_with_theirs(
+    tmp_path: Path, _template_instance: Path
+) -> None:
+    # A policy that names its documents in English and French only.
+    source = (PACKAGE.parent / "config" / "policy" / "default.toml").read_text(encoding="utf-8")
+    policy = tmp_path / "two-languages.toml"
+    policy.write_text(re.sub(r', (es|pt|ar) = "[^"]*"', "", source), encoding="utf-8")
+    instance = tmp_path / "instance"
+    shutil.copytree(_template_instance, instance)
+    app = open_app(instance, POLICY=str(policy))
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ar"
+    assert login(client, "clerk").status_code == 302
+    html = client.get("/residents/new").get_data(as_text=True)
+    assert '<span lang="en">Passport' in html
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    html = client.get("/residents/new").get_data(as_text=True)
+    assert "<span>Passeport" in html
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_document_names_follow_the_page_language(app: Flask) -> None:
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ar"
+    assert login(client, "clerk").status_code == 302
+    html = client.get("/residents/new").get_data(as_text=True)
+    assert "<span>جواز سفر" in html
