@@ -24,16 +24,6 @@ from sqlalchemy import create_engine, text
 
 HERE = Path(__file__).resolve().parent
 NOW = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
-TABLES_IN_DELETE_ORDER = (
-    "card",
-    "resident",
-    "api_token",
-    "staff_user",
-    "audit_entry",
-    "signing_key",
-    "status_list",
-    "city",
-)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -112,13 +102,16 @@ def _session_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 
 def _empty_tables(app: Flask) -> None:
+    """Delete every row, children before parents, and reset the audit chain head (its single
+    row is created by the migration and must stay)."""
     from cardservice.extensions import db
     from cardservice.models import GENESIS_HASH
 
     with app.app_context():
         db.session.rollback()
-        for table in TABLES_IN_DELETE_ORDER:
-            db.session.execute(text(f"DELETE FROM {table}"))
+        for table in reversed(db.metadata.sorted_tables):
+            if table.name != "audit_head":
+                db.session.execute(table.delete())
         db.session.execute(
             text("UPDATE audit_head SET last_hash = :h, entries = 0 WHERE id = 1"),
             {"h": GENESIS_HASH},
