@@ -83,7 +83,12 @@ def _session_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
     from cardservice import create_app
 
-    app = create_app(overrides)
+    try:
+        app = create_app(overrides)
+    finally:
+        # The app has read its configuration; the environment goes back to what it was at
+        # once, so suites collected after this one (same pytest session) never see it.
+        patch.undo()
     with app.app_context():
         upgrade()
     yield app
@@ -98,7 +103,6 @@ def _session_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         with engine.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{postgres["_TEST_SCHEMA"]}" CASCADE'))
         engine.dispose()
-    patch.undo()
 
 
 def _empty_tables(app: Flask) -> None:
