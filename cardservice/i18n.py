@@ -53,13 +53,8 @@ def _profile_language() -> str | None:
         return None
     if not authenticated:
         return None
-    # The core model names it ``language``; tolerate ``preferred_language`` too so the UI
-    # does not break if the profile field is renamed.
-    for attribute in ("language", "preferred_language", "locale"):
-        value = getattr(current_user, attribute, None)
-        if isinstance(value, str) and value in LANGUAGES:
-            return value
-    return None
+    value = getattr(current_user, "preferred_language", None)
+    return value if isinstance(value, str) and value in LANGUAGES else None
 
 
 def select_locale() -> str:
