@@ -125,6 +125,40 @@ def decode_key(name: str, value: str) -> bytes:
     return raw
 
 
+def _pkcs11_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Optional: the master key inside a hardware security module (services/hsm.py).
+
+    With CARDSERVICE_PKCS11_MODULE set, new data keys are wrapped in the token; the local
+    CARDSERVICE_MASTER_KEY then only unwraps what it wrapped before, until `keys rewrap` has moved
+    every data key into the token.
+    """
+    module = (env.get(ENV_PREFIX + "PKCS11_MODULE") or "").strip()
+    if not module:
+        return {"PKCS11_MODULE": ""}
+    settings: dict[str, Any] = {"PKCS11_MODULE": module}
+    for name in ("PKCS11_TOKEN_LABEL", "PKCS11_KEY_LABEL"):
+        value = (env.get(ENV_PREFIX + name) or "").strip()
+        if not value:
+            raise ConfigError(f"{ENV_PREFIX}PKCS11_MODULE is set: {ENV_PREFIX}{name} is needed too")
+        settings[name] = value
+    pin = env.get(ENV_PREFIX + "PKCS11_PIN") or ""
+    pin_file = env.get(ENV_PREFIX + "PKCS11_PIN_FILE")
+    if not pin and pin_file:
+        pin = _secret_file_value(pin_file)
+    if not pin:
+        raise ConfigError(
+            f"{ENV_PREFIX}PKCS11_MODULE is set: give the token's user PIN as "
+            f"{ENV_PREFIX}PKCS11_PIN or in a file named by {ENV_PREFIX}PKCS11_PIN_FILE"
+        )
+    settings["PKCS11_PIN"] = pin
+    settings["PKCS11_PREVIOUS_KEY_LABELS"] = [
+        label.strip()
+        for label in (env.get(ENV_PREFIX + "PKCS11_PREVIOUS_KEY_LABELS") or "").split(",")
+        if label.strip()
+    ]
+    return settings
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Flask configuration from the defaults file and the environment.
 
@@ -197,6 +231,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         for value in (env.get(ENV_PREFIX + "PREVIOUS_MASTER_KEYS") or "").split(",")
         if value.strip()
     ]
+    config.update(_pkcs11_settings(env))
     # Fail early, with the variable's name, rather than on the first enrolment.
     decode_key("MASTER_KEY", config["MASTER_KEY"])
     decode_key("INDEX_KEY", config["INDEX_KEY"])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from ..config import decode_key
-from .crypto import LocalMasterKeyProvider, ResidentCipher
+from .crypto import LocalMasterKeyProvider, MasterKeyProvider, ResidentCipher
 from .policy import Policy, load_policy
 
 EXTENSION_KEY = "cardservice"
@@ -28,10 +28,22 @@ class Deps:
 
 def build_deps(app: Flask) -> Deps:
     config = app.config
-    provider = LocalMasterKeyProvider(
+    provider: MasterKeyProvider = LocalMasterKeyProvider(
         decode_key("MASTER_KEY", config["MASTER_KEY"]),
         [decode_key("PREVIOUS_MASTER_KEYS", v) for v in config.get("PREVIOUS_MASTER_KEYS", [])],
     )
+    if config.get("PKCS11_MODULE"):
+        from .hsm import ChainedMasterKeyProvider, Pkcs11MasterKeyProvider
+
+        # The token wraps from now on; the local key still opens what it wrapped before.
+        hsm = Pkcs11MasterKeyProvider(
+            module=config["PKCS11_MODULE"],
+            token_label=config["PKCS11_TOKEN_LABEL"],
+            pin=config["PKCS11_PIN"],
+            key_label=config["PKCS11_KEY_LABEL"],
+            previous_labels=config.get("PKCS11_PREVIOUS_KEY_LABELS", []),
+        )
+        provider = ChainedMasterKeyProvider(hsm, [provider])
     return Deps(
         policy=load_policy(config["POLICY"]),
         cipher=ResidentCipher(provider, decode_key("INDEX_KEY", config["INDEX_KEY"])),
