@@ -10,6 +10,7 @@ ends the run with an error, never with skipped tests.
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +20,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import create_engine, text
 
-from .helpers import NOW, empty_tables
+from .helpers import NOW, SOFTHSM_MODULE, SOFTHSM_PIN, SOFTHSM_TOKEN, empty_tables
 
 HERE = Path(__file__).resolve().parent
-# Tests that build no database of their own (the PKCS#11 provider against SoftHSM2).
-NO_DATABASE = {"test_hsm.py"}
+# Tests that do not use the shared database (the PKCS#11 provider against SoftHSM2; the
+# production-mode log test builds its own SQLite file): they run in the SQLite pass only.
+NO_DATABASE = {"test_hsm.py", "test_logs.py"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -184,3 +186,33 @@ def tokens(app: Flask, session: Any, actor: Any, city: Any) -> dict[str, str]:
         role: create_token(session, name=f"{role}-token", role=role, now=NOW, actor=actor).token
         for role in ("clerk", "supervisor", "admin")
     }
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A SoftHSM2 token initialised in a temp dir: module, token label, user PIN.
+
+    One token per session: the PKCS#11 library reads SOFTHSM2_CONF once, when the process
+    first initialises it, so every test shares this token (with key labels of its own).
+    """
+    assert SOFTHSM_MODULE is not None
+    folder = tmp_path_factory.mktemp("softhsm")
+    (folder / "tokens").mkdir()
+    conf = folder / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\n"
+        "log.level = ERROR\n"
+    )
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SOFTHSM2_CONF", str(conf))
+    subprocess.run(
+        [
+            *("softhsm2-util", "--init-token", "--free", "--label", SOFTHSM_TOKEN),
+            *("--pin", SOFTHSM_PIN, "--so-pin", "0000-test"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    yield {"module": SOFTHSM_MODULE, "token_label": SOFTHSM_TOKEN, "pin": SOFTHSM_PIN}
+    patch.undo()

@@ -6,6 +6,7 @@ import base64
 import io
 import os
 import re
+import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,3 +154,21 @@ def login(app: Flask, username: str, password: str) -> Any:
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+SOFTHSM_MODULE = next(
+    (
+        m
+        for m in (
+            "/usr/lib/softhsm/libsofthsm2.so",
+            "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+            "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+        )
+        if os.path.exists(m)
+    ),
+    None,
+)
+SOFTHSM_INSTALLED = SOFTHSM_MODULE is not None and shutil.which("softhsm2-util") is not None
+SKIP_REASON = "softhsm2 is not installed (apt-get install softhsm2)"
+SOFTHSM_PIN = "4711-test"
+SOFTHSM_TOKEN = "citycard-test"

@@ -6,11 +6,9 @@ Skips only when Debian's softhsm2 package is not installed (CI installs it; see 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -30,18 +28,9 @@ from cardservice.services.hsm import (
     open_session,
 )
 
-MODULES = (
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-)
-MODULE = next((m for m in MODULES if os.path.exists(m)), None)
-pytestmark = pytest.mark.skipif(
-    MODULE is None or shutil.which("softhsm2-util") is None,
-    reason="softhsm2 is not installed (apt-get install softhsm2)",
-)
-PIN = "4711-test"
-TOKEN = "citycard-test"
+from .helpers import SKIP_REASON, SOFTHSM_INSTALLED
+
+pytestmark = pytest.mark.skipif(not SOFTHSM_INSTALLED, reason=SKIP_REASON)
 RECORD = ResidentRecord(
     display_name="Zofia Wąsowska-Ødegård",
     birth_date=date(1983, 11, 29),
@@ -52,43 +41,9 @@ RECORD = ResidentRecord(
 )
 
 
-@pytest.fixture(scope="session")
-def _softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    # One token per session: the PKCS#11 library reads SOFTHSM2_CONF once, when the process
-    # first initialises it, so every test shares this token (with key labels of its own).
-    folder = tmp_path_factory.mktemp("softhsm")
-    (folder / "tokens").mkdir()
-    conf = folder / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\n"
-        "log.level = ERROR\n"
-    )
-    patch = pytest.MonkeyPatch()
-    patch.setenv("SOFTHSM2_CONF", str(conf))
-    subprocess.run(
-        [
-            "softhsm2-util",
-            "--init-token",
-            "--free",
-            "--label",
-            TOKEN,
-            "--pin",
-            PIN,
-            "--so-pin",
-            "0000-test",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    assert MODULE is not None
-    yield {"module": MODULE, "token_label": TOKEN, "pin": PIN}
-    patch.undo()
-
-
 @pytest.fixture
-def token(_softhsm: dict[str, str]) -> dict[str, str]:
-    return _softhsm
+def token(softhsm: dict[str, str]) -> dict[str, str]:
+    return softhsm
 
 
 @pytest.fixture
