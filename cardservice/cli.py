@@ -431,13 +431,41 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--anchor",
+    "anchor_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="An earlier `audit export` kept out of the database's reach: its last entry must "
+    "still be in the chain, unchanged (catches a chain rewritten from start to end).",
+)
 @service_command
-def audit_verify() -> None:
+def audit_verify(anchor_path: str | None) -> None:
     """Check the hash chain: finds edited, inserted or deleted entries."""
-    from .services.audit import verify_chain
+    from .models import AuditEntry
+    from .services.audit import ChainProblem, verify_chain
 
     session, _ = _ctx()
     problems = verify_chain(session)
+    if anchor_path is not None:
+        import json
+
+        last = None
+        with open(anchor_path, encoding="utf-8") as anchor:
+            for line in anchor:
+                if line.strip():
+                    last = line
+        try:
+            anchored = json.loads(last) if last else None
+            anchor_id, anchor_hash = int(anchored["id"]), str(anchored["hash"])
+        except (TypeError, ValueError, KeyError):
+            _fail(f"{anchor_path} is not an audit export", 2)
+            return
+        # One hash commits to every entry before it: if the anchored entry is still there with
+        # the same hash and the chain verifies, everything up to the anchor is as exported.
+        entry = session.get(AuditEntry, anchor_id)
+        if entry is None or entry.hash != anchor_hash:
+            problems.append(ChainProblem(anchor_id, "anchor_mismatch"))
     if problems:
         for problem in problems:
             where = f"entry {problem.entry_id}" if problem.entry_id else "chain head"
