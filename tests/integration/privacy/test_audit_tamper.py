@@ -138,3 +138,68 @@ def test_exported_log_verifies_offline(
         assert line["prev_hash"] == previous
         assert hashlib.sha256(canonical.encode("ascii")).hexdigest() == line["hash"]
         previous = line["hash"]
+
+
+def _rewrite_whole_chain(session: Any) -> None:
+    """What a database administrator with write access can do: change an old entry, then
+    recompute every hash after it and the head, so the chain is consistent again."""
+    rows = session.execute(
+        text(
+            "SELECT id, at, actor, action, card_number, subject, detail FROM audit_entry "
+            "ORDER BY id"
+        )
+    ).all()
+    # Unique constraints on the hashes: clear them first, then write the new chain.
+    session.execute(text("UPDATE audit_entry SET prev_hash = 'x' || id, hash = 'y' || id"))
+    previous = "0" * 64
+    for number, (entry_id, at, actor, action, card_number, subject, detail) in enumerate(rows):
+        if number == 0:
+            actor = "staff:999"
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        digest = entry_hash(
+            previous,
+            at=at,
+            actor=actor,
+            action=action,
+            card_number=card_number,
+            subject=subject,
+            detail=detail,
+        )
+        session.execute(
+            text("UPDATE audit_entry SET actor = :a, prev_hash = :p, hash = :h WHERE id = :id"),
+            {"a": actor, "p": previous, "h": digest, "id": entry_id},
+        )
+        previous = digest
+    session.execute(text("UPDATE audit_head SET last_hash = :h WHERE id = 1"), {"h": previous})
+    session.commit()
+    session.remove()
+
+
+def test_anchor_from_an_earlier_export_catches_a_rewritten_chain(
+    app, client, runner, session, city, tokens, tmp_path: Path
+) -> None:
+    enrol(client, tokens["clerk"])
+    anchor = tmp_path / "audit-monday.jsonl"
+    assert runner.invoke(args=["audit", "export", "--out", str(anchor)]).exit_code == 0
+    enrol(client, tokens["clerk"], display_name="Later Person")
+    session.remove()
+    ok = runner.invoke(args=["audit", "verify", "--anchor", str(anchor)])
+    assert ok.exit_code == 0 and ok.output.strip() == "Audit log intact.", ok.output
+
+    _rewrite_whole_chain(session)
+    # The chain alone cannot tell: it is consistent again...
+    alone = runner.invoke(args=["audit", "verify"])
+    assert alone.exit_code == 0, alone.output
+    # ... but the export kept elsewhere can.
+    anchored = runner.invoke(args=["audit", "verify", "--anchor", str(anchor)])
+    assert anchored.exit_code == 1
+    last_id = json.loads(anchor.read_text().splitlines()[-1])["id"]
+    assert f"entry {last_id}: anchor_mismatch" in anchored.output
+
+    not_an_export = tmp_path / "notes.txt"
+    not_an_export.write_text("hello\n")
+    bad = runner.invoke(args=["audit", "verify", "--anchor", str(not_an_export)])
+    assert bad.exit_code == 2 and "is not an audit export" in bad.output
