@@ -83,21 +83,25 @@ def instance_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def make_app(database_settings: dict[str, Any], instance_path: Path) -> Iterator[Any]:
-    """Build an issuance app on the session database; extra settings override the defaults."""
-    patch = pytest.MonkeyPatch()
-    for name in list(os.environ):
-        if name.startswith("CARDSERVICE_"):
-            patch.delenv(name)
-    patch.setenv("CARDSERVICE_INSTANCE_PATH", str(instance_path))
-    patch.setenv("CARDSERVICE_ENV", "testing")
-    patch.setenv("CARDSERVICE_PUBLIC_URL", "http://cards.test")
+    """Build an issuance app on the session database; extra settings override the defaults.
+
+    The environment is set only while an app is built (load_config reads it then) and restored
+    at once, so nothing leaks into the suites that run after this one.
+    """
     built: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:
         from cardservice import create_app
 
-        settings: dict[str, Any] = {"TESTING": True, **database_settings, **overrides}
-        application = create_app(settings)
+        with pytest.MonkeyPatch.context() as patch:
+            for name in list(os.environ):
+                if name.startswith("CARDSERVICE_"):
+                    patch.delenv(name)
+            patch.setenv("CARDSERVICE_INSTANCE_PATH", str(instance_path))
+            patch.setenv("CARDSERVICE_ENV", "testing")
+            patch.setenv("CARDSERVICE_PUBLIC_URL", "http://cards.test")
+            settings: dict[str, Any] = {"TESTING": True, **database_settings, **overrides}
+            application = create_app(settings)
         built.append(application)
         return application
 
@@ -109,7 +113,6 @@ def make_app(database_settings: dict[str, Any], instance_path: Path) -> Iterator
         with application.app_context():
             db.session.remove()
             db.engine.dispose()
-    patch.undo()
 
 
 @pytest.fixture(scope="session")

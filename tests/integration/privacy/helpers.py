@@ -17,16 +17,6 @@ from PIL import Image
 from sqlalchemy import text
 
 NOW = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
-TABLES_IN_DELETE_ORDER = (
-    "card",
-    "resident",
-    "api_token",
-    "staff_user",
-    "audit_entry",
-    "signing_key",
-    "status_list",
-    "city",
-)
 # A name whose UTF-8 and UTF-16 forms differ from any ASCII text, so a scan cannot miss it
 # through an encoding it did not try.
 NAME = "Zofia Wąsowska-Ødegård"
@@ -40,8 +30,10 @@ def empty_tables(app: Flask) -> None:
 
     with app.app_context():
         db.session.rollback()
-        for table in TABLES_IN_DELETE_ORDER:
-            db.session.execute(text(f"DELETE FROM {table}"))
+        # Every mapped table, children before parents; the audit head's single row stays.
+        for table in reversed(db.metadata.sorted_tables):
+            if table.name != "audit_head":
+                db.session.execute(table.delete())
         db.session.execute(
             text("UPDATE audit_head SET last_hash = :h, entries = 0 WHERE id = 1"),
             {"h": GENESIS_HASH},
