@@ -136,7 +136,13 @@ class Pkcs11MasterKeyProvider(MasterKeyProvider):
         from pkcs11 import KeyType, ObjectClass
 
         if self._pid != os.getpid() or self._session is None:
-            self._session = open_session(self._module, self._token_label, self._pin)
+            try:
+                self._session = open_session(self._module, self._token_label, self._pin)
+            except pkcs11.PKCS11Error as exc:
+                # Missing token, wrong PIN, module not loadable: one clear line, no traceback.
+                raise CryptoError(
+                    f"cannot open the hardware security module ({type(exc).__name__})"
+                ) from None
             self._pid = os.getpid()
             self._keys = {}
         key = self._keys.get(label)

@@ -103,7 +103,11 @@ def test_records_sealed_and_opened_through_the_token(token: dict[str, str], labe
     for key_id in ("p11:someone-else", "0123456789abcdef"):
         with pytest.raises(CryptoError, match="lacks"):
             provider.unwrap(sealed.wrapped_data_key, key_id=key_id, context=b"x")
-    # A label the token does not hold is a clear error, not a crash.
+    # A token that is not there is a clear error, not a crash.
+    missing = Pkcs11MasterKeyProvider(**{**token, "token_label": "no-such-token"}, key_label=l26)
+    with pytest.raises(CryptoError, match="cannot open the hardware security module"):
+        missing.wrap(os.urandom(32), context=b"x")
+    # Nor is a label the token does not hold.
     with pytest.raises(CryptoError, match="no master key"):
         _provider(token, "never-created").wrap(os.urandom(32), context=b"x")
     provider.close()
