@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, url_for
-from flask_babel import force_locale, lazy_gettext
+from flask_babel import force_locale, lazy_gettext  # type: ignore[import-untyped]
 
 from ..config import LANGUAGES
 from ..i18n import RESULT_MESSAGES, RTL_LANGUAGES, current_language
@@ -112,7 +112,7 @@ def _strings() -> dict[str, Any]:
     catalog: dict[str, Any] = {}
     for lang in LANGUAGES:
         with force_locale(lang):
-            texts = {key: str(value) for key, value in PAGE_STRINGS.items()}
+            texts: dict[str, Any] = {key: str(value) for key, value in PAGE_STRINGS.items()}
             texts["results"] = {code: str(msg) for code, msg in RESULT_MESSAGES.items()}
         texts["dir"] = "rtl" if lang in RTL_LANGUAGES else "ltr"
         texts["name"] = LANGUAGE_NAMES[lang]
