@@ -9,7 +9,7 @@ from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
 from jinja2 import TemplateNotFound
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from .api.problems import problem_response
 from .services.errors import ServiceError
@@ -61,7 +61,8 @@ def register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url_rule)
         if _wants_problem():
             return problem_response(500, code="internal_error", detail=_("Internal error."))
-        return _html_error(500, InternalServerError().name, _("Internal error."))
+        # A literal translated title: werkzeug's exception names are English-only.
+        return _html_error(500, _("Something went wrong"), _("Internal error."))
 
 
 def _http_code(status: int) -> str:
