@@ -113,6 +113,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .cli import register_commands
 
     register_commands(app)
+
+    # Load every card font now (about 0.5 s, once per process; later apps in the same process
+    # find them loaded), so the first card printed after a start or a deploy is not the request
+    # that pays for it. Cheap enough to do in tests and CLI runs too.
+    from .printing import preload_fonts
+
+    preload_fonts()
     return app
 
 
