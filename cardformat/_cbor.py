@@ -19,10 +19,8 @@ NULL = b"\xf6"
 
 def head(major: int, argument: int) -> bytes:
     """The shortest initial bytes for a major type and its argument."""
-    if argument < 24:
-        return _SHORT_HEADS[major << 5 | argument]
     if argument < 0x100:
-        return bytes((major << 5 | 24, argument))
+        return _SMALL_HEADS[major << 8 | argument]
     if argument < 0x10000:
         return bytes((major << 5 | 25,)) + argument.to_bytes(2, "big")
     if argument < 0x1_0000_0000:
@@ -31,6 +29,8 @@ def head(major: int, argument: int) -> bytes:
 
 
 def integer(value: int) -> bytes:
+    if 0 <= value < 0x100:
+        return _SMALL_HEADS[value]  # major type 0
     return head(MAJOR_UINT, value) if value >= 0 else head(MAJOR_NINT, -1 - value)
 
 
@@ -43,4 +43,12 @@ def text_string(value: str) -> bytes:
     return head(MAJOR_TEXT, len(encoded)) + encoded
 
 
-_SHORT_HEADS = [bytes((initial,)) for initial in range(256)]
+def _small_head(major: int, argument: int) -> bytes:
+    if argument < 24:
+        return bytes((major << 5 | argument,))
+    return bytes((major << 5 | 24, argument))
+
+
+# Every head whose argument fits in one byte, indexed by major << 8 | argument: lengths of
+# names and keys, small integers. The hot path builds a dozen heads per card.
+_SMALL_HEADS = [_small_head(major, argument) for major in range(8) for argument in range(0x100)]

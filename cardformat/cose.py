@@ -201,8 +201,12 @@ _TYPED_HEADER_START = _cbor.head(_cbor.MAJOR_MAP, 3) + _ALG_AND_KID
 # A card token in its only valid encoding starts with these bytes: tag 18, array of 4, a 13-byte
 # protected header (alg, then the 8-byte kid), and after the kid an empty unprotected map.
 _CARD_START = _SIGN1_START + _cbor.head(_cbor.MAJOR_BYTES, len(_CARD_HEADER_START) + KID_LENGTH)
-_CARD_KID_AT = len(_CARD_START) + len(_CARD_HEADER_START)
+_CARD_HEADER_AT = len(_CARD_START)
+_CARD_KID_AT = _CARD_HEADER_AT + len(_CARD_HEADER_START)
+_CARD_KID_END = _CARD_KID_AT + KID_LENGTH
 _SIGNATURE_HEAD = _cbor.head(_cbor.MAJOR_BYTES, SIGNATURE_LENGTH)
+_SIGNATURE_HEAD_LENGTH = len(_SIGNATURE_HEAD)
+_SIGNATURE_ITEM_LENGTH = _SIGNATURE_HEAD_LENGTH + SIGNATURE_LENGTH
 
 
 def decode_card_sign1(data: bytes) -> tuple[Sign1, bytes]:
@@ -213,26 +217,25 @@ def decode_card_sign1(data: bytes) -> tuple[Sign1, bytes]:
     (tests/unit/cardformat/test_cose.py checks it): the shortcut exists because the verify
     rate must stay close to the bare signature check.
     """
-    kid_end = _CARD_KID_AT + KID_LENGTH
     if (
         data.startswith(_CARD_START)
-        and data.startswith(_CARD_HEADER_START, len(_CARD_START))
-        and data[kid_end : kid_end + 1] == _EMPTY_MAP
+        and data.startswith(_CARD_HEADER_START, _CARD_HEADER_AT)
+        and data[_CARD_KID_END : _CARD_KID_END + 1] == _EMPTY_MAP
     ):
-        payload_at, payload_length = _bstr_at(data, kid_end + 1)
+        payload_at, payload_length = _bstr_at(data, _CARD_KID_END + 1)
         payload_end = payload_at + payload_length
         if (
             payload_length >= 24
             and data.startswith(_SIGNATURE_HEAD, payload_end)
-            and len(data) == payload_end + len(_SIGNATURE_HEAD) + SIGNATURE_LENGTH
+            and len(data) == payload_end + _SIGNATURE_ITEM_LENGTH
         ):
-            kid = data[_CARD_KID_AT:kid_end]
+            kid = data[_CARD_KID_AT:_CARD_KID_END]
             message = Sign1(
-                protected=data[len(_CARD_START) : kid_end],
-                header={HEADER_ALG: ALG_EDDSA, HEADER_KID: kid},
-                unprotected={},
-                payload=data[payload_at:payload_end],
-                signature=data[payload_end + len(_SIGNATURE_HEAD) :],
+                data[_CARD_HEADER_AT:_CARD_KID_END],
+                {HEADER_ALG: ALG_EDDSA, HEADER_KID: kid},
+                {},
+                data[payload_at:payload_end],
+                data[payload_end + _SIGNATURE_HEAD_LENGTH :],
             )
             return message, kid
     message = decode_sign1(data)

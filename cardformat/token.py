@@ -82,18 +82,23 @@ def validate_holder_name(name: str) -> str:
     if not isinstance(name, str):
         raise MalformedError("the holder name must be text")
     normalized = unicodedata.normalize("NFC", name)
-    if not normalized.strip():
+    _check_name(normalized)
+    return normalized
+
+
+def _check_name(name: str) -> None:
+    """The rules of docs/card-format.md section 3.2 for a name already in NFC."""
+    if not name.strip():
         raise MalformedError("the holder name is empty")
-    if normalized != normalized.strip():
+    if name != name.strip():
         raise MalformedError("the holder name starts or ends with a space")
-    if len(normalized.encode("utf-8")) > MAX_NAME_BYTES:
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise MalformedError(f"the holder name is longer than {MAX_NAME_BYTES} UTF-8 bytes")
-    forbidden = _FORBIDDEN_IN_NAME.search(normalized)
+    forbidden = _FORBIDDEN_IN_NAME.search(name)
     if forbidden:
         raise MalformedError(
             f"the holder name holds a forbidden character U+{ord(forbidden.group()):04X}"
         )
-    return normalized
 
 
 def validate_issuer_code(code: str) -> str:
@@ -122,23 +127,38 @@ def encode_claims(
 
     Map keys in RFC 8949 core deterministic order: iss (1), exp (4), iat (6), card (-65537).
     """
+    return _encode_claims(
+        issuer, issued_at, expires_at, number, holder_name, birth_date, status_index
+    )
+
+
+def _encode_claims(
+    issuer: str,
+    issued_at: int,
+    expires_at: int,
+    number: int,
+    holder_name: str,
+    birth_date: date | None,
+    status_index: int,
+) -> bytes:
+    integer, text = _cbor.integer, _cbor.text_string
     if birth_date is None:
         birth = _cbor.NULL
     else:
-        birth = _BIRTH_DATE_TAG + _cbor.integer((birth_date - _EPOCH).days)
+        birth = _BIRTH_DATE_TAG + integer((birth_date - _EPOCH).days)
     return b"".join(
         (
             _CLAIMS_START,
-            _cbor.text_string(issuer),
+            text(issuer),
             _EXP_KEY,
-            _cbor.integer(expires_at),
+            integer(expires_at),
             _IAT_KEY,
-            _cbor.integer(issued_at),
+            integer(issued_at),
             _CARD_KEY_AND_ARRAY,
-            _cbor.integer(number),
-            _cbor.text_string(holder_name),
+            integer(number),
+            text(holder_name),
             birth,
-            _cbor.integer(status_index),
+            integer(status_index),
         )
     )
 
@@ -212,14 +232,7 @@ def verify_card(text: str, *, resolve_key: KeyResolver, now: datetime) -> Verifi
         raise NotYetValidError("the card is not valid yet")
     if now >= expires_at:
         raise ExpiredError("the card has expired")
-    return VerifiedCard(
-        issuer=issuer,
-        card=card,
-        issued_at=issued_at,
-        expires_at=expires_at,
-        kid=kid,
-        issuer_name=key.issuer_name,
-    )
+    return VerifiedCard(issuer, card, issued_at, expires_at, kid, key.issuer_name)
 
 
 def _parse_claims(payload: bytes) -> tuple[str, datetime, datetime, Card]:
@@ -230,32 +243,23 @@ def _parse_claims(payload: bytes) -> tuple[str, datetime, datetime, Card]:
     try:
         issuer, iat, exp = claims[CLAIM_ISS], claims[CLAIM_IAT], claims[CLAIM_EXP]
         number, name, birth, index = claims[CLAIM_CARD]
-        expected = encode_claims(
-            issuer=issuer,
-            issued_at=iat,
-            expires_at=exp,
-            number=number,
-            holder_name=name,
-            birth_date=birth,
-            status_index=index,
-        )
+        expected = _encode_claims(issuer, iat, exp, number, name, birth, index)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise MalformedError("the card's claims are not the v1 claims set") from exc
     if expected != payload or type(birth) not in (date, type(None)):
         raise MalformedError("the card's claims are not the v1 claims set")
     if not _ISSUER_CODE.fullmatch(issuer):
         raise MalformedError("the issuer code is not a UN/LOCODE")
-    # A name that only validates after normalisation was not signed in NFC: refuse it, so the
-    # name shown is exactly the name signed.
-    if validate_holder_name(name) != name:
+    # A name not signed in NFC is refused rather than normalised, so the name shown is exactly
+    # the name signed.
+    if not unicodedata.is_normalized("NFC", name):
         raise MalformedError("the holder name is not in Unicode NFC")
+    _check_name(name)
     if not 0 <= iat < exp or not 0 <= index <= MAX_STATUS_INDEX:
         raise MalformedError("the card's validity or status index is out of range")
     try:
         issued_at, expires_at = datetime.fromtimestamp(iat, UTC), datetime.fromtimestamp(exp, UTC)
     except (OverflowError, ValueError, OSError) as exc:
         raise MalformedError("the card's dates are out of range") from exc
-    card = Card(
-        number=format_card_number(number), holder_name=name, birth_date=birth, status_index=index
-    )
+    card = Card(format_card_number(number), name, birth, index)
     return issuer, issued_at, expires_at, card
