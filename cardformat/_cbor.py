@@ -7,6 +7,8 @@ every received token is re-encoded to check it is in deterministic encoding (RFC
 
 from __future__ import annotations
 
+import struct
+
 MAJOR_UINT = 0
 MAJOR_NINT = 1
 MAJOR_BYTES = 2
@@ -22,10 +24,17 @@ def head(major: int, argument: int) -> bytes:
     if argument < 0x100:
         return _SMALL_HEADS[major << 8 | argument]
     if argument < 0x10000:
-        return bytes((major << 5 | 25,)) + argument.to_bytes(2, "big")
+        return _HEAD_2(major << 5 | 25, argument)
     if argument < 0x1_0000_0000:
-        return bytes((major << 5 | 26,)) + argument.to_bytes(4, "big")
-    return bytes((major << 5 | 27,)) + argument.to_bytes(8, "big")
+        return _HEAD_4(major << 5 | 26, argument)
+    if argument < 0x1_0000_0000_0000_0000:
+        return _HEAD_8(major << 5 | 27, argument)
+    raise OverflowError("a CBOR head argument is at most 64 bits")
+
+
+_HEAD_2 = struct.Struct(">BH").pack
+_HEAD_4 = struct.Struct(">BI").pack
+_HEAD_8 = struct.Struct(">BQ").pack
 
 
 def integer(value: int) -> bytes:

@@ -210,3 +210,15 @@ def test_any_bytes_end_in_a_typed_error_or_the_valid_card(data: bytes) -> None:
         return
     assert data == VALID_TOKEN  # only the untouched token may verify
     assert verified.issuer == "FR SXB"
+
+
+def test_claims_with_integers_beyond_64_bits_are_malformed(issuer: Issuer) -> None:
+    import cbor2
+
+    from cardformat import cose
+
+    claims = {1: "FR SXB", 4: 2**70, 6: 1, -65537: [1, "Ana", None, 1]}
+    header = {cose.HEADER_ALG: cose.ALG_EDDSA, cose.HEADER_KID: cf.key_id(issuer.key)}
+    token = cose.sign1(header, cbor2.dumps(claims), issuer.key)
+    with pytest.raises(cf.MalformedError):
+        cf.verify_card("MC1:" + b45encode(token), resolve_key=issuer.resolve, now=NOW)
