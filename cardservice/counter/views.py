@@ -47,6 +47,7 @@ from ..services import stats as stats_service
 from ..services.errors import (
     CityNotInitialisedError,
     InsufficientDocumentsError,
+    MasterKeyUnavailableError,
     NotFoundError,
     ValidationError,
 )
@@ -396,6 +397,13 @@ def _not_found(exc: NotFoundError) -> tuple[str, int]:
 def _no_city(exc: CityNotInitialisedError) -> tuple[str, int]:
     _fail(exc)
     return _error_page(503, _("The city is not set up yet"), str(exc.message))
+
+
+@bp.errorhandler(MasterKeyUnavailableError)
+def _master_key_unavailable(exc: MasterKeyUnavailableError) -> tuple[str, int]:
+    # The service has logged the master key id for the operator; staff get what to do.
+    _fail(exc)
+    return _error_page(503, _("This record cannot be opened right now"), str(exc.message))
 
 
 @bp.errorhandler(ServiceError)

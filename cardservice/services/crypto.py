@@ -34,6 +34,18 @@ class CryptoError(Exception):
     """A record or key cannot be decrypted: wrong master key, tampered or damaged data."""
 
 
+class MissingMasterKeyError(CryptoError):
+    """The data key was wrapped by a master key this instance does not hold: typically an old
+    master key removed from the configuration before `cardservice keys rewrap` had finished.
+    Carries the master key id (a one-way tag, never key material) for the operator."""
+
+    def __init__(self, master_key_id: str) -> None:
+        self.master_key_id = master_key_id
+        super().__init__(
+            f"the data key was wrapped by master key {master_key_id}, which this instance lacks"
+        )
+
+
 class MasterKeyProvider(ABC):
     """Wraps and unwraps per-resident data keys. Implementations never expose the master key."""
 
@@ -80,7 +92,7 @@ class LocalMasterKeyProvider(MasterKeyProvider):
     def unwrap(self, wrapped: bytes, *, key_id: str, context: bytes) -> bytes:
         aead = self._keys.get(key_id)
         if aead is None:
-            raise CryptoError("the data key was wrapped by a master key this instance lacks")
+            raise MissingMasterKeyError(key_id)
         try:
             return aead.decrypt(wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], context)
         except InvalidTag:

@@ -99,6 +99,19 @@ class SigningKeyError(ServiceError):
     default_message = _l("The signing key is not available.")
 
 
+class MasterKeyUnavailableError(ServiceError):
+    """A resident record is wrapped under a master key this server does not hold (an old key
+    removed before `cardservice keys rewrap` finished). An operator's fix, not the user's:
+    configure the old key again (CARDSERVICE_PREVIOUS_MASTER_KEYS), then run the rewrap."""
+
+    code = "master_key_unavailable"
+    status = 503
+    default_message = _l(
+        "This record is encrypted with a master key the server does not hold at the moment. "
+        "Nothing was changed. Tell the administrator."
+    )
+
+
 class AuthenticationError(ServiceError):
     code = "authentication_failed"
     status = 401

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from .crypto import CryptoError, MasterKeyProvider
+from .crypto import CryptoError, MasterKeyProvider, MissingMasterKeyError
 
 _NONCE_BYTES = 12
 _PREFIX = "p11:"
@@ -191,7 +191,7 @@ class Pkcs11MasterKeyProvider(MasterKeyProvider):
     def unwrap(self, wrapped: bytes, *, key_id: str, context: bytes) -> bytes:
         label = key_id.removeprefix(_PREFIX)
         if not key_id.startswith(_PREFIX) or label not in self._labels:
-            raise CryptoError("the data key was wrapped by a master key this instance lacks")
+            raise MissingMasterKeyError(key_id)
         if len(wrapped) <= _NONCE_BYTES:
             raise CryptoError("cannot unwrap the data key: damaged")
         return self._run(label, "decrypt", wrapped[_NONCE_BYTES:], wrapped[:_NONCE_BYTES], context)
@@ -223,11 +223,16 @@ class ChainedMasterKeyProvider(MasterKeyProvider):
         return self._current.wrap(data_key, context=context)
 
     def unwrap(self, wrapped: bytes, *, key_id: str, context: bytes) -> bytes:
-        last: CryptoError | None = None
+        failure: CryptoError | None = None
         for provider in self._all:
             try:
                 return provider.unwrap(wrapped, key_id=key_id, context=context)
+            except MissingMasterKeyError as exc:
+                failure = failure or exc
             except CryptoError as exc:
-                last = exc
-        assert last is not None
-        raise last
+                # A provider that holds the key but cannot unwrap says more (tampered, damaged)
+                # than the others' "not mine".
+                if failure is None or isinstance(failure, MissingMasterKeyError):
+                    failure = exc
+        assert failure is not None
+        raise failure

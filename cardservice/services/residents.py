@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
@@ -19,10 +20,12 @@ from . import audit
 from ._types import DbSession
 from .audit import Actor
 from .context import Deps
-from .crypto import ResidentRecord
-from .errors import NotFoundError, ValidationError
+from .crypto import MissingMasterKeyError, ResidentRecord
+from .errors import MasterKeyUnavailableError, NotFoundError, ValidationError
 from .photos import process_photo
 from .policy import PointsResult
+
+log = logging.getLogger("cardservice.residents")
 
 GENDER_MARKERS = ("F", "M", "X")
 _EARLIEST_BIRTH_DATE = date(1900, 1, 1)
@@ -262,12 +265,23 @@ def _load(session: DbSession, resident_id: Any, *, for_update: bool = False) -> 
 
 
 def open_record(deps: Deps, resident: Resident) -> ResidentRecord:
-    return deps.cipher.open(
-        resident.id,
-        master_key_id=resident.master_key_id,
-        wrapped_data_key=resident.wrapped_data_key,
-        ciphertext=resident.ciphertext,
-    )
+    """Decrypt a resident's record; MasterKeyUnavailableError when its master key is missing."""
+    try:
+        return deps.cipher.open(
+            resident.id,
+            master_key_id=resident.master_key_id,
+            wrapped_data_key=resident.wrapped_data_key,
+            ciphertext=resident.ciphertext,
+        )
+    except MissingMasterKeyError as exc:
+        # The operator needs the key id to know which key to configure again; the resident's id
+        # stays out of the log (it links to a person), as does everything else about them.
+        log.error(
+            "a resident record is wrapped under master key %s, which this instance does not "
+            "hold: add it to CARDSERVICE_PREVIOUS_MASTER_KEYS and run `cardservice keys rewrap`",
+            exc.master_key_id,
+        )
+        raise MasterKeyUnavailableError(master_key_id=exc.master_key_id) from None
 
 
 def get_resident(session: DbSession, deps: Deps, resident_id: str) -> ResidentView:
