@@ -2,8 +2,14 @@
 
 Layout of one resident: a fresh 256-bit data key encrypts the CBOR record with AES-256-GCM
 (96-bit random nonce, the resident id as associated data); the data key is stored only wrapped by
-the master key through a `MasterKeyProvider`. Destroying the wrapped key destroys the record, in
-the live database and in every backup that holds the ciphertext.
+the master key through a `MasterKeyProvider`, in the same row as the ciphertext.
+
+What erasure destroys, and when: deleting the row makes the record unreadable in the live
+database at once. It does not reach backups at once: a backup taken before the erasure holds the
+wrapped data key next to the ciphertext, so that backup plus the master key it was wrapped under
+still opens the record. The backup forgets only once that master key is rotated out
+(`cardservice keys rewrap`) and destroyed; docs/privacy.md (section 4, "Backups and the master
+key") gives the schedule and the resulting delay.
 
 `MasterKeyProvider` is the seam for a KMS or an HSM: anything that can wrap and unwrap 32 bytes.
 The local provider below keeps the master key in process memory (from the environment or a key
