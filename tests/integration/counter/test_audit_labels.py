@@ -1,0 +1,44 @@
+"""Every audit action the services record has a translated label on the audit page."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+import cardservice
+from cardservice.counter.labels import ACTION_LABELS
+from cardservice.extensions import db
+from cardservice.services import Actor, deps
+from cardservice.services.keys import rotate_root_key
+
+SOURCE = Path(cardservice.__file__).resolve().parent
+_ACTION = re.compile(r'\baction="([a-z_]+\.[a-z_]+)"')
+
+
+def test_every_recorded_action_has_a_label() -> None:
+    recorded = {
+        match
+        for path in SOURCE.rglob("*.py")
+        for match in _ACTION.findall(path.read_text(encoding="utf-8"))
+    }
+    assert "key.root_rotate" in recorded  # the scan itself finds the actions
+    assert sorted(recorded - set(ACTION_LABELS)) == []
+
+
+def test_a_root_rotation_reads_as_words_in_the_audit_log(
+    app: Flask, supervisor: FlaskClient
+) -> None:
+    with app.app_context():
+        rotate_root_key(
+            db.session, deps(), now=datetime.now(UTC), actor=Actor.system("keys-rotate-root")
+        )
+        db.session.remove()
+    english = supervisor.get("/audit", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Root key rotated" in english
+    assert "key.root_rotate" not in english
+    french = supervisor.get("/audit", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Clé racine remplacée" in french
