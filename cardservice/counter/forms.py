@@ -323,6 +323,18 @@ class StaffCreateForm(FlaskForm):
     )
 
 
+class AccountLanguageForm(FlaskForm):
+    """A staff member's own language choice ("My account")."""
+
+    language = SelectField(
+        _l("Language of the counter screens"),
+        description=_l("Leave it on the browser language to follow your browser's setting."),
+        choices=lambda: [SelectChoice("", _l("Browser language")), *language_choices()],
+        validators=[Optional()],
+        invalid_choice_message=_l("Choose one of the listed languages."),
+    )
+
+
 class PasswordResetForm(FlaskForm):
     password = PasswordField(
         _l("New password"),

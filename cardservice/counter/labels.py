@@ -56,6 +56,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     "user.login": _l("Staff member signed in"),
     "user.lock": _l("Staff account locked after failed sign-ins"),
     "user.password": _l("Staff password changed"),
+    "user.language": _l("Staff language changed"),
     "user.activate": _l("Staff account reactivated"),
     "user.deactivate": _l("Staff account deactivated"),
     "token.create": _l("API token created"),

@@ -53,6 +53,7 @@ from ..services.errors import (
 )
 from . import bp
 from .forms import (
+    AccountLanguageForm,
     ActionForm,
     EnrolmentForm,
     ErasureForm,
@@ -456,6 +457,39 @@ def logout() -> Any:
     session.clear()
     flash(_("You are signed out."), "info")
     return redirect(url_for("counter.login"))
+
+
+# --- own account ------------------------------------------------------------------------------
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@requires("clerk")
+def account() -> Any:
+    """Every signed-in role: the staff member's own settings (the counter's language)."""
+    form = AccountLanguageForm()
+    status = 200
+    if request.method == "GET":
+        form.language.data = current_user.preferred_language or ""
+    elif form.validate_on_submit():
+        try:
+            staff_service.set_preferred_language(
+                db.session,
+                user_id=int(current_user.id),
+                language=form.language.data or None,
+                now=utcnow(),
+                actor=_actor(),
+            )
+        except ServiceError as exc:
+            _fail(exc)
+            _apply_errors(form, exc)
+            status = 422
+        else:
+            # Redirect, so the next page is rendered in the new language from the start.
+            flash(_("Your language is saved."), "success")
+            return redirect(url_for("counter.account"))
+    else:
+        status = 422
+    return render_template("counter/account.html", form=form), status
 
 
 # --- search -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from ..i18n import LANGUAGES
 from ..models import ROLES, ApiToken, StaffUser
 from . import audit
 from ._types import DbSession
@@ -188,6 +189,31 @@ def set_user_active(
         subject=f"user:{user.id}",
     )
     session.commit()
+
+
+def set_preferred_language(
+    session: DbSession, *, user_id: int, language: str | None, now: datetime, actor: Actor
+) -> StaffUser:
+    """Set the language of a staff member's counter screens; None follows the browser.
+
+    Only the languages the counter ships complete catalogs for are accepted.
+    """
+    if language is not None and language not in LANGUAGES:
+        raise ValidationError({"language": _l("Choose one of the listed languages.")})
+    user = session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFoundError(_l("No such user."))
+    user.preferred_language = language
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="user.language",
+        subject=f"user:{user.id}",
+        detail=language,
+    )
+    session.commit()
+    return user
 
 
 def list_users(session: DbSession) -> list[StaffUser]:

@@ -26,6 +26,7 @@ RANK = {role: rank for rank, role in enumerate(ROLES)}
 EXPECTED = {
     "counter.login": "anonymous",
     "counter.logout": "clerk",
+    "counter.account": "clerk",
     "counter.dashboard": "clerk",
     "counter.enrol": "clerk",
     "counter.resident": "clerk",
