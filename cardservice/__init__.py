@@ -45,7 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         use_fast_password_hashing()
 
-    from . import security
+    from . import ratelimit, security
     from .extensions import csrf, db, login_manager, migrate
     from .services.context import EXTENSION_KEY, build_deps
 
@@ -54,6 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)
+    ratelimit.init_app(app)
     _init_i18n(app)
     app.extensions[EXTENSION_KEY] = build_deps(app)
 

@@ -159,6 +159,44 @@ def _pkcs11_settings(env: Mapping[str, str]) -> dict[str, Any]:
     return settings
 
 
+def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, Any]:
+    """Sign-in attempts per client address (cardservice/ratelimit.py), Flask-Limiter's keys.
+
+    Off by default only in testing, where a whole suite signs in from one address within
+    seconds; CARDSERVICE_RATELIMIT_ENABLED=true turns it on there (its own tests do).
+    """
+    from limits import parse_many
+
+    enabled_raw = env.get(ENV_PREFIX + "RATELIMIT_ENABLED")
+    try:
+        enabled = (
+            _coerce(enabled_raw, True) if enabled_raw is not None else environment != "testing"
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{ENV_PREFIX}RATELIMIT_ENABLED: {exc}") from None
+    login = (env.get(ENV_PREFIX + "RATELIMIT_LOGIN") or "10 per minute").strip()
+    try:
+        parse_many(login)
+    except ValueError:
+        raise ConfigError(
+            f"{ENV_PREFIX}RATELIMIT_LOGIN must be a limit such as '10 per minute', got {login!r}"
+        ) from None
+    return {
+        "RATELIMIT_ENABLED": enabled,
+        "RATELIMIT_LOGIN": login,
+        # memory:// keeps counts per worker process; redis://host:6379 shares them.
+        "RATELIMIT_STORAGE_URI": (
+            env.get(ENV_PREFIX + "RATELIMIT_STORAGE_URI") or "memory://"
+        ).strip(),
+        "RATELIMIT_KEY_PREFIX": "cardservice",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # A storage that fails (Redis down) must not turn the sign-in form into a 500: count in
+        # memory until it is back.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+    }
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Flask configuration from the defaults file and the environment.
 
@@ -232,6 +270,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         if value.strip()
     ]
     config.update(_pkcs11_settings(env))
+    config.update(_ratelimit_settings(env, environment))
     # Fail early, with the variable's name, rather than on the first enrolment.
     decode_key("MASTER_KEY", config["MASTER_KEY"])
     decode_key("INDEX_KEY", config["INDEX_KEY"])

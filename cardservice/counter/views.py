@@ -37,6 +37,7 @@ import cardformat
 from ..extensions import db
 from ..i18n import current_language
 from ..printing import render_card_pdf
+from ..ratelimit import limiter, login_limit, on_login_breach
 from ..services import Actor, ServiceError, deps, utcnow
 from ..services import audit as audit_service
 from ..services import cards as card_service
@@ -419,6 +420,8 @@ def _service_error(exc: ServiceError) -> tuple[str, int]:
 
 @bp.route("/login", methods=["GET", "POST"])
 @requires(ANONYMOUS)
+# Per client address, POSTs only; a breach is a 429 through _http_error's translated page.
+@limiter.limit(login_limit, methods=["POST"], on_breach=on_login_breach)
 def login() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("counter.dashboard"))

@@ -1,0 +1,48 @@
+"""Rate limiting of the staff sign-in form per client address (Flask-Limiter).
+
+Only the login POST is limited: it is the one form an attacker can hammer without an account.
+The per-account lockout (services.staff.authenticate) stays; this limit adds a ceiling per client
+address, so one machine cannot try password after password across many user names.
+
+Storage is memory by default (per worker process) and Redis when CARDSERVICE_RATELIMIT_STORAGE_URI
+names one (``redis://host:6379``), which several workers and instances then share. A storage that
+fails falls back to memory rather than failing the sign-in. Behind a reverse proxy, set
+CARDSERVICE_PROXY_HOPS so the client address is the real one, not the proxy's.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+log = logging.getLogger("cardservice.ratelimit")
+
+# No default limits: only the views that ask for one are limited.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def login_limit() -> str:
+    limit: str = current_app.config["RATELIMIT_LOGIN"]
+    return limit
+
+
+def on_login_breach(limit: object) -> None:
+    # Our own line, without the client address (an address is personal data: logs carry none).
+    log.warning("sign-in rate limit exceeded on %s", request.endpoint)
+
+
+class _NoClientAddress(logging.Filter):
+    """Drops Flask-Limiter's own breach line: it names the client address."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("ratelimit %s (%s) exceeded")
+
+
+def init_app(app: Flask) -> None:
+    limiter.init_app(app)
+    flask_limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(f, _NoClientAddress) for f in flask_limiter_log.filters):
+        flask_limiter_log.addFilter(_NoClientAddress())
