@@ -306,6 +306,7 @@ def _counter_context() -> dict[str, Any]:
             ("counter.statistics", _("Statistics"), "supervisor", ("counter.statistics",)),
             ("counter.admin_staff", _("Staff"), "admin", ("counter.admin_staff",)),
             ("counter.admin_keys", _("Keys"), "admin", ("counter.admin_keys",)),
+            ("counter.admin_tokens", _("API tokens"), "admin", ("counter.admin_tokens",)),
         ]
         nav = [
             {"url": url_for(target), "label": text, "current": endpoint in current}
@@ -1105,3 +1106,23 @@ def admin_keys_rotate() -> Any:
     info = key_service.rotate_signing_key(db.session, deps(), now=utcnow(), actor=_actor())
     flash(_("A new signing key %(kid)s is active.", kid=info.kid), "success")
     return redirect(url_for("counter.admin_keys"))
+
+
+@bp.route("/admin/tokens", methods=["GET"])
+@requires("admin")
+def admin_tokens() -> Any:
+    return render_template(
+        "counter/admin_tokens.html",
+        tokens=staff_service.list_tokens(db.session),
+        action_form=ActionForm(formdata=None),
+    )
+
+
+@bp.route("/admin/tokens/<int(max=2147483647):token_id>/revoke", methods=["POST"])
+@requires("admin")
+def admin_tokens_revoke(token_id: int) -> Any:
+    # The global CSRFProtect has already checked this POST's token. An unknown or already
+    # revoked token is a NotFoundError: the 404 page.
+    staff_service.revoke_token_id(db.session, token_id=token_id, now=utcnow(), actor=_actor())
+    flash(_("The API token is revoked: it is refused from now on."), "success")
+    return redirect(url_for("counter.admin_tokens"))

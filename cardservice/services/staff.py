@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -257,13 +258,65 @@ def create_token(
     return CreatedToken(id=record.id, name=name, role=role, token=token)
 
 
-def revoke_token(session: DbSession, *, name: str, now: datetime, actor: Actor) -> None:
-    record = session.scalars(select(ApiToken).where(ApiToken.name == name)).first()
+@dataclass(frozen=True)
+class TokenInfo:
+    """What an administrator may see of an API token: never the token, never its hash."""
+
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def list_tokens(session: DbSession) -> list[TokenInfo]:
+    """Every API token, active ones first, then by name."""
+    records = session.scalars(
+        select(ApiToken).order_by(ApiToken.revoked_at.is_not(None), ApiToken.name)
+    )
+    return [
+        TokenInfo(
+            id=r.id,
+            name=r.name,
+            role=r.role,
+            created_at=r.created_at,
+            last_used_at=r.last_used_at,
+            revoked_at=r.revoked_at,
+        )
+        for r in records
+    ]
+
+
+def _revoke(
+    session: DbSession,
+    record: ApiToken | None,
+    *,
+    now: datetime,
+    actor: Actor,
+    missing: LazyString,
+) -> None:
     if record is None or record.revoked_at is not None:
-        raise NotFoundError(_l("No active token has this name."))
+        raise NotFoundError(missing)
     record.revoked_at = now
     audit.record(session, now=now, actor=actor, action="token.revoke", subject=f"token:{record.id}")
     session.commit()
+
+
+def revoke_token(session: DbSession, *, name: str, now: datetime, actor: Actor) -> None:
+    record = session.scalars(select(ApiToken).where(ApiToken.name == name)).first()
+    _revoke(session, record, now=now, actor=actor, missing=_l("No active token has this name."))
+
+
+def revoke_token_id(session: DbSession, *, token_id: int, now: datetime, actor: Actor) -> None:
+    """The same as revoke_token, by id (the admin page's buttons carry ids, not names)."""
+    _revoke(
+        session,
+        session.get(ApiToken, token_id),
+        now=now,
+        actor=actor,
+        missing=_l("No active API token has this id."),
+    )
 
 
 def authenticate_token(session: DbSession, token: str, *, now: datetime) -> ApiToken:

@@ -171,7 +171,16 @@ def test_pages_fit_a_phone_screen(browser: Any, live_server: Any, language: str)
     page = context.new_page()
     base = live_server.url
     _sign_in(page, base, "admin")
-    for path in ("/", "/residents/new", "/audit", "/statistics", "/admin/staff", "/admin/keys"):
+    for path in (
+        "/",
+        "/residents/new",
+        "/audit",
+        "/statistics",
+        "/admin/staff",
+        "/admin/keys",
+        "/admin/tokens",
+        "/account",
+    ):
         page.goto(base + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, (language, path, width)

@@ -16,6 +16,8 @@ from flask.testing import FlaskClient
 
 from cardservice.extensions import db
 from cardservice.models import SigningKey, StaffUser
+from cardservice.services import Actor, utcnow
+from cardservice.services import staff as staff_service
 
 from .support import csrf_token, enrol, login, post, resident_id_from
 
@@ -48,6 +50,8 @@ EXPECTED = {
     "counter.admin_keys": "admin",
     "counter.admin_keys_rotate": "admin",
     "counter.admin_keys_revoke": "admin",
+    "counter.admin_tokens": "admin",
+    "counter.admin_tokens_revoke": "admin",
 }
 
 
@@ -82,12 +86,16 @@ def _fixture_values(app: Flask) -> dict[str, str]:
     with app.app_context():
         clerk_id = db.session.query(StaffUser.id).filter_by(username="clerk").scalar()
         kid = db.session.query(SigningKey.kid).scalar()
+        token = staff_service.create_token(
+            db.session, name="matrix", role="clerk", now=utcnow(), actor=Actor.system("tests")
+        )
     return {
         "resident_id": resident_id,
         "number": number.group(1),
         "layout": "card",
         "user_id": str(clerk_id),
         "kid": kid,
+        "token_id": str(token.id),
     }
 
 
