@@ -478,11 +478,30 @@ def rewrap_data_keys(
         if not rows:
             break
         for resident in rows:
-            resident.wrapped_data_key = deps.cipher.rewrap(
-                resident.id,
-                master_key_id=resident.master_key_id,
-                wrapped_data_key=resident.wrapped_data_key,
-            )
+            try:
+                resident.wrapped_data_key = deps.cipher.rewrap(
+                    resident.id,
+                    master_key_id=resident.master_key_id,
+                    wrapped_data_key=resident.wrapped_data_key,
+                )
+            except MissingMasterKeyError as exc:
+                # Batches already committed stay re-wrapped; this one is rolled back, and a run
+                # with the missing key configured resumes here.
+                session.rollback()
+                log.error(
+                    "keys rewrap: data keys are wrapped under master key %s, which this "
+                    "instance does not hold: add it to CARDSERVICE_PREVIOUS_MASTER_KEYS",
+                    exc.master_key_id,
+                )
+                raise MasterKeyUnavailableError(
+                    _l(
+                        "Some data keys are wrapped under master key %(key)s, which is not "
+                        "configured. Add it to CARDSERVICE_PREVIOUS_MASTER_KEYS and run the "
+                        "rewrap again: it resumes where it stopped.",
+                        key=exc.master_key_id,
+                    ),
+                    master_key_id=exc.master_key_id,
+                ) from None
             resident.master_key_id = current
         total += len(rows)
         session.commit()

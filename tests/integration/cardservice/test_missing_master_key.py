@@ -88,3 +88,18 @@ def test_the_providers_name_the_missing_key() -> None:
     with pytest.raises(CryptoError) as damaged:
         chain.unwrap(wrapped[:-1] + b"\x00", key_id=old.key_id, context=b"ctx")
     assert not isinstance(damaged.value, MissingMasterKeyError)
+
+
+def test_keys_rewrap_names_the_missing_key_in_one_line(
+    city: Any, session: Any, deps: Any, actor: Any, runner: Any
+) -> None:
+    resident_id = _orphan_resident(session, deps, actor)
+    result = runner.invoke(args=["keys", "rewrap"])
+    assert result.exit_code == 1
+    assert GONE_KEY_ID in result.output
+    assert "CARDSERVICE_PREVIOUS_MASTER_KEYS" in result.output
+    assert "Traceback" not in result.output and result.exception is not None
+    assert isinstance(result.exception, SystemExit)
+    # Nothing of that resident was changed.
+    session.expire_all()
+    assert session.get(Resident, resident_id).master_key_id == GONE_KEY_ID
