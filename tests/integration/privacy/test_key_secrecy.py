@@ -231,6 +231,8 @@ def test_no_key_in_any_response_or_page(
         ("/statistics", "/statistics"),
         ("/admin/staff", "/admin/staff"),
         ("/admin/keys", "/admin/keys"),
+        ("/admin/tokens", "/admin/tokens"),
+        ("/account", "/account"),
     ):
         call("GET", rule, url, counter=True)
     call("GET", "/", f"/?name=Zofia&birth_date=1983-11-29&number={number}", counter=True)
@@ -258,6 +260,12 @@ def test_no_key_in_any_response_or_page(
         ("/admin/keys/rotate", "/admin/keys/rotate", {"confirm": "rotate"}),
         ("/admin/keys/<kid>/revoke", f"/admin/keys/{kid}/revoke", {"kid": "wrong"}),
         ("/residents/<resident_id>/erase", f"/residents/{rid}/erase", {"confirm": "no"}),
+        ("/account", "/account", {"language": "xx"}),
+        (
+            "/admin/tokens/<int(max=2147483647):token_id>/revoke",
+            "/admin/tokens/2147483647/revoke",
+            {},
+        ),
         ("/logout", "/logout", {}),
     ):
         call("POST", rule, url, counter=True, data=data, follow_redirects=True)
