@@ -9,9 +9,11 @@ Catalogs live in ``cardservice/translations/<lang>/LC_MESSAGES/messages.{po,mo}`
 changing UI strings::
 
     pybabel extract -F cardservice/babel.cfg -k lazy_gettext -k _l --no-location \\
-        --sort-output -o cardservice/translations/messages.pot cardservice
+        --sort-output --project=citycard --version=0.1 \\
+        --copyright-holder="The citycard authors" \\
+        -o cardservice/translations/messages.pot cardservice
     pybabel update -i cardservice/translations/messages.pot -d cardservice/translations \\
-        --no-location --width=100
+        --width=100 --ignore-obsolete
     # translate every new or fuzzy entry in each messages.po (fr, en, es, pt, ar), then:
     pybabel compile -d cardservice/translations
 
