@@ -214,6 +214,11 @@ def decode_text(text: str) -> bytes:
     return b45decode(text[len(PREFIX) :])
 
 
+# Looked up once: the verify path runs these comparisons for every card.
+_REVOKED = KeyState.REVOKED
+_BIRTH_DATE_TYPES = (date, type(None))
+
+
 def verify_card(text: str, *, resolve_key: KeyResolver, now: datetime) -> VerifiedCard:
     """Verify a card's text; return what it says, or raise exactly one CardFormatError."""
     message, kid = cose.decode_card_sign1(decode_text(text))
@@ -224,7 +229,7 @@ def verify_card(text: str, *, resolve_key: KeyResolver, now: datetime) -> Verifi
     issuer, issued_at, expires_at, card = _parse_claims(message.payload)
     if issuer != key.issuer:
         raise BadSignatureError("the card names another issuer than the key that signed it")
-    if key.state is KeyState.REVOKED:
+    if key.state is _REVOKED:
         raise KeyRevokedError("the card's signing key has been revoked")
     if key.retired_at is not None and issued_at > key.retired_at:
         raise KeyRevokedError("the card was signed after its key was retired")
@@ -246,7 +251,7 @@ def _parse_claims(payload: bytes) -> tuple[str, datetime, datetime, Card]:
         expected = _encode_claims(issuer, iat, exp, number, name, birth, index)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise MalformedError("the card's claims are not the v1 claims set") from exc
-    if expected != payload or type(birth) not in (date, type(None)):
+    if expected != payload or type(birth) not in _BIRTH_DATE_TYPES:
         raise MalformedError("the card's claims are not the v1 claims set")
     if not _ISSUER_CODE.fullmatch(issuer):
         raise MalformedError("the issuer code is not a UN/LOCODE")
