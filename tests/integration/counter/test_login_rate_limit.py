@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cardservice.config import ConfigError, load_config
+from cardservice.extensions import db
 from cardservice.ratelimit import limiter
 
 from .support import PASSWORD, csrf_token, open_app
@@ -28,17 +29,29 @@ def _limiter_back_off() -> Iterator[None]:
     limiter.enabled = enabled
 
 
-def _limited_app(app: Flask, **overrides: Any) -> Flask:
-    """A second app on the test's database, with the limit on and low."""
-    settings: dict[str, Any] = {
-        "RATELIMIT_ENABLED": True,
-        "RATELIMIT_LOGIN": "3 per minute",
-        "SQLALCHEMY_ENGINE_OPTIONS": app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-        **overrides,
-    }
-    return open_app(
-        Path(app.config["INSTANCE_PATH"]), app.config["SQLALCHEMY_DATABASE_URI"], **settings
-    )
+@pytest.fixture
+def limited_app(app: Flask) -> Iterator[Callable[..., Flask]]:
+    """Second apps on the test's database, with the limit on and low; their connection pools
+    are closed after the test (an open pool would outlive it on PostgreSQL)."""
+    opened: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        settings: dict[str, Any] = {
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_LOGIN": "3 per minute",
+            "SQLALCHEMY_ENGINE_OPTIONS": app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+            **overrides,
+        }
+        second = open_app(
+            Path(app.config["INSTANCE_PATH"]), app.config["SQLALCHEMY_DATABASE_URI"], **settings
+        )
+        opened.append(second)
+        return second
+
+    yield make
+    for second in opened:
+        with second.app_context():
+            db.engine.dispose()
 
 
 def _try(client: FlaskClient, password: str, **kw: Any) -> Any:
@@ -53,9 +66,9 @@ def test_the_default_suite_app_does_not_limit(app: Flask) -> None:
 
 
 def test_the_fourth_attempt_in_a_minute_is_refused_with_a_translated_page(
-    app: Flask, caplog: pytest.LogCaptureFixture
+    limited_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
 ) -> None:
-    limited = _limited_app(app)
+    limited = limited_app()
     client = limited.test_client()
     for _ in range(3):
         assert _try(client, "wrong password!").status_code == 422
@@ -75,8 +88,8 @@ def test_the_fourth_attempt_in_a_minute_is_refused_with_a_translated_page(
     assert not any("127.0.0.1" in m for m in messages)
 
 
-def test_the_limit_is_per_client_address(app: Flask) -> None:
-    limited = _limited_app(app)
+def test_the_limit_is_per_client_address(limited_app: Callable[..., Flask]) -> None:
+    limited = limited_app()
     first = limited.test_client()
     for _ in range(3):
         _try(first, "wrong password!")
@@ -86,9 +99,9 @@ def test_the_limit_is_per_client_address(app: Flask) -> None:
     assert _try(other, PASSWORD).status_code == 302
 
 
-def test_the_account_lockout_still_applies(app: Flask) -> None:
+def test_the_account_lockout_still_applies(limited_app: Callable[..., Flask]) -> None:
     # A high address limit: only the account lockout (5 failures) can stop this client.
-    limited = _limited_app(app, RATELIMIT_LOGIN="100 per minute")
+    limited = limited_app(RATELIMIT_LOGIN="100 per minute")
     client = limited.test_client()
     for _ in range(5):
         _try(client, "wrong password!")
@@ -97,16 +110,16 @@ def test_the_account_lockout_still_applies(app: Flask) -> None:
     assert "locked" in locked.get_data(as_text=True)
 
 
-def test_redis_storage_is_shared_between_apps(app: Flask) -> None:
+def test_redis_storage_is_shared_between_apps(limited_app: Callable[..., Flask]) -> None:
     # Two workers (two apps) on one Redis count together. Redis outlives the test run, so a
     # client address of this run's own (documentation range) keeps earlier runs' counts out.
     address = f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
     shared = {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379"}
-    first = _limited_app(app, **shared).test_client()
+    first = limited_app(**shared).test_client()
     first.environ_base["REMOTE_ADDR"] = address
     for _ in range(3):
         assert _try(first, "wrong password!").status_code == 422
-    second = _limited_app(app, **shared).test_client()
+    second = limited_app(**shared).test_client()
     second.environ_base["REMOTE_ADDR"] = address
     assert _try(second, PASSWORD).status_code == 429
 
