@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -79,7 +80,12 @@ def prepare_city() -> str:
     return run(cardservice, "keys", "fingerprint")
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # a `kill` stops both servers too, like Ctrl-C
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     DEMO.mkdir(parents=True, exist_ok=True)
     fingerprint = prepare_city()
     servers = [
