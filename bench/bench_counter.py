@@ -189,7 +189,6 @@ def _seed_cards(app: Any, count: int) -> None:
     from cardservice.models import Resident
     from cardservice.services import deps
     from cardservice.services.cards import _issue
-    from cardservice.services.crypto import ResidentRecord
     from cardservice.services.photos import process_photo
 
     with app.app_context():
@@ -199,26 +198,8 @@ def _seed_cards(app: Any, count: int) -> None:
         names = ["Ana Souza", "Ελένη Παππά", "أمينة بنعلي", "Иван Петров", "王小明", "Li Wei"]
         for i in range(count):
             rid = secrets.token_hex(16)
-            record = ResidentRecord(
-                display_name=f"{names[i % len(names)]} {i}",
-                birth_date=None,
-                gender_marker=None,
-                address=None,
-                preferred_language="fr",
-                photo=photo,
-            )
-            sealed = d.cipher.seal(rid, record)
-            db.session.add(
-                Resident(
-                    id=rid,
-                    created_at=now,
-                    updated_at=now,
-                    master_key_id=sealed.master_key_id,
-                    wrapped_data_key=sealed.wrapped_data_key,
-                    ciphertext=sealed.ciphertext,
-                    blind_index=d.cipher.blind_index(record.display_name, None),
-                )
-            )
+            name = f"{names[i % len(names)]} {i}"
+            db.session.add(Resident(**sealed_resident_row(d.cipher, rid, name, photo, now)))
             db.session.flush()
             _issue(db.session, d, rid, now=now)
             if i % 500 == 499:
@@ -264,6 +245,33 @@ def bench_batch(app: Any, instance: Path, count: int) -> None:
     print(f"  PDF size  = {size_mb:.1f} MB, {count / elapsed:.0f} cards/s")
 
 
+def sealed_resident_row(
+    cipher: Any, resident_id: str, name: str, photo: bytes | None, now: datetime
+) -> dict[str, Any]:
+    """One resident table row, encrypted as enrolment would, for bulk inserts that seed a
+    benchmark without going through enrolment one by one."""
+    from cardservice.services.crypto import ResidentRecord
+
+    record = ResidentRecord(
+        display_name=name,
+        birth_date=None,
+        gender_marker=None,
+        address=None,
+        preferred_language="fr",
+        photo=photo,
+    )
+    sealed = cipher.seal(resident_id, record)
+    return {
+        "id": resident_id,
+        "created_at": now,
+        "updated_at": now,
+        "master_key_id": sealed.master_key_id,
+        "wrapped_data_key": sealed.wrapped_data_key,
+        "ciphertext": sealed.ciphertext,
+        "blind_index": cipher.blind_index(name, None),
+    }
+
+
 def bench_erase(app: Any, count: int) -> None:
     """Emergency purge of `count` residents (each with a photo and a card row)."""
     from sqlalchemy import insert
@@ -271,7 +279,6 @@ def bench_erase(app: Any, count: int) -> None:
     from cardservice.extensions import db
     from cardservice.models import Card, Resident
     from cardservice.services import Actor, deps
-    from cardservice.services.crypto import ResidentRecord
     from cardservice.services.keys import get_city
     from cardservice.services.photos import process_photo
     from cardservice.services.residents import purge_all_residents
@@ -286,26 +293,7 @@ def bench_erase(app: Any, count: int) -> None:
             residents, cards = [], []
             for i in range(offset, min(count, offset + 5000)):
                 rid = secrets.token_hex(16)
-                record = ResidentRecord(
-                    display_name=f"Erase Me {i}",
-                    birth_date=None,
-                    gender_marker=None,
-                    address=None,
-                    preferred_language="fr",
-                    photo=photo,
-                )
-                sealed = d.cipher.seal(rid, record)
-                residents.append(
-                    {
-                        "id": rid,
-                        "created_at": now,
-                        "updated_at": now,
-                        "master_key_id": sealed.master_key_id,
-                        "wrapped_data_key": sealed.wrapped_data_key,
-                        "ciphertext": sealed.ciphertext,
-                        "blind_index": d.cipher.blind_index(record.display_name, None),
-                    }
-                )
+                residents.append(sealed_resident_row(d.cipher, rid, f"Erase Me {i}", photo, now))
                 cards.append(
                     {
                         "number": f"E{i:07d}"[-8:],

@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_counter import _make_app, _pct, _photo, bench_erase  # noqa: E402
+from bench_counter import _make_app, _pct, _photo, bench_erase, sealed_resident_row  # noqa: E402
 
 SOFTHSM_MODULES = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -150,7 +150,6 @@ def bench_rewrap(app: Any, count: int, new_app: Callable[[], Any]) -> None:
     from cardservice.extensions import db
     from cardservice.models import Resident
     from cardservice.services import Actor, deps
-    from cardservice.services.crypto import ResidentRecord
     from cardservice.services.residents import rewrap_data_keys
 
     now = datetime.now(UTC)
@@ -160,26 +159,7 @@ def bench_rewrap(app: Any, count: int, new_app: Callable[[], Any]) -> None:
             rows = []
             for i in range(offset, min(count, offset + 5000)):
                 rid = secrets.token_hex(16)
-                record = ResidentRecord(
-                    display_name=f"Rewrap {i}",
-                    birth_date=None,
-                    gender_marker=None,
-                    address=None,
-                    preferred_language="fr",
-                    photo=None,
-                )
-                sealed = d.cipher.seal(rid, record)
-                rows.append(
-                    {
-                        "id": rid,
-                        "created_at": now,
-                        "updated_at": now,
-                        "master_key_id": sealed.master_key_id,
-                        "wrapped_data_key": sealed.wrapped_data_key,
-                        "ciphertext": sealed.ciphertext,
-                        "blind_index": d.cipher.blind_index(record.display_name, None),
-                    }
-                )
+                rows.append(sealed_resident_row(d.cipher, rid, f"Rewrap {i}", None, now))
             db.session.execute(insert(Resident), rows)
             db.session.commit()
         db.session.remove()
