@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient, FlaskCliRunner
 from PIL import Image
 from sqlalchemy import create_engine, text
 
@@ -130,37 +129,6 @@ def app(_session_app: Flask) -> Iterator[Flask]:
     with _session_app.app_context():
         yield _session_app
     _empty_tables(_session_app)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def runner(app: Flask) -> FlaskCliRunner:
-    return app.test_cli_runner()
-
-
-@pytest.fixture
-def deps(app: Flask) -> Any:
-    from cardservice.services import deps as get_deps
-
-    return get_deps(app)
-
-
-@pytest.fixture
-def session(app: Flask) -> Any:
-    from cardservice.extensions import db
-
-    return db.session
-
-
-@pytest.fixture
-def actor() -> Any:
-    from cardservice.services import Actor
-
-    return Actor.system("tests")
 
 
 @pytest.fixture

@@ -143,37 +143,6 @@ def app_without_context(_session_app: Flask) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def client(app: Flask) -> Any:
-    return app.test_client()
-
-
-@pytest.fixture
-def runner(app: Flask) -> Any:
-    return app.test_cli_runner()
-
-
-@pytest.fixture
-def deps(app: Flask) -> Any:
-    from cardservice.services import deps as get_deps
-
-    return get_deps(app)
-
-
-@pytest.fixture
-def session(app: Flask) -> Any:
-    from cardservice.extensions import db
-
-    return db.session
-
-
-@pytest.fixture
-def actor() -> Any:
-    from cardservice.services import Actor
-
-    return Actor.system("privacy-tests")
-
-
-@pytest.fixture
 def city(app: Flask, session: Any, deps: Any, actor: Any) -> Any:
     from cardservice.services.keys import init_city
 
