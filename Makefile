@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install lint test test-unit test-rest test-postgres run bench vectors clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py cardformat/_base45.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

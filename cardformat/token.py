@@ -211,7 +211,7 @@ def decode_text(text: str) -> bytes:
         if _VERSION_PREFIX.match(text):
             raise UnsupportedVersionError("this card uses a newer format version")
         raise MalformedError('a card token starts with "MC1:"')
-    return b45decode(text[len(PREFIX) :])
+    return b45decode(text, len(PREFIX))
 
 
 # Looked up once: the verify path runs these comparisons for every card.
