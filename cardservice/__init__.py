@@ -32,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         config.update(test_config)
     app = Flask(__name__, instance_path=config["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(config)
+    _configure_keystore_bind(app)
     if int(app.config.get("PROXY_HOPS") or 0) > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -100,8 +101,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         """Liveness and database reachability, for load balancers and Docker HEALTHCHECK."""
         from sqlalchemy import text
 
+        from .models import KEYSTORE_BIND
+
         try:
             db.session.execute(text("SELECT 1"))
+            # Without the key store no record opens and no erasure can happen: not ready either.
+            db.session.execute(text("SELECT 1"), bind_arguments={"bind": db.engines[KEYSTORE_BIND]})
         except Exception:  # any driver error means "not ready"; details go to the log
             logging.getLogger("cardservice").exception("health check: database unreachable")
             response = jsonify(status="unavailable")
@@ -122,6 +127,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     preload_fonts()
     return app
+
+
+def _configure_keystore_bind(app: Flask) -> None:
+    """The data-key store is the Flask-SQLAlchemy bind `keystore` (models.keystore).
+
+    Built from KEYSTORE_DATABASE_URI unless SQLALCHEMY_BINDS already names it; the resident
+    database's SQLALCHEMY_ENGINE_OPTIONS apply to the default engine only, so the key store gets
+    its own (KEYSTORE_ENGINE_OPTIONS, e.g. a PostgreSQL search_path).
+    """
+    from .models.keystore import KEYSTORE_BIND
+
+    binds = dict(app.config.get("SQLALCHEMY_BINDS") or {})
+    if KEYSTORE_BIND not in binds:
+        binds[KEYSTORE_BIND] = {
+            "url": app.config["KEYSTORE_DATABASE_URI"],
+            "pool_pre_ping": True,
+            **(app.config.get("KEYSTORE_ENGINE_OPTIONS") or {}),
+        }
+    app.config["SQLALCHEMY_BINDS"] = binds
 
 
 def _has_module(name: str) -> bool:

@@ -184,7 +184,7 @@ def tokens_revoke(name: str) -> None:
 
 @click.group("keys")
 def keys_group() -> None:
-    """Root and signing keys."""
+    """Root and signing keys; residents' data keys (rewrap, sweep)."""
 
 
 def _fmt(moment: datetime | None) -> str:
@@ -293,6 +293,32 @@ def keys_rewrap() -> None:
     session, deps = _ctx()
     count = rewrap_data_keys(session, deps, now=_now(), actor=_system("keys-rewrap"))
     click.echo(f"{count} data key(s) re-wrapped under master key {deps.cipher.provider.key_id}.")
+
+
+@keys_group.command("sweep")
+@service_command
+def keys_sweep() -> None:
+    """Remove leftovers of interrupted writes between the resident database and the key store.
+
+    Records whose data key is gone (an erasure that stopped after destroying the key) are
+    deleted; data keys with no record, older than an hour (an enrolment that stopped after
+    writing the key), are deleted. `cardservice purge` runs it too.
+    """
+    session, deps = _ctx()
+    _echo_sweep(_sweep(session, deps, "keys-sweep"))
+
+
+def _sweep(session: Any, deps: Any, command: str) -> Any:
+    from .services.residents import sweep_orphans
+
+    return sweep_orphans(session, deps, now=_now(), actor=_system(command))
+
+
+def _echo_sweep(result: Any) -> None:
+    click.echo(
+        f"Sweep: {result.records} unreadable record(s) without a data key and "
+        f"{result.keys} data key(s) without a record removed."
+    )
 
 
 @keys_group.command("fingerprint")
@@ -414,12 +440,15 @@ def purge_command(dry_run: bool, yes: bool, all_residents: bool, confirm: str | 
         click.echo(
             f"  resident {candidate.resident_id}  last card expired {_fmt(candidate.last_expiry)}"
         )
-    if dry_run or not candidates:
+    if dry_run:
         return
-    if not yes:
-        click.confirm("Erase these records for good?", abort=True)
-    erased = purge_expired(session, deps, now=now, actor=_system("purge"))
-    click.echo(f"{erased} resident record(s) erased.")
+    if candidates:
+        if not yes:
+            click.confirm("Erase these records for good?", abort=True)
+        erased = purge_expired(session, deps, now=now, actor=_system("purge"))
+        click.echo(f"{erased} resident record(s) erased.")
+    # Finishes erasures interrupted between the key store and the resident database.
+    _echo_sweep(_sweep(session, deps, "purge"))
 
 
 # -- audit ------------------------------------------------------------------------------------

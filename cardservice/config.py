@@ -197,6 +197,65 @@ def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, A
     }
 
 
+def _database_url(url: str) -> str:
+    # Heroku-style URLs name the old scheme; SQLAlchemy 2 needs the driver spelled out.
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _same_database(first: str, second: str) -> bool:
+    """Whether two URLs name the same database (credentials and options aside)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        a, b = make_url(first), make_url(second)
+    except ArgumentError:
+        return first == second
+    if a.get_backend_name() == "sqlite" and b.get_backend_name() == "sqlite":
+        if not a.database or not b.database or ":memory:" in (a.database, b.database):
+            return False
+        return Path(a.database).resolve() == Path(b.database).resolve()
+    return (a.get_backend_name(), a.host, a.port or 5432, a.database) == (
+        b.get_backend_name(),
+        b.host,
+        b.port or 5432,
+        b.database,
+    )
+
+
+def _keystore_url(
+    env: Mapping[str, str], instance_path: Path, database_url: str, production: bool
+) -> str:
+    """CARDSERVICE_KEYSTORE_DATABASE_URL: where the wrapped per-resident data keys live.
+
+    Development and tests default to an SQLite file in the instance folder. Production must name
+    it, and it must not be the resident database: keys kept beside the ciphertext would make
+    every backup of that database readable again with the master key (docs/privacy.md).
+    """
+    given = (env.get(ENV_PREFIX + "KEYSTORE_DATABASE_URL") or "").strip()
+    if not given:
+        if production:
+            raise ConfigError(
+                f"{ENV_PREFIX}KEYSTORE_DATABASE_URL is not set (the database of the per-resident "
+                "data keys, kept apart from the resident database so that erasing a resident "
+                "also makes old backups unreadable). In production it must be given, e.g. "
+                "postgresql://cardservice@db.example/cardservice_keys; see docs/operations.md."
+            )
+        return f"sqlite:///{instance_path / 'keystore.sqlite3'}"
+    url = _database_url(given)
+    if _same_database(url, database_url):
+        raise ConfigError(
+            f"{ENV_PREFIX}KEYSTORE_DATABASE_URL names the resident database itself: the data "
+            "keys must live in a database of their own, or erasure would not reach backups "
+            "(docs/privacy.md)."
+        )
+    return url
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Flask configuration from the defaults file and the environment.
 
@@ -220,15 +279,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     instance_path = instance_path.resolve()
     instance_path.mkdir(parents=True, exist_ok=True)
 
-    database_url = env.get(ENV_PREFIX + "DATABASE_URL") or (
-        f"sqlite:///{instance_path / 'cardservice.sqlite3'}"
+    database_url = _database_url(
+        env.get(ENV_PREFIX + "DATABASE_URL") or f"sqlite:///{instance_path / 'cardservice.sqlite3'}"
     )
-    # Heroku-style URLs name the old scheme; SQLAlchemy 2 needs the driver spelled out.
-    if database_url.startswith("postgres://"):
-        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
-    elif database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
-
     public_url = str(settings["public_url"]).rstrip("/")
     production = environment == "production"
     if production and not public_url.startswith("https://"):
@@ -262,6 +315,10 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     }
     for name in _SECRETS:
         config[name] = _load_secret(name, env, instance_path, environment)
+    # The data-key store (models.keystore): a database of its own, so that a backup of the
+    # resident database holds ciphertext whose keys are elsewhere. create_app() turns it into the
+    # `keystore` bind. Checked after the secrets, which an operator sets up first.
+    config["KEYSTORE_DATABASE_URI"] = _keystore_url(env, instance_path, database_url, production)
     # After a master-key rotation the old keys stay here (comma-separated) until
     # `cardservice keys rewrap` has re-wrapped every data key under the new one.
     config["PREVIOUS_MASTER_KEYS"] = [

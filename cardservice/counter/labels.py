@@ -52,6 +52,10 @@ ACTION_LABELS: dict[str, LazyString] = {
     "key.revoke": _l("Signing key revoked"),
     "key.root_rotate": _l("Root key rotated"),
     "master_key.rewrap": _l("Data keys re-wrapped under the new master key"),
+    "keystore.sweep": _l(
+        "Leftovers of interrupted erasures removed (records without a data key, data keys "
+        "without a record)"
+    ),
     "user.create": _l("Staff account created"),
     "user.login": _l("Staff member signed in"),
     "user.lock": _l("Staff account locked after failed sign-ins"),

@@ -3,6 +3,7 @@
 from .audit import GENESIS_HASH, AuditEntry, AuditHead
 from .card import CARD_STATUSES, Card
 from .city import City, SigningKey, StatusListRecord
+from .keystore import KEYSTORE_BIND, ResidentKey
 from .resident import Resident
 from .staff import ROLES, ApiToken, StaffUser
 from .types import UTCDateTime
@@ -10,6 +11,7 @@ from .types import UTCDateTime
 __all__ = [
     "CARD_STATUSES",
     "GENESIS_HASH",
+    "KEYSTORE_BIND",
     "ROLES",
     "ApiToken",
     "AuditEntry",
@@ -17,6 +19,7 @@ __all__ = [
     "Card",
     "City",
     "Resident",
+    "ResidentKey",
     "SigningKey",
     "StaffUser",
     "StatusListRecord",

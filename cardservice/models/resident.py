@@ -1,9 +1,10 @@
 """Residents: nothing in clear but the creation time (DESIGN.md section 5 rule 2).
 
 Name, birth date, gender marker, address, preferred language and photo live in one AES-256-GCM
-blob per resident, under a data key of their own; that key is stored only wrapped by the master
-key. Erasure deletes the row and with it the wrapped key (crypto-shredding): a backup that still
-holds the ciphertext can no longer be read.
+blob per resident, under a data key of their own. That key is not in this database: it is kept,
+wrapped by the master key, in the separate data-key store (models.keystore.ResidentKey). Erasure
+deletes the key there first, then this row (crypto-shredding): a backup of this database that
+still holds the ciphertext can no longer be read, even with the master key.
 
 There is deliberately no column for nationality, immigration or residency status, document
 numbers or document images, and there must never be one (a test walks the schema).
@@ -27,9 +28,6 @@ class Resident(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Which master key wrapped the data key (lets a master-key rotation re-wrap in place).
-    master_key_id: Mapped[str] = mapped_column(String(32))
-    wrapped_data_key: Mapped[bytes] = mapped_column(LargeBinary)
     # nonce || AES-GCM ciphertext of the CBOR record; the resident id is the associated data, so
     # a blob copied onto another row does not decrypt.
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)

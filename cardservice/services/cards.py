@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 import cardformat
 from cardformat import Status, StatusList
 
-from ..models import Card, City, SigningKey, StatusListRecord
+from ..models import Card, City, ResidentKey, SigningKey, StatusListRecord
 from . import audit
 from ._types import DbSession
 from .audit import Actor
@@ -181,7 +181,7 @@ def _has_live_card(session: DbSession, resident_id: str, now: datetime) -> bool:
 
 def _issue(session: DbSession, deps: Deps, resident_id: str, *, now: datetime) -> tuple[Card, str]:
     resident = load_resident(session, resident_id)
-    record = open_record(deps, resident)
+    record = open_record(session, deps, resident)
     card = Card(
         number=_new_number(session),
         resident_id=resident.id,
@@ -264,7 +264,7 @@ def _printable(
     resident = (
         card.resident if card.resident is not None else load_resident(session, card.resident_id)
     )
-    record = open_record(deps, resident)
+    record = open_record(session, deps, resident)
     if signer is None:
         signer = _Signer.load(session, deps)
     token = _sign(
@@ -342,14 +342,21 @@ def print_batch(
     """Printable cards for a batch, lazily: one chunk of rows in memory at a time.
 
     Cards that can no longer be printed (revoked or erased since the list was made) are skipped.
-    Each chunk is loaded with its residents in two queries and signed with a key loaded once;
-    print marks and audit entries are committed per chunk, and the rows are released after, so
-    the session does not grow with the batch.
+    Each chunk is loaded with its residents and their data keys in three queries and signed with
+    a key loaded once; print marks and audit entries are committed per chunk, and the rows are
+    released after, so the session does not grow with the batch.
     """
     signer: _Signer | None = None
     for chunk in _chunks(numbers, commit_every):
         rows = session.scalars(
             select(Card).where(Card.number.in_(chunk)).options(selectinload(Card.resident))
+        ).all()
+        # The chunk's data keys in one key-store query: session.get() in open_record() then
+        # finds them in the identity map instead of querying once per card.
+        session.scalars(
+            select(ResidentKey).where(
+                ResidentKey.resident_id.in_([c.resident_id for c in rows if c.resident_id])
+            )
         ).all()
         by_number = {card.number: card for card in rows}
         if signer is None:
@@ -362,8 +369,8 @@ def print_batch(
                 printable = _printable(
                     session, deps, card, now=now, actor=actor, action="card.print", signer=signer
                 )
-            except ConflictError:
-                continue
+            except (ConflictError, NotFoundError):
+                continue  # erased since the list was made (NotFoundError: key already gone)
             yield printable
         session.commit()
         session.expunge_all()
@@ -388,7 +395,7 @@ def renew_card(
             _l("This card can be renewed from %(day)s.", day=(card.expires_at - window).date()),
             code="renewal_too_early",
         )
-    record = open_record(deps, load_resident(session, card.resident_id))
+    record = open_record(session, deps, load_resident(session, card.resident_id))
     card.expires_at = _add_years(now, deps.policy.validity_years)
     token = _sign(
         session, deps, card, holder_name=record.display_name, birth_date=record.birth_date, now=now

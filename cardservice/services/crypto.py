@@ -2,14 +2,21 @@
 
 Layout of one resident: a fresh 256-bit data key encrypts the CBOR record with AES-256-GCM
 (96-bit random nonce, the resident id as associated data); the data key is stored only wrapped by
-the master key through a `MasterKeyProvider`, in the same row as the ciphertext.
+the master key through a `MasterKeyProvider`. The ciphertext lives in the resident database
+(models.Resident); the wrapped data key lives in a separate database, the data-key store
+(models.ResidentKey, the `keystore` bind). Opening a record takes all three: the resident
+database, the key store and the master key.
 
-What erasure destroys, and when: deleting the row makes the record unreadable in the live
-database at once. It does not reach backups at once: a backup taken before the erasure holds the
-wrapped data key next to the ciphertext, so that backup plus the master key it was wrapped under
-still opens the record. The backup forgets only once that master key is rotated out
-(`cardservice keys rewrap`) and destroyed; docs/privacy.md (section 4, "Backups and the master
-key") gives the schedule and the resulting delay.
+What erasure destroys, and when: erasure deletes the resident's row in the key store first (one
+key-store transaction), then the record (one resident-database transaction). From the moment
+the key-store deletion commits, every copy of the record is unreadable, backups of the resident
+database included (a pg_dump, a file copy), even to someone holding the master key: the only
+wrapped copy of the data key is gone. What remains is the key store's own backups: a snapshot of
+the key store taken before the erasure still holds the wrapped key, so the key store is
+replicated rather than kept in long-lived snapshots, or its snapshots are kept a bounded number of
+days, which bounds when an erasure reaches them (docs/privacy.md, "Backups and the data-key
+store"). Rotating the master key (`cardservice keys rewrap`) and destroying the old one also
+forgets such snapshots.
 
 `MasterKeyProvider` is the seam for a KMS or an HSM: anything that can wrap and unwrap 32 bytes.
 The local provider below keeps the master key in process memory (from the environment or a key
@@ -143,8 +150,9 @@ class ResidentCipher:
     def _aad(resident_id: str) -> bytes:
         return b"citycard resident v1\x00" + resident_id.encode("ascii")
 
-    def seal(self, resident_id: str, record: ResidentRecord) -> SealedRecord:
-        payload = cbor2.dumps(
+    @staticmethod
+    def _payload(record: ResidentRecord) -> bytes:
+        return cbor2.dumps(
             {
                 "v": RECORD_VERSION,
                 "n": record.display_name,
@@ -155,12 +163,35 @@ class ResidentCipher:
                 "p": record.photo,
             }
         )
+
+    def seal(self, resident_id: str, record: ResidentRecord) -> SealedRecord:
+        """Encrypt under a fresh data key; returns the ciphertext and the wrapped data key."""
         data_key = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(_NONCE_BYTES)
         aad = self._aad(resident_id)
-        ciphertext = nonce + AESGCM(data_key).encrypt(nonce, payload, aad)
+        ciphertext = nonce + AESGCM(data_key).encrypt(nonce, self._payload(record), aad)
         wrapped = self.provider.wrap(data_key, context=aad)
         return SealedRecord(self.provider.key_id, wrapped, ciphertext)
+
+    def reseal(
+        self,
+        resident_id: str,
+        record: ResidentRecord,
+        *,
+        master_key_id: str,
+        wrapped_data_key: bytes,
+    ) -> bytes:
+        """Encrypt a corrected record under the resident's existing data key (fresh nonce).
+
+        A correction must not replace the key: the key store and the resident database cannot
+        change in one transaction, and a new key committed without its record (or the reverse)
+        would leave a record nothing can open. The key lives as long as the resident, and its
+        destruction at erasure forgets every version of the record alike.
+        """
+        aad = self._aad(resident_id)
+        data_key = self.provider.unwrap(wrapped_data_key, key_id=master_key_id, context=aad)
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + AESGCM(data_key).encrypt(nonce, self._payload(record), aad)
 
     def open(
         self, resident_id: str, *, master_key_id: str, wrapped_data_key: bytes, ciphertext: bytes

@@ -1,12 +1,31 @@
-"""Enrolment, lookup and erasure of residents (encrypted at rest, see services.crypto)."""
+"""Enrolment, lookup and erasure of residents (encrypted at rest, see services.crypto).
+
+Two databases hold a resident: the record (models.Resident) in the resident database, its
+wrapped data key (models.ResidentKey) in the data-key store. They cannot share a transaction
+(SQLite has no two-phase commit; PostgreSQL's is off by default), so every change that touches
+both is ordered so that a failure between the two commits leaves a safe state:
+
+- enrolment commits the key, then the record: a crash leaves an orphan key with no record,
+  which opens nothing (the record was never written anywhere) and which the sweep removes;
+- erasure, retention purge and emergency purge destroy the keys first, in one key-store
+  transaction, then delete the records in one resident-database transaction: a crash leaves
+  keyless rows that nothing can decrypt, shown as not found, which a retry or the sweep removes;
+- a correction re-encrypts under the same data key (only the record changes), and a master-key
+  rotation re-wraps keys in the key store only (only the key changes).
+
+`sweep_orphans()` (run by `cardservice purge` and `cardservice keys sweep`) removes the leftovers
+of interrupted writes on both sides. Never two write transactions at once either: the session
+commits the key store before it writes the resident database, so the order is never left to it.
+"""
 
 from __future__ import annotations
 
 import logging
 import secrets
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask_babel import LazyString
@@ -15,7 +34,7 @@ from sqlalchemy import delete, func, select, update
 
 import cardformat
 
-from ..models import Card, Resident
+from ..models import Card, Resident, ResidentKey
 from . import audit
 from ._types import DbSession
 from .audit import Actor
@@ -29,6 +48,11 @@ log = logging.getLogger("cardservice.residents")
 
 GENDER_MARKERS = ("F", "M", "X")
 _EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+# Ids per IN (...) list: well under SQLite's limit on bound parameters, and short statements.
+_CHUNK = 500
+# The sweep leaves keys younger than this alone: enrolment commits the key a moment before the
+# record, and a key whose record is still being written is not an orphan.
+ORPHAN_KEY_GRACE = timedelta(hours=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,31 +252,56 @@ def enrol_resident(
     Documents are only counted: no document type, number or scan is stored.
     """
     record, points = validate_enrolment(data, deps, now=now)
-    index = deps.cipher.blind_index(record.display_name, record.birth_date)
-    duplicates = list(session.scalars(select(Resident.id).where(Resident.blind_index == index)))
     resident_id = secrets.token_hex(16)
     sealed = deps.cipher.seal(resident_id, record)
+    # The key first, in a key-store transaction of its own: a failure after this commit leaves
+    # an orphan key (no record was written anywhere), which the sweep removes.
     session.add(
-        Resident(
-            id=resident_id,
-            created_at=now,
-            updated_at=now,
+        ResidentKey(
+            resident_id=resident_id,
             master_key_id=sealed.master_key_id,
             wrapped_data_key=sealed.wrapped_data_key,
-            ciphertext=sealed.ciphertext,
-            blind_index=index,
+            created_at=now,
         )
     )
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="resident.enrol",
-        subject=f"resident:{resident_id}",
-        detail="possible_duplicate" if duplicates else None,
-    )
     session.commit()
+    try:
+        index = deps.cipher.blind_index(record.display_name, record.birth_date)
+        duplicates = list(session.scalars(select(Resident.id).where(Resident.blind_index == index)))
+        session.add(
+            Resident(
+                id=resident_id,
+                created_at=now,
+                updated_at=now,
+                ciphertext=sealed.ciphertext,
+                blind_index=index,
+            )
+        )
+        audit.record(
+            session,
+            now=now,
+            actor=actor,
+            action="resident.enrol",
+            subject=f"resident:{resident_id}",
+            detail="possible_duplicate" if duplicates else None,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        _discard_orphan_key(session, resident_id)
+        raise
     return EnrolmentResult(resident_id=resident_id, points=points, possible_duplicates=duplicates)
+
+
+def _discard_orphan_key(session: DbSession, resident_id: str) -> None:
+    """Best effort after a failed enrolment: delete the key whose record was not written.
+    If this fails too (the database went away), the sweep removes the key later."""
+    try:
+        session.execute(delete(ResidentKey).where(ResidentKey.resident_id == resident_id))
+        session.commit()
+    except Exception:  # the original error is what the caller must see
+        session.rollback()
+        log.warning("enrolment failed and its data key could not be deleted; the sweep will")
 
 
 def _load(session: DbSession, resident_id: Any, *, for_update: bool = False) -> Resident:
@@ -264,30 +313,56 @@ def _load(session: DbSession, resident_id: Any, *, for_update: bool = False) -> 
     return resident
 
 
-def open_record(deps: Deps, resident: Resident) -> ResidentRecord:
-    """Decrypt a resident's record; MasterKeyUnavailableError when its master key is missing."""
+def _data_key(session: DbSession, resident: Resident) -> ResidentKey:
+    """The resident's wrapped data key from the key store.
+
+    A record without one is what an interrupted erasure leaves: unreadable by design, so it is
+    reported as not found (the person was erased), and the sweep removes the row.
+    """
+    key = session.get(ResidentKey, resident.id)
+    if key is None:
+        # No resident id in the log: it links to a person.
+        log.warning(
+            "a resident record has no data key (an erasure that did not finish); "
+            "`cardservice keys sweep` removes it"
+        )
+        raise NotFoundError(_l("No resident has this id."))
+    return key
+
+
+def _master_key_unavailable(exc: MissingMasterKeyError) -> MasterKeyUnavailableError:
+    # The operator needs the key id to know which key to configure again; the resident's id
+    # stays out of the log (it links to a person), as does everything else about them.
+    log.error(
+        "a resident record is wrapped under master key %s, which this instance does not "
+        "hold: add it to CARDSERVICE_PREVIOUS_MASTER_KEYS and run `cardservice keys rewrap`",
+        exc.master_key_id,
+    )
+    return MasterKeyUnavailableError(master_key_id=exc.master_key_id)
+
+
+def open_record(session: DbSession, deps: Deps, resident: Resident) -> ResidentRecord:
+    """Decrypt a resident's record with its key from the key store.
+
+    NotFoundError when the key was destroyed (an erasure that did not finish);
+    MasterKeyUnavailableError when the key is wrapped under a master key this instance lacks.
+    """
+    key = _data_key(session, resident)
     try:
         return deps.cipher.open(
             resident.id,
-            master_key_id=resident.master_key_id,
-            wrapped_data_key=resident.wrapped_data_key,
+            master_key_id=key.master_key_id,
+            wrapped_data_key=key.wrapped_data_key,
             ciphertext=resident.ciphertext,
         )
     except MissingMasterKeyError as exc:
-        # The operator needs the key id to know which key to configure again; the resident's id
-        # stays out of the log (it links to a person), as does everything else about them.
-        log.error(
-            "a resident record is wrapped under master key %s, which this instance does not "
-            "hold: add it to CARDSERVICE_PREVIOUS_MASTER_KEYS and run `cardservice keys rewrap`",
-            exc.master_key_id,
-        )
-        raise MasterKeyUnavailableError(master_key_id=exc.master_key_id) from None
+        raise _master_key_unavailable(exc) from None
 
 
 def get_resident(session: DbSession, deps: Deps, resident_id: str) -> ResidentView:
     """Decrypt one resident's record, with their cards (newest first)."""
     resident = _load(session, resident_id)
-    record = open_record(deps, resident)
+    record = open_record(session, deps, resident)
     cards = sorted(resident.cards, key=lambda c: (c.issued_at, c.id), reverse=True)
     return ResidentView(
         id=resident.id,
@@ -312,7 +387,13 @@ def find_residents(
     ids = session.scalars(
         select(Resident.id).where(Resident.blind_index == index).order_by(Resident.created_at)
     )
-    return [get_resident(session, deps, resident_id) for resident_id in ids]
+    found = []
+    for resident_id in list(ids):
+        try:
+            found.append(get_resident(session, deps, resident_id))
+        except NotFoundError:
+            continue  # a keyless row left by an interrupted erasure: nobody to find
+    return found
 
 
 def update_resident(
@@ -324,19 +405,27 @@ def update_resident(
     now: datetime,
     actor: Actor,
 ) -> None:
-    """Correct a resident's data (re-sealed under a fresh data key). Documents are re-checked.
+    """Correct a resident's data. Documents are re-checked.
 
-    An omitted photo (None) keeps the current one.
+    The record is re-encrypted under the resident's existing data key (ResidentCipher.reseal):
+    only the resident database changes, in one transaction. An omitted photo (None) keeps the
+    current one.
     """
     resident = _load(session, resident_id)
-    current = open_record(deps, resident)
+    current = open_record(session, deps, resident)
+    key = _data_key(session, resident)
     record, _points = validate_enrolment(data, deps, now=now)
     if record.photo is None and data.photo is None:
         record = ResidentRecord(**{**record.__dict__, "photo": current.photo})
-    sealed = deps.cipher.seal(resident.id, record)
-    resident.master_key_id = sealed.master_key_id
-    resident.wrapped_data_key = sealed.wrapped_data_key
-    resident.ciphertext = sealed.ciphertext
+    try:
+        resident.ciphertext = deps.cipher.reseal(
+            resident.id,
+            record,
+            master_key_id=key.master_key_id,
+            wrapped_data_key=key.wrapped_data_key,
+        )
+    except MissingMasterKeyError as exc:
+        raise _master_key_unavailable(exc) from None
     resident.blind_index = deps.cipher.blind_index(record.display_name, record.birth_date)
     resident.updated_at = now
     audit.record(
@@ -348,14 +437,26 @@ def update_resident(
 def erase_resident(
     session: DbSession, deps: Deps, resident_id: str, *, now: datetime, actor: Actor
 ) -> list[str]:
-    """Erasure on request: revoke the resident's live cards, destroy their data key.
+    """Erasure on request: destroy the resident's data key, revoke their live cards, delete
+    the record.
+
+    The key goes first, in its own key-store transaction: from that commit on, every copy of the
+    record (backups of the resident database included) is unreadable. Then one resident-database
+    transaction revokes the cards, deletes the row and writes the audit entry; if it fails, the
+    keyless row opens nothing, and a retry (or the sweep) finishes the job.
 
     The card rows stay (number, status, dates: no personal data) so the revocation is published
     and the audit trail still makes sense. Returns the numbers of the cards revoked.
     """
     from .cards import revoke_in_transaction
 
-    resident = _load(session, resident_id)
+    _load(session, resident_id)  # NotFoundError before anything is destroyed
+    destroy_data_keys(session, [resident_id])
+    resident = session.get(Resident, resident_id)
+    if resident is None:
+        # Erased meanwhile by another request or by the sweep: the erasure is done.
+        session.rollback()
+        return []
     revoked: list[str] = []
     for card in list(resident.cards):
         # An expired card fails verification anyway; revoking it would only churn the list.
@@ -363,8 +464,8 @@ def erase_resident(
             revoke_in_transaction(session, card, reason="holder_request", now=now, actor=actor)
             revoked.append(card.number)
         card.resident_id = None
-    # Deleting the row destroys the only copy of the wrapped data key (SQLite's secure_delete
-    # zeroes the freed pages); the ciphertext in old backups can no longer be opened.
+    # The data key is already gone from the key store; deleting the row removes the ciphertext
+    # from the live database too (SQLite's secure_delete zeroes the freed pages).
     session.delete(resident)
     audit.record(
         session, now=now, actor=actor, action="resident.erase", subject=f"resident:{resident_id}"
@@ -414,8 +515,12 @@ def retention_candidates(
 
 
 def purge_expired(session: DbSession, deps: Deps, *, now: datetime, actor: Actor) -> int:
-    """Erase every retention candidate in one transaction; returns how many were erased."""
+    """Erase every retention candidate: their keys in one key-store transaction, then their
+    records in one resident-database transaction. Returns how many were erased."""
     candidates = retention_candidates(session, deps, now=now)
+    if not candidates:
+        return 0
+    destroy_data_keys(session, [c.resident_id for c in candidates])
     for candidate in candidates:
         resident = session.get(Resident, candidate.resident_id)
         if resident is None:
@@ -438,14 +543,23 @@ def purge_expired(session: DbSession, deps: Deps, *, now: datetime, actor: Actor
 def purge_all_residents(
     session: DbSession, deps: Deps, *, city_code: str, confirm: str, now: datetime, actor: Actor
 ) -> int:
-    """Emergency purge: erase every resident record at once, in one transaction.
+    """Emergency purge: erase every resident record at once.
 
-    Issued cards stay verifiable until they expire (keys and status lists are untouched): a city
-    under pressure to hand over its records can destroy them without stranding its residents.
-    `confirm` must repeat the city code. Returns how many records were erased.
+    Every data key goes first, in one key-store transaction: from that commit on no record can
+    be read, from the live database or from any backup of it. Then one resident-database
+    transaction deletes the records and writes the audit entry; if it fails, the records left
+    are keyless noise and running the purge again (or the sweep) removes them.
+
+    Issued cards stay verifiable until they expire (signing keys and status lists are
+    untouched): a city under pressure to hand over its records can destroy them without
+    stranding its residents. `confirm` must repeat the city code. Returns how many records were
+    erased.
     """
     if confirm.strip().upper() != city_code.strip().upper():
         raise ValidationError({"confirm": _l("Type the city code to confirm the purge.")})
+    session.rollback()  # nothing of the caller's may ride along in the key-store commit
+    session.execute(delete(ResidentKey), execution_options={"synchronize_session": False})
+    session.commit()
     count = session.scalar(select(func.count()).select_from(Resident)) or 0
     # Set-based statements: 100,000 residents go in seconds, not row by row.
     session.execute(
@@ -466,23 +580,24 @@ def rewrap_data_keys(
 ) -> int:
     """After a master-key rotation: re-wrap every data key still under an older master key.
 
-    Only the wrapped keys change; the encrypted records are not touched. Commits per batch, so
-    an interrupted run resumes where it stopped. Returns how many keys were re-wrapped.
+    Only the key store changes (the wrapped keys); the encrypted records are not touched.
+    Commits per batch, so an interrupted run resumes where it stopped; the audit entry goes to
+    the resident database at the end. Returns how many keys were re-wrapped.
     """
     current = deps.cipher.provider.key_id
     total = 0
     while True:
         rows = session.scalars(
-            select(Resident).where(Resident.master_key_id != current).limit(batch)
+            select(ResidentKey).where(ResidentKey.master_key_id != current).limit(batch)
         ).all()
         if not rows:
             break
-        for resident in rows:
+        for key in rows:
             try:
-                resident.wrapped_data_key = deps.cipher.rewrap(
-                    resident.id,
-                    master_key_id=resident.master_key_id,
-                    wrapped_data_key=resident.wrapped_data_key,
+                key.wrapped_data_key = deps.cipher.rewrap(
+                    key.resident_id,
+                    master_key_id=key.master_key_id,
+                    wrapped_data_key=key.wrapped_data_key,
                 )
             except MissingMasterKeyError as exc:
                 # Batches already committed stay re-wrapped; this one is rolled back, and a run
@@ -502,7 +617,7 @@ def rewrap_data_keys(
                     ),
                     master_key_id=exc.master_key_id,
                 ) from None
-            resident.master_key_id = current
+            key.master_key_id = current
         total += len(rows)
         session.commit()
     if total:
@@ -511,3 +626,132 @@ def rewrap_data_keys(
         )
         session.commit()
     return total
+
+
+def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for resident_id in ids:
+        batch.append(resident_id)
+        if len(batch) == _CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def destroy_data_keys(session: DbSession, resident_ids: Iterable[str]) -> None:
+    """Delete these residents' data keys in ONE key-store transaction, committed here.
+
+    Whatever the session held is rolled back first, so the commit carries nothing but the key
+    deletions: the records are deleted afterwards, in a transaction of their own.
+    """
+    session.rollback()
+    for chunk in _chunks(resident_ids):
+        session.execute(
+            delete(ResidentKey).where(ResidentKey.resident_id.in_(chunk)),
+            execution_options={"synchronize_session": False},
+        )
+    session.commit()
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    records: int  # keyless resident records removed (interrupted erasures finished)
+    keys: int  # data keys with no record removed (interrupted enrolments)
+
+
+def _keyless_resident_ids(session: DbSession) -> list[str]:
+    """Residents whose key is gone. Each batch of records is read before its keys: a record
+    written before that read had its key committed earlier still (keys go first), so a record
+    found keyless really lost its key, to an erasure."""
+    found: list[str] = []
+    after = ""
+    while True:
+        ids = list(
+            session.scalars(
+                select(Resident.id).where(Resident.id > after).order_by(Resident.id).limit(1000)
+            )
+        )
+        if not ids:
+            return found
+        after = ids[-1]
+        have = set(
+            session.scalars(select(ResidentKey.resident_id).where(ResidentKey.resident_id.in_(ids)))
+        )
+        found.extend(i for i in ids if i not in have)
+
+
+def _orphan_key_ids(session: DbSession, cutoff: datetime) -> list[str]:
+    """Keys older than `cutoff` whose record does not exist. Each batch of keys is read before
+    the records: a record is never created after its key's grace period, nor re-created."""
+    found: list[str] = []
+    after = ""
+    while True:
+        ids = list(
+            session.scalars(
+                select(ResidentKey.resident_id)
+                .where(ResidentKey.resident_id > after, ResidentKey.created_at < cutoff)
+                .order_by(ResidentKey.resident_id)
+                .limit(1000)
+            )
+        )
+        if not ids:
+            return found
+        after = ids[-1]
+        have = set(session.scalars(select(Resident.id).where(Resident.id.in_(ids))))
+        found.extend(i for i in ids if i not in have)
+
+
+def sweep_orphans(
+    session: DbSession,
+    deps: Deps,
+    *,
+    now: datetime,
+    actor: Actor,
+    key_grace: timedelta = ORPHAN_KEY_GRACE,
+) -> SweepResult:
+    """Remove what interrupted two-database writes left behind, both ways.
+
+    Orphan keys (a key with no record, from an enrolment that failed after the key-store
+    commit) are deleted in one key-store transaction, once older than `key_grace`. Keyless
+    records (from an erasure or purge that failed after destroying the keys) are deleted, their
+    cards unlinked (not revoked: what the interrupted action meant for them is not known), in
+    one resident-database transaction with one audit entry, "keystore.sweep", carrying both
+    counts and no resident id (an interrupted emergency purge must not leave a per-person
+    trail). Idempotent: a second run finds nothing.
+    """
+    session.rollback()
+    orphan_keys = _orphan_key_ids(session, now - key_grace)
+    session.rollback()
+    if orphan_keys:
+        for chunk in _chunks(orphan_keys):
+            session.execute(
+                delete(ResidentKey).where(
+                    ResidentKey.resident_id.in_(chunk), ResidentKey.created_at < now - key_grace
+                ),
+                execution_options={"synchronize_session": False},
+            )
+        session.commit()
+    keyless = _keyless_resident_ids(session)
+    session.rollback()
+    if keyless:
+        for chunk in _chunks(keyless):
+            session.execute(
+                update(Card).where(Card.resident_id.in_(chunk)).values(resident_id=None),
+                execution_options={"synchronize_session": False},
+            )
+            session.execute(
+                delete(Resident).where(Resident.id.in_(chunk)),
+                execution_options={"synchronize_session": False},
+            )
+    if keyless or orphan_keys:
+        audit.record(
+            session,
+            now=now,
+            actor=actor,
+            action="keystore.sweep",
+            detail=f"records:{len(keyless)},keys:{len(orphan_keys)}",
+        )
+        session.commit()
+        session.expire_all()
+    return SweepResult(records=len(keyless), keys=len(orphan_keys))

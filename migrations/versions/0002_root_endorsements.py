@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade_():
     with op.batch_alter_table("city", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -27,6 +27,24 @@ def upgrade():
         )
 
 
-def downgrade():
+def downgrade_():
     with op.batch_alter_table("city", schema=None) as batch_op:
         batch_op.drop_column("root_endorsements")
+
+
+# Two databases (migrations/env.py): upgrade_() migrates the resident database,
+# upgrade_keystore() the data-key store.
+def upgrade(engine_name):
+    globals()["upgrade_%s" % engine_name]()
+
+
+def downgrade(engine_name):
+    globals()["downgrade_%s" % engine_name]()
+
+
+def upgrade_keystore():
+    pass
+
+
+def downgrade_keystore():
+    pass

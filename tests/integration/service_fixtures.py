@@ -2,15 +2,96 @@
 
 Registered for the whole suite by tests/conftest.py; each suite keeps its own `app` (each builds
 its database its own way), and a suite with another `client` (the verifier's) overrides these.
+
+Plus two helpers for the two databases of an issuance app (the resident database and the
+data-key store, bind "keystore"): on SQLite the key store is a file in the instance folder by
+default; on PostgreSQL it needs a database of its own, `postgres_keystore()` provides one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import Table, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+# The key store's database on the test server, beside TEST_POSTGRES_URL's (created if missing).
+KEYSTORE_DATABASE = "test_keystore"
+
+
+def postgres_keystore(postgres_url: str, schema: str) -> dict[str, Any]:
+    """App settings that put the key store in schema `schema` of the `test_keystore` database
+    on the server of `postgres_url` (database and schema created here; drop them with
+    drop_postgres_keystore). Any failure ends the run: never skipped tests."""
+    url = make_url(postgres_url).set(database=KEYSTORE_DATABASE)
+    keystore_url = url.render_as_string(hide_password=False)
+    try:
+        admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            exists = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": KEYSTORE_DATABASE}
+            )
+            if not exists:
+                try:
+                    connection.execute(text(f'CREATE DATABASE "{KEYSTORE_DATABASE}"'))
+                except DBAPIError:
+                    # Another test process created it in the meantime: fine if it is there now.
+                    if not connection.scalar(
+                        text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                        {"n": KEYSTORE_DATABASE},
+                    ):
+                        raise
+        admin.dispose()
+        engine = create_engine(keystore_url)
+        with engine.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine.dispose()
+    except Exception as exc:  # any failure must stop the run, loudly
+        pytest.exit(f"cannot prepare the PostgreSQL key store database: {exc}", returncode=3)
+    return {
+        "KEYSTORE_DATABASE_URI": keystore_url,
+        "KEYSTORE_ENGINE_OPTIONS": {"connect_args": {"options": f"-c search_path={schema}"}},
+        "_TEST_KEYSTORE_SCHEMA": schema,
+    }
+
+
+def drop_postgres_keystore(settings: dict[str, Any]) -> None:
+    engine = create_engine(settings["KEYSTORE_DATABASE_URI"])
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{settings["_TEST_KEYSTORE_SCHEMA"]}" CASCADE'))
+    engine.dispose()
+
+
+def all_tables() -> Iterator[Table]:
+    """Every mapped table of both databases, parents before children within each."""
+    from cardservice.extensions import db
+
+    for metadata in db.metadatas.values():
+        yield from metadata.sorted_tables
+
+
+def empty_all_tables(app: Flask) -> None:
+    """Delete every row of both databases (children first) and reset the audit chain head,
+    whose single row is created by the migration and must stay."""
+    from cardservice.extensions import db
+    from cardservice.models import GENESIS_HASH
+
+    with app.app_context():
+        db.session.rollback()
+        for table in reversed(list(all_tables())):
+            if table.name != "audit_head":
+                db.session.execute(table.delete())
+        db.session.execute(
+            text("UPDATE audit_head SET last_hash = :h, entries = 0 WHERE id = 1"),
+            {"h": GENESIS_HASH},
+        )
+        db.session.commit()
+        db.session.remove()
 
 
 @pytest.fixture

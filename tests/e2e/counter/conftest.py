@@ -51,7 +51,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     with LiveServer(app) as server:
         yield server
     with app.app_context():
-        db.engine.dispose()
+        for bound in db.engines.values():
+            bound.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,12 @@ from flask import Flask
 from PIL import Image
 from sqlalchemy import create_engine, text
 
+from tests.integration.service_fixtures import (
+    drop_postgres_keystore,
+    empty_all_tables,
+    postgres_keystore,
+)
+
 HERE = Path(__file__).resolve().parent
 NOW = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
 
@@ -54,6 +60,8 @@ def _postgres_settings() -> dict[str, Any] | None:
         },
         "_TEST_SCHEMA": schema,
         "_TEST_ADMIN_URL": url,
+        # The data-key store: same schema name, in the key store's own database.
+        **postgres_keystore(url, schema),
     }
 
 
@@ -96,31 +104,17 @@ def _session_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
     with app.app_context():
         db.session.remove()
-        db.engine.dispose()
+        for engine in db.engines.values():
+            engine.dispose()
     if postgres:
         engine = create_engine(postgres["_TEST_ADMIN_URL"])
         with engine.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{postgres["_TEST_SCHEMA"]}" CASCADE'))
         engine.dispose()
+        drop_postgres_keystore(postgres)
 
 
-def _empty_tables(app: Flask) -> None:
-    """Delete every row, children before parents, and reset the audit chain head (its single
-    row is created by the migration and must stay)."""
-    from cardservice.extensions import db
-    from cardservice.models import GENESIS_HASH
-
-    with app.app_context():
-        db.session.rollback()
-        for table in reversed(db.metadata.sorted_tables):
-            if table.name != "audit_head":
-                db.session.execute(table.delete())
-        db.session.execute(
-            text("UPDATE audit_head SET last_hash = :h, entries = 0 WHERE id = 1"),
-            {"h": GENESIS_HASH},
-        )
-        db.session.commit()
-        db.session.remove()
+_empty_tables = empty_all_tables
 
 
 @pytest.fixture

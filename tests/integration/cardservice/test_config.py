@@ -27,6 +27,8 @@ PRODUCTION_SECRETS = {
     "CARDSERVICE_KEY_PASSPHRASE": "p" * 40,
     "CARDSERVICE_MASTER_KEY": _key(),
     "CARDSERVICE_INDEX_KEY": _key(),
+    "CARDSERVICE_DATABASE_URL": "postgresql://cards@db.example/cards",
+    "CARDSERVICE_KEYSTORE_DATABASE_URL": "postgresql://keys@keys.example/keys",
 }
 
 
@@ -80,6 +82,32 @@ def test_production_requires_https_public_url(tmp_path: Path) -> None:
     env = _env(tmp_path, **{**PRODUCTION_SECRETS, "CARDSERVICE_PUBLIC_URL": "http://x.org"})
     with pytest.raises(ConfigError, match="https"):
         load_config(env)
+
+
+def test_production_requires_a_separate_key_store(tmp_path: Path) -> None:
+    """The per-resident data keys must live outside the resident database (docs/privacy.md):
+    production refuses to start without a key store, or with the resident database as one."""
+    env = _env(tmp_path, **PRODUCTION_SECRETS)
+    del env["CARDSERVICE_KEYSTORE_DATABASE_URL"]
+    with pytest.raises(ConfigError, match="CARDSERVICE_KEYSTORE_DATABASE_URL is not set"):
+        load_config(env)
+    for same in ("postgres://other-user@db.example/cards", "postgresql+psycopg://db.example/cards"):
+        env["CARDSERVICE_KEYSTORE_DATABASE_URL"] = same
+        with pytest.raises(ConfigError, match="names the resident database itself"):
+            load_config(env)
+    env["CARDSERVICE_KEYSTORE_DATABASE_URL"] = "postgres://keys@db.example/cards_keys"
+    assert load_config(env)["KEYSTORE_DATABASE_URI"] == (
+        "postgresql+psycopg://keys@db.example/cards_keys"
+    )
+
+
+def test_key_store_defaults_to_a_file_of_its_own_in_development(tmp_path: Path) -> None:
+    config = load_config(_env(tmp_path))
+    folder = (tmp_path / "instance").resolve()
+    assert config["KEYSTORE_DATABASE_URI"] == f"sqlite:///{folder / 'keystore.sqlite3'}"
+    same_file = f"sqlite:///{folder / 'cardservice.sqlite3'}"
+    with pytest.raises(ConfigError, match="names the resident database itself"):
+        load_config(_env(tmp_path, CARDSERVICE_KEYSTORE_DATABASE_URL=same_file))
 
 
 def test_secret_from_file(tmp_path: Path) -> None:

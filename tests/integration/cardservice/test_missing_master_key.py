@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from cardservice.models import Resident
+from cardservice.models import ResidentKey
 from cardservice.services import residents
 from cardservice.services.errors import MasterKeyUnavailableError
 
@@ -22,10 +22,10 @@ GONE_KEY_ID = "0f1e2d3c4b5a6978"
 def _orphan_resident(session: Any, deps: Any, actor: Any) -> str:
     """A resident whose data key names a master key this app was never given."""
     resident_id = residents.enrol_resident(session, deps, enrolment(), now=NOW, actor=actor)
-    resident = session.get(Resident, resident_id.resident_id)
-    resident.master_key_id = GONE_KEY_ID
+    key = session.get(ResidentKey, resident_id.resident_id)
+    key.master_key_id = GONE_KEY_ID
     session.commit()
-    return resident.id
+    return key.resident_id
 
 
 def test_the_service_raises_a_domain_error(
@@ -102,4 +102,4 @@ def test_keys_rewrap_names_the_missing_key_in_one_line(
     assert isinstance(result.exception, SystemExit)
     # Nothing of that resident was changed.
     session.expire_all()
-    assert session.get(Resident, resident_id).master_key_id == GONE_KEY_ID
+    assert session.get(ResidentKey, resident_id).master_key_id == GONE_KEY_ID

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import inspect
 
-from cardservice.models import Resident
+from cardservice.models import ResidentKey
 
 from .conftest import auth
 from .test_api import enrol
@@ -30,8 +30,6 @@ RESIDENT_COLUMNS = {
     "id",
     "created_at",
     "updated_at",
-    "master_key_id",
-    "wrapped_data_key",
     "ciphertext",
     "blind_index",
 }
@@ -43,6 +41,21 @@ STAFF_OR_CITY_DATA = {
     ("api_token", "name"),
 }
 PERSONAL = re.compile(r"name|birth|address|gender|photo|language|phone|email", re.IGNORECASE)
+
+
+# The data-key store holds wrapped keys and nothing else (docs/privacy.md, data inventory).
+RESIDENT_KEY_COLUMNS = {"resident_id", "master_key_id", "wrapped_data_key", "created_at"}
+
+
+def test_key_store_holds_only_wrapped_keys(app: Flask, session: Any) -> None:
+    from cardservice.extensions import db
+    from cardservice.models import KEYSTORE_BIND
+
+    inspector = inspect(db.engines[KEYSTORE_BIND])
+    assert set(inspector.get_table_names()) == {"resident_key", "alembic_version"}
+    assert {c["name"] for c in inspector.get_columns("resident_key")} == RESIDENT_KEY_COLUMNS
+    # ... and the resident database has no key table at all.
+    assert "resident_key" not in inspect(session.get_bind()).get_table_names()
 
 
 def test_schema_has_no_forbidden_fields(app: Flask, session: Any) -> None:
@@ -75,11 +88,12 @@ def test_openapi_accepts_no_forbidden_field(client: Any) -> None:
 NAME = "Zainab Oyelaran-Quist"
 
 
-def _stored_bytes(app: Flask) -> bytes:
-    """Everything the database holds at rest: the SQLite files, or a pg_dump of the schema."""
+def _stored_bytes(app: Flask, *, keystore: bool = False) -> bytes:
+    """Everything the resident database (or, with keystore=True, the data-key store) holds at
+    rest: the SQLite files, or a pg_dump of the schema."""
     from sqlalchemy.engine import make_url
 
-    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    uri = app.config["KEYSTORE_DATABASE_URI" if keystore else "SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///"):
         path = Path(uri.removeprefix("sqlite:///"))
         data = b""
@@ -88,7 +102,7 @@ def _stored_bytes(app: Flask) -> bytes:
                 data += candidate.read_bytes()
         return data
     url = make_url(uri)
-    schema = app.config["_TEST_SCHEMA"]
+    schema = app.config["_TEST_KEYSTORE_SCHEMA" if keystore else "_TEST_SCHEMA"]
     command = ["pg_dump", "--schema", schema, "--no-owner", "-h", url.host or "127.0.0.1"]
     command += ["-p", str(url.port or 5432), "-U", url.username or "postgres", url.database or ""]
     result = subprocess.run(
@@ -118,8 +132,12 @@ def test_resident_data_never_in_clear_at_rest(app, client, session, city, tokens
     for needle in (NAME, "Oyelaran", "1979-06-23", "Oberkampf"):
         for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
             assert needle.encode(encoding) not in raw, (needle, encoding)
-    wrapped = session.get(Resident, rid).wrapped_data_key
+    wrapped = bytes(session.get(ResidentKey, rid).wrapped_data_key)
     session.remove()
+    # The data key is not in the resident database at all, only in the key store.
+    assert wrapped not in raw and wrapped.hex().encode() not in raw
+    keys_raw = _stored_bytes(app, keystore=True)
+    assert wrapped in keys_raw or wrapped.hex().encode() in keys_raw
     assert (
         client.delete(f"/api/v1/residents/{rid}", headers=auth(tokens["supervisor"])).status_code
         == 200
@@ -127,11 +145,11 @@ def test_resident_data_never_in_clear_at_rest(app, client, session, city, tokens
     session.remove()
     raw = _stored_bytes(app)
     assert NAME.encode() not in raw
-    # Crypto-shredding: the wrapped data key is gone from the database at rest (SQLite's
+    # Crypto-shredding: the wrapped data key is gone from the key store at rest (SQLite's
     # secure_delete zeroes the freed page; PostgreSQL's dump no longer contains the row).
-    assert wrapped not in raw
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        assert wrapped.hex().encode() not in raw
+    keys_raw = _stored_bytes(app, keystore=True)
+    assert wrapped not in keys_raw
+    assert wrapped.hex().encode() not in keys_raw
 
 
 def test_no_personal_data_in_logs(
@@ -183,6 +201,7 @@ def test_no_personal_data_in_logs_in_production_mode(
         "CARDSERVICE_PUBLIC_URL": "https://cards.example.org",
         "CARDSERVICE_INSTANCE_PATH": str(tmp_path),
         "CARDSERVICE_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        "CARDSERVICE_KEYSTORE_DATABASE_URL": f"sqlite:///{tmp_path / 'keys.sqlite3'}",
         "CARDSERVICE_SECRET_KEY": "s" * 48,
         "CARDSERVICE_KEY_PASSPHRASE": "p" * 32,
         "CARDSERVICE_MASTER_KEY": key,
@@ -243,7 +262,8 @@ def test_no_personal_data_in_logs_in_production_mode(
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
         with app.app_context():
             db.session.remove()
-            db.engine.dispose()
+            for bound in db.engines.values():
+                bound.dispose()
     assert any(r.name.startswith("sqlalchemy.engine") for r in caplog.records)  # it did log
     logged = "\n".join(f"{record.getMessage()} {record.args!r}" for record in caplog.records)
     for needle in ("Zainab", "Oyelaran", "1979-06-23", "Oberkampf"):

@@ -19,6 +19,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from cardservice.extensions import db
+from tests.integration.service_fixtures import (
+    all_tables,
+    drop_postgres_keystore,
+    postgres_keystore,
+)
 
 from .support import login, make_app, open_app
 
@@ -50,7 +55,8 @@ def _template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("counter-template")
     application = make_app(folder)
     with application.app_context():
-        db.engine.dispose()
+        for bound in db.engines.values():
+            bound.dispose()
     return folder
 
 
@@ -68,6 +74,7 @@ def _postgres_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fl
         engine.dispose()
     except Exception as exc:  # any connection failure must stop the run, loudly
         pytest.exit(f"TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {exc}", returncode=3)
+    keystore = postgres_keystore(url, schema)
     application = make_app(
         tmp_path_factory.mktemp("counter-pg"),
         database_url=url,
@@ -75,11 +82,12 @@ def _postgres_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fl
             "pool_pre_ping": True,
             "connect_args": {"options": f"-c search_path={schema}"},
         },
+        **keystore,
     )
     with application.app_context():
         snapshot = {
             table.name: [dict(row._mapping) for row in db.session.execute(table.select())]
-            for table in db.metadata.sorted_tables
+            for table in all_tables()
         }
         db.session.remove()
     try:
@@ -87,16 +95,18 @@ def _postgres_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fl
     finally:
         with application.app_context():
             db.session.remove()
-            db.engine.dispose()
+            for bound in db.engines.values():
+                bound.dispose()
         engine = create_engine(url)
         with engine.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+        drop_postgres_keystore(keystore)
 
 
 def _restore(application: Flask, snapshot: dict[str, list[dict[str, Any]]]) -> None:
     with application.app_context():
-        tables = db.metadata.sorted_tables
+        tables = list(all_tables())
         for table in reversed(tables):
             db.session.execute(table.delete())
         for table in tables:
@@ -118,7 +128,8 @@ def app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     application = open_app(instance)
     yield application
     with application.app_context():
-        db.engine.dispose()
+        for bound in db.engines.values():
+            bound.dispose()
 
 
 @pytest.fixture

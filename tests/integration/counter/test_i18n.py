@@ -223,7 +223,8 @@ def test_document_names_missing_in_a_language_are_marked_with_theirs(
     html = client.get("/residents/new").get_data(as_text=True)
     assert "<span>Passeport" in html
     with app.app_context():
-        db.engine.dispose()
+        for bound in db.engines.values():
+            bound.dispose()
 
 
 def test_document_names_follow_the_page_language(app: Flask) -> None:

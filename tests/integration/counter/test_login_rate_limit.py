@@ -51,7 +51,8 @@ def limited_app(app: Flask) -> Iterator[Callable[..., Flask]]:
     yield make
     for second in opened:
         with second.app_context():
-            db.engine.dispose()
+            for bound in db.engines.values():
+                bound.dispose()
 
 
 def _try(client: FlaskClient, password: str, **kw: Any) -> Any:

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cardservice.extensions import db
-from cardservice.models import Resident
+from cardservice.models import ResidentKey
 
 from .support import enrol, resident_id_from
 
@@ -18,7 +18,7 @@ GONE_KEY_ID = "0f1e2d3c4b5a6978"
 
 def _orphan(app: Flask, resident_id: str) -> None:
     with app.app_context():
-        db.session.get(Resident, resident_id).master_key_id = GONE_KEY_ID
+        db.session.get(ResidentKey, resident_id).master_key_id = GONE_KEY_ID
         db.session.commit()
         db.session.remove()
 

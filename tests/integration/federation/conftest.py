@@ -203,7 +203,8 @@ def make_city(
         city.server.server_close()
         with city.app.app_context():
             db.session.remove()
-            db.engine.dispose()
+            for bound in db.engines.values():
+                bound.dispose()
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import create_engine, text
 
+from tests.integration.service_fixtures import drop_postgres_keystore, postgres_keystore
+
 from .helpers import NOW, SOFTHSM_MODULE, SOFTHSM_PIN, SOFTHSM_TOKEN, empty_tables
 
 HERE = Path(__file__).resolve().parent
@@ -57,6 +59,8 @@ def _postgres_settings() -> dict[str, Any] | None:
         },
         "_TEST_SCHEMA": schema,
         "_TEST_ADMIN_URL": url,
+        # The data-key store: same schema name, in the key store's own database.
+        **postgres_keystore(url, schema),
     }
 
 
@@ -71,9 +75,13 @@ def database_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
         with engine.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{postgres["_TEST_SCHEMA"]}" CASCADE'))
         engine.dispose()
+        drop_postgres_keystore(postgres)
     else:
         folder = tmp_path_factory.mktemp("privacy-db")
-        yield {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'privacy.sqlite3'}"}
+        yield {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'privacy.sqlite3'}",
+            "KEYSTORE_DATABASE_URI": f"sqlite:///{folder / 'keystore.sqlite3'}",
+        }
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +120,8 @@ def make_app(database_settings: dict[str, Any], instance_path: Path) -> Iterator
     for application in built:
         with application.app_context():
             db.session.remove()
-            db.engine.dispose()
+            for engine in db.engines.values():
+                engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import Flask
 from PIL import Image
-from sqlalchemy import text
 
 NOW = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
 # A name whose UTF-8 and UTF-16 forms differ from any ASCII text, so a scan cannot miss it
@@ -25,21 +24,10 @@ ADDRESS = "7 Quai Kléber-Montagné"
 
 
 def empty_tables(app: Flask) -> None:
-    from cardservice.extensions import db
-    from cardservice.models import GENESIS_HASH
+    """Every mapped table of both databases emptied; the audit head's single row stays."""
+    from tests.integration.service_fixtures import empty_all_tables
 
-    with app.app_context():
-        db.session.rollback()
-        # Every mapped table, children before parents; the audit head's single row stays.
-        for table in reversed(db.metadata.sorted_tables):
-            if table.name != "audit_head":
-                db.session.execute(table.delete())
-        db.session.execute(
-            text("UPDATE audit_head SET last_hash = :h, entries = 0 WHERE id = 1"),
-            {"h": GENESIS_HASH},
-        )
-        db.session.commit()
-        db.session.remove()
+    empty_all_tables(app)
 
 
 def is_postgres(app: Flask) -> bool:
@@ -51,12 +39,13 @@ def encodings(needle: str) -> list[bytes]:
     return [needle.encode(e) for e in ("utf-8", "utf-16-le", "utf-16-be")]
 
 
-def stored_bytes(app: Flask) -> bytes:
-    """What the database holds at rest: the SQLite file with its journals, or a pg_dump of the
-    test schema (the form a stolen backup takes)."""
+def stored_bytes(app: Flask, *, keystore: bool = False) -> bytes:
+    """What the resident database (or, with keystore=True, the data-key store) holds at rest:
+    the SQLite file with its journals, or a pg_dump of the test schema (the form a stolen backup
+    takes)."""
     from sqlalchemy.engine import make_url
 
-    uri = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    uri = str(app.config["KEYSTORE_DATABASE_URI" if keystore else "SQLALCHEMY_DATABASE_URI"])
     if uri.startswith("sqlite:///"):
         path = Path(uri.removeprefix("sqlite:///"))
         data = b""
@@ -69,7 +58,7 @@ def stored_bytes(app: Flask) -> bytes:
     command = [
         "pg_dump",
         "--schema",
-        app.config["_TEST_SCHEMA"],
+        app.config["_TEST_KEYSTORE_SCHEMA" if keystore else "_TEST_SCHEMA"],
         "--no-owner",
         "-h",
         url.host or "127.0.0.1",
@@ -88,6 +77,49 @@ def stored_bytes(app: Flask) -> bytes:
     )
     assert b"CREATE TABLE" in result.stdout
     return result.stdout
+
+
+def backup_resident_database(app: Flask, folder: Path) -> Path:
+    """A backup of the resident database as an operator takes one: a raw copy of the SQLite
+    file (with its journals), or a `pg_dump` of the schema. Returns the backup's path."""
+    uri = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        target = folder / "resident-backup.sqlite3"
+        for suffix in ("", "-wal", "-journal"):
+            if Path(f"{path}{suffix}").exists():
+                shutil.copyfile(f"{path}{suffix}", f"{target}{suffix}")
+        return target
+    target = folder / "resident-backup.sql"
+    target.write_bytes(stored_bytes(app))
+    return target
+
+
+def ciphertext_in_backup(backup: Path, resident_id: str) -> bytes | None:
+    """The resident's ciphertext as the backup holds it (None: not in the backup), read the
+    way an attacker with the file would: sqlite3 on the copy, or the COPY block of the dump."""
+    if backup.suffix == ".sqlite3":
+        import sqlite3
+
+        connection = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+        try:
+            row = connection.execute(
+                "SELECT ciphertext FROM resident WHERE id = ?", (resident_id,)
+            ).fetchone()
+        finally:
+            connection.close()
+        return None if row is None else bytes(row[0])
+    lines = backup.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(r"COPY \S+\.resident \(", line))
+    columns = [c.strip() for c in lines[start].split("(", 1)[1].split(")", 1)[0].split(",")]
+    for line in lines[start + 1 :]:
+        if line == "\\.":
+            return None
+        values = dict(zip(columns, line.split("\t"), strict=True))
+        if values["id"] == resident_id:
+            # bytea in COPY text format: \\x followed by hex digits.
+            return bytes.fromhex(values["ciphertext"].removeprefix("\\\\x"))
+    return None
 
 
 def dumped_bytea(raw: bytes) -> bytes:

@@ -1,6 +1,7 @@
-"""Issue 6 item 5: `cardservice purge --all-residents --confirm CODE` erases everyone in one
-transaction; issued cards stay verifiable (checked with cardformat against the published,
-root-signed metadata and status list); the audit log records it and stays intact."""
+"""Issue 6 item 5: `cardservice purge --all-residents --confirm CODE` erases everyone: every data
+key in one key-store transaction, then every record in one resident-database transaction; issued
+cards stay verifiable (checked with cardformat against the published, root-signed metadata and
+status list); the audit log records it and stays intact."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 import cardformat
-from cardservice.models import AuditEntry, Card, Resident, SigningKey, StatusListRecord
+from cardservice.models import AuditEntry, Card, Resident, ResidentKey, SigningKey, StatusListRecord
 from cardservice.services.keys import root_fingerprint
 
 from .helpers import NAME, auth, encodings, enrol, issue, stored_bytes
@@ -54,14 +55,16 @@ def test_emergency_purge(app, client, runner, session, city, tokens) -> None:
     assert "3 resident record(s) erased" in result.output
     session.remove()
 
-    # Everyone is gone, at rest too; the cards' rows stay, linked to nobody.
+    # Everyone is gone, at rest too, keys first; the cards' rows stay, linked to nobody.
+    assert _count(session, ResidentKey) == 0
     assert _count(session, Resident) == 0
     assert _count(session, Card) == 3
     assert session.scalar(select(func.count()).where(Card.resident_id.is_not(None))) == 0
     raw = stored_bytes(app)
+    keys_raw = stored_bytes(app, keystore=True)
     for needle in (NAME, "Petraitis", "Touré"):
         for encoded in encodings(needle):
-            assert encoded not in raw
+            assert encoded not in raw and encoded not in keys_raw
     # Keys and status lists untouched, byte for byte.
     assert _fixed_state(session) == before
 
@@ -95,11 +98,13 @@ def test_emergency_purge(app, client, runner, session, city, tokens) -> None:
     assert verified.card.holder_name == "Mariam Touré"
 
 
-def test_emergency_purge_is_one_transaction(
+def test_emergency_purge_interrupted_after_the_keys_leaves_nothing_readable(
     app, client, session, deps, city, tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A failure at the last step (writing the audit entry) leaves every record in place: the
-    purge never half-happens."""
+    """The keys go first, in one key-store transaction. A failure after that commit (here: the
+    audit entry, the resident-database transaction's last step) leaves the records in place but
+    keyless, so no one can read them; running the purge again finishes it and writes the one
+    audit entry."""
     from cardservice.services import Actor, audit
     from cardservice.services.residents import purge_all_residents
 
@@ -123,8 +128,14 @@ def test_emergency_purge_is_one_transaction(
         )
     session.rollback()
     session.remove()
+    # The resident-database transaction rolled back as a whole; the key-store one had committed.
     assert _count(session, Resident) == 4
     assert session.scalar(select(func.count()).where(Card.resident_id.is_not(None))) == 4
+    assert _count(session, ResidentKey) == 0
+    for rid in people:
+        page = client.get(f"/api/v1/residents/{rid}", headers=auth(tokens["clerk"]))
+        assert page.status_code == 404
+    assert not any(e.action == "resident.purge_all" for e in session.scalars(select(AuditEntry)))
 
     monkeypatch.undo()
     assert (
@@ -139,3 +150,5 @@ def test_emergency_purge_is_one_transaction(
         == 4
     )
     assert _count(session, Resident) == 0
+    last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert (last.action, last.detail) == ("resident.purge_all", "count:4")

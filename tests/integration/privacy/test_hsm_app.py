@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from cardservice.config import ConfigError, load_config
+from cardservice.models import ResidentKey
 from cardservice.services.hsm import Pkcs11MasterKeyProvider
 
 from .helpers import SKIP_REASON, SOFTHSM_INSTALLED, auth, enrol
@@ -21,11 +22,14 @@ pytestmark = pytest.mark.skipif(not SOFTHSM_INSTALLED, reason=SKIP_REASON)
 
 
 def _row(session: Any, rid: str) -> tuple[str, bytes]:
-    row = session.execute(
-        text("SELECT master_key_id, ciphertext FROM resident WHERE id = :id"), {"id": rid}
-    ).one()
+    """The master key id of the resident's data key (key store) and their ciphertext (resident
+    database, through raw SQL)."""
+    master_key_id = session.get(ResidentKey, rid).master_key_id
+    ciphertext = session.execute(
+        text("SELECT ciphertext FROM resident WHERE id = :id"), {"id": rid}
+    ).scalar_one()
     session.remove()
-    return row[0], bytes(row[1])
+    return master_key_id, bytes(ciphertext)
 
 
 def test_configuration_from_the_environment(tmp_path, softhsm: dict[str, str]) -> None:

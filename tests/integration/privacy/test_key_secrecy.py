@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 import cardformat
 from cardservice.config import decode_key
-from cardservice.models import Resident, SigningKey, StaffUser
+from cardservice.models import ResidentKey, SigningKey, StaffUser
 from cardservice.services.keys import root_key
 
 from .helpers import NOW, auth, csrf_token, dumped_bytea, enrol, issue, login, stored_bytes
@@ -55,12 +55,12 @@ def _secrets(app: Flask, session: Any, deps: Any) -> dict[str, set[bytes]]:
         found[name] = _forms(decode_key(name, app.config[name])) | {app.config[name].encode()}
     for name in ("SECRET_KEY", "KEY_PASSPHRASE"):
         found[name] = {app.config[name].encode()}
-    for resident in session.scalars(select(Resident)):
-        context = b"citycard resident v1\x00" + resident.id.encode()
+    for key in session.scalars(select(ResidentKey)):
+        context = b"citycard resident v1\x00" + key.resident_id.encode()
         data_key = deps.cipher.provider.unwrap(
-            resident.wrapped_data_key, key_id=resident.master_key_id, context=context
+            key.wrapped_data_key, key_id=key.master_key_id, context=context
         )
-        found[f"data key of {resident.id}"] = _forms(data_key)
+        found[f"data key of {key.resident_id}"] = _forms(data_key)
     return found
 
 

@@ -82,6 +82,7 @@ def test_counter_flow_logs_no_personal_data(
         "CARDSERVICE_PUBLIC_URL": "https://cards.example.org",
         "CARDSERVICE_INSTANCE_PATH": str(tmp_path),
         "CARDSERVICE_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        "CARDSERVICE_KEYSTORE_DATABASE_URL": f"sqlite:///{tmp_path / 'keys.sqlite3'}",
         "CARDSERVICE_SECRET_KEY": "s" * 48,
         "CARDSERVICE_KEY_PASSPHRASE": "p" * 32,
         "CARDSERVICE_MASTER_KEY": key,
@@ -194,7 +195,8 @@ def test_counter_flow_logs_no_personal_data(
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
         with app.app_context():
             db.session.remove()
-            db.engine.dispose()
+            for bound in db.engines.values():
+                bound.dispose()
 
     assert any(r.name.startswith("sqlalchemy.engine") for r in caplog.records)  # it did log
     logged = "\n".join(

@@ -2,7 +2,8 @@
 
 Driven the way an operator does it: a second app started with the new key as
 CARDSERVICE_MASTER_KEY and the old one in CARDSERVICE_PREVIOUS_MASTER_KEYS runs
-`cardservice keys rewrap`; the ciphertext column is compared byte for byte through raw SQL."""
+`cardservice keys rewrap`; the ciphertext column (resident database) and the wrapped keys (data-key
+store) are read through raw SQL on each database."""
 
 from __future__ import annotations
 
@@ -12,14 +13,20 @@ from typing import Any
 
 from sqlalchemy import text
 
+from cardservice.extensions import db
+from cardservice.models import KEYSTORE_BIND
+
 from .helpers import auth, enrol
 
 
 def _rows(session: Any) -> dict[str, tuple[str, bytes, bytes]]:
-    rows = session.execute(
-        text("SELECT id, master_key_id, wrapped_data_key, ciphertext FROM resident")
+    ciphertexts = dict(session.execute(text("SELECT id, ciphertext FROM resident")).all())
+    keys = session.execute(
+        text("SELECT resident_id, master_key_id, wrapped_data_key FROM resident_key"),
+        bind_arguments={"bind": db.engines[KEYSTORE_BIND]},
     )
-    found = {r[0]: (r[1], bytes(r[2]), bytes(r[3])) for r in rows}
+    found = {r[0]: (r[1], bytes(r[2]), bytes(ciphertexts[r[0]])) for r in keys}
+    assert found.keys() == ciphertexts.keys()
     session.remove()
     return found
 
