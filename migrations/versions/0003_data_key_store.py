@@ -9,9 +9,10 @@ master key id, wrapped data key, created at) and the resident table keeps only t
 The move crosses two databases. migrations/env.py runs both in one go and commits the key store
 first: if the resident database's commit then fails, the keys are in both places and running the
 upgrade again finishes (keys already in the key store are skipped after checking they are the
-same bytes). After the upgrade on PostgreSQL, `VACUUM FULL resident` rewrites the table so the
-dropped columns' old values leave the data files too (docs/operations.md); SQLite's DROP COLUMN
-rewrites the rows itself, and secure_delete zeroes what it frees.
+same key under the same master key). After the upgrade on PostgreSQL, `VACUUM FULL resident`
+rewrites the table so the dropped columns' old values leave the data files too
+(docs/operations.md); SQLite's DROP COLUMN rewrites the rows itself, and secure_delete zeroes
+what it frees.
 
 There is no downgrade: it would copy every data key back beside its ciphertext and undo the
 point of the change. Restore a backup of both databases taken before the upgrade instead.
@@ -91,11 +92,16 @@ def upgrade_():
             f"Python has SQLite {sqlite3.sqlite_version}"
         )
     keystore = context.config.attributes["connections"]["keystore"]
-    present = dict(
-        keystore.execute(
-            sa.select(_resident_key.c.resident_id, _resident_key.c.wrapped_data_key)
-        ).all()
-    )
+    present = {
+        resident_id: (master_key_id, bytes(wrapped))
+        for resident_id, master_key_id, wrapped in keystore.execute(
+            sa.select(
+                _resident_key.c.resident_id,
+                _resident_key.c.master_key_id,
+                _resident_key.c.wrapped_data_key,
+            )
+        )
+    }
     result = resident_db.execute(
         sa.select(
             _resident.c.id,
@@ -105,12 +111,21 @@ def upgrade_():
         ),
         execution_options={"yield_per": 2000},
     )
+    try:
+        _copy_keys(result, present, keystore)
+    finally:
+        result.close()  # a server-side cursor on PostgreSQL: closed even when refusing
+    op.drop_column("resident", "wrapped_data_key")
+    op.drop_column("resident", "master_key_id")
+
+
+def _copy_keys(result, present, keystore):
     for rows in result.partitions():
         batch = []
         for resident_id, created_at, master_key_id, wrapped in rows:
             if resident_id in present:
                 # Left by an earlier run whose resident-database commit failed: must match.
-                if bytes(present[resident_id]) != bytes(wrapped):
+                if present[resident_id] != (master_key_id, bytes(wrapped)):
                     raise RuntimeError(
                         "revision 0003: the key store already holds a different data key for "
                         "a resident; it does not belong to this resident database"
@@ -126,8 +141,6 @@ def upgrade_():
             )
         if batch:
             keystore.execute(_resident_key.insert(), batch)
-    op.drop_column("resident", "wrapped_data_key")
-    op.drop_column("resident", "master_key_id")
 
 
 def downgrade_keystore():
