@@ -10,8 +10,11 @@
 
 Usage: .venv/bin/python bench/bench_counter.py [--flow N] [--batch N] [--no-batch] [--erase N]
                                                [--postgres URL]
-Everything happens in a temporary instance folder with a fresh SQLite database, or, with
---postgres postgresql+psycopg://postgres@127.0.0.1:5432/test, in a throw-away schema there.
+Everything happens in a temporary instance folder with fresh SQLite databases (the resident
+database and the data-key store, two files), or, with
+--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test, in a throw-away schema there and a
+schema of the same name in the key store's database `bench_keystore` on the same server (created
+if missing).
 """
 
 from __future__ import annotations
@@ -53,9 +56,51 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+KEYSTORE_DATABASE = "bench_keystore"
+
+
+def keystore_url(postgres: str) -> str:
+    """The key store's database on the server of `postgres`: a database of its own."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres).set(database=KEYSTORE_DATABASE)
+    return url.render_as_string(hide_password=False)
+
+
+def create_schemas(postgres: str, schema: str) -> None:
+    """The throw-away schema in the resident database and in the key store's database."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        if not connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": KEYSTORE_DATABASE}
+        ):
+            connection.execute(text(f"CREATE DATABASE {KEYSTORE_DATABASE}"))
+    admin.dispose()
+    for url in (postgres, keystore_url(postgres)):
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+        engine.dispose()
+
+
+def drop_schemas(postgres: str, schema: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    for url in (postgres, keystore_url(postgres)):
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
 def _make_app(instance: Path, postgres: str | None = None, schema: str = "") -> Any:
     os.environ["CARDSERVICE_INSTANCE_PATH"] = str(instance)
     os.environ["CARDSERVICE_DATABASE_URL"] = postgres or f"sqlite:///{instance / 'bench.sqlite3'}"
+    os.environ["CARDSERVICE_KEYSTORE_DATABASE_URL"] = (
+        keystore_url(postgres) if postgres else f"sqlite:///{instance / 'bench-keys.sqlite3'}"
+    )
     os.environ.setdefault("CARDSERVICE_ENV", "development")
     from flask_migrate import upgrade
 
@@ -63,9 +108,13 @@ def _make_app(instance: Path, postgres: str | None = None, schema: str = "") -> 
 
     overrides: dict[str, Any] = {}
     if postgres:
-        # The batch-print child process finds the schema through libpq's PGOPTIONS.
+        # The batch-print child process finds the schema (same name in both databases)
+        # through libpq's PGOPTIONS.
         os.environ["PGOPTIONS"] = f"-c search_path={schema}"
         overrides["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"options": f"-c search_path={schema}"}
+        }
+        overrides["KEYSTORE_ENGINE_OPTIONS"] = {
             "connect_args": {"options": f"-c search_path={schema}"}
         }
     app = create_app(overrides)
@@ -186,7 +235,7 @@ def _seed_cards(app: Any, count: int) -> None:
     """Residents and cards for the batch bench, created through the services' own steps
     (photo processed once: the batch measures printing, not enrolment)."""
     from cardservice.extensions import db
-    from cardservice.models import Resident
+    from cardservice.models import Resident, ResidentKey
     from cardservice.services import deps
     from cardservice.services.cards import _issue
     from cardservice.services.photos import process_photo
@@ -199,7 +248,9 @@ def _seed_cards(app: Any, count: int) -> None:
         for i in range(count):
             rid = secrets.token_hex(16)
             name = f"{names[i % len(names)]} {i}"
-            db.session.add(Resident(**sealed_resident_row(d.cipher, rid, name, photo, now)))
+            resident, key = sealed_resident_row(d.cipher, rid, name, photo, now)
+            db.session.add(ResidentKey(**key))
+            db.session.add(Resident(**resident))
             db.session.flush()
             _issue(db.session, d, rid, now=now)
             if i % 500 == 499:
@@ -247,9 +298,10 @@ def bench_batch(app: Any, instance: Path, count: int) -> None:
 
 def sealed_resident_row(
     cipher: Any, resident_id: str, name: str, photo: bytes | None, now: datetime
-) -> dict[str, Any]:
-    """One resident table row, encrypted as enrolment would, for bulk inserts that seed a
-    benchmark without going through enrolment one by one."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One resident encrypted as enrolment would, for bulk inserts that seed a benchmark
+    without going through enrolment one by one: (resident table row, resident_key row of the
+    data-key store)."""
     from cardservice.services.crypto import ResidentRecord
 
     record = ResidentRecord(
@@ -261,23 +313,30 @@ def sealed_resident_row(
         photo=photo,
     )
     sealed = cipher.seal(resident_id, record)
-    return {
+    resident = {
         "id": resident_id,
         "created_at": now,
         "updated_at": now,
-        "master_key_id": sealed.master_key_id,
-        "wrapped_data_key": sealed.wrapped_data_key,
         "ciphertext": sealed.ciphertext,
         "blind_index": cipher.blind_index(name, None),
     }
+    key = {
+        "resident_id": resident_id,
+        "master_key_id": sealed.master_key_id,
+        "wrapped_data_key": sealed.wrapped_data_key,
+        "created_at": now,
+    }
+    return resident, key
 
 
 def bench_erase(app: Any, count: int) -> None:
-    """Emergency purge of `count` residents (each with a photo and a card row)."""
-    from sqlalchemy import insert
+    """Emergency purge of `count` residents (each with a photo, a data key in the key store and
+    a card row): every key destroyed in one key-store transaction, then every record in one
+    resident-database transaction, timed together."""
+    from sqlalchemy import func, insert, select
 
     from cardservice.extensions import db
-    from cardservice.models import Card, Resident
+    from cardservice.models import Card, Resident, ResidentKey
     from cardservice.services import Actor, deps
     from cardservice.services.keys import get_city
     from cardservice.services.photos import process_photo
@@ -290,10 +349,12 @@ def bench_erase(app: Any, count: int) -> None:
         now = datetime.now(UTC)
         base_index = 10_000_000
         for offset in range(0, count, 5000):
-            residents, cards = [], []
+            residents, keys, cards = [], [], []
             for i in range(offset, min(count, offset + 5000)):
                 rid = secrets.token_hex(16)
-                residents.append(sealed_resident_row(d.cipher, rid, f"Erase Me {i}", photo, now))
+                resident, key = sealed_resident_row(d.cipher, rid, f"Erase Me {i}", photo, now)
+                residents.append(resident)
+                keys.append(key)
                 cards.append(
                     {
                         "number": f"E{i:07d}"[-8:],
@@ -305,6 +366,8 @@ def bench_erase(app: Any, count: int) -> None:
                         "kid": "0" * 16,
                     }
                 )
+            db.session.execute(insert(ResidentKey), keys)
+            db.session.commit()
             db.session.execute(insert(Resident), residents)
             db.session.execute(insert(Card), cards)
             db.session.commit()
@@ -317,8 +380,14 @@ def bench_erase(app: Any, count: int) -> None:
             db.session, d, city_code=code, confirm=code, now=now, actor=Actor.system("bench")
         )
         elapsed = time.perf_counter() - start
+        left = [
+            db.session.scalar(select(func.count()).select_from(m)) for m in (Resident, ResidentKey)
+        ]
+        assert left == [0, 0], left
     verdict = "OK" if elapsed <= 30 else "OVER"
-    print(f"  {erased} erased in {elapsed:.1f} s (target <= 30 s): {verdict}")
+    print(
+        f"  {erased} erased (records and data keys) in {elapsed:.1f} s (target <= 30 s): {verdict}"
+    )
 
 
 def main() -> None:
@@ -331,11 +400,7 @@ def main() -> None:
     args = parser.parse_args()
     schema = f"bench_{os.getpid()}"
     if args.postgres:
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(args.postgres)
-        with engine.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
+        create_schemas(args.postgres, schema)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-counter-") as tmp:
             instance = Path(tmp)
@@ -354,11 +419,11 @@ def main() -> None:
 
             with app.app_context():
                 db.session.remove()
-                db.engine.dispose()
+                for bound in db.engines.values():
+                    bound.dispose()
     finally:
         if args.postgres:
-            with engine.begin() as connection:
-                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            drop_schemas(args.postgres, schema)
 
 
 if __name__ == "__main__":

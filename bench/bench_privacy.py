@@ -6,7 +6,8 @@
    index), and its share of the flow's wall time is reported (target: <= 10%). With --hsm the
    same flow runs a second time with the master key in a SoftHSM2 token (PKCS#11), so the cost
    of a round trip to a hardware module per enrolment is visible too.
-2. Master-key rotation: `keys rewrap` of N residents (only the wrapped keys change).
+2. Master-key rotation: `keys rewrap` of N residents (only the wrapped keys, in the data-key
+   store, change).
 3. With --erase N: the emergency purge of N residents at once, reusing bench_counter's
    benchmark (target: 100,000 in <= 30 s), on SQLite or, with --postgres URL, on PostgreSQL.
 
@@ -36,7 +37,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_counter import _make_app, _pct, _photo, bench_erase, sealed_resident_row  # noqa: E402
+from bench_counter import (  # noqa: E402
+    _make_app,
+    _pct,
+    _photo,
+    bench_erase,
+    create_schemas,
+    drop_schemas,
+    sealed_resident_row,
+)
 
 SOFTHSM_MODULES = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -50,7 +59,7 @@ def _timed_crypto() -> Iterator[list[float]]:
     from cardservice.services.crypto import ResidentCipher
 
     spent = [0.0]
-    names = ("seal", "open", "rewrap", "blind_index")
+    names = ("seal", "reseal", "open", "rewrap", "blind_index")
     originals = {name: getattr(ResidentCipher, name) for name in names}
 
     def wrap(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -148,7 +157,7 @@ def bench_rewrap(app: Any, count: int, new_app: Callable[[], Any]) -> None:
     from sqlalchemy import insert
 
     from cardservice.extensions import db
-    from cardservice.models import Resident
+    from cardservice.models import Resident, ResidentKey
     from cardservice.services import Actor, deps
     from cardservice.services.residents import rewrap_data_keys
 
@@ -156,10 +165,14 @@ def bench_rewrap(app: Any, count: int, new_app: Callable[[], Any]) -> None:
     with app.app_context():
         d = deps()
         for offset in range(0, count, 5000):
-            rows = []
+            rows, keys = [], []
             for i in range(offset, min(count, offset + 5000)):
                 rid = secrets.token_hex(16)
-                rows.append(sealed_resident_row(d.cipher, rid, f"Rewrap {i}", None, now))
+                resident, key = sealed_resident_row(d.cipher, rid, f"Rewrap {i}", None, now)
+                rows.append(resident)
+                keys.append(key)
+            db.session.execute(insert(ResidentKey), keys)
+            db.session.commit()
             db.session.execute(insert(Resident), rows)
             db.session.commit()
         db.session.remove()
@@ -247,13 +260,8 @@ def main() -> None:
                 runs.append(("the master key in SoftHSM2 (PKCS#11 AES-GCM)", hsm))
         for number, (label, hsm_settings) in enumerate(runs):
             schema = f"bench_privacy_{os.getpid()}_{number}"
-            engine = None
             if args.postgres:
-                from sqlalchemy import create_engine, text
-
-                engine = create_engine(args.postgres)
-                with engine.begin() as connection:
-                    connection.execute(text(f"CREATE SCHEMA {schema}"))
+                create_schemas(args.postgres, schema)
             instance = Path(tmp) / f"instance-{number}"
             instance.mkdir()
             try:
@@ -285,16 +293,14 @@ def main() -> None:
                     del os.environ[name]
                 os.environ.pop("CARDSERVICE_MASTER_KEY", None)
                 os.environ.pop("CARDSERVICE_PREVIOUS_MASTER_KEYS", None)
-                if engine is not None:
-                    from sqlalchemy import text
-
+                if args.postgres:
                     from cardservice.extensions import db
 
                     with app.app_context():
                         db.session.remove()
-                        db.engine.dispose()
-                    with engine.begin() as connection:
-                        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+                        for bound in db.engines.values():
+                            bound.dispose()
+                    drop_schemas(args.postgres, schema)
 
 
 if __name__ == "__main__":
