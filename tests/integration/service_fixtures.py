@@ -75,6 +75,14 @@ def all_tables() -> Iterator[Table]:
         yield from metadata.sorted_tables
 
 
+def bind_of(table: Table) -> Any:
+    """The engine of a table's database: Flask-SQLAlchemy routes ORM statements and
+    INSERT/UPDATE/DELETE by bind key, but not a Core SELECT on a Table."""
+    from cardservice.extensions import db
+
+    return db.engines[table.metadata.info.get("bind_key")]
+
+
 def empty_all_tables(app: Flask) -> None:
     """Delete every row of both databases (children first) and reset the audit chain head,
     whose single row is created by the migration and must stay."""

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 from cardservice.extensions import db
 from tests.integration.service_fixtures import (
     all_tables,
+    bind_of,
     drop_postgres_keystore,
     postgres_keystore,
 )
@@ -84,13 +85,18 @@ def _postgres_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fl
         },
         **keystore,
     )
-    with application.app_context():
-        snapshot = {
-            table.name: [dict(row._mapping) for row in db.session.execute(table.select())]
-            for table in all_tables()
-        }
-        db.session.remove()
     try:
+        with application.app_context():
+            snapshot = {
+                table.name: [
+                    dict(row._mapping)
+                    for row in db.session.execute(
+                        table.select(), bind_arguments={"bind": bind_of(table)}
+                    )
+                ]
+                for table in all_tables()
+            }
+            db.session.remove()
         yield application, snapshot
     finally:
         with application.app_context():
