@@ -30,7 +30,7 @@ from typing import Any
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 
 import cardformat
 
@@ -39,7 +39,7 @@ from . import audit
 from ._types import DbSession
 from .audit import Actor
 from .context import Deps
-from .crypto import MissingMasterKeyError, ResidentRecord
+from .crypto import MissingMasterKeyError, ResidentRecord, SealedRecord
 from .errors import MasterKeyUnavailableError, NotFoundError, ValidationError
 from .photos import process_photo
 from .policy import PointsResult
@@ -254,17 +254,7 @@ def enrol_resident(
     record, points = validate_enrolment(data, deps, now=now)
     resident_id = secrets.token_hex(16)
     sealed = deps.cipher.seal(resident_id, record)
-    # The key first, in a key-store transaction of its own: a failure after this commit leaves
-    # an orphan key (no record was written anywhere), which the sweep removes.
-    session.add(
-        ResidentKey(
-            resident_id=resident_id,
-            master_key_id=sealed.master_key_id,
-            wrapped_data_key=sealed.wrapped_data_key,
-            created_at=now,
-        )
-    )
-    session.commit()
+    _store_data_key(session, resident_id, sealed, now=now)
     try:
         index = deps.cipher.blind_index(record.display_name, record.birth_date)
         duplicates = list(session.scalars(select(Resident.id).where(Resident.blind_index == index)))
@@ -293,6 +283,24 @@ def enrol_resident(
     return EnrolmentResult(resident_id=resident_id, points=points, possible_duplicates=duplicates)
 
 
+def _store_data_key(
+    session: DbSession, resident_id: str, sealed: SealedRecord, *, now: datetime
+) -> None:
+    """The key first, in a key-store transaction of its own: a failure after this commit leaves
+    an orphan key (no record was written anywhere), which the sweep removes."""
+    # A bulk-style INSERT rather than session.add(): no unit of work is needed for a row that is
+    # committed at once, and this runs on every enrolment (docs/performance.md, counter flow).
+    session.execute(
+        insert(ResidentKey).values(
+            resident_id=resident_id,
+            master_key_id=sealed.master_key_id,
+            wrapped_data_key=sealed.wrapped_data_key,
+            created_at=now,
+        )
+    )
+    session.commit()
+
+
 def _discard_orphan_key(session: DbSession, resident_id: str) -> None:
     """Best effort after a failed enrolment: delete the key whose record was not written.
     If this fails too (the database went away), the sweep removes the key later."""
@@ -313,13 +321,18 @@ def _load(session: DbSession, resident_id: Any, *, for_update: bool = False) -> 
     return resident
 
 
-def _data_key(session: DbSession, resident: Resident) -> ResidentKey:
+def _data_key(session: DbSession, resident: Resident) -> Row[tuple[str, bytes]]:
     """The resident's wrapped data key from the key store.
 
     A record without one is what an interrupted erasure leaves: unreadable by design, so it is
     reported as not found (the person was erased), and the sweep removes the row.
     """
-    key = session.get(ResidentKey, resident.id)
+    # Two columns rather than the ORM entity: every issue and print reads one key.
+    key = session.execute(
+        select(ResidentKey.master_key_id, ResidentKey.wrapped_data_key).where(
+            ResidentKey.resident_id == resident.id
+        )
+    ).first()
     if key is None:
         # No resident id in the log: it links to a person.
         log.warning(
