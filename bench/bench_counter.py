@@ -30,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,11 +125,63 @@ def _make_app(instance: Path, postgres: str | None = None, schema: str = "") -> 
     return app
 
 
-def bench_flow(app: Any, iterations: int) -> None:
+@contextmanager
+def encryption_timer(app: Any) -> Iterator[list[float]]:
+    """Accumulate, in the yielded one-item list, the time spent on encryption at rest.
+
+    Its entry points are wrapped: the cipher (seal, reseal, open, rewrap, blind index), reading
+    and storing wrapped data keys, and every call the data-key store's database driver makes
+    (begin, statements, commits and rollbacks, including those the end of a request triggers).
+    The key store exists only because records are encrypted, so its cost is the encryption's
+    too. Nested calls count once.
+    """
     from cardservice.extensions import db
     from cardservice.models import KEYSTORE_BIND
-    from cardservice.services import Actor, deps, residents
+    from cardservice.services import residents
     from cardservice.services.crypto import ResidentCipher
+
+    spent = [0.0]
+    depth = [0]
+
+    def timed(function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if depth[0]:
+                return function(*args, **kwargs)
+            depth[0] += 1
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                spent[0] += time.perf_counter() - start
+
+        return wrapper
+
+    with app.app_context():
+        keystore_dialect = db.engines[KEYSTORE_BIND].dialect
+    cipher_steps = ("seal", "reseal", "open", "rewrap", "blind_index")
+    driver_calls = ("do_begin", "do_execute", "do_execute_no_params", "do_executemany")
+    patched: list[tuple[Any, str, Any]] = [
+        *((ResidentCipher, name, getattr(ResidentCipher, name)) for name in cipher_steps),
+        (residents, "_data_key", residents._data_key),
+        (residents, "_store_data_key", residents._store_data_key),
+        *(
+            (keystore_dialect, name, getattr(keystore_dialect, name))
+            for name in (*driver_calls, "do_commit", "do_rollback")
+        ),
+    ]
+    for owner, name, original in patched:
+        setattr(owner, name, timed(original))
+    try:
+        yield spent
+    finally:
+        for owner, name, original in patched:
+            setattr(owner, name, original)
+
+
+def bench_flow(app: Any, iterations: int) -> None:
+    from cardservice.extensions import db
+    from cardservice.services import Actor, deps
     from cardservice.services.keys import init_city
     from cardservice.services.staff import create_token
 
@@ -147,50 +201,6 @@ def bench_flow(app: Any, iterations: int) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     photo = base64.b64encode(_photo()).decode()
 
-    # Time spent on encryption at rest, accumulated by wrapping its entry points: the cipher
-    # (seal, open, reseal), reading and storing wrapped data keys, and every call the data-key
-    # store's database driver makes (its begin, statements, commits and rollbacks, including
-    # those the end of a request triggers). The key store exists only because records are
-    # encrypted, so its cost is the encryption's too. Nested calls count once.
-    crypto_time = [0.0]
-    depth = [0]
-
-    def timed(function: Any) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if depth[0]:
-                return function(*args, **kwargs)
-            depth[0] += 1
-            start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                depth[0] -= 1
-                crypto_time[0] += time.perf_counter() - start
-
-        return wrapper
-
-    with app.app_context():
-        keystore_dialect = db.engines[KEYSTORE_BIND].dialect
-    patched: list[tuple[Any, str, Any]] = [
-        (ResidentCipher, "seal", ResidentCipher.seal),
-        (ResidentCipher, "open", ResidentCipher.open),
-        (ResidentCipher, "reseal", ResidentCipher.reseal),
-        (residents, "_data_key", residents._data_key),
-        (residents, "_store_data_key", residents._store_data_key),
-    ] + [
-        (keystore_dialect, name, getattr(keystore_dialect, name))
-        for name in (
-            "do_begin",
-            "do_execute",
-            "do_execute_no_params",
-            "do_executemany",
-            "do_commit",
-            "do_rollback",
-        )
-    ]
-    for owner, name, original in patched:
-        setattr(owner, name, timed(original))
-
     client = app.test_client()
     steps: dict[str, list[float]] = {"enrol": [], "issue": [], "pdf": [], "flow": []}
     # CPU time of this process per flow: the server's own work, which, unlike wall time, does
@@ -198,41 +208,40 @@ def bench_flow(app: Any, iterations: int) -> None:
     cpu: list[float] = []
     crypto_share: list[float] = []
     warmup = 5
-    for i in range(iterations + warmup):
-        body = {
-            "display_name": f"Bench Resident {secrets.token_hex(3)}",
-            "birth_date": "1988-07-14",
-            "gender_marker": "X",
-            "preferred_language": "fr",
-            "photo": photo,
-            "documents": ["passport", "utility_bill"],
-        }
-        crypto_time[0] = 0.0
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        response = client.post("/api/v1/residents", json=body, headers=headers)
-        t1 = time.perf_counter()
-        assert response.status_code == 201, response.get_data(as_text=True)
-        rid = response.get_json()["id"]
-        response = client.post(f"/api/v1/residents/{rid}/cards", headers=headers)
-        t2 = time.perf_counter()
-        assert response.status_code == 201
-        number = response.get_json()["number"]
-        response = client.get(f"/api/v1/cards/{number}.pdf", headers=headers)
-        t3 = time.perf_counter()
-        c3 = time.process_time()
-        assert response.status_code == 200 and response.data.startswith(b"%PDF")
-        if i < warmup:
-            continue
-        steps["enrol"].append(t1 - t0)
-        steps["issue"].append(t2 - t1)
-        steps["pdf"].append(t3 - t2)
-        steps["flow"].append(t3 - t0)
-        cpu.append(c3 - c0)
-        crypto_share.append(crypto_time[0] / (t3 - t0))
+    with encryption_timer(app) as crypto_time:
+        for i in range(iterations + warmup):
+            body = {
+                "display_name": f"Bench Resident {secrets.token_hex(3)}",
+                "birth_date": "1988-07-14",
+                "gender_marker": "X",
+                "preferred_language": "fr",
+                "photo": photo,
+                "documents": ["passport", "utility_bill"],
+            }
+            crypto_time[0] = 0.0
+            c0 = time.process_time()
+            t0 = time.perf_counter()
+            response = client.post("/api/v1/residents", json=body, headers=headers)
+            t1 = time.perf_counter()
+            assert response.status_code == 201, response.get_data(as_text=True)
+            rid = response.get_json()["id"]
+            response = client.post(f"/api/v1/residents/{rid}/cards", headers=headers)
+            t2 = time.perf_counter()
+            assert response.status_code == 201
+            number = response.get_json()["number"]
+            response = client.get(f"/api/v1/cards/{number}.pdf", headers=headers)
+            t3 = time.perf_counter()
+            c3 = time.process_time()
+            assert response.status_code == 200 and response.data.startswith(b"%PDF")
+            if i < warmup:
+                continue
+            steps["enrol"].append(t1 - t0)
+            steps["issue"].append(t2 - t1)
+            steps["pdf"].append(t3 - t2)
+            steps["flow"].append(t3 - t0)
+            cpu.append(c3 - c0)
+            crypto_share.append(crypto_time[0] / (t3 - t0))
 
-    for owner, name, original in patched:
-        setattr(owner, name, original)
     print(f"Counter flow, {iterations} residents (test client, photo 900x1200 JPEG)")
     print(f"  {'step':<6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for name, values in steps.items():

@@ -51,6 +51,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .services.context import EXTENSION_KEY, build_deps
 
     db.init_app(app)
+    with app.app_context():
+        from .models import KEYSTORE_BIND, use_write_ahead_log
+
+        use_write_ahead_log(db.engines[KEYSTORE_BIND])
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)

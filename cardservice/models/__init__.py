@@ -3,7 +3,7 @@
 from .audit import GENESIS_HASH, AuditEntry, AuditHead
 from .card import CARD_STATUSES, Card
 from .city import City, SigningKey, StatusListRecord
-from .keystore import KEYSTORE_BIND, ResidentKey
+from .keystore import KEYSTORE_BIND, ResidentKey, forget_deleted_keys, use_write_ahead_log
 from .resident import Resident
 from .staff import ROLES, ApiToken, StaffUser
 from .types import UTCDateTime
@@ -24,4 +24,6 @@ __all__ = [
     "StaffUser",
     "StatusListRecord",
     "UTCDateTime",
+    "forget_deleted_keys",
+    "use_write_ahead_log",
 ]

@@ -34,7 +34,7 @@ from sqlalchemy import Row, delete, func, insert, select, update
 
 import cardformat
 
-from ..models import Card, Resident, ResidentKey
+from ..models import Card, Resident, ResidentKey, forget_deleted_keys
 from . import audit
 from ._types import DbSession
 from .audit import Actor
@@ -573,6 +573,7 @@ def purge_all_residents(
     session.rollback()  # nothing of the caller's may ride along in the key-store commit
     session.execute(delete(ResidentKey), execution_options={"synchronize_session": False})
     session.commit()
+    forget_deleted_keys(session.get_bind(ResidentKey))
     count = session.scalar(select(func.count()).select_from(Resident)) or 0
     # Set-based statements: 100,000 residents go in seconds, not row by row.
     session.execute(
@@ -665,6 +666,7 @@ def destroy_data_keys(session: DbSession, resident_ids: Iterable[str]) -> None:
             execution_options={"synchronize_session": False},
         )
     session.commit()
+    forget_deleted_keys(session.get_bind(ResidentKey))
 
 
 @dataclass(frozen=True)
@@ -745,6 +747,7 @@ def sweep_orphans(
                 execution_options={"synchronize_session": False},
             )
         session.commit()
+        forget_deleted_keys(session.get_bind(ResidentKey))
     keyless = _keyless_resident_ids(session)
     session.rollback()
     if keyless:

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
-from cardservice.models import AuditEntry, Card, Resident, ResidentKey
+from cardservice.extensions import db
+from cardservice.models import KEYSTORE_BIND, AuditEntry, Card, Resident, ResidentKey
 from cardservice.services.crypto import CryptoError
 from cardservice.services.errors import NotFoundError
 
@@ -107,6 +108,16 @@ def test_erasure_is_destruction(app, client, session, deps, city, tokens) -> Non
     assert not _present(raw, ciphertext[16:80], app)
     assert number.encode() in raw  # the card row stays, revoked, with no link to a person
     assert session.get(Resident, rid) is None and session.get(ResidentKey, rid) is None
+    if not is_postgres(app):
+        # The SQLite key store runs in WAL mode, and the erasure emptied the log in which the
+        # deleted key's old page would otherwise linger.
+        keystore = Path(str(app.config["KEYSTORE_DATABASE_URI"]).removeprefix("sqlite:///"))
+        journal_mode = session.execute(
+            text("PRAGMA journal_mode"), bind_arguments={"bind": db.engines[KEYSTORE_BIND]}
+        ).scalar()
+        assert journal_mode == "wal"
+        wal = Path(f"{keystore}-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
 
     # Not recoverable with the master key: the only keys left belong to other residents, and
     # none of them opens this record (the resident id is bound as associated data).
