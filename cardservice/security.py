@@ -85,5 +85,8 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     is locked"). BEGIN IMMEDIATE makes the second wait (busy_timeout) and then read the first
     one's result: the same guarantee PostgreSQL gives through SELECT ... FOR UPDATE.
     """
-    if connection.dialect.name == "sqlite":
+    if connection.dialect.name != "sqlite":
+        return
+    # models.keystore.single_statements: each statement is its own transaction.
+    if not connection.get_execution_options().get("single_statements"):
         connection.exec_driver_sql("BEGIN IMMEDIATE")

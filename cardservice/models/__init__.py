@@ -3,7 +3,13 @@
 from .audit import GENESIS_HASH, AuditEntry, AuditHead
 from .card import CARD_STATUSES, Card
 from .city import City, SigningKey, StatusListRecord
-from .keystore import KEYSTORE_BIND, ResidentKey, forget_deleted_keys, use_write_ahead_log
+from .keystore import (
+    KEYSTORE_BIND,
+    ResidentKey,
+    forget_deleted_keys,
+    single_statements,
+    use_write_ahead_log,
+)
 from .resident import Resident
 from .staff import ROLES, ApiToken, StaffUser
 from .types import UTCDateTime
@@ -25,5 +31,6 @@ __all__ = [
     "StatusListRecord",
     "UTCDateTime",
     "forget_deleted_keys",
+    "single_statements",
     "use_write_ahead_log",
 ]

@@ -22,6 +22,8 @@ deletion of keys ends with `forget_deleted_keys()`, which copies the log into th
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +63,28 @@ def use_write_ahead_log(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute("PRAGMA journal_mode = WAL")
+
+
+@contextmanager
+def single_statements(bind: Engine | Connection) -> Iterator[Connection]:
+    """A key-store connection, apart from the session's, on which every statement is a
+    transaction of its own: for reading one key, the hot path of issuing and printing, without
+    the BEGIN and COMMIT round trips (0.28 ms against 0.15 ms per read on PostgreSQL here).
+
+    Reads only: on SQLite a write here would wait for any write lock the session's own key-store
+    transaction holds (BEGIN IMMEDIATE), whereas a read in WAL mode never waits.
+    """
+    connection = bind.engine.connect()
+    if connection.dialect.name == "sqlite":
+        # The driver already runs each statement on its own (security._sqlite_pragmas): only
+        # the BEGIN IMMEDIATE that security._sqlite_begin_immediate adds must be skipped. The
+        # AUTOCOMMIT isolation level would work too, but resetting it when the connection goes
+        # back to the pool hands transaction control back to the driver.
+        connection = connection.execution_options(single_statements=True)
+    else:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    with connection:
+        yield connection
 
 
 def forget_deleted_keys(bind: Engine | Connection) -> None:

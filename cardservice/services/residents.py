@@ -34,7 +34,7 @@ from sqlalchemy import Row, delete, func, insert, select, update
 
 import cardformat
 
-from ..models import Card, Resident, ResidentKey, forget_deleted_keys
+from ..models import Card, Resident, ResidentKey, forget_deleted_keys, single_statements
 from . import audit
 from ._types import DbSession
 from .audit import Actor
@@ -288,8 +288,6 @@ def _store_data_key(
 ) -> None:
     """The key first, in a key-store transaction of its own: a failure after this commit leaves
     an orphan key (no record was written anywhere), which the sweep removes."""
-    # A bulk-style INSERT rather than session.add(): no unit of work is needed for a row that is
-    # committed at once, and this runs on every enrolment (docs/performance.md, counter flow).
     session.execute(
         insert(ResidentKey).values(
             resident_id=resident_id,
@@ -327,12 +325,14 @@ def _data_key(session: DbSession, resident: Resident) -> Row[tuple[str, bytes]]:
     A record without one is what an interrupted erasure leaves: unreadable by design, so it is
     reported as not found (the person was erased), and the sweep removes the row.
     """
-    # Two columns rather than the ORM entity: every issue and print reads one key.
-    key = session.execute(
-        select(ResidentKey.master_key_id, ResidentKey.wrapped_data_key).where(
-            ResidentKey.resident_id == resident.id
-        )
-    ).first()
+    # Read on a connection of its own, outside the session's transaction: every issue and
+    # print reads one key, and a lone SELECT needs no BEGIN or COMMIT round trip.
+    with single_statements(session.get_bind(ResidentKey)) as keystore:
+        key = keystore.execute(
+            select(ResidentKey.master_key_id, ResidentKey.wrapped_data_key).where(
+                ResidentKey.resident_id == resident.id
+            )
+        ).first()
     if key is None:
         # No resident id in the log: it links to a person.
         log.warning(
