@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, Request, current_app, has_request_context, request
 from flask_babel import (  # type: ignore[import-untyped]
     Babel,
     force_locale,
@@ -81,7 +81,11 @@ def select_language() -> str:
     default: str = current_app.config["DEFAULT_LANGUAGE"]
     if not has_request_context():  # the CLI: the instance default
         return default
-    req = request._get_current_object()  # type: ignore[attr-defined]
+    return language_of(request._get_current_object(), default)  # type: ignore[attr-defined]
+
+
+def language_of(req: Request, default: str) -> str:
+    """The language ``select_language`` chooses for ``req``, without the context lookups."""
     if req.query_string:  # parsing the query string costs; most requests have none
         explicit = req.args.get("lang", "")
         if explicit in LANGUAGES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from threading import Lock
@@ -43,7 +44,7 @@ class Outcome:
 
     result: str
     issuer_code: str | None = None
-    issuer_names: dict[str, str] | None = None
+    issuer_names: Mapping[str, str] | None = None  # the partner's own, read-only
     card_number: str | None = None
     expires_at: datetime | None = None
     holder_name: str | None = None
@@ -93,7 +94,7 @@ def verify_text(
     return Outcome(
         result=result,
         issuer_code=verified.issuer,
-        issuer_names=dict(partner.metadata.names),
+        issuer_names=partner.metadata.names,
         card_number=card.number,
         expires_at=verified.expires_at,
         holder_name=card.holder_name,

@@ -75,6 +75,72 @@ def test_oversized_chunked_body_is_413(client: Any, app: Any) -> None:
     assert response.get_json()["result"] == "malformed"
 
 
+class _Trickle(io.BytesIO):
+    """A request body that arrives a few bytes per read, as from a slow network."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        return super().read(7 if size is None or size < 0 else min(size, 7))
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _json_body_of_length(length: int) -> bytes:
+    body = json.dumps({"qr": ""}).encode()
+    return json.dumps({"qr": "A" * (length - len(body))}).encode()
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+def test_a_body_of_exactly_the_limit_is_read_whole_and_one_more_byte_is_413(
+    client: Any, app: Any, chunked: bool
+) -> None:
+    limit = app.config["MAX_VERIFY_BYTES"]
+
+    def post(body: bytes) -> Any:
+        if chunked:
+            headers = {"Transfer-Encoding": "chunked"}
+            environ: dict[str, Any] = {"wsgi.input_terminated": True}
+        else:
+            headers, environ = {}, {"CONTENT_LENGTH": str(len(body))}
+        return client.post(
+            "/api/v1/verify",
+            input_stream=_Trickle(body),
+            content_type="application/json",
+            headers=headers,
+            environ_overrides=environ,
+        )
+
+    exact = _json_body_of_length(limit)
+    assert len(exact) == limit
+    response = post(exact)
+    assert response.status_code == 200  # parsed in full: a verdict, not invalid JSON
+    assert response.get_json()["result"] == "malformed"
+    _is_problem(post(_json_body_of_length(limit + 1)), 413)
+
+
+def test_a_body_shorter_than_its_declared_length_is_400(client: Any) -> None:
+    """The client went away mid-body: a 400 problem, never a verdict on half a card."""
+    body = json.dumps({"qr": "MC1:ABC"}).encode()
+    response = client.post(
+        "/api/v1/verify",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        environ_overrides={"CONTENT_LENGTH": str(len(body) + 10)},
+    )
+    _is_problem(response, 400)
+
+
+def test_the_answer_is_compact_utf8_json(client: Any) -> None:
+    raw = client.post(
+        "/api/v1/verify", json={"qr": "nope"}, headers={"Accept-Language": "ar"}
+    ).get_data()
+    body = json.loads(raw)
+    assert raw == json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    assert body["message"].encode() in raw  # Arabic as UTF-8, not \u escapes
+
+
 @pytest.mark.parametrize(
     "body",
     [
