@@ -50,11 +50,12 @@ No personal data goes into the PDF metadata. Rendering is thread-safe.
 """
 
 from ._fonts import preload as preload_fonts
-from ._render import InvalidCardError, PrintableCard, render_batch, render_card_pdf
+from ._render import InvalidCardError, Layout, PrintableCard, render_batch, render_card_pdf
 from ._text import unsupported_characters
 
 __all__ = [
     "InvalidCardError",
+    "Layout",
     "PrintableCard",
     "preload_fonts",
     "render_batch",

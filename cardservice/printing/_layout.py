@@ -121,12 +121,14 @@ def _ensure_forms(pdf: StreamingPdf, defined: set[str]) -> None:
     """Define the shared artwork once per PDF (before the first page's content)."""
     canvas = pdf.canvas
     if _FRONT_FORM not in defined:
-        canvas.beginForm(_FRONT_FORM, -BLEED, -BLEED, CARD_W + BLEED, CARD_H + BLEED)
+        # types-reportlab says int for the bounding box; PDF and reportlab take any number.
+        canvas.beginForm(_FRONT_FORM, -BLEED, -BLEED, CARD_W + BLEED, CARD_H + BLEED)  # type: ignore[arg-type]
         _front_artwork(canvas)
         canvas.endForm()
         defined.add(_FRONT_FORM)
     if _BACK_FORM not in defined:
-        canvas.beginForm(_BACK_FORM, -BLEED, -BLEED, CARD_W + BLEED, CARD_H + BLEED)
+        # types-reportlab says int for the bounding box; PDF and reportlab take any number.
+        canvas.beginForm(_BACK_FORM, -BLEED, -BLEED, CARD_W + BLEED, CARD_H + BLEED)  # type: ignore[arg-type]
         _back_artwork(canvas)
         canvas.endForm()
         defined.add(_BACK_FORM)

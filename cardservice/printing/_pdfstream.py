@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 from array import array
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from reportlab.pdfbase import pdfdoc
 from reportlab.pdfbase.pdfutils import readJPEGInfo
@@ -36,7 +36,8 @@ def jpeg_info(jpeg: bytes) -> tuple[int, int, int]:
     """Pixel width, height and number of colour components of a JPEG; ValueError when it is
     not a JPEG reportlab can embed."""
     try:
-        info = readJPEGInfo(io.BytesIO(jpeg))
+        # types-reportlab says it may return None; it returns the tuple or raises.
+        info = cast("tuple[int, int, int, object]", readJPEGInfo(io.BytesIO(jpeg)))
     except Exception as exc:  # reportlab raises bare PDFError/IndexError/struct.error
         raise ValueError("photo is not a readable JPEG") from exc
     width, height, components = int(info[0]), int(info[1]), int(info[2])
@@ -69,7 +70,9 @@ class StreamingPdf:
         self.canvas = Canvas(io.BytesIO(), pagesize=pagesize, pageCompression=1)
         self.canvas.setTitle(title)
         self.canvas.setCreator("citycard")
-        self._doc = self.canvas._doc
+        # Canvas internals (see the module docstring) are not in types-reportlab: the
+        # "type: ignore[attr-defined]" comments below mark each one.
+        self._doc = self.canvas._doc  # type: ignore[attr-defined]
         self._next_number = 1
         self._pages_done = 0
         # File offset of every object written, by object number (0: not written yet). Eight
@@ -150,9 +153,11 @@ class StreamingPdf:
             image.bitsPerComponent = 8
             image.colorSpace = {1: "DeviceGray", 3: "DeviceRGB", 4: "DeviceCMYK"}[components]
             if components == 4:
-                image._dotrans = 1  # Adobe's inverted CMYK JPEGs, as reportlab handles them
-            image.streamContent = jpeg
-            image._filters = ("DCTDecode",)
+                # Adobe's inverted CMYK JPEGs, as reportlab handles them
+                image._dotrans = 1  # type: ignore[attr-defined]
+            # types-reportlab says str; reportlab writes bytes content as it is.
+            image.streamContent = jpeg  # type: ignore[assignment]
+            image._filters = ("DCTDecode",)  # type: ignore[attr-defined]
             image.mask = None
             self._doc.Reference(image, reg_name)
         canvas.saveState()
@@ -160,13 +165,13 @@ class StreamingPdf:
         canvas.scale(w, h)
         canvas.addLiteral(f"/{reg_name} Do")
         canvas.restoreState()
-        canvas._formsinuse.append(name)
-        canvas._currentPageHasImages = 1
+        canvas._formsinuse.append(name)  # type: ignore[attr-defined]
+        canvas._currentPageHasImages = 1  # type: ignore[attr-defined]
 
     def close(self) -> None:
         """Write the remaining objects (fonts, page tree, catalog), the xref and the trailer."""
         canvas = self.canvas
-        if canvas._code:
+        if canvas._code:  # type: ignore[attr-defined]
             self.show_page()
         doc = self._doc
         for font in doc.delayedFonts:

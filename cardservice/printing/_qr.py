@@ -14,6 +14,7 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import qrcode
 from qrcode import constants, util
@@ -95,7 +96,8 @@ def _masks(blank: tuple[tuple[bool | None, ...], ...]) -> tuple[tuple[int, int],
     return tuple(masks)
 
 
-class _FastMaskQRCode(qrcode.QRCode):  # type: ignore[misc]  # qrcode ships no types
+# Never asked for an image, so the image type parameter says nothing.
+class _FastMaskQRCode(qrcode.QRCode[Any]):
     def make(self, fit: bool = True) -> None:
         if fit or self.version is None:
             self.best_fit(start=self.version)
@@ -117,7 +119,8 @@ class _FastMaskQRCode(qrcode.QRCode):  # type: ignore[misc]  # qrcode ships no t
         masks = _masks(blank)
         geometry = _Geometry.of(n)
         # Undo mask 0 to get the unmasked symbol, then score each mask on it.
-        plain_rows = _pack(self.modules) ^ masks[0][0]
+        # map_data has filled every data module: no None left.
+        plain_rows = _pack(cast("list[list[bool]]", self.modules)) ^ masks[0][0]
         plain_cols = _pack(zip(*self.modules, strict=True)) ^ masks[0][1]
         scores = [_penalty(plain_rows ^ rows, plain_cols ^ cols, geometry) for rows, cols in masks]
         best = scores.index(min(scores))
@@ -150,7 +153,8 @@ def encode(text: str) -> tuple[str, ...]:
     if version > MAX_VERSION:
         raise ValueError(f"qr_text is too long to print legibly (QR version {version})")
     code = _FastMaskQRCode(version=version, error_correction=constants.ERROR_CORRECT_M, border=0)
-    code.add_data(util.QRData(text.encode("ascii"), mode=util.MODE_ALPHA_NUM))
+    # types-qrcode declares MODE_ALPHA_NUM a plain int, but QRData's mode as the literal 1, 2 or 4.
+    code.add_data(util.QRData(text.encode("ascii"), mode=util.MODE_ALPHA_NUM))  # type: ignore[call-overload]
     code.make(fit=False)
     return tuple("".join("1" if m else "0" for m in row) for row in code.modules)
 

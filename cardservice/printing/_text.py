@@ -147,8 +147,10 @@ def _shape(text: str, font: str, rtl: bool) -> Run:
         # code points, allocated from a counter on the font: not safe to run concurrently.
         word = shapeFragWord([width, (ABag(fontName=font, fontSize=1000), text)], _FEATURES)
     shaped = word[1][1]
+    units: float
     if isinstance(shaped, ShapedStr):
-        units = sum(sd.x_advance for sd in shaped.__shapeData__)
+        # The glyph data reportlab attaches to a shaped string; types-reportlab omits it.
+        units = sum(sd.x_advance for sd in shaped.__shapeData__)  # type: ignore[attr-defined]
     else:
         units = pdfmetrics.stringWidth(shaped, font, 1000)
     return Run(text=shaped, font=font, units=float(units))
