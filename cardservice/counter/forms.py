@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel import Locale, UnknownLocaleError
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from flask_babel import lazy_gettext as _l  # type: ignore[import-untyped]
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
     BooleanField,
@@ -28,11 +27,27 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
+
+# types-WTForms (3.2) predates WTForms 3.3: it has no SelectChoice and no invalid_value_message or
+# invalid_choice_message argument, hence the "type: ignore" comments on those below.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..i18n import LANGUAGE_NAMES, LANGUAGES
+
+if TYPE_CHECKING:
+    from wtforms import Form
+
+    class FlaskForm(Form):
+        """What mypy should know of Flask-WTF's FlaskForm, which ships no type information (it
+        would be Any, and every form here an untyped subclass): a wtforms Form plus these."""
+
+        def is_submitted(self) -> bool: ...
+        def validate_on_submit(self, extra_validators: Any = None) -> bool: ...
+
+else:
+    from flask_wtf import FlaskForm
 
 # Characters that make a name display differently from what it contains (Trojan Source):
 # embeddings, overrides and isolates. Zero-width joiners stay allowed: several scripts need them.
@@ -134,7 +149,7 @@ class PersonSearchForm(FlaskForm):
         _l("Birth date"),
         validators=[InputRequired(_l("Enter the birth date."))],
         format="%Y-%m-%d",
-        invalid_value_message=_l("Enter the date as year, month and day, e.g. 1990-04-27."),
+        invalid_value_message=_l("Enter the date as year, month and day, e.g. 1990-04-27."),  # type: ignore[call-arg]
     )
 
 
@@ -183,7 +198,7 @@ class EnrolmentForm(FlaskForm):
         _l("Birth date"),
         format="%Y-%m-%d",
         validators=[Optional()],
-        invalid_value_message=_l("Enter the date as year, month and day, e.g. 1990-04-27."),
+        invalid_value_message=_l("Enter the date as year, month and day, e.g. 1990-04-27."),  # type: ignore[call-arg]
     )
     gender_marker = RadioField(
         _l("Gender marker on the card"),
@@ -191,7 +206,7 @@ class EnrolmentForm(FlaskForm):
         default="",
         description=_l("Chosen by the person. No proof is asked for."),
         validators=[Optional()],
-        invalid_choice_message=_l("Choose one of the listed options."),
+        invalid_choice_message=_l("Choose one of the listed options."),  # type: ignore[call-arg]
     )
     address = TextAreaField(
         _l("Address"),
@@ -210,7 +225,7 @@ class EnrolmentForm(FlaskForm):
         _l("Preferred language"),
         choices=[],
         validators=[InputRequired(_l("Choose a language."))],
-        invalid_choice_message=_l("Choose one of the listed languages."),
+        invalid_choice_message=_l("Choose one of the listed languages."),  # type: ignore[call-arg]
     )
     photo = FileField(
         _l("Photo"),
@@ -224,7 +239,7 @@ class EnrolmentForm(FlaskForm):
         _l("Documents seen"),
         choices=[],
         validate_choice=True,
-        invalid_choice_message=_l("Choose only among the listed document categories."),
+        invalid_choice_message=_l("Choose only among the listed document categories."),  # type: ignore[call-arg]
     )
 
     def __init__(
@@ -254,7 +269,7 @@ class ReasonForm(FlaskForm):
         _l("Reason"),
         choices=[],
         validators=[InputRequired(_l("Choose the reason: it goes into the audit log."))],
-        invalid_choice_message=_l("Choose one of the listed reasons."),
+        invalid_choice_message=_l("Choose one of the listed reasons."),  # type: ignore[call-arg]
     )
 
     def __init__(
@@ -313,13 +328,13 @@ class StaffCreateForm(FlaskForm):
             SelectChoice("admin", _l("Administrator")),
         ],
         validators=[InputRequired(_l("Choose a role."))],
-        invalid_choice_message=_l("Choose one of the listed roles."),
+        invalid_choice_message=_l("Choose one of the listed roles."),  # type: ignore[call-arg]
     )
     language = SelectField(
         _l("Language of the counter screens"),
         choices=lambda: [SelectChoice("", _l("Browser language")), *language_choices()],
         validators=[Optional()],
-        invalid_choice_message=_l("Choose one of the listed languages."),
+        invalid_choice_message=_l("Choose one of the listed languages."),  # type: ignore[call-arg]
     )
 
 
@@ -331,7 +346,7 @@ class AccountLanguageForm(FlaskForm):
         description=_l("Leave it on the browser language to follow your browser's setting."),
         choices=lambda: [SelectChoice("", _l("Browser language")), *language_choices()],
         validators=[Optional()],
-        invalid_choice_message=_l("Choose one of the listed languages."),
+        invalid_choice_message=_l("Choose one of the listed languages."),  # type: ignore[call-arg]
     )
 
 

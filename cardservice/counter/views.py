@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from flask import (
@@ -23,20 +23,25 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_date, format_datetime, format_number, ngettext
+from flask_babel import (  # type: ignore[import-untyped]
+    format_date,
+    format_datetime,
+    format_number,
+    ngettext,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 import cardformat
 
 from ..extensions import db
 from ..i18n import current_language
-from ..printing import render_card_pdf
+from ..printing import Layout, render_card_pdf
 from ..ratelimit import limiter, login_limit, on_login_breach
 from ..services import Actor, ServiceError, deps, utcnow
 from ..services import audit as audit_service
@@ -58,6 +63,7 @@ from .forms import (
     ActionForm,
     EnrolmentForm,
     ErasureForm,
+    FlaskForm,
     KeyRevokeForm,
     LoginForm,
     NumberSearchForm,
@@ -104,6 +110,11 @@ def _fail(exc: ServiceError) -> None:
     current_app.logger.info("counter: service refused with %s", exc.code)
 
 
+def _required(data: str | None) -> str:
+    """The data of a DataRequired text field once its form validated: a string, never None."""
+    return cast(str, data)
+
+
 def _apply_errors(form: FlaskForm, exc: ServiceError) -> None:
     """Put a domain error's messages next to the fields they concern (or atop the form)."""
     fields: dict[str, Any] = {}
@@ -134,7 +145,7 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-def _card_redirect(number: str) -> Response:
+def _card_redirect(number: str) -> WerkzeugResponse:
     """Back to the page of the card's holder (the search resolves a number to it)."""
     return redirect(url_for("counter.dashboard", number=number))
 
@@ -232,7 +243,7 @@ def _render_resident(
     status: int = 200,
 ) -> tuple[str, int]:
     view = resident_service.get_resident(db.session, deps(), resident_id)
-    cards = []
+    cards: list[dict[str, Any]] = []
     forms: dict[str, dict[str, ReasonForm]] = {"replace": {}, "suspend": {}, "revoke": {}}
     reasons = {
         "replace": card_service.REPLACE_REASONS,
@@ -434,8 +445,8 @@ def login() -> Any:
         try:
             user = staff_service.authenticate(
                 db.session,
-                username=form.username.data,
-                password=form.password.data,
+                username=_required(form.username.data),
+                password=_required(form.password.data),
                 now=utcnow(),
                 max_failed=int(config["MAX_FAILED_LOGINS"]),
                 lockout=timedelta(minutes=int(config["LOCKOUT_MINUTES"])),
@@ -512,7 +523,7 @@ def dashboard() -> Any:
                 found = resident_service.find_residents(
                     db.session,
                     deps(),
-                    display_name=person_form.display_name.data,
+                    display_name=_required(person_form.display_name.data),
                     birth_date=person_form.birth_date.data,
                 )
             except ServiceError as exc:
@@ -719,7 +730,7 @@ def issue(resident_id: str) -> Any:
 
 @bp.route("/cards/<number>/<any(card, a4):layout>.pdf")
 @requires("clerk")
-def card_pdf(number: str, layout: str) -> Any:
+def card_pdf(number: str, layout: Layout) -> Any:
     try:
         printable = card_service.print_card(
             db.session,
@@ -936,9 +947,9 @@ def _actor_label(entry: Any, usernames: dict[int, str]) -> str:
         return usernames[entry.staff_id]
     kind, _sep, ident = str(entry.actor).partition(":")
     if kind == "token":
-        return _("API token %(id)s", id=ident)
+        return cast(str, _("API token %(id)s", id=ident))
     if kind == "system":
-        return _("System (%(command)s)", command=ident)
+        return cast(str, _("System (%(command)s)", command=ident))
     return str(entry.actor)
 
 
@@ -954,8 +965,8 @@ def admin_staff() -> Any:
         try:
             user = staff_service.create_user(
                 db.session,
-                username=form.username.data,
-                password=form.password.data,
+                username=_required(form.username.data),
+                password=_required(form.password.data),
                 role=form.role.data,
                 preferred_language=form.language.data or None,
                 now=utcnow(),
@@ -1027,7 +1038,7 @@ def admin_staff_password(user_id: int) -> Any:
             staff_service.set_password(
                 db.session,
                 user_id=user_id,
-                password=form.password.data,
+                password=_required(form.password.data),
                 now=utcnow(),
                 actor=_actor(),
             )
@@ -1076,7 +1087,7 @@ def _render_admin_keys(
 def admin_keys_revoke(kid: str) -> Any:
     kid = kid[:40]
     form = KeyRevokeForm(prefix=f"key{kid}")
-    if form.validate() and form.kid.data.replace(" ", "").lower() != kid.lower():
+    if form.validate() and _required(form.kid.data).replace(" ", "").lower() != kid.lower():
         form.kid.errors = [_("The key id you typed is not this key's id.")]
     if form.errors:
         if not any(key.kid == kid for key in key_service.list_keys(db.session)):
