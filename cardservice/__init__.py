@@ -172,6 +172,6 @@ def _init_i18n(app: Flask) -> None:
 
         init_app(app)
     else:
-        from flask_babel import Babel
+        from flask_babel import Babel  # type: ignore[import-untyped]
 
         Babel(app)

@@ -485,7 +485,8 @@ def audit_verify(anchor_path: str | None) -> None:
                 if line.strip():
                     last = line
         try:
-            anchored = json.loads(last) if last else None
+            # Indexing None (an empty file) raises the TypeError handled below.
+            anchored: Any = json.loads(last) if last else None
             anchor_id, anchor_hash = int(anchored["id"]), str(anchored["hash"])
         except (TypeError, ValueError, KeyError):
             _fail(f"{anchor_path} is not an audit export", 2)

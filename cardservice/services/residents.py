@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask_babel import LazyString
+from flask_babel import LazyString  # type: ignore[import-untyped]
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Row, delete, func, insert, select, update
 
@@ -319,7 +319,7 @@ def _load(session: DbSession, resident_id: Any, *, for_update: bool = False) -> 
     return resident
 
 
-def _data_key(session: DbSession, resident: Resident) -> Row[tuple[str, bytes]]:
+def _data_key(session: DbSession, resident: Resident) -> Row[str, bytes]:
     """The resident's wrapped data key from the key store.
 
     A record without one is what an interrupted erasure leaves: unreadable by design, so it is
