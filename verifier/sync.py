@@ -6,7 +6,9 @@ Rules (DESIGN.md section 4, issue 5):
 - a metadata serial lower than the stored one is refused (rollback), and so is a status list
   older than the stored one;
 - whatever fails, the last good copy stays; each partner gets its own report;
-- network access has timeouts, a size cap and retries, and only http(s) is followed.
+- network access has timeouts, a size cap and retries, and only http(s) is followed;
+- documents are revalidated with the ETag of the stored copy (If-None-Match): a 304 brings back
+  the stored bytes, which are then verified exactly as a fresh download would be.
 
 The network part runs outside the store's lock (it can take seconds); the results are merged
 into the store in one short transaction at the end.
@@ -82,24 +84,37 @@ class HttpFetcher:
         self._opener = urllib.request.build_opener(_HttpOnlyRedirects())
 
     def __call__(self, url: str, *, max_bytes: int) -> bytes:
+        body = self.conditional(url, max_bytes=max_bytes).body
+        if body is None:  # cannot happen: without an ETag, a 304 is an HTTP error
+            raise FetchError(f"{url} answered 304 Not Modified to an unconditional request")
+        return body
+
+    def conditional(self, url: str, *, max_bytes: int, etag: str | None = None) -> Download:
+        """GET, with If-None-Match when ``etag`` is given; body None means 304 Not Modified."""
         check_url(url)
         attempt = 0
         while True:
             try:
-                return self._get(url, max_bytes)
+                return self._get(url, max_bytes, etag)
             except FetchError as exc:
                 if attempt >= self.retries or not getattr(exc, "retryable", True):
                     raise
             attempt += 1
             time.sleep(self.backoff * 2 ** (attempt - 1))
 
-    def _get(self, url: str, max_bytes: int) -> bytes:
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    def _get(self, url: str, max_bytes: int, etag: str | None) -> Download:
+        headers = {"User-Agent": USER_AGENT}
+        if etag is not None:
+            headers["If-None-Match"] = etag
+        request = urllib.request.Request(url, headers=headers)
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 body: bytes = response.read(max_bytes + 1)
+                new_etag = response.headers.get("ETag")
         except urllib.error.HTTPError as exc:
             exc.close()  # it holds the connection open otherwise
+            if exc.code == 304 and etag is not None:
+                return Download(body=None, etag=exc.headers.get("ETag") or etag)
             error = FetchError(f"HTTP {exc.code} from {url}")
             # A 4xx will not change on retry; a 5xx or 429 might.
             error.retryable = exc.code >= 500 or exc.code == 429  # type: ignore[attr-defined]
@@ -111,10 +126,39 @@ class HttpFetcher:
             error = FetchError(f"{url} is larger than {max_bytes} bytes")
             error.retryable = False  # type: ignore[attr-defined]
             raise error
-        return body
+        return Download(body=body, etag=new_etag)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Download:
+    """What a GET brought: the body (None for 304 Not Modified) and the ETag it came with."""
+
+    body: bytes | None
+    etag: str | None
 
 
 Fetch = Callable[..., bytes]
+
+
+def _fetch_document(
+    fetch: Fetch, url: str, *, max_bytes: int, stored: bytes | None, etag: str | None
+) -> tuple[bytes, str | None]:
+    """The document's bytes and ETag, revalidating ``stored`` when the fetcher can.
+
+    A plain fetch function (tests, embeddings) downloads in full every time. A 304 answers
+    with the stored bytes: the caller verifies them at the current time, as it would new ones.
+    """
+    conditional = getattr(fetch, "conditional", None)
+    if conditional is None:
+        return fetch(url, max_bytes=max_bytes), None
+    download: Download = conditional(
+        url, max_bytes=max_bytes, etag=etag if stored is not None else None
+    )
+    if download.body is None:
+        if stored is None:  # a fetcher that reports 304 to a request it did not make conditional
+            raise FetchError(f"{url} answered 304 Not Modified to an unconditional request")
+        return stored, download.etag
+    return download.body, download.etag
 
 
 @dataclass(kw_only=True)
@@ -177,7 +221,9 @@ def add_partner(
         raise PartnerError(f"invalid fingerprint: {exc}") from None
     try:
         check_url(metadata_url)
-        data = fetch(metadata_url, max_bytes=MAX_METADATA_BYTES)
+        data, etag = _fetch_document(
+            fetch, metadata_url, max_bytes=MAX_METADATA_BYTES, stored=None, etag=None
+        )
     except FetchError as exc:
         raise PartnerError(str(exc)) from None
     try:
@@ -202,6 +248,7 @@ def add_partner(
         metadata_fetched_at=now,
         last_attempt_at=now,
         last_success_at=now,
+        metadata_etag=etag,
     )
     with store.transaction() as records:
         for existing in records.values():
@@ -237,6 +284,7 @@ class _Fetched:
     lists: dict[int, StoredStatusList] = field(default_factory=dict)
     keep_lists: set[int] = field(default_factory=set)
     metadata_confirmed: bool = False
+    metadata_etag: str | None = None
 
 
 def _sync_one(record: PartnerRecord, *, now: datetime, fetch: Fetch) -> _Fetched:
@@ -261,7 +309,14 @@ def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -
     metadata: IssuerMetadata | None = current
     metadata_ok = False
     try:
-        data = fetch(record.metadata_url, max_bytes=MAX_METADATA_BYTES)
+        data, out.metadata_etag = _fetch_document(
+            fetch,
+            record.metadata_url,
+            max_bytes=MAX_METADATA_BYTES,
+            # A stored copy that no longer verifies is not revalidated: download it whole.
+            stored=None if current is None else record.metadata,
+            etag=record.metadata_etag,
+        )
         fresh = verify_metadata(
             data,
             pinned_fingerprint=record.fingerprint,
@@ -303,8 +358,16 @@ def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -
     for ref in metadata.status_lists:
         out.keep_lists.add(ref.id)
         url = urljoin(record.metadata_url, ref.uri)
+        previous = stored.get(ref.id)
+        same_uri = previous is not None and previous.uri == ref.uri
         try:
-            token = fetch(url, max_bytes=MAX_STATUS_LIST_BYTES)
+            token, etag = _fetch_document(
+                fetch,
+                url,
+                max_bytes=MAX_STATUS_LIST_BYTES,
+                stored=previous.token if previous is not None and same_uri else None,
+                etag=previous.etag if previous is not None else None,
+            )
             verified = verify_status_list(
                 token, resolve_key=own_keys.get, now=now, expected_uri=ref.uri
             )
@@ -313,7 +376,6 @@ def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -
                     f"it holds {verified.status_list.size} entries, "
                     f"the metadata says {metadata.status_list_size}"
                 )
-            previous = stored.get(ref.id)
             if previous is not None and previous.token != token:
                 try:
                     old = verify_status_list(
@@ -327,7 +389,7 @@ def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -
                 if old is not None and verified.issued_at < old.issued_at:
                     raise PartnerError("it is older than the copy we have (rollback)")
             out.lists[ref.id] = StoredStatusList(
-                id=ref.id, uri=ref.uri, token=token, fetched_at=now
+                id=ref.id, uri=ref.uri, token=token, fetched_at=now, etag=etag
             )
             report.lists_updated += 1
         except FetchError as exc:
@@ -393,6 +455,8 @@ def _merge(latest: PartnerRecord, item: _Fetched, *, now: datetime) -> PartnerRe
     elif item.metadata_confirmed:
         # Unchanged but re-confirmed: record when we last saw it current.
         changes["metadata_fetched_at"] = now
+    if item.metadata_confirmed:
+        changes["metadata_etag"] = item.metadata_etag
     lists = {entry.id: entry for entry in latest.status_lists}
     lists.update(item.lists)
     if item.report.serial is not None:

@@ -90,6 +90,12 @@ def _untime(value: Any, what: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def _etag(value: Any) -> str | None:
+    # Optional (stores written before ETags were kept have none); only a hint for the next
+    # fetch, never trusted: a 304 brings back the stored bytes, which are verified again.
+    return value if isinstance(value, str) and value else None
+
+
 def code_key(code: str) -> str:
     """Compare issuer codes loosely on the command line: "fr sxb", "FRSXB" and "FR SXB" match."""
     return "".join(code.split()).upper()
@@ -103,6 +109,8 @@ class StoredStatusList:
     uri: str
     token: bytes
     fetched_at: datetime
+    # The publisher's ETag for these bytes, sent back as If-None-Match on the next sync.
+    etag: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +118,7 @@ class StoredStatusList:
             "uri": self.uri,
             "token": _b64(self.token),
             "fetched_at": _time(self.fetched_at),
+            "etag": self.etag,
         }
 
     @classmethod
@@ -124,6 +133,7 @@ class StoredStatusList:
             uri=obj["uri"],
             token=_unb64(obj.get("token"), "status list token"),
             fetched_at=fetched_at,
+            etag=_etag(obj.get("etag")),
         )
 
 
@@ -141,6 +151,7 @@ class PartnerRecord:
     last_attempt_at: datetime | None = None
     last_success_at: datetime | None = None
     last_error: str | None = None
+    metadata_etag: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,6 +161,7 @@ class PartnerRecord:
             "added_at": _time(self.added_at),
             "metadata": _b64(self.metadata),
             "metadata_fetched_at": _time(self.metadata_fetched_at),
+            "metadata_etag": self.metadata_etag,
             "status_lists": [entry.to_json() for entry in self.status_lists],
             "last_attempt_at": _time(self.last_attempt_at),
             "last_success_at": _time(self.last_success_at),
@@ -182,6 +194,7 @@ class PartnerRecord:
             last_attempt_at=_untime(obj.get("last_attempt_at"), "last_attempt_at"),
             last_success_at=_untime(obj.get("last_success_at"), "last_success_at"),
             last_error=error if isinstance(error, str) else None,
+            metadata_etag=_etag(obj.get("metadata_etag")),
         )
 
 

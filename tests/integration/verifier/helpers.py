@@ -73,6 +73,7 @@ class FakeIssuer:
     list_lifetime: timedelta | None = None
     docs: dict[str, bytes] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    not_modified: list[str] = field(default_factory=list)  # paths answered 304
     next_index: int = 1000
 
     @property

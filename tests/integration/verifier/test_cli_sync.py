@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -360,3 +361,74 @@ def test_an_unexpected_error_for_one_partner_does_not_stop_the_others(
     by_code = {r.code: r for r in reports}
     assert by_code["PT LIS"].ok
     assert by_code["FR SXB"].errors == ["unexpected ZeroDivisionError; the last good copy is kept"]
+
+
+def test_sync_revalidates_with_the_stored_etags(
+    city: FakeIssuer, runner: Any, client: Any, clock: Any, instance: Path
+) -> None:
+    """Nothing changed: each document comes back 304 and the stored copy is confirmed."""
+    text, card = city.card(now=clock())
+    stored = json.loads((instance / "trust.json").read_text())["partners"][0]
+    assert stored["metadata_etag"] and stored["status_lists"][0]["etag"]
+    city.not_modified.clear()
+    clock.advance(minutes=10)
+    result = runner.invoke(args=["sync"])
+    assert result.exit_code == 0, result.output
+    assert "FR SXB: ok" in result.output
+    assert sorted(city.not_modified) == sorted(city.docs)  # metadata and the status list
+    after = json.loads((instance / "trust.json").read_text())["partners"][0]
+    assert after["metadata"] == stored["metadata"]
+    assert after["status_lists"][0]["token"] == stored["status_lists"][0]["token"]
+    assert after["metadata_etag"] == stored["metadata_etag"]
+    # Confirmed as current now, exactly as if the same bytes had been downloaded again.
+    assert after["metadata_fetched_at"] == "2026-06-01T12:10:00Z"
+    assert after["status_lists"][0]["fetched_at"] == "2026-06-01T12:10:00Z"
+    assert verify(client, text)["result"] == "valid"
+
+    # A change is downloaded in full, and its new ETag kept.
+    city.set_status(card.status_index, Status.REVOKED)
+    clock.advance(hours=1)
+    city.publish(clock())
+    city.not_modified.clear()
+    result = runner.invoke(args=["sync"])
+    assert result.exit_code == 0, result.output
+    assert city.not_modified == []
+    changed = json.loads((instance / "trust.json").read_text())["partners"][0]
+    assert changed["metadata_etag"] != stored["metadata_etag"]
+    assert changed["status_lists"][0]["etag"] != stored["status_lists"][0]["etag"]
+    assert verify(client, text)["result"] == "revoked"
+
+
+def test_a_304_is_verified_like_a_download(
+    serve_issuer: Any, runner: Any, client: Any, clock: Any
+) -> None:
+    """An unchanged list past its own expiry is refused, 304 or not: no silent 'valid'."""
+    issuer: FakeIssuer = serve_issuer(list_lifetime=timedelta(hours=2))
+    assert _add(runner, issuer).exit_code == 0
+    text, _ = issuer.card(now=clock())
+    clock.advance(hours=3)
+    issuer.not_modified.clear()
+    result = runner.invoke(args=["sync"])
+    assert result.exit_code == 1
+    assert "/.well-known/citycard/status/0" in issuer.not_modified
+    assert "status list 0 refused" in result.output
+    assert verify(client, text)["result"] == "status_unknown"
+
+
+def test_a_store_without_etags_downloads_in_full(
+    city: FakeIssuer, runner: Any, instance: Path
+) -> None:
+    """Stores written before ETags were kept still load, and sync then fetches unconditionally."""
+    path = instance / "trust.json"
+    doc = json.loads(path.read_text())
+    for partner in doc["partners"]:
+        del partner["metadata_etag"]
+        for entry in partner["status_lists"]:
+            del entry["etag"]
+    path.write_text(json.dumps(doc))
+    city.not_modified.clear()
+    result = runner.invoke(args=["sync"])
+    assert result.exit_code == 0, result.output
+    assert city.not_modified == []
+    stored = json.loads(path.read_text())["partners"][0]
+    assert stored["metadata_etag"] and stored["status_lists"][0]["etag"]
