@@ -146,7 +146,9 @@ def _configure_keystore_bind(app: Flask) -> None:
     if KEYSTORE_BIND not in binds:
         binds[KEYSTORE_BIND] = {
             "url": app.config["KEYSTORE_DATABASE_URI"],
-            "pool_pre_ping": True,
+            # No pool ping: it would double the round trips of the key store's hot path
+            # (models.keystore, above read_key_row, says how dropped connections are handled).
+            "pool_pre_ping": False,
             **(app.config.get("KEYSTORE_ENGINE_OPTIONS") or {}),
         }
     app.config["SQLALCHEMY_BINDS"] = binds

@@ -7,7 +7,8 @@ from .keystore import (
     KEYSTORE_BIND,
     ResidentKey,
     forget_deleted_keys,
-    single_statements,
+    insert_key_row,
+    read_key_row,
     use_write_ahead_log,
 )
 from .resident import Resident
@@ -31,6 +32,7 @@ __all__ = [
     "StatusListRecord",
     "UTCDateTime",
     "forget_deleted_keys",
-    "single_statements",
+    "insert_key_row",
+    "read_key_row",
     "use_write_ahead_log",
 ]

@@ -25,9 +25,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Connection, Engine, LargeBinary, String, event
+from sqlalchemy import Connection, Engine, Insert, LargeBinary, Row, Select, String, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -53,6 +54,7 @@ class ResidentKey(db.Model):  # type: ignore[name-defined,misc]
 
 
 log = logging.getLogger("cardservice.keystore")
+_Columns = TypeVarTuple("_Columns")
 
 
 def use_write_ahead_log(engine: Engine) -> None:
@@ -66,14 +68,9 @@ def use_write_ahead_log(engine: Engine) -> None:
 
 
 @contextmanager
-def single_statements(bind: Engine | Connection) -> Iterator[Connection]:
-    """A key-store connection, apart from the session's, on which every statement is a
-    transaction of its own: for reading one key, the hot path of issuing and printing, without
-    the BEGIN and COMMIT round trips (0.28 ms against 0.15 ms per read on PostgreSQL here).
-
-    Reads only: on SQLite a write here would wait for any write lock the session's own key-store
-    transaction holds (BEGIN IMMEDIATE), whereas a read in WAL mode never waits.
-    """
+def _single_statements(bind: Engine | Connection) -> Iterator[Connection]:
+    """A key-store connection, apart from any session's, on which every statement is a
+    transaction of its own, with no BEGIN or COMMIT round trip."""
     connection = bind.engine.connect()
     if connection.dialect.name == "sqlite":
         # The driver already runs each statement on its own (security._sqlite_pragmas): only
@@ -85,6 +82,37 @@ def single_statements(bind: Engine | Connection) -> Iterator[Connection]:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
     with connection:
         yield connection
+
+
+# Every issue and print reads one key and every enrolment writes one, so these two run as single
+# statements: on PostgreSQL each is then one round trip instead of four (pool ping, BEGIN,
+# statement, COMMIT), and a round trip to a server that sat idle while the app rendered a PDF
+# costs about 0.3 ms here (docs/performance.md, counter flow). Without the pool's ping a
+# connection the server dropped (a restart) fails on first use; SQLAlchemy then discards the
+# whole pool, and the read below simply runs again.
+
+
+def read_key_row(bind: Engine | Connection, statement: Select[*_Columns]) -> Row[*_Columns] | None:
+    """The first row of one SELECT on the key store, as a transaction of its own."""
+    for attempt in (1, 2):
+        try:
+            with _single_statements(bind) as connection:
+                return connection.execute(statement).first()
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def insert_key_row(bind: Engine | Connection, statement: Insert) -> None:
+    """One INSERT on the key store, committed (durable) when this returns.
+
+    The caller's session must hold no key-store transaction: on SQLite this connection would
+    wait for that transaction's write lock. Not retried: after a dropped connection the insert
+    may or may not have committed, and an orphan key is what the sweep is for.
+    """
+    with _single_statements(bind) as connection:
+        connection.execute(statement)
 
 
 def forget_deleted_keys(bind: Engine | Connection) -> None:

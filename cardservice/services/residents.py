@@ -34,7 +34,14 @@ from sqlalchemy import Row, delete, func, insert, select, update
 
 import cardformat
 
-from ..models import Card, Resident, ResidentKey, forget_deleted_keys, single_statements
+from ..models import (
+    Card,
+    Resident,
+    ResidentKey,
+    forget_deleted_keys,
+    insert_key_row,
+    read_key_row,
+)
 from . import audit
 from ._types import DbSession
 from .audit import Actor
@@ -286,17 +293,18 @@ def enrol_resident(
 def _store_data_key(
     session: DbSession, resident_id: str, sealed: SealedRecord, *, now: datetime
 ) -> None:
-    """The key first, in a key-store transaction of its own: a failure after this commit leaves
-    an orphan key (no record was written anywhere), which the sweep removes."""
-    session.execute(
+    """The key first, committed on its own: a failure after this leaves an orphan key (no
+    record was written anywhere), which the sweep removes."""
+    session.commit()  # settle what the session holds, and any key-store lock with it
+    insert_key_row(
+        session.get_bind(ResidentKey),
         insert(ResidentKey).values(
             resident_id=resident_id,
             master_key_id=sealed.master_key_id,
             wrapped_data_key=sealed.wrapped_data_key,
             created_at=now,
-        )
+        ),
     )
-    session.commit()
 
 
 def _discard_orphan_key(session: DbSession, resident_id: str) -> None:
@@ -325,14 +333,12 @@ def _data_key(session: DbSession, resident: Resident) -> Row[str, bytes]:
     A record without one is what an interrupted erasure leaves: unreadable by design, so it is
     reported as not found (the person was erased), and the sweep removes the row.
     """
-    # Read on a connection of its own, outside the session's transaction: every issue and
-    # print reads one key, and a lone SELECT needs no BEGIN or COMMIT round trip.
-    with single_statements(session.get_bind(ResidentKey)) as keystore:
-        key = keystore.execute(
-            select(ResidentKey.master_key_id, ResidentKey.wrapped_data_key).where(
-                ResidentKey.resident_id == resident.id
-            )
-        ).first()
+    key = read_key_row(
+        session.get_bind(ResidentKey),
+        select(ResidentKey.master_key_id, ResidentKey.wrapped_data_key).where(
+            ResidentKey.resident_id == resident.id
+        ),
+    )
     if key is None:
         # No resident id in the log: it links to a person.
         log.warning(
