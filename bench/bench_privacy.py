@@ -40,12 +40,12 @@ sys.path.insert(0, str(HERE))
 from bench_counter import (  # noqa: E402
     _make_app,
     _pct,
-    _photo,
     bench_erase,
     create_schemas,
     drop_schemas,
-    encryption_timer,
+    run_counter_flows,
     sealed_resident_row,
+    setup_city,
 )
 
 SOFTHSM_MODULES = (
@@ -54,62 +54,9 @@ SOFTHSM_MODULES = (
 )
 
 
-def _setup_city(app: Any) -> str:
-    from cardservice.extensions import db
-    from cardservice.services import Actor, deps
-    from cardservice.services.keys import init_city
-    from cardservice.services.staff import create_token
-
-    now = datetime.now(UTC)
-    with app.app_context():
-        init_city(
-            db.session,
-            deps(),
-            code="FR SXB",
-            names={"fr": "Strasbourg"},
-            now=now,
-            actor=Actor.system("bench"),
-        )
-        token: str = create_token(
-            db.session, name="bench", role="clerk", now=now, actor=Actor.system("bench")
-        ).token
-        db.session.remove()
-    return token
-
-
 def bench_flow(app: Any, iterations: int, label: str) -> None:
-    token = _setup_city(app)
-    headers = {"Authorization": f"Bearer {token}"}
-    photo = base64.b64encode(_photo()).decode()
-    client = app.test_client()
-    flows: list[float] = []
-    crypto: list[float] = []
-    warmup = 5
-    with encryption_timer(app) as spent:
-        for i in range(iterations + warmup):
-            body = {
-                "display_name": f"Bench Resident {secrets.token_hex(3)}",
-                "birth_date": "1988-07-14",
-                "gender_marker": "X",
-                "address": "12 rue des Fleurs",
-                "preferred_language": "fr",
-                "photo": photo,
-                "documents": ["passport", "utility_bill"],
-            }
-            spent[0] = 0.0
-            start = time.perf_counter()
-            response = client.post("/api/v1/residents", json=body, headers=headers)
-            assert response.status_code == 201, response.get_data(as_text=True)
-            rid = response.get_json()["id"]
-            response = client.post(f"/api/v1/residents/{rid}/cards", headers=headers)
-            assert response.status_code == 201
-            number = response.get_json()["number"]
-            response = client.get(f"/api/v1/cards/{number}.pdf", headers=headers)
-            assert response.status_code == 200 and response.data.startswith(b"%PDF")
-            elapsed = time.perf_counter() - start
-            if i >= warmup:
-                flows.append(elapsed)
-                crypto.append(spent[0])
+    times = run_counter_flows(app, setup_city(app), iterations)
+    flows, crypto = times.steps["flow"], times.encryption
     shares = [c / f for c, f in zip(crypto, flows, strict=True)]
     share = sum(crypto) / sum(flows) * 100
     print(f"Counter flow with {label}, {iterations} residents (enrol + issue + PDF)")
