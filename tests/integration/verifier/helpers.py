@@ -1,7 +1,8 @@
 """Helpers of the verifier's integration tests: a fake issuing city and a clock.
 
-A fake issuing city is built here with cardformat alone (keys, signed metadata, signed status
-lists, cards), the way cardservice publishes, so these tests need no cardservice code.
+The fake issuing city is built with cardformat alone (keys, signed metadata, signed status
+lists, cards; the documents themselves are made by tests.fake_city), the way cardservice
+publishes, so these tests need no cardservice code.
 """
 
 from __future__ import annotations
@@ -15,18 +16,14 @@ from cardformat import (
     Card,
     IssuerMetadata,
     KeyState,
-    PublishedKey,
     StatusList,
-    StatusListRef,
     fingerprint,
-    generate_card_number,
     generate_key,
     key_id,
-    public_key_bytes,
-    sign_card,
     sign_metadata,
     sign_status_list,
 )
+from tests.fake_city import issuer_metadata, published_key, signed_card
 
 # A fixed, injected clock: every signature, sync and verification in a test agrees on "now".
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -89,29 +86,24 @@ class FakeIssuer:
         return next(k for k in self.keys if k.state is KeyState.ACTIVE)
 
     def metadata(self, now: datetime) -> IssuerMetadata:
-        return IssuerMetadata(
-            issuer=self.code,
+        return issuer_metadata(
+            code=self.code,
             names=self.names,
-            root_key=public_key_bytes(self.root),
-            keys=tuple(
-                PublishedKey(
-                    kid=k.kid,
-                    public_key=public_key_bytes(k.key),
-                    state=k.state,
-                    not_before=k.not_before,
-                    retired_at=k.retired_at,
+            root=self.root,
+            keys=(
+                published_key(
+                    k.key, state=k.state, not_before=k.not_before, retired_at=k.retired_at
                 )
                 for k in self.keys
             ),
-            status_lists=tuple(
-                StatusListRef(id=i, uri=f"{self.base_url}/.well-known/citycard/status/{i}")
-                for i in sorted(self.lists)
-            ),
-            status_list_size=MIN_STATUS_LIST_SIZE,
+            status_list_uris={i: self.status_list_uri(i) for i in self.lists},
             serial=self.serial,
             issued_at=now,
             ttl=self.metadata_ttl,
         )
+
+    def status_list_uri(self, list_id: int) -> str:
+        return f"{self.base_url}/.well-known/citycard/status/{list_id}"
 
     def publish(self, now: datetime, *, bump: bool = True) -> None:
         """Re-sign everything as of ``now``; the serial grows unless told otherwise."""
@@ -121,11 +113,10 @@ class FakeIssuer:
             self.metadata(now), root_key=self.root
         )
         for i, status_list in self.lists.items():
-            uri = f"{self.base_url}/.well-known/citycard/status/{i}"
             self.docs[f"/.well-known/citycard/status/{i}"] = sign_status_list(
                 status_list,
                 issuer=self.code,
-                uri=uri,
+                uri=self.status_list_uri(i),
                 signing_key=self.active.key,
                 now=now,
                 ttl=self.list_ttl,
@@ -146,20 +137,15 @@ class FakeIssuer:
         if index is None:
             index = self.next_index
             self.next_index += 7
-        card = Card(
-            number=generate_card_number(),
-            holder_name=name,
-            birth_date=birth_date,
-            status_index=index,
-        )
-        text = sign_card(
-            card,
+        return signed_card(
             issuer=issuer or self.code,
             signing_key=(key or self.active).key,
             now=now,
             expires_at=expires_at or now + timedelta(days=3 * 365),
+            status_index=index,
+            holder_name=name,
+            birth_date=birth_date,
         )
-        return text, card
 
     def set_status(self, index: int, status: int) -> None:
         list_id, position = divmod(index, MIN_STATUS_LIST_SIZE)

@@ -1,0 +1,147 @@
+"""A fake issuing city's publications and cards, made with cardformat alone.
+
+A city publishes, for partner verifiers, issuer metadata (its root key, its signing keys, where
+its status lists are) signed by its root key, and status lists signed by a signing key; it signs
+cards with a signing key. The verifier's tests and the benchmarks build such cities without
+cardservice, from the pieces here, so that they all follow one reading of the card format:
+tests/integration/verifier, tests/e2e/verifier, bench/bench_verify.py and
+bench/bench_federation.py. Each caller keeps its own city (keys, lists, server); only how the
+documents are made lives here.
+
+Importable as ``tests.fake_city`` from the repository root (the bench scripts put the root on
+sys.path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cardformat import (
+    MIN_STATUS_LIST_SIZE,
+    Card,
+    IssuerMetadata,
+    KeyState,
+    PublishedKey,
+    StatusListRef,
+    fingerprint,
+    generate_card_number,
+    key_id,
+    public_key_bytes,
+    sign_card,
+)
+from verifier.trust import PartnerRecord, StoredStatusList
+
+METADATA_TTL = 86400  # seconds a verifier may rely on the metadata, as cardservice sets it
+STATUS_LIST_TTL = 3600  # seconds a verifier may rely on a status list, as cardservice sets it
+
+
+def published_key(
+    signing_key: Ed25519PrivateKey,
+    *,
+    not_before: datetime,
+    state: KeyState = KeyState.ACTIVE,
+    not_after: datetime | None = None,
+    retired_at: datetime | None = None,
+) -> PublishedKey:
+    """How the metadata lists one of the city's signing keys."""
+    return PublishedKey(
+        kid=key_id(signing_key),
+        public_key=public_key_bytes(signing_key),
+        state=state,
+        not_before=not_before,
+        not_after=not_after,
+        retired_at=retired_at,
+    )
+
+
+def issuer_metadata(
+    *,
+    code: str,
+    names: Mapping[str, str],
+    root: Ed25519PrivateKey,
+    keys: Iterable[PublishedKey],
+    status_list_uris: Mapping[int, str],
+    issued_at: datetime,
+    serial: int = 1,
+    ttl: int = METADATA_TTL,
+) -> IssuerMetadata:
+    """The city's metadata (to be signed with ``sign_metadata(..., root_key=root)``).
+
+    ``status_list_uris`` maps each status list id to the address it is published at; every list
+    has MIN_STATUS_LIST_SIZE entries.
+    """
+    return IssuerMetadata(
+        issuer=code,
+        names=dict(names),
+        root_key=public_key_bytes(root),
+        keys=tuple(keys),
+        status_lists=tuple(
+            StatusListRef(id=i, uri=uri) for i, uri in sorted(status_list_uris.items())
+        ),
+        status_list_size=MIN_STATUS_LIST_SIZE,
+        serial=serial,
+        issued_at=issued_at,
+        ttl=ttl,
+    )
+
+
+def signed_card(
+    *,
+    issuer: str,
+    signing_key: Ed25519PrivateKey,
+    now: datetime,
+    expires_at: datetime,
+    status_index: int,
+    holder_name: str = "Amina Haddad",
+    birth_date: date | None = date(1990, 4, 2),
+) -> tuple[str, Card]:
+    """A new card (fresh random number) issued at ``now``: its QR text and its contents."""
+    card = Card(
+        number=generate_card_number(),
+        holder_name=holder_name,
+        birth_date=birth_date,
+        status_index=status_index,
+    )
+    text = sign_card(card, issuer=issuer, signing_key=signing_key, now=now, expires_at=expires_at)
+    return text, card
+
+
+def partner_record(
+    *,
+    code: str,
+    metadata_url: str,
+    root: Ed25519PrivateKey,
+    metadata: bytes,
+    status_list_uri: str,
+    status_list_token: bytes,
+    at: datetime,
+    status_list_fetched_at: datetime | None = None,
+    last_synced_at: datetime | None = None,
+) -> PartnerRecord:
+    """The city as a verifier's trust store holds it once pinned at ``at``, written directly
+    instead of fetched: its signed metadata and its status list 0.
+
+    ``status_list_fetched_at`` defaults to ``at``; ``last_synced_at`` records a successful sync
+    (none by default).
+    """
+    return PartnerRecord(
+        code=code,
+        metadata_url=metadata_url,
+        fingerprint=fingerprint(root),
+        added_at=at,
+        metadata=metadata,
+        metadata_fetched_at=at,
+        status_lists=(
+            StoredStatusList(
+                id=0,
+                uri=status_list_uri,
+                token=status_list_token,
+                fetched_at=status_list_fetched_at or at,
+            ),
+        ),
+        last_attempt_at=last_synced_at,
+        last_success_at=last_synced_at,
+    )
