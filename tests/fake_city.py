@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -54,6 +55,19 @@ def published_key(
         not_before=not_before,
         not_after=not_after,
         retired_at=retired_at,
+    )
+
+
+def published_vector_key(entry: Mapping[str, Any], *, not_before: datetime) -> PublishedKey:
+    """How the metadata lists a signing key of the card-format vectors (an entry of "keys" in
+    tests/vectors/cards.json: public part, state, retirement time)."""
+    retired = entry["retired_at"]
+    return PublishedKey(
+        kid=bytes.fromhex(entry["kid"]),
+        public_key=bytes.fromhex(entry["public_key"]),
+        state=KeyState(entry["state"]),
+        not_before=not_before,
+        retired_at=datetime.fromisoformat(retired.replace("Z", "+00:00")) if retired else None,
     )
 
 

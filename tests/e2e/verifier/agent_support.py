@@ -1,7 +1,9 @@
 """Helpers of the agent page's end-to-end tests: a test issuer built with cardformat, a verifier
 trust store that pins it, a live server, and a fake-camera video of a card.
 
-Kept in this folder (not imported from another conftest) so these tests stand alone.
+Kept in this folder (not imported from another conftest) so these tests stand alone; the
+documents the issuer publishes are made by tests.fake_city, shared with the other verifier tests
+and the benchmarks.
 """
 
 from __future__ import annotations
@@ -22,24 +24,17 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from cardformat import (
     MIN_STATUS_LIST_SIZE,
-    Card,
-    IssuerMetadata,
     KeyState,
-    PublishedKey,
     Status,
     StatusList,
-    StatusListRef,
-    fingerprint,
-    generate_card_number,
     generate_key,
     key_id,
-    public_key_bytes,
-    sign_card,
     sign_metadata,
     sign_status_list,
 )
 from cardformat.base45 import b45decode, b45encode
-from verifier.trust import PartnerRecord, StoredStatusList, TrustStore
+from tests.fake_city import issuer_metadata, partner_record, published_key, signed_card
+from verifier.trust import TrustStore
 
 STATUS_TTL = 3600
 PHONE = {"width": 390, "height": 844}
@@ -82,39 +77,32 @@ class FakeIssuer:
         self.next_index += 7
         if index < self.statuses.size:  # beyond it: a list this issuer does not publish
             self.statuses.set(index, status)
-        card = Card(
-            number=generate_card_number(),
-            holder_name=name,
-            birth_date=birth_date,
-            status_index=index,
-        )
-        return sign_card(
-            card,
+        text, _ = signed_card(
             issuer=self.code,
             signing_key=key or self.signing,
             now=now,
             expires_at=now + valid_for,
+            status_index=index,
+            holder_name=name,
+            birth_date=birth_date,
         )
+        return text
 
     def metadata(self, *, now: datetime) -> bytes:
-        meta = IssuerMetadata(
-            issuer=self.code,
-            names=dict(self.names),
-            root_key=public_key_bytes(self.root),
-            keys=(
-                PublishedKey(
-                    kid=self.kid,
-                    public_key=public_key_bytes(self.signing),
+        meta = issuer_metadata(
+            code=self.code,
+            names=self.names,
+            root=self.root,
+            keys=[
+                published_key(
+                    self.signing,
                     state=self.key_state,
                     not_before=now - timedelta(days=400),
                     retired_at=self.retired_at,
-                ),
-            ),
-            status_lists=(StatusListRef(id=0, uri=self.status_uri()),),
-            status_list_size=MIN_STATUS_LIST_SIZE,
-            serial=1,
+                )
+            ],
+            status_list_uris={0: self.status_uri()},
             issued_at=now,
-            ttl=86400,
         )
         return sign_metadata(meta, root_key=self.root)
 
@@ -133,23 +121,16 @@ class FakeIssuer:
     ) -> None:
         """Pin this issuer in the trust store of ``instance``, as ``verifier sync`` would."""
         listed_at = status_issued_at or now
-        record = PartnerRecord(
+        record = partner_record(
             code=self.code,
             metadata_url=f"{self.base_url}/.well-known/citycard/issuer",
-            fingerprint=fingerprint(self.root),
-            added_at=now,
+            root=self.root,
             metadata=self.metadata(now=now),
-            metadata_fetched_at=now,
-            status_lists=(
-                StoredStatusList(
-                    id=0,
-                    uri=self.status_uri(),
-                    token=self.status_token(now=listed_at),
-                    fetched_at=listed_at,
-                ),
-            ),
-            last_attempt_at=now,
-            last_success_at=now,
+            status_list_uri=self.status_uri(),
+            status_list_token=self.status_token(now=listed_at),
+            status_list_fetched_at=listed_at,
+            at=now,
+            last_synced_at=now,
         )
         with TrustStore(instance).transaction() as records:
             records[self.code] = record

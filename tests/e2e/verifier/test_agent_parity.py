@@ -20,22 +20,21 @@ import pytest
 
 from cardformat import (
     MIN_STATUS_LIST_SIZE,
-    IssuerMetadata,
-    KeyState,
-    PublishedKey,
     Status,
     StatusList,
-    StatusListRef,
-    fingerprint,
     generate_key,
-    key_id,
-    public_key_bytes,
     sign_metadata,
     sign_status_list,
 )
 from cardformat.base45 import b45decode, b45encode
+from tests.fake_city import (
+    issuer_metadata,
+    partner_record,
+    published_key,
+    published_vector_key,
+)
 from verifier import create_app
-from verifier.trust import PartnerRecord, StoredStatusList, TrustStore
+from verifier.trust import TrustStore
 
 from .agent_support import FakeIssuer, LiveServer, forge
 
@@ -77,34 +76,17 @@ def _vector_trust_store(instance: Path, doc: dict[str, Any], at: datetime) -> No
         for code, keys in by_issuer.items():
             root, lister = generate_key(), generate_key()
             published = [
-                PublishedKey(
-                    kid=bytes.fromhex(k["kid"]),
-                    public_key=bytes.fromhex(k["public_key"]),
-                    state=KeyState(k["state"]),
-                    not_before=at - timedelta(days=2000),
-                    retired_at=_time(k["retired_at"]) if k["retired_at"] else None,
-                )
-                for k in keys
+                published_vector_key(k, not_before=at - timedelta(days=2000)) for k in keys
             ]
-            published.append(
-                PublishedKey(
-                    kid=key_id(lister),
-                    public_key=public_key_bytes(lister),
-                    state=KeyState.ACTIVE,
-                    not_before=at - timedelta(days=2000),
-                )
-            )
+            published.append(published_key(lister, not_before=at - timedelta(days=2000)))
             uri = f"https://{code.replace(' ', '').lower()}.example/status/0"
-            meta = IssuerMetadata(
-                issuer=code,
+            meta = issuer_metadata(
+                code=code,
                 names={"en": keys[0]["issuer_name"]},
-                root_key=public_key_bytes(root),
-                keys=tuple(published),
-                status_lists=(StatusListRef(id=0, uri=uri),),
-                status_list_size=MIN_STATUS_LIST_SIZE,
-                serial=1,
+                root=root,
+                keys=published,
+                status_list_uris={0: uri},
                 issued_at=at,
-                ttl=86400,
             )
             token = sign_status_list(
                 StatusList(MIN_STATUS_LIST_SIZE),
@@ -114,14 +96,14 @@ def _vector_trust_store(instance: Path, doc: dict[str, Any], at: datetime) -> No
                 now=at,
                 ttl=3600,
             )
-            records[code] = PartnerRecord(
+            records[code] = partner_record(
                 code=code,
                 metadata_url=f"https://{code.replace(' ', '').lower()}.example/issuer",
-                fingerprint=fingerprint(root),
-                added_at=at,
+                root=root,
                 metadata=sign_metadata(meta, root_key=root),
-                metadata_fetched_at=at,
-                status_lists=(StoredStatusList(id=0, uri=uri, token=token, fetched_at=at),),
+                status_list_uri=uri,
+                status_list_token=token,
+                at=at,
             )
 
 

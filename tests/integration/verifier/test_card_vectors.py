@@ -19,19 +19,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cardformat import (
     MIN_STATUS_LIST_SIZE,
-    IssuerMetadata,
-    KeyState,
-    PublishedKey,
     StatusList,
-    StatusListRef,
-    fingerprint,
     generate_key,
     public_key_bytes,
     sign_metadata,
     sign_status_list,
 )
+from tests.fake_city import issuer_metadata, partner_record, published_vector_key
 from verifier import create_app
-from verifier.trust import PartnerRecord, StoredStatusList, TrustStore
+from verifier.trust import TrustStore
 
 VECTORS_FILE = Path(__file__).resolve().parents[2] / "vectors" / "cards.json"
 if not VECTORS_FILE.exists():
@@ -69,25 +65,16 @@ def _write_store(instance: Path, now: datetime) -> None:
             root = generate_key()
             host = f"https://{issuer.replace(' ', '').lower()}.example/.well-known/citycard"
             uri = f"{host}/status/0"
-            meta = IssuerMetadata(
-                issuer=issuer,
+            meta = issuer_metadata(
+                code=issuer,
                 names={"en": names[issuer]},
-                root_key=public_key_bytes(root),
-                keys=tuple(
-                    PublishedKey(
-                        kid=bytes.fromhex(k["kid"]),
-                        public_key=bytes.fromhex(k["public_key"]),
-                        state=KeyState(k["state"]),
-                        not_before=published_at - timedelta(days=365),
-                        retired_at=_time(k["retired_at"]),
-                    )
+                root=root,
+                keys=(
+                    published_vector_key(k, not_before=published_at - timedelta(days=365))
                     for k in keys
                 ),
-                status_lists=(StatusListRef(id=0, uri=uri),),
-                status_list_size=MIN_STATUS_LIST_SIZE,
-                serial=1,
+                status_list_uris={0: uri},
                 issued_at=published_at,
-                ttl=86400,
             )
             active = next(k for k in keys if k["state"] == "active")
             token = sign_status_list(
@@ -98,14 +85,14 @@ def _write_store(instance: Path, now: datetime) -> None:
                 now=now,
                 ttl=3600,
             )
-            records[issuer] = PartnerRecord(
+            records[issuer] = partner_record(
                 code=issuer,
                 metadata_url=f"{host}/issuer",
-                fingerprint=fingerprint(root),
-                added_at=now,
+                root=root,
                 metadata=sign_metadata(meta, root_key=root),
-                metadata_fetched_at=now,
-                status_lists=(StoredStatusList(id=0, uri=uri, token=token, fetched_at=now),),
+                status_list_uri=uri,
+                status_list_token=token,
+                at=now,
             )
 
 
