@@ -44,22 +44,14 @@ sys.path.insert(0, str(ROOT))
 
 from cardformat import (  # noqa: E402
     MIN_STATUS_LIST_SIZE,
-    Card,
-    IssuerMetadata,
-    KeyState,
-    PublishedKey,
     Status,
     StatusList,
-    StatusListRef,
     fingerprint,
-    generate_card_number,
     generate_key,
-    key_id,
-    public_key_bytes,
-    sign_card,
     sign_metadata,
     sign_status_list,
 )
+from tests.fake_city import issuer_metadata, published_key, signed_card  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -206,25 +198,20 @@ class FakeCity:
         lst = StatusList(MIN_STATUS_LIST_SIZE, bits=2)
         for index in self.revoked:
             lst.set(index, Status.REVOKED)
-        meta = IssuerMetadata(
-            issuer=self.code,
+        meta = issuer_metadata(
+            code=self.code,
             names={"en": f"Bench City {self.n}"},
-            root_key=public_key_bytes(self.root),
-            keys=(
-                PublishedKey(
-                    kid=key_id(self.signer),
-                    public_key=public_key_bytes(self.signer),
-                    state=KeyState.ACTIVE,
+            root=self.root,
+            keys=[
+                published_key(
+                    self.signer,
                     not_before=now - timedelta(days=1),
                     not_after=now + timedelta(days=365),
-                    retired_at=None,
-                ),
-            ),
-            status_lists=(StatusListRef(id=0, uri=uri),),
-            status_list_size=MIN_STATUS_LIST_SIZE,
+                )
+            ],
+            status_list_uris={0: uri},
             serial=self.serial,
             issued_at=now,
-            ttl=86400,
         )
         self.docs = {
             f"{self.prefix}/issuer": sign_metadata(meta, root_key=self.root),
@@ -241,18 +228,16 @@ class FakeCity:
 
     def card(self, now: datetime) -> str:
         valid_index = next(i for i in range(MIN_STATUS_LIST_SIZE) if i not in self.revoked)
-        return sign_card(
-            Card(
-                number=generate_card_number(),
-                holder_name="Amina Diallo",
-                birth_date=date(1991, 4, 23),
-                status_index=valid_index,
-            ),
+        text, _ = signed_card(
             issuer=self.code,
             signing_key=self.signer,
             now=now,
             expires_at=now + timedelta(days=365 * 5),
+            status_index=valid_index,
+            holder_name="Amina Diallo",
+            birth_date=date(1991, 4, 23),
         )
+        return text
 
 
 class _Handler(BaseHTTPRequestHandler):

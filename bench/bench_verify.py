@@ -46,21 +46,13 @@ sys.path.insert(0, str(ROOT))
 
 from cardformat import (  # noqa: E402
     MIN_STATUS_LIST_SIZE,
-    Card,
-    IssuerMetadata,
-    KeyState,
-    PublishedKey,
     StatusList,
-    StatusListRef,
     fingerprint,
-    generate_card_number,
     generate_key,
-    key_id,
-    public_key_bytes,
-    sign_card,
     sign_metadata,
     sign_status_list,
 )
+from tests.fake_city import issuer_metadata, published_key, signed_card  # noqa: E402
 from verifier.sync import HttpFetcher, add_partner, sync_partners  # noqa: E402
 from verifier.trust import TrustStore  # noqa: E402
 
@@ -94,23 +86,13 @@ def make_city(i: int, base_url: str, now: datetime) -> City:
     root, signing = generate_key(), generate_key()
     prefix = f"/c{i}/.well-known/citycard"
     uri = f"{base_url}{prefix}/status/0"
-    meta = IssuerMetadata(
-        issuer=code,
+    meta = issuer_metadata(
+        code=code,
         names={"en": f"City {i}", "fr": f"Ville {i}"},
-        root_key=public_key_bytes(root),
-        keys=(
-            PublishedKey(
-                kid=key_id(signing),
-                public_key=public_key_bytes(signing),
-                state=KeyState.ACTIVE,
-                not_before=now - timedelta(days=30),
-            ),
-        ),
-        status_lists=(StatusListRef(id=0, uri=uri),),
-        status_list_size=MIN_STATUS_LIST_SIZE,
-        serial=1,
+        root=root,
+        keys=[published_key(signing, not_before=now - timedelta(days=30))],
+        status_list_uris={0: uri},
         issued_at=now,
-        ttl=86400,
     )
     status = StatusList(MIN_STATUS_LIST_SIZE, 2)
     for j in range(0, MIN_STATUS_LIST_SIZE, 97):  # about 1% revoked, as in a real list
@@ -125,19 +107,16 @@ def make_city(i: int, base_url: str, now: datetime) -> City:
 
 
 def card_for(city: City, now: datetime) -> str:
-    card = Card(
-        number=generate_card_number(),
-        holder_name="Amina Haddad",
-        birth_date=date(1990, 4, 2),
-        status_index=12_345,  # not a multiple of 97: valid
-    )
-    return sign_card(
-        card,
+    text, _ = signed_card(
         issuer=city.code,
         signing_key=city.signing,
         now=now,
         expires_at=now + timedelta(days=1000),
+        status_index=12_345,  # not a multiple of 97: valid
+        holder_name="Amina Haddad",
+        birth_date=date(1990, 4, 2),
     )
+    return text
 
 
 def serve(docs: dict[str, bytes]) -> tuple[ThreadingHTTPServer, str]:
