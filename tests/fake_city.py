@@ -26,12 +26,16 @@ from cardformat import (
     IssuerMetadata,
     KeyState,
     PublishedKey,
+    StatusList,
     StatusListRef,
     fingerprint,
     generate_card_number,
+    generate_key,
     key_id,
     public_key_bytes,
     sign_card,
+    sign_metadata,
+    sign_status_list,
 )
 from verifier.trust import PartnerRecord, StoredStatusList
 
@@ -158,4 +162,50 @@ def partner_record(
         ),
         last_attempt_at=last_synced_at,
         last_success_at=last_synced_at,
+    )
+
+
+def pinned_city_record(
+    *,
+    code: str,
+    names: Mapping[str, str],
+    keys: Iterable[PublishedKey],
+    base_url: str,
+    status_list_signer: Ed25519PrivateKey,
+    metadata_issued_at: datetime,
+    at: datetime,
+) -> PartnerRecord:
+    """A city with a root key made here, pinned at ``at``, for signing keys known only by their
+    public part (the card-format vectors' keys).
+
+    Its metadata lists ``keys`` and is published at ``{base_url}/issuer``; its one status list
+    (``{base_url}/status/0``, every card valid) is signed at ``at`` by ``status_list_signer``,
+    which must be one of ``keys``.
+    """
+    root = generate_key()
+    uri = f"{base_url}/status/0"
+    meta = issuer_metadata(
+        code=code,
+        names=names,
+        root=root,
+        keys=keys,
+        status_list_uris={0: uri},
+        issued_at=metadata_issued_at,
+    )
+    token = sign_status_list(
+        StatusList(MIN_STATUS_LIST_SIZE),
+        issuer=code,
+        uri=uri,
+        signing_key=status_list_signer,
+        now=at,
+        ttl=STATUS_LIST_TTL,
+    )
+    return partner_record(
+        code=code,
+        metadata_url=f"{base_url}/issuer",
+        root=root,
+        metadata=sign_metadata(meta, root_key=root),
+        status_list_uri=uri,
+        status_list_token=token,
+        at=at,
     )

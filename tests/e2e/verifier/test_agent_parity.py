@@ -18,21 +18,9 @@ from typing import Any
 import cbor2
 import pytest
 
-from cardformat import (
-    MIN_STATUS_LIST_SIZE,
-    Status,
-    StatusList,
-    generate_key,
-    sign_metadata,
-    sign_status_list,
-)
+from cardformat import MIN_STATUS_LIST_SIZE, Status, generate_key
 from cardformat.base45 import b45decode, b45encode
-from tests.fake_city import (
-    issuer_metadata,
-    partner_record,
-    published_key,
-    published_vector_key,
-)
+from tests.fake_city import pinned_city_record, published_key, published_vector_key
 from verifier import create_app
 from verifier.trust import TrustStore
 
@@ -74,35 +62,18 @@ def _vector_trust_store(instance: Path, doc: dict[str, Any], at: datetime) -> No
         by_issuer.setdefault(key["issuer"], []).append(key)
     with TrustStore(instance).transaction() as records:
         for code, keys in by_issuer.items():
-            root, lister = generate_key(), generate_key()
+            lister = generate_key()
             published = [
                 published_vector_key(k, not_before=at - timedelta(days=2000)) for k in keys
             ]
             published.append(published_key(lister, not_before=at - timedelta(days=2000)))
-            uri = f"https://{code.replace(' ', '').lower()}.example/status/0"
-            meta = issuer_metadata(
+            records[code] = pinned_city_record(
                 code=code,
                 names={"en": keys[0]["issuer_name"]},
-                root=root,
                 keys=published,
-                status_list_uris={0: uri},
-                issued_at=at,
-            )
-            token = sign_status_list(
-                StatusList(MIN_STATUS_LIST_SIZE),
-                issuer=code,
-                uri=uri,
-                signing_key=lister,
-                now=at,
-                ttl=3600,
-            )
-            records[code] = partner_record(
-                code=code,
-                metadata_url=f"https://{code.replace(' ', '').lower()}.example/issuer",
-                root=root,
-                metadata=sign_metadata(meta, root_key=root),
-                status_list_uri=uri,
-                status_list_token=token,
+                base_url=f"https://{code.replace(' ', '').lower()}.example",
+                status_list_signer=lister,
+                metadata_issued_at=at,
                 at=at,
             )
 

@@ -17,15 +17,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cardformat import (
-    MIN_STATUS_LIST_SIZE,
-    StatusList,
-    generate_key,
-    public_key_bytes,
-    sign_metadata,
-    sign_status_list,
-)
-from tests.fake_city import issuer_metadata, partner_record, published_vector_key
+from cardformat import public_key_bytes
+from tests.fake_city import pinned_city_record, published_vector_key
 from verifier import create_app
 from verifier.trust import TrustStore
 
@@ -62,36 +55,17 @@ def _write_store(instance: Path, now: datetime) -> None:
     published_at = datetime(2025, 12, 1, tzinfo=UTC)
     with TrustStore(instance).transaction() as records:
         for issuer, keys in by_issuer.items():
-            root = generate_key()
-            host = f"https://{issuer.replace(' ', '').lower()}.example/.well-known/citycard"
-            uri = f"{host}/status/0"
-            meta = issuer_metadata(
+            active = next(k for k in keys if k["state"] == "active")
+            records[issuer] = pinned_city_record(
                 code=issuer,
                 names={"en": names[issuer]},
-                root=root,
                 keys=(
                     published_vector_key(k, not_before=published_at - timedelta(days=365))
                     for k in keys
                 ),
-                status_list_uris={0: uri},
-                issued_at=published_at,
-            )
-            active = next(k for k in keys if k["state"] == "active")
-            token = sign_status_list(
-                StatusList(MIN_STATUS_LIST_SIZE, 2),
-                issuer=issuer,
-                uri=uri,
-                signing_key=private[active["public_key"]],
-                now=now,
-                ttl=3600,
-            )
-            records[issuer] = partner_record(
-                code=issuer,
-                metadata_url=f"{host}/issuer",
-                root=root,
-                metadata=sign_metadata(meta, root_key=root),
-                status_list_uri=uri,
-                status_list_token=token,
+                base_url=f"https://{issuer.replace(' ', '').lower()}.example/.well-known/citycard",
+                status_list_signer=private[active["public_key"]],
+                metadata_issued_at=published_at,
                 at=now,
             )
 
