@@ -48,10 +48,8 @@ from cardformat import (  # noqa: E402
     StatusList,
     fingerprint,
     generate_key,
-    sign_metadata,
-    sign_status_list,
 )
-from tests.fake_city import issuer_metadata, published_key, signed_card  # noqa: E402
+from tests.fake_city import published_documents, signed_card  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -194,37 +192,23 @@ class FakeCity:
     def publish(self, now: datetime) -> None:
         """(Re-)sign the metadata and the status list, as a city does after a change."""
         self.serial += 1
-        uri = f"{self.base}{self.prefix}/status/0"
         lst = StatusList(MIN_STATUS_LIST_SIZE, bits=2)
         for index in self.revoked:
             lst.set(index, Status.REVOKED)
-        meta = issuer_metadata(
+        self.docs = published_documents(
             code=self.code,
             names={"en": f"Bench City {self.n}"},
             root=self.root,
-            keys=[
-                published_key(
-                    self.signer,
-                    not_before=now - timedelta(days=1),
-                    not_after=now + timedelta(days=365),
-                )
-            ],
-            status_list_uris={0: uri},
+            signing_key=self.signer,
+            statuses=lst,
+            base_url=self.base,
+            prefix=self.prefix,
+            now=now,
+            key_not_before=now - timedelta(days=1),
+            key_not_after=now + timedelta(days=365),
             serial=self.serial,
-            issued_at=now,
+            status_list_expires_at=now + timedelta(days=7),
         )
-        self.docs = {
-            f"{self.prefix}/issuer": sign_metadata(meta, root_key=self.root),
-            f"{self.prefix}/status/0": sign_status_list(
-                lst,
-                issuer=self.code,
-                uri=uri,
-                signing_key=self.signer,
-                now=now,
-                ttl=3600,
-                expires_at=now + timedelta(days=7),
-            ),
-        }
 
     def card(self, now: datetime) -> str:
         valid_index = next(i for i in range(MIN_STATUS_LIST_SIZE) if i not in self.revoked)

@@ -49,10 +49,8 @@ from cardformat import (  # noqa: E402
     StatusList,
     fingerprint,
     generate_key,
-    sign_metadata,
-    sign_status_list,
 )
-from tests.fake_city import issuer_metadata, published_key, signed_card  # noqa: E402
+from tests.fake_city import published_documents, signed_card  # noqa: E402
 from verifier.sync import HttpFetcher, add_partner, sync_partners  # noqa: E402
 from verifier.trust import TrustStore  # noqa: E402
 
@@ -85,24 +83,20 @@ def make_city(i: int, base_url: str, now: datetime) -> City:
     code = _city_code(i)
     root, signing = generate_key(), generate_key()
     prefix = f"/c{i}/.well-known/citycard"
-    uri = f"{base_url}{prefix}/status/0"
-    meta = issuer_metadata(
-        code=code,
-        names={"en": f"City {i}", "fr": f"Ville {i}"},
-        root=root,
-        keys=[published_key(signing, not_before=now - timedelta(days=30))],
-        status_list_uris={0: uri},
-        issued_at=now,
-    )
     status = StatusList(MIN_STATUS_LIST_SIZE, 2)
     for j in range(0, MIN_STATUS_LIST_SIZE, 97):  # about 1% revoked, as in a real list
         status.set(j, 1)
-    docs = {
-        f"{prefix}/issuer": sign_metadata(meta, root_key=root),
-        f"{prefix}/status/0": sign_status_list(
-            status, issuer=code, uri=uri, signing_key=signing, now=now, ttl=3600
-        ),
-    }
+    docs = published_documents(
+        code=code,
+        names={"en": f"City {i}", "fr": f"Ville {i}"},
+        root=root,
+        signing_key=signing,
+        statuses=status,
+        base_url=base_url,
+        prefix=prefix,
+        now=now,
+        key_not_before=now - timedelta(days=30),
+    )
     return City(code=code, root=root, signing=signing, docs=docs, prefix=prefix)
 
 

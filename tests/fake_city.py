@@ -127,6 +127,48 @@ def signed_card(
     return text, card
 
 
+def published_documents(
+    *,
+    code: str,
+    names: Mapping[str, str],
+    root: Ed25519PrivateKey,
+    signing_key: Ed25519PrivateKey,
+    statuses: StatusList,
+    base_url: str,
+    prefix: str,
+    now: datetime,
+    key_not_before: datetime,
+    key_not_after: datetime | None = None,
+    serial: int = 1,
+    status_list_expires_at: datetime | None = None,
+) -> dict[str, bytes]:
+    """What a city with one active signing key serves under ``{base_url}{prefix}``, signed at
+    ``now``, by path: its metadata at ``{prefix}/issuer`` and ``statuses`` as its status list 0
+    at ``{prefix}/status/0``."""
+    uri = f"{base_url}{prefix}/status/0"
+    meta = issuer_metadata(
+        code=code,
+        names=names,
+        root=root,
+        keys=[published_key(signing_key, not_before=key_not_before, not_after=key_not_after)],
+        status_list_uris={0: uri},
+        serial=serial,
+        issued_at=now,
+    )
+    return {
+        f"{prefix}/issuer": sign_metadata(meta, root_key=root),
+        f"{prefix}/status/0": sign_status_list(
+            statuses,
+            issuer=code,
+            uri=uri,
+            signing_key=signing_key,
+            now=now,
+            ttl=STATUS_LIST_TTL,
+            expires_at=status_list_expires_at,
+        ),
+    }
+
+
 def partner_record(
     *,
     code: str,
