@@ -204,7 +204,9 @@ def create_resident() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/residents/<resident_id>")
 @requires("clerk")
 def get_resident(resident_id: str) -> Response:
-    view = resident_service.get_resident(db.session, deps(), resident_id)
+    view = resident_service.view_resident(
+        db.session, deps(), resident_id, now=utcnow(), actor=_actor()
+    )
     return jsonify(
         id=view.id,
         display_name=view.display_name,

@@ -35,6 +35,8 @@ REASON_LABELS: dict[str, LazyString] = {
 ACTION_LABELS: dict[str, LazyString] = {
     "resident.enrol": _l("Resident enrolled"),
     "resident.update": _l("Resident record corrected"),
+    "resident.view": _l("Resident record viewed"),
+    "resident.search": _l("Residents searched by name and birth date"),
     "resident.erase": _l("Resident record deleted on request"),
     "resident.purge": _l("Resident record purged (retention period over)"),
     "resident.purge_all": _l("All resident records purged (emergency purge)"),

@@ -51,6 +51,7 @@ from ..services import residents as resident_service
 from ..services import staff as staff_service
 from ..services import stats as stats_service
 from ..services.errors import (
+    AuditUnavailableError,
     CityNotInitialisedError,
     InsufficientDocumentsError,
     MasterKeyUnavailableError,
@@ -242,7 +243,9 @@ def _render_resident(
     failed: tuple[str, str, ReasonForm] | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    view = resident_service.get_resident(db.session, deps(), resident_id)
+    view = resident_service.view_resident(
+        db.session, deps(), resident_id, now=utcnow(), actor=_actor()
+    )
     cards: list[dict[str, Any]] = []
     forms: dict[str, dict[str, ReasonForm]] = {"replace": {}, "suspend": {}, "revoke": {}}
     reasons = {
@@ -352,9 +355,12 @@ def _counter_context() -> dict[str, Any]:
 
 
 def _detail_label(code: str | None) -> str:
-    """Audit details are reason codes or, for account changes, a role."""
+    """Audit details are reason codes, a role (account changes) or "count:N" (a search's number
+    of results, a purge's or a rewrap's number of records)."""
     if code in ROLE_LABELS:
         return label(ROLE_LABELS, code)
+    if code is not None and code.startswith("count:") and code[6:].isdigit():
+        return cast(str, _("Count: %(count)s", count=format_number(int(code[6:]))))
     return label(REASON_LABELS, code)
 
 
@@ -418,6 +424,13 @@ def _master_key_unavailable(exc: MasterKeyUnavailableError) -> tuple[str, int]:
     # The service has logged the master key id for the operator; staff get what to do.
     _fail(exc)
     return _error_page(503, _("This record cannot be opened right now"), str(exc.message))
+
+
+@bp.errorhandler(AuditUnavailableError)
+def _audit_unavailable(exc: AuditUnavailableError) -> tuple[str, int]:
+    # The record was read but its audit entry could not be written: nothing of it is shown.
+    _fail(exc)
+    return _error_page(503, _("This record cannot be shown right now"), str(exc.message))
 
 
 @bp.errorhandler(ServiceError)
@@ -520,12 +533,16 @@ def dashboard() -> Any:
     if request.method == "POST":
         if person_form.validate():
             try:
-                found = resident_service.find_residents(
+                found = resident_service.search_residents(
                     db.session,
                     deps(),
                     display_name=_required(person_form.display_name.data),
                     birth_date=person_form.birth_date.data,
+                    now=utcnow(),
+                    actor=_actor(),
                 )
+            except AuditUnavailableError:
+                raise  # the error page: not a problem with what the clerk typed
             except ServiceError as exc:
                 _fail(exc)
                 _apply_errors(person_form, exc)
@@ -658,7 +675,9 @@ def _add_policy_errors(form: EnrolmentForm) -> None:
 @requires("clerk")
 def edit(resident_id: str) -> Any:
     if request.method == "GET":
-        view = resident_service.get_resident(db.session, deps(), resident_id)
+        view = resident_service.view_resident(
+            db.session, deps(), resident_id, now=utcnow(), actor=_actor()
+        )
         form = _enrolment_form(
             formdata=None,
             photo_required=False,
@@ -873,7 +892,9 @@ def erase(resident_id: str) -> Any:
             "success",
         )
         return redirect(url_for("counter.dashboard"))
-    view = resident_service.get_resident(db.session, deps(), resident_id)
+    view = resident_service.view_resident(
+        db.session, deps(), resident_id, now=utcnow(), actor=_actor()
+    )
     status = 422 if form.errors else 200
     return render_template("counter/erase.html", form=form, resident=view), status
 

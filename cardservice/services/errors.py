@@ -112,6 +112,18 @@ class MasterKeyUnavailableError(ServiceError):
     )
 
 
+class AuditUnavailableError(ServiceError):
+    """A read of a resident's record could not be written to the audit log, so the record is
+    not shown: a read that leaves no trail is not served (DESIGN.md section 5)."""
+
+    code = "audit_unavailable"
+    status = 503
+    default_message = _l(
+        "This record cannot be shown right now: the audit log could not record the reading. "
+        "Try again in a moment; if it keeps failing, tell the administrator."
+    )
+
+
 class AuthenticationError(ServiceError):
     code = "authentication_failed"
     status = 401
