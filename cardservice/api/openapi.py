@@ -117,10 +117,18 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                 "parameters": [_RESIDENT_ID],
                 "get": {
                     "summary": "A resident's data and cards",
+                    "description": (
+                        "Every successful read is written to the audit log (`resident.view`: "
+                        "the token and the resident id, no personal data)."
+                    ),
                     "x-required-role": "clerk",
                     "responses": {
                         "200": _json("The resident", "Resident"),
                         "404": _problem("No such resident (or erased)."),
+                        "503": _problem(
+                            "`audit_unavailable`: the read could not be audited, so nothing is "
+                            "returned; or `master_key_unavailable`."
+                        ),
                         **_AUTH_ERRORS,
                     },
                 },
