@@ -123,6 +123,9 @@ def parity(page: Any) -> Iterator[Callable[[Path, Clock, list[dict[str, Any]]], 
         server = LiveServer(app)
         servers.append(server)
         page.goto(server.url)
+        # Let the service worker finish downloading the page's files before the server can be
+        # stopped (see open_page in test_agent_page.py).
+        page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
         snapshot = app.test_client().get("/api/v1/trust-snapshot").get_json()
         browser = page.evaluate(VERIFY_BATCH, {"snapshot": snapshot, "cases": cases})
         reference = _server_answers(app, clock, cases)
