@@ -8,7 +8,7 @@ from .keystore import (
     ResidentKey,
     forget_deleted_keys,
     insert_key_row,
-    read_key_row,
+    read_key_rows,
     use_write_ahead_log,
 )
 from .resident import Resident
@@ -33,6 +33,6 @@ __all__ = [
     "UTCDateTime",
     "forget_deleted_keys",
     "insert_key_row",
-    "read_key_row",
+    "read_key_rows",
     "use_write_ahead_log",
 ]

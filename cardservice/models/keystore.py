@@ -13,16 +13,16 @@ services.residents.sweep_orphans() removes rows left on one side by an interrupt
 
 On SQLite the key store runs in write-ahead-log mode: every enrolment commits a key here before
 its record, and a WAL commit is one append and one sync instead of a rollback journal's file
-creation, two syncs and deletion (0.3 ms against 1.4 ms here; docs/performance.md). The price is
-that a deleted key's old page can survive in the -wal file until SQLite overwrites it, so every
-deletion of keys ends with `forget_deleted_keys()`, which copies the log into the database file
-(where secure_delete has zeroed the key) and truncates the log to nothing.
+creation, two syncs and deletion (0.3 ms against 0.8 to 0.9 ms here, bench/bench_privacy.py).
+The price is that a deleted key's old page can survive in the -wal file until SQLite overwrites
+it, so every deletion of keys ends with `forget_deleted_keys()`, which copies the log into the
+database file (where secure_delete has zeroed the key) and truncates the log to nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVarTuple
@@ -86,22 +86,28 @@ def _single_statements(bind: Engine | Connection) -> Iterator[Connection]:
 
 # Every issue and print reads one key and every enrolment writes one, so these two run as single
 # statements: on PostgreSQL each is then one round trip instead of four (pool ping, BEGIN,
-# statement, COMMIT), and a round trip to a server that sat idle while the app rendered a PDF
-# costs about 0.3 ms here (docs/performance.md, counter flow). Without the pool's ping a
-# connection the server dropped (a restart) fails on first use; SQLAlchemy then discards the
-# whole pool, and the read below simply runs again.
+# statement, COMMIT; tests/integration/privacy/test_key_store_connections.py checks it); the
+# encryption share of the counter flow on PostgreSQL went from 9.0-12.0% to 7.5-8.7%
+# (docs/performance.md). Without the pool's ping a connection the server dropped (a restart)
+# fails on first use; SQLAlchemy then discards the whole pool, and read_key_rows runs the read
+# once more.
 
 
-def read_key_row(bind: Engine | Connection, statement: Select[*_Columns]) -> Row[*_Columns] | None:
-    """The first row of one SELECT on the key store, as a transaction of its own."""
-    for attempt in (1, 2):
-        try:
-            with _single_statements(bind) as connection:
-                return connection.execute(statement).first()
-        except DBAPIError as exc:
-            if attempt == 2 or not exc.connection_invalidated:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+def read_key_rows(
+    bind: Engine | Connection, statement: Select[*_Columns]
+) -> Sequence[Row[*_Columns]]:
+    """The rows of one SELECT on the key store, as a transaction of its own."""
+    try:
+        return _read(bind, statement)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return _read(bind, statement)  # on a new connection: the pool was discarded
+
+
+def _read(bind: Engine | Connection, statement: Select[*_Columns]) -> Sequence[Row[*_Columns]]:
+    with _single_statements(bind) as connection:
+        return connection.execute(statement).all()
 
 
 def insert_key_row(bind: Engine | Connection, statement: Insert) -> None:

@@ -20,15 +20,15 @@ from sqlalchemy.orm import selectinload
 import cardformat
 from cardformat import Status, StatusList
 
-from ..models import Card, City, ResidentKey, SigningKey, StatusListRecord
+from ..models import Card, City, SigningKey, StatusListRecord
 from . import audit
 from ._types import DbSession
 from .audit import Actor
 from .context import Deps
 from .errors import ConflictError, NotFoundError, ValidationError
 from .keys import _new_status_list, active_signing_key, get_city
+from .residents import WrappedKey, data_keys, open_record
 from .residents import _load as load_resident
-from .residents import open_record
 
 if TYPE_CHECKING:
     from ..printing import PrintableCard
@@ -255,8 +255,10 @@ def _printable(
     actor: Actor,
     action: str,
     signer: _Signer | None = None,
+    key: WrappedKey | None = None,
 ) -> PrintableCard:
-    """Sign a fresh token and assemble the printer's input; the caller commits."""
+    """Sign a fresh token and assemble the printer's input; the caller commits. `key`: the
+    holder's wrapped data key when the caller read it already (batch printing)."""
     from ..printing import InvalidCardError, PrintableCard
 
     _require_printable(card, now)
@@ -264,7 +266,7 @@ def _printable(
     resident = (
         card.resident if card.resident is not None else load_resident(session, card.resident_id)
     )
-    record = open_record(session, deps, resident)
+    record = open_record(session, deps, resident, key)
     if signer is None:
         signer = _Signer.load(session, deps)
     token = _sign(
@@ -351,13 +353,8 @@ def print_batch(
         rows = session.scalars(
             select(Card).where(Card.number.in_(chunk)).options(selectinload(Card.resident))
         ).all()
-        # The chunk's data keys in one key-store query: session.get() in open_record() then
-        # finds them in the identity map instead of querying once per card.
-        session.scalars(
-            select(ResidentKey).where(
-                ResidentKey.resident_id.in_([c.resident_id for c in rows if c.resident_id])
-            )
-        ).all()
+        # The chunk's data keys in one key-store statement, not one per card.
+        keys = data_keys(session, [c.resident_id for c in rows if c.resident_id])
         by_number = {card.number: card for card in rows}
         if signer is None:
             signer = _Signer.load(session, deps)
@@ -367,7 +364,14 @@ def print_batch(
                 continue
             try:
                 printable = _printable(
-                    session, deps, card, now=now, actor=actor, action="card.print", signer=signer
+                    session,
+                    deps,
+                    card,
+                    now=now,
+                    actor=actor,
+                    action="card.print",
+                    signer=signer,
+                    key=keys.get(card.resident_id or ""),
                 )
             except (ConflictError, NotFoundError):
                 continue  # erased since the list was made (NotFoundError: key already gone)

@@ -26,11 +26,11 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask_babel import LazyString  # type: ignore[import-untyped]
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 import cardformat
@@ -41,7 +41,7 @@ from ..models import (
     ResidentKey,
     forget_deleted_keys,
     insert_key_row,
-    read_key_row,
+    read_key_rows,
 )
 from . import audit
 from ._types import DbSession
@@ -333,26 +333,45 @@ def _load(session: DbSession, resident_id: Any, *, for_update: bool = False) -> 
     return resident
 
 
-def _data_key(session: DbSession, resident: Resident) -> Row[str, bytes]:
+class WrappedKey(NamedTuple):
+    """A resident's data key as the key store holds it: wrapped by master key `master_key_id`."""
+
+    master_key_id: str
+    wrapped_data_key: bytes
+
+
+def _data_key(session: DbSession, resident: Resident) -> WrappedKey:
     """The resident's wrapped data key from the key store.
 
     A record without one is what an interrupted erasure leaves: unreadable by design, so it is
     reported as not found (the person was erased), and the sweep removes the row.
     """
-    key = read_key_row(
+    rows = read_key_rows(
         session.get_bind(ResidentKey),
         select(ResidentKey.master_key_id, ResidentKey.wrapped_data_key).where(
             ResidentKey.resident_id == resident.id
         ),
     )
-    if key is None:
+    if not rows:
         # No resident id in the log: it links to a person.
         log.warning(
             "a resident record has no data key (an erasure that did not finish); "
             "`cardservice keys sweep` removes it"
         )
         raise NotFoundError(_l("No resident has this id."))
-    return key
+    return WrappedKey(*rows[0])
+
+
+def data_keys(session: DbSession, resident_ids: Iterable[str]) -> dict[str, WrappedKey]:
+    """The wrapped data keys of many residents in one key-store statement (batch printing),
+    by resident id; a resident whose key is gone is absent."""
+    rows = read_key_rows(
+        session.get_bind(ResidentKey),
+        select(
+            ResidentKey.resident_id, ResidentKey.master_key_id, ResidentKey.wrapped_data_key
+        ).where(ResidentKey.resident_id.in_(list(resident_ids))),
+    )
+    return {resident_id: WrappedKey(master, wrapped) for resident_id, master, wrapped in rows}
 
 
 def _master_key_unavailable(exc: MissingMasterKeyError) -> MasterKeyUnavailableError:
@@ -366,13 +385,17 @@ def _master_key_unavailable(exc: MissingMasterKeyError) -> MasterKeyUnavailableE
     return MasterKeyUnavailableError(master_key_id=exc.master_key_id)
 
 
-def open_record(session: DbSession, deps: Deps, resident: Resident) -> ResidentRecord:
-    """Decrypt a resident's record with its key from the key store.
+def open_record(
+    session: DbSession, deps: Deps, resident: Resident, key: WrappedKey | None = None
+) -> ResidentRecord:
+    """Decrypt a resident's record with its key from the key store (or `key`, when the caller
+    already read it).
 
     NotFoundError when the key was destroyed (an erasure that did not finish);
     MasterKeyUnavailableError when the key is wrapped under a master key this instance lacks.
     """
-    key = _data_key(session, resident)
+    if key is None:
+        key = _data_key(session, resident)
     try:
         return deps.cipher.open(
             resident.id,
@@ -494,8 +517,8 @@ def update_resident(
     current one.
     """
     resident = _load(session, resident_id)
-    current = open_record(session, deps, resident)
     key = _data_key(session, resident)
+    current = open_record(session, deps, resident, key)
     record, _points = validate_enrolment(data, deps, now=now)
     if record.photo is None and data.photo is None:
         record = ResidentRecord(**{**record.__dict__, "photo": current.photo})

@@ -175,6 +175,46 @@ def test_print_batch(runner, client, session, city, tokens, tmp_path: Path) -> N
     assert bad.exit_code == 2
 
 
+def test_print_batch_reads_the_data_keys_once_per_chunk(
+    client, session, deps, city, tokens
+) -> None:
+    from sqlalchemy import event
+
+    from cardservice.extensions import db
+    from cardservice.models import KEYSTORE_BIND
+    from cardservice.services import Actor
+    from cardservice.services.cards import print_batch
+
+    numbers = []
+    for name in ("Ana Souza", "Bruno Lima", "Carla Dias"):
+        rid = enrol(client, tokens["clerk"], display_name=name)
+        issued = client.post(f"/api/v1/residents/{rid}/cards", headers=auth(tokens["clerk"]))
+        numbers.append(issued.get_json()["number"])
+    key_reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "resident_key" in statement:
+            key_reads.append(statement)
+
+    keystore = db.engines[KEYSTORE_BIND]
+    event.listen(keystore, "before_cursor_execute", count)
+    try:
+        printed = list(
+            print_batch(
+                session,
+                deps,
+                numbers,
+                now=datetime.now(UTC),
+                actor=Actor.system("tests"),
+                commit_every=2,
+            )
+        )
+    finally:
+        event.remove(keystore, "before_cursor_execute", count)
+    assert sorted(card.number for card in printed) == sorted(numbers)
+    assert len(key_reads) == 2  # two chunks, one key-store statement each
+
+
 def test_purge_dry_run(runner, session, deps, city) -> None:
     from cardservice.services import Actor
     from cardservice.services.residents import enrol_resident
