@@ -9,7 +9,8 @@
    of a round trip to a hardware module per enrolment is visible too.
 2. Master-key rotation: `keys rewrap` of N residents (only the wrapped keys, in the data-key
    store, change).
-3. With --erase N: the emergency purge of N residents at once, reusing bench_counter's
+3. On SQLite: what a key-store commit costs in rollback-journal and in WAL mode.
+4. With --erase N: the emergency purge of N residents at once, reusing bench_counter's
    benchmark (target: 100,000 in <= 30 s), on SQLite or, with --postgres URL, on PostgreSQL.
 
 Usage: .venv/bin/python bench/bench_privacy.py [--flow N] [--rewrap N] [--hsm] [--erase N]
@@ -158,6 +159,31 @@ def _rotated_local(instance: Path, postgres: str | None, schema: str) -> Callabl
     return build
 
 
+def bench_key_commit(folder: Path, count: int = 300) -> None:
+    """What one enrolment's key commit costs an SQLite key store on this disk, in the rollback
+    journal mode and in the write-ahead-log mode models.keystore uses (secure_delete on, as in
+    the app): why the key store runs in WAL mode."""
+    import sqlite3
+
+    print(f"SQLite key-store commit, {count} keys inserted and committed one by one:")
+    for mode in ("DELETE", "WAL"):
+        connection = sqlite3.connect(folder / f"keys-{mode.lower()}.sqlite3", isolation_level=None)
+        connection.execute(f"PRAGMA journal_mode = {mode}")
+        connection.execute("PRAGMA secure_delete = ON")
+        connection.execute("CREATE TABLE resident_key (resident_id TEXT PRIMARY KEY, key BLOB)")
+        start = time.perf_counter()
+        for _ in range(count):
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(
+                "INSERT INTO resident_key VALUES (?, ?)", (secrets.token_hex(16), os.urandom(60))
+            )
+            connection.execute("COMMIT")
+        elapsed = (time.perf_counter() - start) / count
+        connection.close()
+        print(f"  journal_mode={mode:<6} {elapsed * 1000:.2f} ms per key")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flow", type=int, default=200, help="counter flows to time")
@@ -175,6 +201,8 @@ def main() -> None:
     )
     runs: list[tuple[str, dict[str, str] | None]] = [("a local master key (AES-GCM)", None)]
     with tempfile.TemporaryDirectory(prefix="bench-privacy-") as tmp:
+        if not args.postgres:
+            bench_key_commit(Path(tmp))
         if args.hsm:
             hsm = _softhsm(Path(tmp))
             if hsm is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from cardservice.extensions import db
 from cardservice.models import KEYSTORE_BIND
@@ -57,3 +57,33 @@ def test_a_dropped_key_store_connection_costs_no_request(
     assert response.status_code == 200, response.get_data(as_text=True)
     pdf = client.get(f"/api/v1/cards/{number}.pdf", headers=auth(tokens["clerk"]))
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+def test_reading_a_key_is_one_statement_outside_any_transaction(
+    app: Flask, client: Any, session: Any, city: Any, tokens: dict[str, str], monkeypatch: Any
+) -> None:
+    """Every issue and print reads a key: no pool ping, no BEGIN, no COMMIT around the SELECT
+    (on PostgreSQL each would be a round trip of its own)."""
+    resident = enrol(client, tokens["clerk"])
+    session.remove()
+    engine = db.engines[KEYSTORE_BIND]
+    seen: list[tuple[str, bool]] = []
+    pings: list[object] = []
+
+    def on_execute(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        dbapi = connection.connection.dbapi_connection
+        alone = dbapi.autocommit if is_postgres(app) else not dbapi.in_transaction
+        seen.append((statement.split()[0].upper(), alone))
+
+    original_ping = engine.dialect.do_ping
+    monkeypatch.setattr(
+        engine.dialect, "do_ping", lambda dbapi: pings.append(dbapi) or original_ping(dbapi)
+    )
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        response = client.get(f"/api/v1/residents/{resident}", headers=auth(tokens["clerk"]))
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert seen == [("SELECT", True)]
+    assert pings == []
