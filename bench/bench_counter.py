@@ -302,18 +302,23 @@ def _seed_cards(app: Any, count: int) -> None:
         photo = process_photo(_photo(), d.policy)
         now = datetime.now(UTC)
         names = ["Ana Souza", "Ελένη Παππά", "أمينة بنعلي", "Иван Петров", "王小明", "Li Wei"]
-        for i in range(count):
-            rid = secrets.token_hex(16)
-            name = f"{names[i % len(names)]} {i}"
-            resident, key = sealed_resident_row(d.cipher, rid, name, photo, now)
-            db.session.add(ResidentKey(**key))
-            db.session.add(Resident(**resident))
-            db.session.flush()
-            _issue(db.session, d, rid, now=now)
-            if i % 500 == 499:
-                db.session.commit()
-                db.session.expunge_all()
-        db.session.commit()
+        for start in range(0, count, 500):
+            ids = []
+            for i in range(start, min(count, start + 500)):
+                rid = secrets.token_hex(16)
+                resident, key = sealed_resident_row(
+                    d.cipher, rid, f"{names[i % len(names)]} {i}", photo, now
+                )
+                db.session.add(ResidentKey(**key))
+                db.session.add(Resident(**resident))
+                ids.append(rid)
+            # Committed before issuing, as enrolment does: the issue reads each key from the
+            # key store on a connection of its own, which sees only committed keys.
+            db.session.commit()
+            for rid in ids:
+                _issue(db.session, d, rid, now=now)
+            db.session.commit()
+            db.session.expunge_all()
 
 
 def bench_batch(app: Any, instance: Path, count: int) -> None:
