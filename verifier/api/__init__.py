@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Request, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext  # type: ignore[import-untyped]
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -96,52 +96,23 @@ def _verify(text: str) -> Response:
     return response
 
 
-def _require_type(accepted: frozenset[str] | str, req: Request | None = None) -> None:
-    req = req or request._get_current_object()  # type: ignore[attr-defined]
+def _require_type(accepted: frozenset[str] | str) -> None:
     accepted_set = frozenset((accepted,)) if isinstance(accepted, str) else accepted
-    # The header exactly as a client usually sends it needs no parsing; anything else (case,
-    # parameters such as charset) goes through Werkzeug's parser, which decides as before.
-    if req.environ.get("CONTENT_TYPE") in accepted_set:
-        return
-    if req.mimetype not in accepted_set:
+    if request.mimetype not in accepted_set:
         raise ApiProblem(
             415,
             detail=gettext("Send the request as %(type)s.", type=" or ".join(sorted(accepted_set))),
         )
 
 
-def _limit_body(limit: int, req: Request | None = None) -> int | None:
-    """Refuse by the declared length before reading anything; return that length."""
-    req = req or request._get_current_object()  # type: ignore[attr-defined]
-    length = req.content_length
+def _limit_body(limit: int) -> None:
+    """Refuse by the declared length before reading anything."""
+    length = request.content_length
     if length is not None and length > limit:
         raise ApiProblem(413, detail=gettext("The limit is %(limit)d bytes.", limit=limit))
     # A chunked body has no declared length: Werkzeug stops reading one byte past this, so the
     # caller can tell "exactly the limit" from "more than the limit" without reading it all.
-    req.max_content_length = limit + 1
-    return length
-
-
-def _read_body(limit: int, req: Request) -> bytes:
-    """The body, at most ``limit + 1`` bytes of it, after the checks of ``_limit_body``.
-
-    Reads the declared length (or up to one byte past the limit) from Werkzeug's limited
-    stream, which raises the same errors as ``request.get_data()`` for a short or oversized
-    body. get_data() reads in 64 KiB steps, allocating and trimming a 64 KiB buffer for a
-    body of a few hundred bytes, on every verification.
-    """
-    length = _limit_body(limit, req)
-    want = limit + 1 if length is None else length
-    stream = req.stream
-    chunks: list[bytes] = []
-    received = 0
-    while received < want:
-        data = stream.read(want - received)
-        if not data:
-            break
-        chunks.append(data)
-        received += len(data)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request.max_content_length = limit + 1
 
 
 def _too_large(limit: int) -> ApiProblem:
@@ -150,10 +121,10 @@ def _too_large(limit: int) -> ApiProblem:
 
 @bp.post("/verify")
 def verify() -> Response:
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    _require_type(JSON_TYPES, req)
+    _require_type(JSON_TYPES)
     limit = current_app.config["MAX_VERIFY_BYTES"]
-    raw = _read_body(limit, req)
+    _limit_body(limit)
+    raw = request.get_data(cache=False)
     if len(raw) > limit:
         raise _too_large(limit)
     try:
