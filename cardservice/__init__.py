@@ -174,6 +174,6 @@ def _init_i18n(app: Flask) -> None:
 
         init_app(app)
     else:
-        from flask_babel import Babel  # type: ignore[import-untyped]
+        from flask_babel import Babel
 
         Babel(app)

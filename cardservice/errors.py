@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, render_template, request
-from flask_babel import gettext as _  # type: ignore[import-untyped]
+from flask_babel import gettext as _
 from jinja2 import TemplateNotFound
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException

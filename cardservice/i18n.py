@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, has_request_context, request
-from flask_babel import Babel, get_locale  # type: ignore[import-untyped]
+from flask_babel import Babel, get_locale
 from flask_login import current_user
 
 #: Languages with a complete catalog, in the order offered to staff.

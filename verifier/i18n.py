@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask, Request, current_app, has_request_context, request
-from flask_babel import (  # type: ignore[import-untyped]
+from flask_babel import (
     Babel,
     force_locale,
     gettext,

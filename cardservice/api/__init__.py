@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
-from flask_babel import gettext as _  # type: ignore[import-untyped]
+from flask_babel import gettext as _
 
 from ..extensions import db
 from ..models import Card

@@ -6,7 +6,7 @@ is translated at display time into their own language.
 
 from __future__ import annotations
 
-from flask_babel import LazyString  # type: ignore[import-untyped]
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 STATUS_LABELS: dict[str, LazyString] = {

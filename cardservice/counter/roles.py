@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort, redirect, request, url_for
-from flask_babel import lazy_gettext as _l  # type: ignore[import-untyped]
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..models import ROLES

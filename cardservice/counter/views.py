@@ -23,7 +23,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import (  # type: ignore[import-untyped]
+from flask_babel import (
     format_date,
     format_datetime,
     format_number,

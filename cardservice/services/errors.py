@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import LazyString  # type: ignore[import-untyped]
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 

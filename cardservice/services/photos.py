@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import warnings
 
-from flask_babel import lazy_gettext as _l  # type: ignore[import-untyped]
+from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import PhotoError

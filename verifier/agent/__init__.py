@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, url_for
-from flask_babel import force_locale, lazy_gettext  # type: ignore[import-untyped]
+from flask_babel import force_locale, lazy_gettext
 
 from ..config import LANGUAGES
 from ..i18n import RESULT_MESSAGES, RTL_LANGUAGES, current_language

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from flask_babel import gettext  # type: ignore[import-untyped]
+from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..i18n import current_language, language_of, result_message
