@@ -10,6 +10,8 @@ default; on PostgreSQL it needs a database of its own, `postgres_keystore()` pro
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +24,48 @@ from sqlalchemy.exc import DBAPIError
 
 # The key store's database on the test server, beside TEST_POSTGRES_URL's (created if missing).
 KEYSTORE_DATABASE = "test_keystore"
+
+
+def postgres_url() -> str | None:
+    """TEST_POSTGRES_URL with its driver spelled out, or None: the PostgreSQL pass is not run."""
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if url and url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url or None
+
+
+def postgres_settings(url: str, schema_prefix: str) -> dict[str, Any]:
+    """App settings for a suite of its own on the PostgreSQL server at `url`: a fresh schema
+    `<schema_prefix>_<pid>_<random>` for the resident database (so concurrent suites on one
+    server never collide) and the same schema in the key store's database. An unreachable server
+    ends the run: never skipped tests. Drop both with drop_postgres_settings()."""
+    schema = f"{schema_prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        with engine.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine.dispose()
+    except Exception as exc:  # any connection failure must stop the run, loudly
+        pytest.exit(f"TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {exc}", returncode=3)
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            "connect_args": {"options": f"-c search_path={schema}"},
+        },
+        "_TEST_SCHEMA": schema,
+        "_TEST_ADMIN_URL": url,
+        # The data-key store: same schema name, in the key store's own database.
+        **postgres_keystore(url, schema),
+    }
+
+
+def drop_postgres_settings(settings: dict[str, Any]) -> None:
+    engine = create_engine(settings["_TEST_ADMIN_URL"])
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{settings["_TEST_SCHEMA"]}" CASCADE'))
+    engine.dispose()
+    drop_postgres_keystore(settings)
 
 
 def postgres_keystore(postgres_url: str, schema: str) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,12 +18,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from PIL import Image
-from sqlalchemy import create_engine, text
 
 from tests.integration.service_fixtures import (
-    drop_postgres_keystore,
+    drop_postgres_settings,
     empty_all_tables,
-    postgres_keystore,
+    postgres_settings,
+    postgres_url,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -36,33 +35,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if HERE in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.postgres)
-
-
-def _postgres_settings() -> dict[str, Any] | None:
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if not url:
-        return None
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    schema = f"cardservice_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 5})
-        with engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        engine.dispose()
-    except Exception as exc:  # any connection failure must stop the run, loudly
-        pytest.exit(f"TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {exc}", returncode=3)
-    return {
-        "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {
-            "pool_pre_ping": True,
-            "connect_args": {"options": f"-c search_path={schema}"},
-        },
-        "_TEST_SCHEMA": schema,
-        "_TEST_ADMIN_URL": url,
-        # The data-key store: same schema name, in the key store's own database.
-        **postgres_keystore(url, schema),
-    }
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +52,8 @@ def _session_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
     # CSRF protection stays on: the API must work with it (bearer tokens are exempt).
     overrides: dict[str, Any] = {"TESTING": True}
-    postgres = _postgres_settings()
+    url = postgres_url()
+    postgres = postgres_settings(url, "cardservice_test") if url else None
     if postgres:
         overrides.update(postgres)
     else:
@@ -107,11 +80,7 @@ def _session_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         for engine in db.engines.values():
             engine.dispose()
     if postgres:
-        engine = create_engine(postgres["_TEST_ADMIN_URL"])
-        with engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{postgres["_TEST_SCHEMA"]}" CASCADE'))
-        engine.dispose()
-        drop_postgres_keystore(postgres)
+        drop_postgres_settings(postgres)
 
 
 _empty_tables = empty_all_tables

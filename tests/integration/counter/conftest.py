@@ -6,9 +6,7 @@ the same tests run on PostgreSQL, in a schema of their own; an unreachable serve
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,14 +14,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
 
 from cardservice.extensions import db
 from tests.integration.service_fixtures import (
     all_tables,
     bind_of,
-    drop_postgres_keystore,
-    postgres_keystore,
+    drop_postgres_settings,
+    postgres_settings,
+    postgres_url,
 )
 
 from .support import login, make_app, open_app
@@ -38,15 +36,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item, "fixturenames", ()
         ):
             item.add_marker(pytest.mark.postgres)
-
-
-def _postgres_url() -> str | None:
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if not url:
-        return None
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return url
 
 
 @pytest.fixture(scope="session")
@@ -65,26 +54,10 @@ def _template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _postgres_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Any]]:
     """PostgreSQL: one schema for the session, migrated and seeded once; each test starts
     from a snapshot of the seeded rows (the suite must fail, not skip, without a server)."""
-    url = _postgres_url()
+    url = postgres_url()
     assert url is not None
-    schema = f"counter_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 5})
-        with engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        engine.dispose()
-    except Exception as exc:  # any connection failure must stop the run, loudly
-        pytest.exit(f"TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {exc}", returncode=3)
-    keystore = postgres_keystore(url, schema)
-    application = make_app(
-        tmp_path_factory.mktemp("counter-pg"),
-        database_url=url,
-        SQLALCHEMY_ENGINE_OPTIONS={
-            "pool_pre_ping": True,
-            "connect_args": {"options": f"-c search_path={schema}"},
-        },
-        **keystore,
-    )
+    settings = postgres_settings(url, "counter_test")
+    application = make_app(tmp_path_factory.mktemp("counter-pg"), **settings)
     try:
         with application.app_context():
             snapshot = {
@@ -103,11 +76,7 @@ def _postgres_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fl
             db.session.remove()
             for bound in db.engines.values():
                 bound.dispose()
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
-        drop_postgres_keystore(keystore)
+        drop_postgres_settings(settings)
 
 
 def _restore(application: Flask, snapshot: dict[str, list[dict[str, Any]]]) -> None:
@@ -124,7 +93,7 @@ def _restore(application: Flask, snapshot: dict[str, list[dict[str, Any]]]) -> N
 
 @pytest.fixture
 def app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    if _postgres_url() is not None:
+    if postgres_url() is not None:
         application, snapshot = request.getfixturevalue("_postgres_app")
         _restore(application, snapshot)
         yield application

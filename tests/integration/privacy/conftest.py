@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
 
-from tests.integration.service_fixtures import drop_postgres_keystore, postgres_keystore
+from tests.integration.service_fixtures import (
+    drop_postgres_settings,
+    postgres_settings,
+    postgres_url,
+)
 
 from .helpers import NOW, SOFTHSM_MODULE, SOFTHSM_PIN, SOFTHSM_TOKEN, empty_tables
 
@@ -37,45 +39,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.postgres)
 
 
-def _postgres_settings() -> dict[str, Any] | None:
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if not url:
-        return None
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    schema = f"privacy_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 5})
-        with engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        engine.dispose()
-    except Exception as exc:  # any connection failure must stop the run, loudly
-        pytest.exit(f"TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {exc}", returncode=3)
-    return {
-        "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {
-            "pool_pre_ping": True,
-            "connect_args": {"options": f"-c search_path={schema}"},
-        },
-        "_TEST_SCHEMA": schema,
-        "_TEST_ADMIN_URL": url,
-        # The data-key store: same schema name, in the key store's own database.
-        **postgres_keystore(url, schema),
-    }
-
-
 @pytest.fixture(scope="session")
 def database_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The database every app of this session uses (several apps may share it, e.g. to rotate
     the master key between two of them)."""
-    postgres = _postgres_settings()
-    if postgres:
+    url = postgres_url()
+    if url:
+        postgres = postgres_settings(url, "privacy_test")
         yield postgres
-        engine = create_engine(postgres["_TEST_ADMIN_URL"])
-        with engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{postgres["_TEST_SCHEMA"]}" CASCADE'))
-        engine.dispose()
-        drop_postgres_keystore(postgres)
+        drop_postgres_settings(postgres)
     else:
         folder = tmp_path_factory.mktemp("privacy-db")
         yield {
