@@ -20,6 +20,7 @@ from .errors import (
 from .keys import (
     KeyResolver,
     KeyState,
+    SignatureVerifier,
     TrustedKey,
     dump_private_key,
     fingerprint,
@@ -78,6 +79,7 @@ __all__ = [
     "NotYetValidError",
     "PublishedKey",
     "RollbackError",
+    "SignatureVerifier",
     "Status",
     "StatusList",
     "StatusListRef",

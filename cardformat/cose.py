@@ -13,11 +13,11 @@ from typing import Any, NamedTuple
 
 import cbor2
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import _cbor
 from .errors import BadSignatureError, MalformedError
-from .keys import KID_LENGTH
+from .keys import KID_LENGTH, SignatureVerifier, is_small_order_point
 
 COSE_SIGN1_TAG = 18
 HEADER_ALG = 1
@@ -139,12 +139,14 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
     )
 
 
-def verify_signature(message: Sign1, public_key: Ed25519PublicKey) -> None:
+def verify_signature(message: Sign1, public_key: SignatureVerifier) -> None:
     """Check the EdDSA signature; raise BadSignatureError, never return a verdict."""
     if message.header.get(HEADER_ALG) != ALG_EDDSA:
         raise BadSignatureError("the token is not signed with EdDSA")
     if len(message.signature) != SIGNATURE_LENGTH:
         raise BadSignatureError("an Ed25519 signature is 64 bytes")
+    if is_small_order_point(message.signature[:32]):
+        raise BadSignatureError("the signature's R is a point of small order")
     try:
         public_key.verify(message.signature, sig_structure(message.protected, message.payload))
     except InvalidSignature:

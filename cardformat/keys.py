@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -16,6 +17,17 @@ from .errors import KeyFileError, MalformedError
 
 KID_LENGTH = 8
 PUBLIC_KEY_LENGTH = 32
+
+# Ed25519 encodes a point as its y coordinate modulo the prime P (255 bits, little-endian) and
+# the sign of x in the top bit (RFC 8032, section 5.1.2).
+_P = 2**255 - 19
+_D = -121665 * pow(121666, -1, _P) % _P
+_Y_MASK = (1 << 255) - 1
+# The curve has cofactor 8: eight points of small order, which a key or a signature's R must
+# never be. Their y coordinates: 1 (the identity), P - 1 (order 2), 0 (the two of order 4) and
+# the two of order 8 (tests/unit/cardformat/test_keys.py derives them by point arithmetic).
+_Y_ORDER_8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+_SMALL_ORDER_Y = frozenset({1, _P - 1, 0, _Y_ORDER_8, _P - _Y_ORDER_8})
 
 
 class KeyState(StrEnum):
@@ -38,9 +50,47 @@ def public_key_bytes(key: Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
 
 
 def load_public_key(raw: bytes) -> Ed25519PublicKey:
+    """A published public key, refused unless it is the canonical encoding of a strong point."""
     if not isinstance(raw, bytes) or len(raw) != PUBLIC_KEY_LENGTH:
         raise MalformedError("an Ed25519 public key is 32 raw bytes")
+    y = int.from_bytes(raw, "little") & _Y_MASK
+    x_is_odd = raw[31] >> 7
+    if y >= _P or not _has_x(y, x_is_odd):
+        raise MalformedError("the public key is not a point of Ed25519")
+    if y in _SMALL_ORDER_Y:
+        # Under a key of small order anyone can make signatures that some Ed25519
+        # implementations accept: a city's mistake would let anyone forge its cards.
+        raise MalformedError("the public key is a point of small order")
     return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def _has_x(y: int, x_is_odd: int) -> bool:
+    """Whether y is the y coordinate of a curve point with an x of that parity (RFC 8032 5.1.3)."""
+    y2 = y * y % _P
+    x2 = (y2 - 1) * pow(_D * y2 + 1, -1, _P) % _P
+    if x2 == 0:
+        return not x_is_odd  # x = 0 has no negative
+    return pow(x2, (_P - 1) // 2, _P) == 1  # Euler's criterion: x2 is a square
+
+
+def is_small_order_point(encoded: bytes) -> bool:
+    """Whether 32 bytes encode one of the eight points of small order, canonically or not.
+
+    A signature whose R is such a point is refused: libsodium does, OpenSSL does not, and the
+    verdict must not depend on the library (docs/card-format.md, section 4, step 7).
+    """
+    return (int.from_bytes(encoded, "little") & _Y_MASK) % _P in _SMALL_ORDER_Y
+
+
+class SignatureVerifier(Protocol):
+    """What verification asks of a trusted public key; cryptography's Ed25519PublicKey is one.
+
+    ``verify`` returns None for a good signature and raises cryptography's InvalidSignature
+    otherwise. A verifier may bring a faster Ed25519 implementation this way (the verifier app
+    uses libsodium) without cardformat importing it.
+    """
+
+    def verify(self, signature: bytes, data: bytes) -> None: ...
 
 
 def key_id(key: Ed25519PublicKey | Ed25519PrivateKey | bytes) -> bytes:
@@ -99,7 +149,7 @@ class TrustedKey:
     """
 
     kid: bytes
-    public_key: Ed25519PublicKey
+    public_key: SignatureVerifier
     issuer: str
     state: KeyState = KeyState.ACTIVE
     retired_at: datetime | None = None

@@ -7,7 +7,7 @@ new one), so a partner follows the chain from the root it pinned without a new e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from . import cose
 from .errors import BadSignatureError, MalformedError, NotYetValidError, RollbackError
 from .keys import (
     KeyState,
+    SignatureVerifier,
     TrustedKey,
     fingerprint,
     key_id,
@@ -67,12 +68,18 @@ class IssuerMetadata:
     def default_name(self) -> str:
         return next(iter(self.names.values()), self.issuer)
 
-    def trusted_keys(self) -> list[TrustedKey]:
-        """The signing keys as a verifier's resolver hands them to verify_card."""
+    def trusted_keys(
+        self, load_key: Callable[[bytes], SignatureVerifier] = load_public_key
+    ) -> list[TrustedKey]:
+        """The signing keys as a verifier's resolver hands them to verify_card.
+
+        ``load_key`` turns a raw key, already checked by ``load_public_key`` when the metadata
+        was read, into what checks signatures.
+        """
         return [
             TrustedKey(
                 kid=k.kid,
-                public_key=load_public_key(k.public_key),
+                public_key=load_key(k.public_key),
                 issuer=self.issuer,
                 state=k.state,
                 retired_at=k.retired_at if k.state is KeyState.RETIRED else None,

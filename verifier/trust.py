@@ -47,6 +47,8 @@ from cardformat import (
     verify_status_list,
 )
 
+from .ed25519 import SodiumPublicKey
+
 log = logging.getLogger(__name__)
 
 TRUST_FILE = "trust.json"
@@ -314,7 +316,7 @@ def load_partner(record: PartnerRecord) -> LoadedPartner:
     )
     if code_key(metadata.issuer) != code_key(record.code):
         raise TrustStoreError(f"stored metadata for {record.code} names {metadata.issuer}")
-    keys = tuple(metadata.trusted_keys())
+    keys = tuple(metadata.trusted_keys(load_key=SodiumPublicKey))
     own = {key.kid: key for key in keys}
     refs = {ref.id: ref for ref in metadata.status_lists}
     lists: dict[int, VerifiedStatusList] = {}

@@ -12,14 +12,17 @@ exactly one rule of docs/card-format.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import cbor2
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cardformat import (
@@ -78,6 +81,7 @@ def raw_token(
     payload: bytes | None = None,
     key: Ed25519PrivateKey = ACTIVE,
     tag: int = cose.COSE_SIGN1_TAG,
+    sign: Callable[[Ed25519PrivateKey, bytes], bytes] | None = None,
 ) -> bytes:
     """A COSE_Sign1 built by hand, correctly signed over whatever it holds."""
     protected = cbor2.dumps(
@@ -86,7 +90,8 @@ def raw_token(
         else {cose.HEADER_ALG: cose.ALG_EDDSA, cose.HEADER_KID: key_id(key)}
     )
     body = payload if payload is not None else claims_bytes()
-    signature = key.sign(cose.sig_structure(protected, body))
+    message = cose.sig_structure(protected, body)
+    signature = key.sign(message) if sign is None else sign(key, message)
     return cbor2.dumps(cbor2.CBORTag(tag, [protected, unprotected or {}, body, signature]))
 
 
@@ -101,6 +106,30 @@ def claims_bytes(**overrides: Any) -> bytes:
         "status_index": BASE.status_index,
     } | overrides
     return encode_claims(**fields)
+
+
+# The order of Ed25519's prime-order group (RFC 8032, section 5.1).
+GROUP_ORDER = 2**252 + 27742317777372353535851937790883648493
+IDENTITY_POINT = b"\x01" + bytes(31)  # x = 0, y = 1
+
+
+def sign_with_identity_r(key: Ed25519PrivateKey, message: bytes) -> bytes:
+    """A signature whose R is the identity point, which only the key's holder can make.
+
+    With S = h * a (a the secret scalar, h the challenge), S*B - h*A is the identity, so
+    OpenSSL's check passes; libsodium refuses any R of small order, and so does the format.
+    """
+    seed = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    digest = bytearray(hashlib.sha512(seed).digest()[:32])
+    digest[0] &= 248  # RFC 8032 5.1.5: clamp the secret scalar
+    digest[31] &= 127
+    digest[31] |= 64
+    secret = int.from_bytes(digest, "little")
+    challenge = hashlib.sha512(IDENTITY_POINT + public_key_bytes(key) + message).digest()
+    h = int.from_bytes(challenge, "little") % GROUP_ORDER
+    return IDENTITY_POINT + (h * secret % GROUP_ORDER).to_bytes(32, "little")
 
 
 def text(token: bytes) -> str:
@@ -234,6 +263,12 @@ def vectors() -> list[dict[str, Any]]:
     invalid("unknown key id", signed(key=UNKNOWN), "unknown_issuer", "UnknownKeyError")
     invalid(
         "one flipped signature bit", flip_signature_bit(good), "bad_signature", "BadSignatureError"
+    )
+    invalid(
+        "signature with the identity point as R",
+        text(raw_token(sign=sign_with_identity_r)),
+        "bad_signature",
+        "BadSignatureError",
     )
     invalid(
         "key of another city signing for this one",

@@ -104,3 +104,12 @@ def test_vector_through_the_api(clients: dict[str, Any], vector: dict[str, Any])
         assert body["holder"] == {"name": claims["holder_name"], "birth_date": claims["birth_date"]}
     else:
         assert body["card"] is None and body["holder"] is None
+
+
+def test_the_verifier_checks_signatures_with_libsodium(clients: dict[str, Any]) -> None:
+    from verifier.ed25519 import SodiumPublicKey
+
+    app = next(iter(clients.values())).application
+    index = app.extensions["verifier"].trust.current()
+    assert index.keys
+    assert all(isinstance(key.public_key, SodiumPublicKey) for key in index.keys.values())

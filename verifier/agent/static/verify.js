@@ -17,6 +17,11 @@ const CLOCK_SKEW_SECONDS = 5 * 60;
 const MAX_DEPTH = 16;
 const KID_LENGTH = 8;
 const SIGNATURE_LENGTH = 64;
+// Ed25519's field prime, and the y coordinates of its eight points of small order (as
+// cardformat/keys.py): a signature whose R is one of them is refused, as libsodium does.
+const FIELD_PRIME = 2n ** 255n - 19n;
+const Y_ORDER_8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+const SMALL_ORDER_Y = new Set([1n, FIELD_PRIME - 1n, 0n, Y_ORDER_8, FIELD_PRIME - Y_ORDER_8]);
 const ALG_EDDSA = -8;
 const TAG_SIGN1 = 18;
 const TAG_EPOCH_DAYS = 100;
@@ -630,6 +635,13 @@ export function issuerName(names, lang, defaultLang, fallback) {
 
 // ------------------------------------------------------------------------------- verify
 
+/** Whether 32 bytes encode a point of small order, canonically or not (sign bit ignored). */
+function isSmallOrderPoint(encoded) {
+  let y = 0n;
+  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? encoded[i] & 0x7f : encoded[i]);
+  return SMALL_ORDER_Y.has(y % FIELD_PRIME);
+}
+
 async function verifyToken(text, trust, now) {
   const message = decodeSign1(decodeText(text));
   const kid = readHeader(message);
@@ -637,6 +649,9 @@ async function verifyToken(text, trust, now) {
   if (!key) throw new CardError("unknown_issuer", "no trusted issuer has this card's key");
   if (message.signature.length !== SIGNATURE_LENGTH) {
     throw new CardError("bad_signature", "an Ed25519 signature is 64 bytes");
+  }
+  if (isSmallOrderPoint(message.signature.subarray(0, 32))) {
+    throw new CardError("bad_signature", "the signature's R is a point of small order");
   }
   const toBeSigned = encodeCbor(["Signature1", message.protectedBytes, new Uint8Array(0),
     message.payload]);
