@@ -28,6 +28,13 @@ _Y_MASK = (1 << 255) - 1
 # the two of order 8 (tests/unit/cardformat/test_keys.py derives them by point arithmetic).
 _Y_ORDER_8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
 _SMALL_ORDER_Y = frozenset({1, _P - 1, 0, _Y_ORDER_8, _P - _Y_ORDER_8})
+# Every 32-byte string that decodes to one of them: either sign bit, and 0 and 1 also as the
+# unreduced P and P + 1. A set lookup keeps the check off the cost of verifying a card.
+_SMALL_ORDER_ENCODINGS = frozenset(
+    (y | sign << 255).to_bytes(PUBLIC_KEY_LENGTH, "little")
+    for y in _SMALL_ORDER_Y | {_P, _P + 1}
+    for sign in (0, 1)
+)
 
 
 class KeyState(StrEnum):
@@ -79,7 +86,7 @@ def is_small_order_point(encoded: bytes) -> bool:
     A signature whose R is such a point is refused: libsodium does, OpenSSL does not, and the
     verdict must not depend on the library (docs/card-format.md, section 4, step 7).
     """
-    return (int.from_bytes(encoded, "little") & _Y_MASK) % _P in _SMALL_ORDER_Y
+    return encoded in _SMALL_ORDER_ENCODINGS
 
 
 class SignatureVerifier(Protocol):
