@@ -69,6 +69,17 @@ ACTION_LABELS: dict[str, LazyString] = {
     "token.revoke": _l("API token revoked"),
 }
 
+# What an audit entry's subject ("kind:id") names. The ids are random or technical (a resident
+# record's random id, a staff account's number, a key id), never a person's data.
+SUBJECT_KIND_LABELS: dict[str, LazyString] = {
+    "resident": _l("Record"),
+    "card": _l("Card"),
+    "user": _l("Staff account"),
+    "token": _l("API token"),
+    "key": _l("Signing key"),
+    "root": _l("Root key"),
+}
+
 KEY_STATE_LABELS: dict[str, LazyString] = {
     "active": _l("Active"),
     "retired": _l("Retired"),
@@ -82,3 +93,12 @@ def label(table: dict[str, LazyString], code: str | None) -> str:
         return ""
     found = table.get(code)
     return str(found) if found is not None else code
+
+
+def subject_label(subject: str | None) -> str:
+    """An audit entry's subject as words and its id ("Record 3f9a..."), or as stored."""
+    if not subject:
+        return ""
+    kind, _, ident = subject.partition(":")
+    found = SUBJECT_KIND_LABELS.get(kind)
+    return f"{found} {ident}" if found is not None and ident else subject

@@ -79,6 +79,7 @@ from .labels import (
     REASON_LABELS,
     STATUS_LABELS,
     label,
+    subject_label,
 )
 from .roles import ANONYMOUS, ROLE_LABELS, current_role, has_role, requires
 
@@ -344,6 +345,7 @@ def _counter_context() -> dict[str, Any]:
         "reason_label": lambda code: label(REASON_LABELS, code),
         "detail_label": _detail_label,
         "action_label": lambda code: label(ACTION_LABELS, code),
+        "subject_label": subject_label,
         "key_state_label": lambda code: label(KEY_STATE_LABELS, code),
         "allowed": lambda action: has_role(ACTION_ROLES[action]),
         "format_number": format_number,
