@@ -155,6 +155,23 @@ def resign(meta: cf.IssuerMetadata, root: object, mutate: object) -> bytes:
     return cose.sign1(header, cbor2.dumps(payload), root)
 
 
+# The identity point (x = 0, y = 1): a key under which anyone can make signatures OpenSSL takes.
+IDENTITY_KEY = b"\x01" + bytes(31)
+
+
+def test_metadata_listing_a_signing_key_of_small_order_is_refused_whole() -> None:
+    meta, root = build()
+
+    def weak_key(payload: dict) -> None:  # type: ignore[type-arg]
+        payload["keys"].append(
+            dict(payload["keys"][0], kid=cf.key_id(IDENTITY_KEY), pub=IDENTITY_KEY)
+        )
+
+    data = resign(meta, root, weak_key)
+    with pytest.raises(cf.MalformedError, match="small order"):
+        cf.verify_metadata(data, pinned_fingerprint=cf.fingerprint(root), now=NOW)
+
+
 @pytest.mark.parametrize(
     "mutate",
     [
