@@ -9,8 +9,9 @@ What it does, all on 127.0.0.1:
    131,072-entry status list) and serves their publications from a small HTTP server;
 2. pins and syncs them into a fresh verifier instance folder with the verifier's own code
    (``partners add`` = fetch, verify against the fingerprint, sync the status lists);
-3. starts ``gunicorn -w 2 'verifier:create_app()'`` (production mode, rate limiting on with a
-   limit the benchmark cannot reach, so both endpoints pay for it alike);
+3. starts gunicorn with the deployment's ``config/verifier.gunicorn.conf.py`` and 2 workers
+   (production mode, rate limiting on with a limit the benchmark cannot reach, so both
+   endpoints pay for it alike);
 4. drives wrk at 16 connections, alternating ping and verify rounds in the same server run,
    and reports the rate ratio (target >= 0.7), verify's p99 (target <= 20 ms) and errors (0);
 5. with ``--partners``: a second instance with that many cities pinned, rounds interleaved with
@@ -171,6 +172,9 @@ def start_gunicorn(
         VERIFIER_SECRET_KEY=secrets.token_hex(32),
         VERIFIER_INSTANCE_PATH=str(instance),
         VERIFIER_RATELIMIT_API="1000000000 per minute",
+        VERIFIER_BIND=f"127.0.0.1:{port}",
+        VERIFIER_WORKERS=str(workers),
+        VERIFIER_LOG_LEVEL="warning",
         PYTHONPATH=str(ROOT),
     )
     gunicorn = Path(sys.executable).with_name("gunicorn")
@@ -178,12 +182,8 @@ def start_gunicorn(
         [
             *under,
             str(gunicorn),
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
+            "--config",
+            str(ROOT / "config" / "verifier.gunicorn.conf.py"),
             "verifier:create_app()",
         ],
         env=env,

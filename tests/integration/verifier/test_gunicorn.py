@@ -1,4 +1,5 @@
-"""The verifier as deployed: gunicorn, two workers, production mode, over real HTTP."""
+"""The verifier as deployed: gunicorn with config/verifier.gunicorn.conf.py, two workers,
+production mode, over real HTTP."""
 
 from __future__ import annotations
 
@@ -40,16 +41,16 @@ def gunicorn(instance: Path) -> Iterator[Any]:
             os.environ,
             VERIFIER_INSTANCE_PATH=str(instance),
             VERIFIER_ENV="production",
+            VERIFIER_BIND=f"127.0.0.1:{port}",
+            VERIFIER_WORKERS="2",
             PYTHONPATH=str(ROOT),
             **env,
         )
         process = subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("gunicorn")),
-                "--workers",
-                "2",
-                "--bind",
-                f"127.0.0.1:{port}",
+                "--config",
+                str(ROOT / "config" / "verifier.gunicorn.conf.py"),
                 "verifier:create_app()",
             ],
             env=full_env,
@@ -121,6 +122,14 @@ def test_verifies_under_gunicorn_in_production_mode(
         assert body["card"]["number"] == card.number
         assert body["message"] == "Cartão autêntico, válido."
     assert city.requests == before  # the issuer heard nothing
+    # Nothing in the server's output says that, when or from where a card was checked: no
+    # access log line, no card number, no name (DESIGN.md section 5, rule 3).
+    process.terminate()
+    assert process.stdout is not None
+    output = process.stdout.read().decode()
+    assert "Booting worker" in output  # the output was captured
+    for trace in ("/api/v1/verify", "POST", card.number, card.holder_name, text[:20]):
+        assert trace not in output, trace
 
 
 def test_refuses_to_start_without_a_secret_in_production(gunicorn: Any) -> None:
