@@ -84,7 +84,7 @@ def is_small_order_point(encoded: bytes) -> bool:
     """Whether 32 bytes encode one of the eight points of small order, canonically or not.
 
     A signature whose R is such a point is refused: libsodium does, OpenSSL does not, and the
-    verdict must not depend on the library (docs/card-format.md, section 4, step 7).
+    verdict must not depend on the library (docs/card-format.md, section 2, "Strict Ed25519").
     """
     return encoded in _SMALL_ORDER_ENCODINGS
 
