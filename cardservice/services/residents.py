@@ -26,11 +26,11 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import CursorResult, Delete, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 import cardformat
@@ -825,41 +825,48 @@ def sweep_orphans(
     cards unlinked (not revoked: what the interrupted action meant for them is not known), in
     one resident-database transaction with one audit entry, "keystore.sweep", carrying both
     counts and no resident id (an interrupted emergency purge must not leave a per-person
-    trail). Idempotent: a second run finds nothing.
+    trail). Idempotent: a second run finds nothing. The counts are of the rows this run
+    deleted, so of two sweeps running at once, only the one that removed something writes an
+    entry.
     """
     session.rollback()
     orphan_keys = _orphan_key_ids(session, now - key_grace)
     session.rollback()
+    removed_keys = 0
     if orphan_keys:
         for chunk in _chunks(orphan_keys):
-            session.execute(
+            removed_keys += _deleted_rows(
+                session,
                 delete(ResidentKey).where(
                     ResidentKey.resident_id.in_(chunk), ResidentKey.created_at < now - key_grace
                 ),
-                execution_options={"synchronize_session": False},
             )
         session.commit()
         forget_deleted_keys(session.get_bind(ResidentKey))
     keyless = _keyless_resident_ids(session)
     session.rollback()
-    if keyless:
-        for chunk in _chunks(keyless):
-            session.execute(
-                update(Card).where(Card.resident_id.in_(chunk)).values(resident_id=None),
-                execution_options={"synchronize_session": False},
-            )
-            session.execute(
-                delete(Resident).where(Resident.id.in_(chunk)),
-                execution_options={"synchronize_session": False},
-            )
-    if keyless or orphan_keys:
-        audit.record(
-            session,
-            now=now,
-            actor=actor,
-            action="keystore.sweep",
-            detail=f"records:{len(keyless)},keys:{len(orphan_keys)}",
+    removed_records = 0
+    for chunk in _chunks(keyless):
+        session.execute(
+            update(Card).where(Card.resident_id.in_(chunk)).values(resident_id=None),
+            execution_options={"synchronize_session": False},
         )
-        session.commit()
-        session.expire_all()
-    return SweepResult(records=len(keyless), keys=len(orphan_keys))
+        removed_records += _deleted_rows(session, delete(Resident).where(Resident.id.in_(chunk)))
+    if not (removed_records or removed_keys):
+        session.rollback()  # nothing of ours to record (another sweep may have been first)
+        return SweepResult(records=0, keys=0)
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="keystore.sweep",
+        detail=f"records:{removed_records},keys:{removed_keys}",
+    )
+    session.commit()
+    session.expire_all()
+    return SweepResult(records=removed_records, keys=removed_keys)
+
+
+def _deleted_rows(session: DbSession, statement: Delete) -> int:
+    result = session.execute(statement, execution_options={"synchronize_session": False})
+    return cast(CursorResult[Any], result).rowcount

@@ -243,6 +243,15 @@ def test_a_crash_between_the_two_commits_leaves_nothing_readable(
     # Idempotent: nothing left, no new audit entry; the other resident is untouched.
     assert "Sweep: 0 unreadable record(s)" in runner.invoke(args=["keys", "sweep"]).output
     assert session.scalar(select(func.count()).select_from(AuditEntry)) == entries + 1
+    # Two sweeps at once: one that listed the record before the other deleted it removes
+    # nothing, so it records nothing (the counts are of rows deleted, not rows listed).
+    from cardservice.services import residents
+
+    monkeypatch.setattr(residents, "_keyless_resident_ids", lambda _session: [rid])
+    late = residents.sweep_orphans(session, deps, now=datetime.now(UTC), actor=Actor.system("t"))
+    monkeypatch.undo()
+    assert (late.records, late.keys) == (0, 0)
+    assert session.scalar(select(func.count()).select_from(AuditEntry)) == entries + 1
     kept_page = client.get(f"/api/v1/residents/{kept}", headers=auth(tokens["clerk"]))
     assert kept_page.get_json()["display_name"] == "Kept Resident"
 
