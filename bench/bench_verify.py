@@ -347,7 +347,8 @@ def instructions_per_request(
             while not dump.exists():
                 time.sleep(0.1)
             total = int(re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.M).group(1))  # type: ignore[union-attr]
-            counts[side] = min(counts.get(side, total), total // requests)
+            per_request = total // requests
+            counts[side] = min(counts.get(side, per_request), per_request)
         return counts
     finally:
         process.terminate()

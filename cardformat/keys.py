@@ -64,7 +64,7 @@ def load_public_key(raw: bytes) -> Ed25519PublicKey:
     x_is_odd = raw[31] >> 7
     if y >= _P or not _has_x(y, x_is_odd):
         raise MalformedError("the public key is not a point of Ed25519")
-    if y in _SMALL_ORDER_Y:
+    if is_small_order_point(raw):
         # Under a key of small order anyone can make signatures that some Ed25519
         # implementations accept: a city's mistake would let anyone forge its cards.
         raise MalformedError("the public key is a point of small order")
