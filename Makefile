@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -q
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test test-unit test-rest test-postgres run bench vectors clean
+.PHONY: install system-packages lint test test-unit test-rest test-postgres run bench vectors clean
 
 $(STAMP): pyproject.toml setup.py cardformat/_base45.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml setup.py cardformat/_base45.c
 
 install: $(STAMP)
 
+# Debian packages the suite needs (Chromium, nginx, podman, softhsm2, node, ...): installed when
+# missing and run as root on Debian, otherwise the script names the one command to run.
+system-packages:
+	bash scripts/system-packages.sh
+
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
@@ -23,7 +28,7 @@ lint: install
 # The card format's unit tests carry the coverage gate; everything else runs on SQLite, then
 # the database tests run again on PostgreSQL when TEST_POSTGRES_URL names a server (CI sets it,
 # and the tests fail rather than skip when that server cannot be reached).
-test: lint test-unit test-rest test-postgres
+test: system-packages lint test-unit test-rest test-postgres
 
 test-unit: install
 	$(PYTEST) tests/unit --cov=cardformat --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=95

@@ -34,6 +34,20 @@ def postgres_url() -> str | None:
     return url or None
 
 
+def redis_url() -> str:
+    """The Redis server for rate-limit storage tests: TEST_REDIS_URL (CI sets one database for
+    the suite), or the local default. Unreachable, it fails the test: never a silent skip, and
+    never a rate limiter that quietly fell back to memory."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(f"Redis is unreachable at {url} ({exc}): start it (.ci/run does)")
+    return url
+
+
 def postgres_settings(url: str, schema_prefix: str) -> dict[str, Any]:
     """App settings for a suite of its own on the PostgreSQL server at `url`: a fresh schema
     `<schema_prefix>_<pid>_<random>` for the resident database (so concurrent suites on one

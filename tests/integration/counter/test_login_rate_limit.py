@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from cardservice.config import ConfigError, load_config
 from cardservice.extensions import db
 from cardservice.ratelimit import limiter
+from tests.integration.service_fixtures import redis_url
 
 from .support import PASSWORD, csrf_token, open_app
 
@@ -115,7 +116,7 @@ def test_redis_storage_is_shared_between_apps(limited_app: Callable[..., Flask])
     # Two workers (two apps) on one Redis count together. Redis outlives the test run, so a
     # client address of this run's own (documentation range) keeps earlier runs' counts out.
     address = f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
-    shared = {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379"}
+    shared = {"RATELIMIT_STORAGE_URI": redis_url()}
     first = limited_app(**shared).test_client()
     first.environ_base["REMOTE_ADDR"] = address
     for _ in range(3):

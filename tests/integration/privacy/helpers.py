@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from PIL import Image
 
@@ -193,6 +194,13 @@ SOFTHSM_MODULE = next(
     None,
 )
 SOFTHSM_INSTALLED = SOFTHSM_MODULE is not None and shutil.which("softhsm2-util") is not None
-SKIP_REASON = "softhsm2 is not installed (apt-get install softhsm2)"
+
+
+def require_softhsm() -> None:
+    """Fail, never skip, when softhsm2 is missing: scripts/system-packages.sh installs it."""
+    if not SOFTHSM_INSTALLED:
+        pytest.fail("softhsm2 is not installed (scripts/system-packages.sh installs it)")
+
+
 SOFTHSM_PIN = "4711-test"
 SOFTHSM_TOKEN = "citycard-test"

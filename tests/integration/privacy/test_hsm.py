@@ -28,9 +28,14 @@ from cardservice.services.hsm import (
     open_session,
 )
 
-from .helpers import SKIP_REASON, SOFTHSM_INSTALLED
+from .helpers import require_softhsm
 
-pytestmark = pytest.mark.skipif(not SOFTHSM_INSTALLED, reason=SKIP_REASON)
+
+@pytest.fixture(autouse=True)
+def _softhsm_installed() -> None:
+    require_softhsm()
+
+
 RECORD = ResidentRecord(
     display_name="Zofia Wąsowska-Ødegård",
     birth_date=date(1983, 11, 29),

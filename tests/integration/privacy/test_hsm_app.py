@@ -16,9 +16,12 @@ from cardservice.config import ConfigError, load_config
 from cardservice.models import ResidentKey
 from cardservice.services.hsm import Pkcs11MasterKeyProvider
 
-from .helpers import SKIP_REASON, SOFTHSM_INSTALLED, auth, enrol
+from .helpers import auth, enrol, require_softhsm
 
-pytestmark = pytest.mark.skipif(not SOFTHSM_INSTALLED, reason=SKIP_REASON)
+
+@pytest.fixture(autouse=True)
+def _softhsm_installed() -> None:
+    require_softhsm()
 
 
 def _row(session: Any, rid: str) -> tuple[str, bytes]:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from cardformat import Status
+from tests.integration.service_fixtures import redis_url
 from verifier import create_app
 from verifier.config import ConfigError
 from verifier.verification import RESULTS
@@ -92,17 +93,12 @@ def test_x_forwarded_for_is_ignored_without_trusted_proxies(
 
 
 def test_rate_limit_storage_in_redis(app_factory: Any) -> None:
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url("redis://127.0.0.1:6379").ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
     import uuid
 
     app = app_factory(
         RATELIMIT_ENABLED=True,
         RATELIMIT_API="3 per minute",
-        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379",
+        RATELIMIT_STORAGE_URI=redis_url(),
         RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4()}",
     )
     first, second = app.test_client(), app.test_client()

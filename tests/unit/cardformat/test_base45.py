@@ -59,9 +59,15 @@ def test_any_alphabet_text_decodes_or_raises_malformed(text: str) -> None:
 
 # --- the C accelerator and the pure-Python reference accept exactly the same texts ----------
 
-requires_extension = pytest.mark.skipif(
-    base45._accelerated_decode is None, reason="cardformat._base45 was not built (no compiler)"
-)
+
+@pytest.fixture(scope="module")
+def _accelerated() -> None:
+    """The accelerator's tests fail, never skip, when it was not built (gcc is missing)."""
+    if base45._accelerated_decode is None:
+        pytest.fail("cardformat._base45 was not built: is gcc installed?")
+
+
+requires_extension = pytest.mark.usefixtures("_accelerated")
 # Texts near the edges: alphabet characters (the common case), the characters just outside it,
 # non-ASCII, and the largest chunk values (":::" is 91124, above 65535; "GGW" is 65535).
 _EDGE_TEXT = st.text(alphabet=ALPHABET + "@[`a~\x00\x7fé€:::GGW", max_size=40)
