@@ -33,11 +33,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=config["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(config)
     _configure_keystore_bind(app)
+    _private_database_files(app)
     if int(app.config.get("PROXY_HOPS") or 0) > 0:
-        from werkzeug.middleware.proxy_fix import ProxyFix
+        from .proxy import TrustedProxyFix, parse_networks
 
+        networks = parse_networks(app.config["TRUSTED_PROXY_ADDRESSES"])
         hops = int(app.config["PROXY_HOPS"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxyFix(app.wsgi_app, hops, networks)  # type: ignore[method-assign]
     app.permanent_session_lifetime = timedelta(minutes=int(app.config["SESSION_MINUTES"]))
 
     logging.getLogger("cardservice").setLevel(app.config["LOG_LEVEL"])
@@ -46,7 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         use_fast_password_hashing()
 
-    from . import ratelimit, security
+    from . import accesslog, ratelimit, security
     from .extensions import csrf, db, login_manager, migrate
     from .services.context import EXTENSION_KEY, build_deps
 
@@ -60,6 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     security.init_app(app)
     ratelimit.init_app(app)
+    accesslog.init_app(app)
     _init_i18n(app)
     app.extensions[EXTENSION_KEY] = build_deps(app)
 
@@ -152,6 +155,16 @@ def _configure_keystore_bind(app: Flask) -> None:
             **(app.config.get("KEYSTORE_ENGINE_OPTIONS") or {}),
         }
     app.config["SQLALCHEMY_BINDS"] = binds
+
+
+def _private_database_files(app: Flask) -> None:
+    """SQLite files of both databases 0600 from the start (security.private_sqlite_files)."""
+    from .security import private_sqlite_files
+
+    binds = app.config["SQLALCHEMY_BINDS"].values()
+    urls = [str(app.config["SQLALCHEMY_DATABASE_URI"])]
+    urls += [str(bind["url"] if isinstance(bind, dict) else bind) for bind in binds]
+    private_sqlite_files(urls)
 
 
 def _has_module(name: str) -> bool:

@@ -76,6 +76,21 @@ def _secret_file_value(path: str) -> str:
         raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
 
 
+def private_folder(path: Path) -> None:
+    """Create `path` as 0700, or tighten it to 0700: it holds the SQLite databases, the key store
+    and the generated secrets, which no other account of the machine may read (in development
+    too: a laptop's demo city still holds real-looking records and working keys)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        try:
+            os.chmod(path, 0o700)
+        except OSError as exc:
+            raise ConfigError(
+                f"the instance folder {path} is open to other accounts and cannot be made "
+                f"private ({exc.strerror}): make it mode 0700, owned by the service's user"
+            ) from None
+
+
 def _load_secret(name: str, env: Mapping[str, str], instance_path: Path, environment: str) -> str:
     direct = env.get(ENV_PREFIX + name)
     if direct:
@@ -100,7 +115,7 @@ def _load_secret(name: str, env: Mapping[str, str], instance_path: Path, environ
         value = path.read_text(encoding="utf-8").strip()
         if value:
             return value
-    secret_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_folder(secret_dir)
     value = generate()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -181,13 +196,20 @@ def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, A
         raise ConfigError(
             f"{ENV_PREFIX}RATELIMIT_LOGIN must be a limit such as '10 per minute', got {login!r}"
         ) from None
+    # memory:// keeps counts per worker process; redis://host:6379 shares them.
+    storage = (env.get(ENV_PREFIX + "RATELIMIT_STORAGE_URI") or "memory://").strip()
+    if environment == "production" and enabled and storage.startswith("memory://"):
+        # Each worker of each instance would count on its own: the limit would be multiplied
+        # by the number of processes, and a restart would forget every count.
+        raise ConfigError(
+            f"{ENV_PREFIX}RATELIMIT_STORAGE_URI is {storage!r}: in production the sign-in limit "
+            "must be counted in a storage every worker and instance shares, e.g. "
+            "redis://127.0.0.1:6379/0; see docs/operations.md."
+        )
     return {
         "RATELIMIT_ENABLED": enabled,
         "RATELIMIT_LOGIN": login,
-        # memory:// keeps counts per worker process; redis://host:6379 shares them.
-        "RATELIMIT_STORAGE_URI": (
-            env.get(ENV_PREFIX + "RATELIMIT_STORAGE_URI") or "memory://"
-        ).strip(),
+        "RATELIMIT_STORAGE_URI": storage,
         "RATELIMIT_KEY_PREFIX": "cardservice",
         "RATELIMIT_HEADERS_ENABLED": True,
         # A storage that fails (Redis down) must not turn the sign-in form into a 500: count in
@@ -195,6 +217,17 @@ def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, A
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
     }
+
+
+def _trusted_proxy_addresses(raw: str) -> tuple[str, ...]:
+    from .proxy import parse_networks
+
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    try:
+        parse_networks(items)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}TRUSTED_PROXY_ADDRESSES: {exc}") from None
+    return items
 
 
 def _database_url(url: str) -> str:
@@ -277,7 +310,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
 
     instance_path = Path(env.get(ENV_PREFIX + "INSTANCE_PATH") or (PROJECT_ROOT / "instance"))
     instance_path = instance_path.resolve()
-    instance_path.mkdir(parents=True, exist_ok=True)
+    private_folder(instance_path)
 
     database_url = _database_url(
         env.get(ENV_PREFIX + "DATABASE_URL") or f"sqlite:///{instance_path / 'cardservice.sqlite3'}"
@@ -312,6 +345,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "JSON_SORT_KEYS": False,
         # How many reverse proxies in front set X-Forwarded-For/-Proto (0: none, trust nothing).
         "PROXY_HOPS": settings["proxy_hops"],
+        # ...and the addresses they connect from: nobody else's forwarded headers are read.
+        "TRUSTED_PROXY_ADDRESSES": _trusted_proxy_addresses(settings["trusted_proxy_addresses"]),
     }
     for name in _SECRETS:
         config[name] = _load_secret(name, env, instance_path, environment)

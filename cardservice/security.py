@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 # The staff UI serves its own scripts and styles only; the webcam capture draws into a canvas and
 # produces blob:/data: images. Nothing may frame the app (clickjacking on staff actions).
@@ -53,6 +57,33 @@ def init_app(app: Flask) -> None:
         # Public documents (/.well-known/...) set their own Cache-Control first.
         response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def private_sqlite_files(urls: Iterable[str]) -> None:
+    """Create each SQLite database file as 0600 before SQLite does (or tighten it to 0600).
+
+    SQLite creates a database with the process's umask (usually 0644), and its -wal, -shm and
+    -journal files later, lazily, with the database file's own mode: a database made private
+    before its first connection keeps every companion file private too.
+    """
+    for url in urls:
+        parsed = make_url(url)
+        database = parsed.database
+        if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            continue
+        if database.startswith("file:") or parsed.query.get("uri"):
+            continue  # an SQLite URI filename: SQLite, not a path, decides what it names
+        path = Path(database)
+        if not path.parent.is_dir():
+            continue  # SQLite will refuse to open it, with its own message
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            companion = path.with_name(path.name + suffix)
+            with contextlib.suppress(FileNotFoundError):
+                info = companion.stat()
+                if info.st_mode & 0o077 and info.st_uid == os.getuid():
+                    os.chmod(companion, 0o600)
 
 
 @event.listens_for(Engine, "connect")

@@ -27,8 +27,13 @@ limit_request_field_size = 8190
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("CARDSERVICE_LOG_LEVEL", "info").lower()
-# No query strings, referrers or user agents in the access log: a search form's query could
-# carry a name. %(U)s is the path only.
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
-# Only the proxy itself may set X-Forwarded-*; see CARDSERVICE_PROXY_HOPS.
-forwarded_allow_ips = os.environ.get("CARDSERVICE_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Paths carry resident ids and card numbers: this logger writes the route a request matched
+# instead (%(U)s becomes e.g. /api/v1/cards/<number>), and keeps client addresses and request
+# lines out of the error log (cardservice/accesslog.py).
+logger_class = "cardservice.accesslog.GunicornLogger"
+# No query strings, referrers, user agents or client addresses in the access log: a search
+# form's query could carry a name, and the proxy in front logs who connected.
+access_log_format = '"%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+# Only the proxy itself may set X-Forwarded-Proto: the same addresses the app trusts for
+# X-Forwarded-For (CARDSERVICE_TRUSTED_PROXY_ADDRESSES, with CARDSERVICE_PROXY_HOPS).
+forwarded_allow_ips = os.environ.get("CARDSERVICE_TRUSTED_PROXY_ADDRESSES", "127.0.0.1,::1")

@@ -27,5 +27,9 @@ limit_request_field_size = 8190
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("VERIFIER_LOG_LEVEL", "info").lower()
-# Only the proxy itself may set X-Forwarded-*; the app trusts VERIFIER_TRUSTED_PROXIES hops.
-forwarded_allow_ips = os.environ.get("VERIFIER_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's own error lines name the client's address ("Invalid request from ip=..."): this
+# logger withholds it, and the request line (verifier/gunicorn_logging.py).
+logger_class = "verifier.gunicorn_logging.GunicornLogger"
+# Only the proxy itself may set X-Forwarded-Proto: the same addresses the app trusts for
+# X-Forwarded-For (VERIFIER_TRUSTED_PROXY_ADDRESSES, with VERIFIER_TRUSTED_PROXIES).
+forwarded_allow_ips = os.environ.get("VERIFIER_TRUSTED_PROXY_ADDRESSES", "127.0.0.1,::1")

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import i18n
-from .api import problems
-from .api.ratelimit import limiter
+from .api import problems, ratelimit
 from .api.snapshot import SnapshotCache
-from .config import ensure_secret_key, load_config
+from .config import ensure_secret_key, ensure_shared_ratelimit_storage, load_config
+from .proxy import TrustedProxyFix, parse_networks
 from .trust import TrustCache, TrustStore
 from .verification import ResultCounters
 
@@ -46,6 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     instance = Path(config["INSTANCE_PATH"])
     instance.mkdir(parents=True, exist_ok=True)
     ensure_secret_key(config)
+    ensure_shared_ratelimit_storage(config)
 
     app = _VerifierFlask(__name__, instance_path=str(instance), instance_relative_config=True)
     app.config.update(config)
@@ -55,8 +55,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if config["TRUSTED_PROXIES"]:
         # Only with proxies really in front: otherwise any client could choose its own address
         # for rate limiting by sending X-Forwarded-For.
-        n = config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+        # And only from the addresses they connect from (verifier/proxy.py).
+        networks = parse_networks(config["TRUSTED_PROXY_ADDRESSES"])
+        app.wsgi_app = TrustedProxyFix(app.wsgi_app, config["TRUSTED_PROXIES"], networks)  # type: ignore[method-assign]
 
     store = TrustStore(instance)
     app.extensions["verifier"] = VerifierState(
@@ -67,7 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     i18n.init_app(app)
-    limiter.init_app(app)
+    ratelimit.init_app(app)
     problems.init_app(app)
 
     from .api import bp as api_bp
@@ -132,6 +133,12 @@ def _common_headers(response: Response) -> Response:
     # A verification page must not tell other sites where an agent came from.
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if current_app.config["ENV"] == "production":
+        # Production is served over HTTPS only (docs/verifier.md): browsers must never fall back
+        # to plain HTTP. The same policy as the issuance app's (cardservice/security.py).
+        response.headers.setdefault(
+            "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
+        )
     return response
 
 

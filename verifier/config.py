@@ -17,6 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from .proxy import parse_networks
+
 PREFIX = "VERIFIER_"
 SECRET_KEY_FILE = "secret_key"
 
@@ -84,6 +86,9 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     # Number of reverse proxies in front of the app whose X-Forwarded-For may be trusted (0:
     # none). Rate limiting is per client address, so this must match the deployment.
     "TRUSTED_PROXIES": (_parse_int, 0),
+    # The addresses (or networks) those proxies connect from: forwarded headers from anyone else
+    # are ignored, so a client reaching the app's port directly cannot choose its own address.
+    "TRUSTED_PROXY_ADDRESSES": (_parse_list, ("127.0.0.1", "::1")),
     # Seconds between checks of the trust store file for a new version (0: every request).
     "TRUST_RELOAD_INTERVAL": (float, 1.0),
     "SYNC_TIMEOUT": (_parse_duration, 10),
@@ -134,6 +139,10 @@ def load_config(
         if origin == "*" or not origin.startswith(("https://", "http://")):
             # A wildcard would let any web page read verification answers (names, birth dates).
             raise ConfigError(f"{PREFIX}CORS_ORIGINS must list explicit origins, not {origin!r}")
+    try:
+        parse_networks(config["TRUSTED_PROXY_ADDRESSES"])
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}TRUSTED_PROXY_ADDRESSES: {exc}") from None
     config["INSTANCE_PATH"] = str(Path(config["INSTANCE_PATH"]).resolve())
     config["MAX_STATUS_AGE"] = int(config["MAX_STATUS_AGE"])
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=1)
@@ -173,3 +182,22 @@ def ensure_secret_key(config: dict[str, Any]) -> None:
     finally:
         os.unlink(tmp)
     config["SECRET_KEY"] = key
+
+
+def ensure_shared_ratelimit_storage(config: Mapping[str, Any]) -> None:
+    """Production: the API limit is counted where every worker and server sees the same count.
+
+    memory:// counts per worker process: the limit would be multiplied by the number of
+    processes, and a restart would forget every count.
+    """
+    storage = str(config["RATELIMIT_STORAGE_URI"]).strip()
+    if (
+        config["ENV"] == "production"
+        and config["RATELIMIT_ENABLED"]
+        and storage.startswith("memory://")
+    ):
+        raise ConfigError(
+            f"{PREFIX}RATELIMIT_STORAGE_URI is {storage!r}: in production the API limit must be "
+            "counted in a storage every worker and server shares, e.g. redis://127.0.0.1:6379/0 "
+            "(docs/verifier.md)."
+        )

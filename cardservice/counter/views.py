@@ -138,8 +138,13 @@ def _apply_errors(form: FlaskForm, exc: ServiceError) -> None:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths: never send a signed-in clerk to another host."""
+    """Only same-site relative paths: never send a signed-in clerk to another host.
+
+    No control characters either: a CR or LF cannot go into a Location header (and a raw one
+    would split the response)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:

@@ -38,7 +38,12 @@ def metadata() -> Response:
     return _serve(issuer_metadata(db.session, deps(), now=utcnow()), METADATA_MEDIA_TYPE)
 
 
-@bp.get("/.well-known/citycard/status/<int:list_id>")
+# Status list ids are database integers (32-bit on PostgreSQL): a larger number names no list,
+# and must be a 404 from routing rather than an overflow error from the database.
+MAX_LIST_ID = 2**31 - 1
+
+
+@bp.get(f"/.well-known/citycard/status/<int(max={MAX_LIST_ID}):list_id>")
 def status_list(list_id: int) -> Response:
     return _serve(
         status_list_token(db.session, deps(), list_id, now=utcnow()), STATUS_LIST_MEDIA_TYPE

@@ -29,6 +29,7 @@ PRODUCTION_SECRETS = {
     "CARDSERVICE_INDEX_KEY": _key(),
     "CARDSERVICE_DATABASE_URL": "postgresql://cards@db.example/cards",
     "CARDSERVICE_KEYSTORE_DATABASE_URL": "postgresql://keys@keys.example/keys",
+    "CARDSERVICE_RATELIMIT_STORAGE_URI": "redis://redis.example:6379/0",
 }
 
 
@@ -197,3 +198,31 @@ def test_default_policy_names_every_category_in_every_language() -> None:
     policy = load_policy("default")
     for document in policy.documents:
         assert set(policy.languages) <= set(document.names), document.id
+
+
+def test_production_refuses_per_process_rate_limit_counts(tmp_path: Path) -> None:
+    """memory:// counts per worker process: with several workers and instances the sign-in
+    limit would be multiplied and forgotten at each restart. Production names the setting."""
+    env = _env(tmp_path, **PRODUCTION_SECRETS)
+    for storage in (None, "memory://", " memory:// "):
+        if storage is None:
+            del env["CARDSERVICE_RATELIMIT_STORAGE_URI"]
+        else:
+            env["CARDSERVICE_RATELIMIT_STORAGE_URI"] = storage
+        with pytest.raises(ConfigError, match="CARDSERVICE_RATELIMIT_STORAGE_URI is 'memory://'"):
+            load_config(env)
+    # Development keeps the zero-setup default; production with Redis starts.
+    assert load_config(_env(tmp_path))["RATELIMIT_STORAGE_URI"] == "memory://"
+    env["CARDSERVICE_RATELIMIT_STORAGE_URI"] = "redis://redis.example:6379/0"
+    assert load_config(env)["RATELIMIT_STORAGE_URI"] == "redis://redis.example:6379/0"
+
+
+def test_trusted_proxy_addresses(tmp_path: Path) -> None:
+    assert load_config(_env(tmp_path))["TRUSTED_PROXY_ADDRESSES"] == ("127.0.0.1", "::1")
+    config = load_config(
+        _env(tmp_path, CARDSERVICE_TRUSTED_PROXY_ADDRESSES=" 10.0.0.0/24, 192.0.2.7 ")
+    )
+    assert config["TRUSTED_PROXY_ADDRESSES"] == ("10.0.0.0/24", "192.0.2.7")
+    for bad in ("*", "nginx", "10.0.0.1/24"):
+        with pytest.raises(ConfigError, match="CARDSERVICE_TRUSTED_PROXY_ADDRESSES"):
+            load_config(_env(tmp_path, CARDSERVICE_TRUSTED_PROXY_ADDRESSES=bad))

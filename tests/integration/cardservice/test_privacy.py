@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from flask import Flask
 from sqlalchemy import inspect
 
 from cardservice.models import ResidentKey
+from tests.integration.service_fixtures import redis_url
 
 from .conftest import auth
 from .test_api import enrol
@@ -207,9 +209,11 @@ def test_no_personal_data_in_logs_in_production_mode(
         "CARDSERVICE_MASTER_KEY": key,
         "CARDSERVICE_INDEX_KEY": key,
         "CARDSERVICE_LOG_LEVEL": "DEBUG",
+        # Production counts sign-in attempts where every worker sees them.
+        "CARDSERVICE_RATELIMIT_STORAGE_URI": redis_url(),
     }.items():
         monkeypatch.setenv(name, value)
-    app = create_app()
+    app = create_app({"RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4()}"})
     try:
         with app.app_context():
             upgrade()

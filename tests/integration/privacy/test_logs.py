@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import re
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ import pytest
 from PIL import Image
 
 import cardformat
+
+from tests.integration.service_fixtures import redis_url
 
 from .helpers import csrf_token
 
@@ -88,9 +91,11 @@ def test_counter_flow_logs_no_personal_data(
         "CARDSERVICE_MASTER_KEY": key,
         "CARDSERVICE_INDEX_KEY": base64.b64encode(os.urandom(32)).decode(),
         "CARDSERVICE_LOG_LEVEL": "DEBUG",
+        # Production counts sign-in attempts where every worker sees them.
+        "CARDSERVICE_RATELIMIT_STORAGE_URI": redis_url(),
     }.items():
         monkeypatch.setenv(name, value)
-    app = create_app()
+    app = create_app({"RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4()}"})
     system = Actor.system("tests")
     with app.app_context():
         upgrade()

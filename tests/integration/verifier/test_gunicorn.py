@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.service_fixtures import redis_url
+
 from .helpers import Clock, FakeIssuer
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -43,6 +45,7 @@ def gunicorn(instance: Path) -> Iterator[Any]:
             VERIFIER_ENV="production",
             VERIFIER_BIND=f"127.0.0.1:{port}",
             VERIFIER_WORKERS="2",
+            VERIFIER_RATELIMIT_STORAGE_URI=redis_url(),
             PYTHONPATH=str(ROOT),
             **env,
         )

@@ -109,7 +109,14 @@ def test_rate_limit_storage_in_redis(app_factory: Any) -> None:
 def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="VERIFIER_SECRET_KEY"):
         create_app({"ENV": "production", "INSTANCE_PATH": str(tmp_path)})
-    app = create_app({"ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "s" * 64})
+    app = create_app(
+        {
+            "ENV": "production",
+            "INSTANCE_PATH": str(tmp_path),
+            "SECRET_KEY": "s" * 64,
+            "RATELIMIT_STORAGE_URI": redis_url(),
+        }
+    )
     assert app.config["SECRET_KEY"] == "s" * 64
     assert not (tmp_path / "secret_key").exists()
 

@@ -1,0 +1,78 @@
+"""What the server logs of a request: its route, never its path; no client details in errors.
+
+Paths carry resident ids, card numbers and API tokens' subjects (``/api/v1/cards/<number>``,
+``/residents/<int:resident_id>``), and DESIGN.md section 5 rule 7 keeps those out of every log,
+access logs included. The one rule, for every route present and future: a request is logged by
+the URL rule it matched (``/api/v1/cards/<number>.pdf``), never by the path it asked for. A
+request that matched no route is logged as ``(no route)``: its path could be a mistyped card
+number. The app records the rule in the WSGI environment (``init_app``); gunicorn's access log
+reads it through ``GunicornLogger`` (config/gunicorn.conf.py), which falls back to ``-`` when the
+app never saw the request, so a path reaches the log in no case.
+
+``GunicornLogger`` also keeps client addresses and request lines out of gunicorn's error log
+(a malformed request is reported by its kind only). The verifier has the same error-log rule
+in verifier/gunicorn_logging.py (it imports no cardservice code).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, request
+from gunicorn.glogging import Logger  # type: ignore[import-untyped]  # gunicorn ships no types
+
+# Lower case: gunicorn exposes WSGI environment keys to log formats in lower case.
+LOG_PATH_KEY = "cardservice.log_path"
+NO_ROUTE = "(no route)"
+
+
+def loggable_path() -> str:
+    """The matched URL rule of the current request, with its variables' names, not values."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else NO_ROUTE
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _record_loggable_path(response: Response) -> Response:
+        request.environ[LOG_PATH_KEY] = loggable_path()
+        return response
+
+
+class _WithholdClientDetails(logging.Filter):
+    """gunicorn's own error lines name the client's address and quote the request line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg
+        if not isinstance(message, str):
+            return True
+        if message.startswith("Invalid request from ip="):
+            # "Invalid request from ip=ADDR: REASON[: QUOTED REQUEST PART]"
+            reason = message.split(": ", 1)[1] if ": " in message else ""
+            record.msg, record.args = "Invalid request: %s", (reason.split(":", 1)[0],)
+        elif message.startswith("Error handling request"):
+            record.msg, record.args = "Error handling request (request line withheld)", ()
+        return True
+
+
+class GunicornLogger(Logger):  # type: ignore[misc]  # Logger is untyped (Any)
+    """gunicorn's logger with the path atoms replaced by the matched route (see above)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        if not any(isinstance(f, _WithholdClientDetails) for f in self.error_log.filters):
+            self.error_log.addFilter(_WithholdClientDetails())
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        path = environ.get(LOG_PATH_KEY) or "-"
+        atoms["U"] = path
+        atoms["q"] = "-"
+        atoms["f"] = "-"
+        atoms["r"] = f"{environ.get('REQUEST_METHOD')} {path} {environ.get('SERVER_PROTOCOL')}"
+        # The same values spelled as environment atoms (%({raw_uri}e)s and the like).
+        for key in ("raw_uri", "path_info", "query_string", "request_uri", "script_name"):
+            atoms.pop(f"{{{key}}}e", None)
+        atoms.pop("{referer}i", None)
+        return atoms
