@@ -165,9 +165,7 @@ def test_spoofed_forwarded_for_cannot_escape_the_sign_in_limit(
     """25 attempts straight at the app's port, each claiming another client address: the
     limit (10 per minute) holds, counted in Redis across both workers."""
     attacker = _loopback()
-    statuses = [
-        _sign_in_attempt(server, attacker, f"203.0.113.{n}") for n in range(1, 26)
-    ]
+    statuses = [_sign_in_attempt(server, attacker, f"203.0.113.{n}") for n in range(1, 26)]
     assert set(statuses[:10]) == {422}, statuses
     assert set(statuses[10:]) == {429}, statuses
 
@@ -218,5 +216,3 @@ def test_access_and_error_logs_carry_no_ids_paths_or_client_addresses(server: Se
     for needle in (CARD_NUMBER, RESIDENT_ID, TOKEN_NEEDLE, "99999999999", client):
         assert needle not in output, needle
     assert "Traceback" not in output
-
-

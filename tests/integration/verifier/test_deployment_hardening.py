@@ -51,7 +51,11 @@ def test_trusted_proxy_addresses_are_checked(tmp_path: Path) -> None:
     for bad in ("*", "proxy.example", "10.0.0.1/24"):
         with pytest.raises(ConfigError, match="VERIFIER_TRUSTED_PROXY_ADDRESSES"):
             create_app(
-                {"ENV": "testing", "INSTANCE_PATH": str(tmp_path), "TRUSTED_PROXY_ADDRESSES": (bad,)}
+                {
+                    "ENV": "testing",
+                    "INSTANCE_PATH": str(tmp_path),
+                    "TRUSTED_PROXY_ADDRESSES": (bad,),
+                }
             )
 
 

@@ -141,3 +141,29 @@ def test_refuses_to_start_without_a_secret_in_production(gunicorn: Any) -> None:
     assert process.returncode != 0
     assert process.stdout is not None
     assert b"VERIFIER_SECRET_KEY is required" in process.stdout.read()
+
+
+def test_error_log_names_no_client_address_and_sends_hsts(gunicorn: Any) -> None:
+    """gunicorn's own line for a malformed request names the client's address and quotes the
+    request line; the verifier's logger withholds both. Production answers carry HSTS."""
+    process, url = gunicorn(VERIFIER_SECRET_KEY=secrets.token_hex(32))
+    _wait_ready(url, process)
+    with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
+        assert (
+            response.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+        )
+        assert "/" not in response.headers.get("Server", "")  # no version banner
+    # A client address of its own (Linux answers on all of 127.0.0.0/8), to look for below.
+    client = (
+        f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+    )
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), 10, (client, 0)) as sock:
+        sock.sendall(b"POST /api/v1/verify?qr=MC1:SECRETCARD HTTP/1.1 x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 400")
+    process.terminate()
+    assert process.stdout is not None
+    output = process.stdout.read().decode()
+    assert "Invalid request: Invalid HTTP Version" in output, output
+    assert client not in output
+    assert "SECRETCARD" not in output
