@@ -24,7 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.service_fixtures import redis_url
+from tests.integration.service_fixtures import (
+    drop_postgres_settings,
+    postgres_settings,
+    postgres_url,
+    redis_url,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(sys.executable).parent
@@ -90,7 +95,31 @@ def proxy_address() -> str:
 
 
 @pytest.fixture
-def server(tmp_path: Path, proxy_address: str) -> Iterator[Server]:
+def databases(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """SQLite files, or in the PostgreSQL pass a schema of their own on the test server (the
+    search path given in the URLs, as an operator would)."""
+    url = postgres_url()
+    if url is None:
+        yield {
+            "CARDSERVICE_DATABASE_URL": f"sqlite:///{tmp_path / 'cards.sqlite3'}",
+            "CARDSERVICE_KEYSTORE_DATABASE_URL": f"sqlite:///{tmp_path / 'keys.sqlite3'}",
+        }
+        return
+    settings = postgres_settings(url, "gunicorn_test")
+    option = "?options=-csearch_path%3D"
+    try:
+        yield {
+            "CARDSERVICE_DATABASE_URL": url + option + settings["_TEST_SCHEMA"],
+            "CARDSERVICE_KEYSTORE_DATABASE_URL": settings["KEYSTORE_DATABASE_URI"]
+            + option
+            + settings["_TEST_KEYSTORE_SCHEMA"],
+        }
+    finally:
+        drop_postgres_settings(settings)
+
+
+@pytest.fixture
+def server(tmp_path: Path, proxy_address: str, databases: dict[str, str]) -> Iterator[Server]:
     """boot.sh (migrations, then gunicorn with its config file) as production runs it."""
     port = _free_port()
     key = base64.b64encode(os.urandom(32)).decode()
@@ -100,8 +129,7 @@ def server(tmp_path: Path, proxy_address: str) -> Iterator[Server]:
         CARDSERVICE_ENV="production",
         CARDSERVICE_PUBLIC_URL="https://cards.example.org",
         CARDSERVICE_INSTANCE_PATH=str(tmp_path / "instance"),
-        CARDSERVICE_DATABASE_URL=f"sqlite:///{tmp_path / 'cards.sqlite3'}",
-        CARDSERVICE_KEYSTORE_DATABASE_URL=f"sqlite:///{tmp_path / 'keys.sqlite3'}",
+        **databases,
         CARDSERVICE_SECRET_KEY="s" * 48,
         CARDSERVICE_KEY_PASSPHRASE="p" * 32,
         CARDSERVICE_MASTER_KEY=key,
