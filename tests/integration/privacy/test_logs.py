@@ -22,7 +22,6 @@ import pytest
 from PIL import Image
 
 import cardformat
-
 from tests.integration.service_fixtures import redis_url
 
 from .helpers import csrf_token
