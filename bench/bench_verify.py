@@ -163,12 +163,16 @@ def free_port() -> int:
 def start_gunicorn(
     instance: Path, storage: str, *, workers: int = WORKERS, under: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The verifier under gunicorn in production mode; ``under`` prefixes the command (valgrind)."""
+    """The verifier under gunicorn in production mode; ``under`` prefixes the command (valgrind).
+
+    Production refuses per-process (memory://) rate-limit counts, so a memory:// run, kept to
+    compare the two storages, is the same configuration in development mode.
+    """
     port = free_port()
     env = dict(
         os.environ,
         VERIFIER_RATELIMIT_STORAGE_URI=storage,
-        VERIFIER_ENV="production",
+        VERIFIER_ENV="development" if storage.startswith("memory://") else "production",
         VERIFIER_SECRET_KEY=secrets.token_hex(32),
         VERIFIER_INSTANCE_PATH=str(instance),
         VERIFIER_RATELIMIT_API="1000000000 per minute",
