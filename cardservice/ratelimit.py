@@ -4,10 +4,12 @@ Only the login POST is limited: it is the one form an attacker can hammer withou
 The per-account lockout (services.staff.authenticate) stays; this limit adds a ceiling per client
 address, so one machine cannot try password after password across many user names.
 
-Storage is memory by default (per worker process) and Redis when CARDSERVICE_RATELIMIT_STORAGE_URI
-names one (``redis://host:6379``), which several workers and instances then share. A storage that
-fails falls back to memory rather than failing the sign-in. Behind a reverse proxy, set
-CARDSERVICE_PROXY_HOPS so the client address is the real one, not the proxy's.
+Storage is memory by default (per worker process, development only: production refuses it) and
+Redis when CARDSERVICE_RATELIMIT_STORAGE_URI names one (``redis://host:6379``), which several
+workers and instances then share. A storage that fails falls back to memory rather than failing
+the sign-in. Behind a reverse proxy, set CARDSERVICE_PROXY_HOPS (and, for a proxy on another
+machine, CARDSERVICE_TRUSTED_PROXY_ADDRESSES) so the client address is the real one, not the
+proxy's; forwarded headers from anyone else are ignored (cardservice/proxy.py).
 """
 
 from __future__ import annotations

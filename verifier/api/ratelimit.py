@@ -1,7 +1,9 @@
 """Rate limiting per client address for the API (Flask-Limiter).
 
-Storage is memory by default (per worker process) and Redis when VERIFIER_RATELIMIT_STORAGE_URI
-names one, which several workers and instances then share.
+Storage is memory by default (per worker process, development only: production refuses it) and
+Redis when VERIFIER_RATELIMIT_STORAGE_URI names one, which several workers and instances then
+share. The client address comes from X-Forwarded-For only on connections from
+VERIFIER_TRUSTED_PROXY_ADDRESSES (verifier/proxy.py).
 """
 
 from __future__ import annotations
