@@ -1,7 +1,8 @@
 """Check values of the secrets every instance must share (services.keycheck).
 
-One row per secret (column `secret`), in the resident database: `passphrase` (CARDSERVICE_KEY_PASSPHRASE),
-`master_key` (CARDSERVICE_MASTER_KEY or the PKCS#11 key), `index_key` (CARDSERVICE_INDEX_KEY).
+One row per secret (column `secret`), in the resident database: `passphrase`
+(CARDSERVICE_KEY_PASSPHRASE), `master_key` (CARDSERVICE_MASTER_KEY or the PKCS#11 key) and
+`index_key` (CARDSERVICE_INDEX_KEY).
 A value proves a configured secret is the right one and reveals nothing usable about it: an
 AES-GCM encryption of a known constant (under the passphrase's argon2id key, under the master
 key) or an HMAC of a constant (index key). The primary key makes the first write win when a

@@ -247,8 +247,10 @@ def check_at_start(app: Flask) -> None:
         finally:
             db.session.rollback()
             db.session.remove()
-            # A PKCS#11 session must not cross a fork (gunicorn preloads, then forks workers):
-            # each worker opens its own on first use.
+            # Neither a database connection nor a PKCS#11 session may cross a fork (gunicorn
+            # preloads the app, then forks its workers): each worker opens its own on first use.
+            for engine in db.engines.values():
+                engine.dispose()
             deps(app).cipher.provider.close()
     if legacy:
         log.warning(
