@@ -20,18 +20,20 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 import cardformat
 from cardservice import ConfigError, create_app
 from cardservice.cli import cli
-from cardservice.services.keyseal import MAGIC, KeySealer
 from tests.integration.service_fixtures import postgres_url
 
 from .conftest import NOW, enrolment
 
 PASSPHRASE = "stapler-Quokka-81-marimba-Vexing"
+# How a key sealed by services/keyseal.py begins (spelled out here so that this file also runs,
+# and fails, on code from before it).
+MAGIC = b"citycard-key\x00\x01"
 TABLES = ("city", "signing_key", "status_list", "audit_entry", "key_check")
 
 
@@ -134,8 +136,11 @@ def counts(env: dict[str, str]) -> dict[str, Any]:
     """Row counts and every stored key, read with a connection of the test's own."""
     engine = create_engine(env["CARDSERVICE_DATABASE_URL"])
     with engine.connect() as connection:
+        present = set(inspect(connection).get_table_names())
         found: dict[str, Any] = {
-            table: connection.scalar(text(f"SELECT count(*) FROM {table}")) for table in TABLES
+            table: connection.scalar(text(f"SELECT count(*) FROM {table}"))
+            for table in TABLES
+            if table in present
         }
         found["keys"] = sorted(
             bytes(blob)
@@ -200,6 +205,7 @@ def test_every_key_service_checks_the_passphrase_before_writing(
         rotate_root_key,
         rotate_signing_key,
     )
+    from cardservice.services.keyseal import KeySealer
 
     app = app_of(city_env, monkeypatch)
     before = counts(city_env)
