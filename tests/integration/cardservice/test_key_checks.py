@@ -419,3 +419,32 @@ def test_master_key_rotation_moves_the_check_value(
     # The old key may now leave the configuration.
     assert run({**city_env, "CARDSERVICE_MASTER_KEY": new}, "keys", "list").exit_code == 0
     assert counts(city_env)["key_check"] == 3
+
+
+def test_gunicorn_master_stops_with_one_line_on_a_wrong_index_key(
+    city_env: dict[str, str],
+) -> None:
+    """Production serving preloads the app in gunicorn's master: a wrong secret stops the
+    master before any worker forks, with the setting named and no traceback."""
+    root = Path(__file__).resolve().parents[3]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CARDSERVICE_")},
+        **city_env,
+        "CARDSERVICE_INDEX_KEY": _key(),
+        "CARDSERVICE_BIND": "127.0.0.1:24011",  # never bound: the master stops first
+        "CARDSERVICE_WORKERS": "1",
+    }
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    done = subprocess.run(
+        [str(gunicorn), "--config", "config/gunicorn.conf.py", "cardservice:create_app()"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,  # a master that serves instead of stopping: the test fails here
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "Error: CARDSERVICE_INDEX_KEY is not this city's index key" in output
+    assert "Traceback" not in output and env["CARDSERVICE_INDEX_KEY"] not in output
+    assert "Booting worker" not in output
