@@ -40,7 +40,7 @@ from ..config import ConfigError
 from ..models import City, KeyCheck
 from ._types import DbSession
 from .context import Deps
-from .crypto import CryptoError
+from .crypto import CryptoError, MissingMasterKeyError
 from .keyseal import KdfParams, KeySealer, params_of
 
 log = logging.getLogger("cardservice.keycheck")
@@ -174,8 +174,12 @@ def verify_master_key(session: DbSession, deps: Deps, *, now: datetime, hsm: boo
     recorded_id = str(row.key_id)
     try:
         plain = provider.unwrap(bytes(row.value), key_id=recorded_id, context=_MASTER_CONTEXT)
-    except CryptoError:
+    except MissingMasterKeyError:
         raise _wrong_master_key(hsm) from None
+    except CryptoError as exc:
+        # Also a token that cannot be reached or a label it lacks: the reason says which (the
+        # providers' messages carry key ids and labels, never key material).
+        raise KeyCheckError(f"{_wrong_master_key(hsm)} ({exc})") from None
     if not hmac.compare_digest(plain, _CONSTANT):
         raise _wrong_master_key(hsm)
     if recorded_id == provider.key_id:
@@ -207,7 +211,11 @@ def verify_master_key(session: DbSession, deps: Deps, *, now: datetime, hsm: boo
 def verify_secrets(session: DbSession, deps: Deps, *, now: datetime, hsm: bool) -> None:
     """All three checks; records what is missing. Raises KeyCheckError naming the setting."""
     verify_passphrase(session, deps.key_sealer, now=now)
-    verify_master_key(session, deps, now=now, hsm=hsm)
+    try:
+        verify_master_key(session, deps, now=now, hsm=hsm)
+    except CryptoError as exc:  # wrapping the first value failed: the token is unreachable
+        setting = "CARDSERVICE_PKCS11_*" if hsm else "CARDSERVICE_MASTER_KEY"
+        raise KeyCheckError(f"the master key ({setting}) cannot be used: {exc}") from None
     verify_index_key(session, deps, now=now)
 
 
