@@ -18,6 +18,10 @@ never the secret.
   only one accepted as current.
 * index key: HMAC-SHA-256 of a constant under the index key.
 
+In a database from before check values that holds residents, the newest record that still has
+its data key proves the master key (it opens) and the index key (its blind index matches) before
+their values are recorded.
+
 A fleet starting at once: the table's primary key lets one INSERT win; the others read the
 winner's value and compare with it, so two different values are never recorded. The master key's
 move is a compare-and-set on the old key id, so only one instance moves it.
@@ -37,10 +41,10 @@ from sqlalchemy.exc import IntegrityError
 from cardformat import KeyFileError
 
 from ..config import ConfigError
-from ..models import City, KeyCheck
+from ..models import City, KeyCheck, Resident
 from ._types import DbSession
 from .context import Deps
-from .crypto import CryptoError, MissingMasterKeyError
+from .crypto import CryptoError, MissingMasterKeyError, ResidentRecord
 from .keyseal import KdfParams, KeySealer, params_of
 
 log = logging.getLogger("cardservice.keycheck")
@@ -143,14 +147,49 @@ def verify_passphrase(session: DbSession, sealer: KeySealer, *, now: datetime) -
         sealer.adopt(params)
 
 
-def verify_index_key(session: DbSession, deps: Deps, *, now: datetime) -> None:
+def _sample_record(
+    session: DbSession, deps: Deps, hsm: bool
+) -> tuple[Resident, ResidentRecord] | None:
+    """A database from before check values, with residents: the newest record that still has
+    its data key, opened (the proof that the master key is the city's), or None if there is
+    none. Only ever held in memory, never logged."""
+    from .residents import data_keys
+
+    recent = list(session.scalars(select(Resident).order_by(Resident.created_at.desc()).limit(20)))
+    keys = data_keys(session, [resident.id for resident in recent])
+    for resident in recent:
+        key = keys.get(resident.id)
+        if key is None:
+            continue
+        try:
+            record = deps.cipher.open(
+                resident.id,
+                master_key_id=key.master_key_id,
+                wrapped_data_key=key.wrapped_data_key,
+                ciphertext=resident.ciphertext,
+            )
+        except CryptoError:
+            raise _wrong_master_key(hsm) from None
+        return resident, record
+    return None
+
+
+def verify_index_key(session: DbSession, deps: Deps, *, now: datetime, hsm: bool = False) -> None:
     mine = deps.cipher.index_key_check()
     row = _recorded(session, INDEX_KEY)
     if row is None:
+        # In a database from before check values, an existing record proves the index key: its
+        # stored blind index must be the one this key computes.
+        sample = _sample_record(session, deps, hsm)
+        if sample is not None:
+            resident, record = sample
+            computed = deps.cipher.blind_index(record.display_name, record.birth_date)
+            if not hmac.compare_digest(computed, resident.blind_index):
+                raise _wrong_index_key()
         _record_first(
             session,
             KeyCheck(secret=INDEX_KEY, value=mine, recorded_at=now),
-            lambda: verify_index_key(session, deps, now=now),
+            lambda: verify_index_key(session, deps, now=now, hsm=hsm),
         )
     elif not hmac.compare_digest(bytes(row.value), mine):
         raise _wrong_index_key()
@@ -160,6 +199,8 @@ def verify_master_key(session: DbSession, deps: Deps, *, now: datetime, hsm: boo
     provider = deps.cipher.provider
     row = _recorded(session, MASTER_KEY)
     if row is None:
+        # A database from before check values: an existing record must open (raises if not).
+        _sample_record(session, deps, hsm)
         _record_first(
             session,
             KeyCheck(
@@ -216,7 +257,7 @@ def verify_secrets(session: DbSession, deps: Deps, *, now: datetime, hsm: bool) 
     except CryptoError as exc:  # wrapping the first value failed: the token is unreachable
         setting = "CARDSERVICE_PKCS11_*" if hsm else "CARDSERVICE_MASTER_KEY"
         raise KeyCheckError(f"the master key ({setting}) cannot be used: {exc}") from None
-    verify_index_key(session, deps, now=now)
+    verify_index_key(session, deps, now=now, hsm=hsm)
 
 
 def check_at_start(app: Flask) -> None:

@@ -300,6 +300,41 @@ def test_old_pkcs8_keys_are_reencrypted_by_a_command(
         db.session.remove()
 
 
+def test_an_old_database_proves_the_master_and_index_keys_with_a_record(
+    city_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database from before check values, with residents: the first start records the values
+    only after an existing record opened with its master key and matched its blind index."""
+    from cardservice.extensions import db
+    from cardservice.services import Actor, deps
+    from cardservice.services.residents import enrol_resident
+
+    first = app_of(city_env, monkeypatch)
+    with first.app_context():
+        enrol_resident(db.session, deps(first), enrolment(), now=NOW, actor=Actor.system("t"))
+        db.session.execute(text("DELETE FROM key_check"))
+        db.session.commit()
+        db.session.remove()
+    # The passphrase, proven by the root key, is recorded first; a wrong key after it is not.
+    for setting, recorded in (
+        ("CARDSERVICE_MASTER_KEY", {"passphrase"}),
+        ("CARDSERVICE_INDEX_KEY", {"passphrase", "master_key"}),
+    ):
+        with pytest.raises(ConfigError, match=f"^{setting}"):
+            app_of({**city_env, setting: _key()}, monkeypatch)
+        assert _recorded_secrets(city_env) == recorded
+    app_of(city_env, monkeypatch)
+    assert _recorded_secrets(city_env) == {"passphrase", "master_key", "index_key"}
+
+
+def _recorded_secrets(env: dict[str, str]) -> set[str]:
+    engine = create_engine(env["CARDSERVICE_DATABASE_URL"])
+    with engine.connect() as connection:
+        found = set(connection.scalars(text("SELECT secret FROM key_check")))
+    engine.dispose()
+    return found
+
+
 @pytest.mark.parametrize(
     "weak",
     [
