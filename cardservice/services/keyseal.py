@@ -11,7 +11,7 @@ is AES-256-GCM of the raw 32-byte Ed25519 private key with a random 96-bit nonce
 the canonical CBOR of the header as associated data (a changed parameter or salt fails to open).
 
 Cost: OWASP's Password Storage Cheat Sheet minimum for argon2id, m = 19 MiB (19,456 KiB), t = 2,
-p = 1: about 40 ms and 19 MiB per derivation here (bench/bench_keyseal.py). One salt serves the
+p = 1: 22 to 40 ms and 19 MiB per derivation here (bench/bench_keyseal.py). One salt serves the
 whole city (it is recorded with the passphrase's check value, services.keycheck), so a process
 derives one KEK once and keeps it: signing a card pays no derivation, and a rotation seals the
 new key with the KEK already derived. The passphrase is never cached anywhere but the app's
@@ -198,7 +198,7 @@ class KeySealer:
 # Production refuses a passphrase weaker than this (config.load_config). Length alone lets
 # "Tr0ub4dor&3Tr0ub4dor&3" through (22 characters, about 10^11 guesses for zxcvbn); zxcvbn's
 # estimate counts dictionary words, repeats, keyboard walks and dates. 10^14 guesses at the cost
-# above (about 40 ms of one core each) is over 100,000 core-years.
+# above (20 ms of one core each, to be generous to an attacker) take over 60,000 core-years.
 MIN_PASSPHRASE_CHARS = 16
 MIN_PASSPHRASE_GUESSES_LOG10 = 14.0
 # zxcvbn's matching grows quickly with length; what lies beyond this only adds strength.
