@@ -65,6 +65,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     accesslog.init_app(app)
     _init_i18n(app)
     app.extensions[EXTENSION_KEY] = build_deps(app)
+    # A wrong passphrase, master key or index key stops the start here (ConfigError), before a
+    # worker forks or a command writes (services/keycheck.py).
+    from .services.keycheck import check_at_start
+
+    check_at_start(app)
 
     def _load_user(user_id: str) -> Any:
         from .models import StaffUser

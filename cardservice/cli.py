@@ -280,6 +280,20 @@ def keys_rotate_root(yes: bool) -> None:
     )
 
 
+@keys_group.command("reencrypt")
+@service_command
+def keys_reencrypt() -> None:
+    """Re-encrypt the stored root and signing keys with the current key derivation (argon2id).
+
+    For keys written before it (PKCS#8, PBKDF2): one transaction, audited; safe to re-run.
+    """
+    from .services.keys import reencrypt_keys
+
+    session, deps = _ctx()
+    count = reencrypt_keys(session, deps, now=_now(), actor=_system("keys-reencrypt"))
+    click.echo(f"{count} key(s) re-encrypted.")
+
+
 @keys_group.command("rewrap")
 @service_command
 def keys_rewrap() -> None:

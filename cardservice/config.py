@@ -363,6 +363,15 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     ]
     config.update(_pkcs11_settings(env))
     config.update(_ratelimit_settings(env, environment))
+    if production:
+        from .services.keyseal import passphrase_weakness
+
+        weakness = passphrase_weakness(config["KEY_PASSPHRASE"])
+        if weakness:
+            raise ConfigError(
+                f"{ENV_PREFIX}KEY_PASSPHRASE is too weak to protect the root and signing keys: "
+                f"{weakness}. Use a long random value, e.g. `openssl rand -base64 32`."
+            )
     # Fail early, with the variable's name, rather than on the first enrolment.
     decode_key("MASTER_KEY", config["MASTER_KEY"])
     decode_key("INDEX_KEY", config["INDEX_KEY"])

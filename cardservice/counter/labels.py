@@ -53,6 +53,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     "key.retire": _l("Signing key retired"),
     "key.revoke": _l("Signing key revoked"),
     "key.root_rotate": _l("Root key rotated"),
+    "key.reencrypt": _l("Stored keys re-encrypted with the current key derivation"),
     "master_key.rewrap": _l("Data keys re-wrapped under the new master key"),
     "keystore.sweep": _l(
         "Leftovers of interrupted erasures removed (records without a data key, data keys "

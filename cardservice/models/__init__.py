@@ -3,6 +3,7 @@
 from .audit import GENESIS_HASH, AuditEntry, AuditHead
 from .card import CARD_STATUSES, Card
 from .city import City, SigningKey, StatusListRecord
+from .keycheck import KeyCheck
 from .keystore import (
     KEYSTORE_BIND,
     ResidentKey,
@@ -25,6 +26,7 @@ __all__ = [
     "AuditHead",
     "Card",
     "City",
+    "KeyCheck",
     "Resident",
     "ResidentKey",
     "SigningKey",

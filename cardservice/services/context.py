@@ -8,6 +8,7 @@ from flask import Flask, current_app
 
 from ..config import decode_key
 from .crypto import LocalMasterKeyProvider, MasterKeyProvider, ResidentCipher
+from .keyseal import KeySealer
 from .policy import Policy, load_policy
 
 EXTENSION_KEY = "cardservice"
@@ -23,6 +24,8 @@ class Deps:
     policy: Policy
     cipher: ResidentCipher
     key_passphrase: bytes
+    # Seals and opens the root and signing keys; keeps the passphrase's derived key per process.
+    key_sealer: KeySealer
     public_url: str
 
 
@@ -44,10 +47,12 @@ def build_deps(app: Flask) -> Deps:
             previous_labels=config.get("PKCS11_PREVIOUS_KEY_LABELS", []),
         )
         provider = ChainedMasterKeyProvider(hsm, [provider])
+    passphrase = config["KEY_PASSPHRASE"].encode("utf-8")
     return Deps(
         policy=load_policy(config["POLICY"]),
         cipher=ResidentCipher(provider, decode_key("INDEX_KEY", config["INDEX_KEY"])),
-        key_passphrase=config["KEY_PASSPHRASE"].encode("utf-8"),
+        key_passphrase=passphrase,
+        key_sealer=KeySealer(passphrase),
         public_url=config["PUBLIC_URL"],
     )
 

@@ -75,6 +75,9 @@ class MasterKeyProvider(ABC):
     def unwrap(self, wrapped: bytes, *, key_id: str, context: bytes) -> bytes:
         """Unwrap a data key wrapped under master key `key_id`; raises CryptoError."""
 
+    def close(self) -> None:  # noqa: B027 (an optional hook: most providers hold nothing)
+        """Release what the provider holds open (an HSM session); it reopens on next use."""
+
 
 def _master_key_id(key: bytes) -> str:
     # A one-way tag of the key, so the stored id says which key without revealing anything.
@@ -221,6 +224,11 @@ class ResidentCipher:
         aad = self._aad(resident_id)
         data_key = self.provider.unwrap(wrapped_data_key, key_id=master_key_id, context=aad)
         return self.provider.wrap(data_key, context=aad)
+
+    def index_key_check(self) -> bytes:
+        """A check value of the index key (services.keycheck): a PRF output of a constant, which
+        tells whether two instances hold the same key and nothing about the key."""
+        return hmac.new(self._index_key, b"citycard index key check v1", hashlib.sha256).digest()
 
     def blind_index(self, display_name: str, birth_date: date | None) -> str:
         message = b"\x00".join(

@@ -222,6 +222,10 @@ class ChainedMasterKeyProvider(MasterKeyProvider):
     def wrap(self, data_key: bytes, *, context: bytes) -> bytes:
         return self._current.wrap(data_key, context=context)
 
+    def close(self) -> None:
+        for provider in self._all:
+            provider.close()
+
     def unwrap(self, wrapped: bytes, *, key_id: str, context: bytes) -> bytes:
         failure: CryptoError | None = None
         for provider in self._all:

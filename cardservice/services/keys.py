@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +25,7 @@ from .errors import (
     SigningKeyError,
     ValidationError,
 )
+from .keyseal import KeySealer, is_legacy, params_of
 
 # Signing keys are rotated yearly by default (DESIGN.md section 4); not_after tells partners when
 # a key stops being used for new cards, retirement ends its use for real.
@@ -55,7 +55,7 @@ def _new_signing_key(deps: Deps, now: datetime) -> tuple[SigningKey, Ed25519Priv
     record = SigningKey(
         kid=cardformat.key_id(key).hex(),
         public_key=cardformat.public_key_bytes(key),
-        private_key_pem=cardformat.dump_private_key(key, deps.key_passphrase),
+        private_key_pem=deps.key_sealer.seal(key),
         state=KeyState.ACTIVE.value,
         not_before=now,
         not_after=now + SIGNING_KEY_LIFETIME,
@@ -99,6 +99,7 @@ def init_city(
         errors["name"] = _l("The city needs a name of at most 100 characters.")
     if errors:
         raise ValidationError(errors)
+    require_passphrase(session, deps, now=now)
     if session.scalar(select(func.count()).select_from(City)):
         raise CityExistsError()
     root = cardformat.generate_key()
@@ -106,7 +107,7 @@ def init_city(
         code=code,
         names=clean_names,
         root_public_key=cardformat.public_key_bytes(root),
-        root_private_key_pem=cardformat.dump_private_key(root, deps.key_passphrase),
+        root_private_key_pem=deps.key_sealer.seal(root),
         created_at=now,
         metadata_serial=0,
     )
@@ -121,28 +122,31 @@ def root_fingerprint(session: DbSession) -> str:
     return cardformat.fingerprint(get_city(session).root_public_key)
 
 
-# Decrypting a PEM costs a key derivation; the counter signs on every issue and print, so the
-# decrypted key is kept per process, keyed by the PEM bytes (a rotated key has a new PEM).
-_key_cache: dict[bytes, Ed25519PrivateKey] = {}
-_key_cache_lock = threading.Lock()
+def require_passphrase(session: DbSession, deps: Deps, *, now: datetime) -> None:
+    """Before a key command writes anything: the passphrase must be the city's (keycheck).
 
+    A mistyped passphrase would otherwise seal a new key that no correctly configured instance
+    can open, and every issue and print would fail from then on.
+    """
+    from .keycheck import KeyCheckError, verify_passphrase
 
-def _decrypt(pem: bytes, passphrase: bytes) -> Ed25519PrivateKey:
-    with _key_cache_lock:
-        cached = _key_cache.get(pem)
-    if cached is not None:
-        return cached
     try:
-        key = cardformat.load_private_key(pem, passphrase)
+        verify_passphrase(session, deps.key_sealer, now=now)
+    except KeyCheckError:
+        raise SigningKeyError(
+            _l("The key cannot be decrypted: check CARDSERVICE_KEY_PASSPHRASE.")
+        ) from None
+
+
+def _decrypt(blob: bytes, sealer: KeySealer) -> Ed25519PrivateKey:
+    """The key, opened once per process (deps.key_sealer keeps it: the counter signs on every
+    issue and print)."""
+    try:
+        return sealer.open(blob)
     except KeyFileError:
         raise SigningKeyError(
             _l("The key cannot be decrypted: check CARDSERVICE_KEY_PASSPHRASE.")
         ) from None
-    with _key_cache_lock:
-        if len(_key_cache) > 32:
-            _key_cache.clear()
-        _key_cache[pem] = key
-    return key
 
 
 def active_signing_key(session: DbSession, deps: Deps) -> tuple[SigningKey, Ed25519PrivateKey]:
@@ -154,11 +158,11 @@ def active_signing_key(session: DbSession, deps: Deps) -> tuple[SigningKey, Ed25
     ).first()
     if record is None:
         raise SigningKeyError(_l("There is no active signing key: rotate to create one."))
-    return record, _decrypt(record.private_key_pem, deps.key_passphrase)
+    return record, _decrypt(record.private_key_pem, deps.key_sealer)
 
 
 def root_key(session: DbSession, deps: Deps) -> Ed25519PrivateKey:
-    return _decrypt(get_city(session).root_private_key_pem, deps.key_passphrase)
+    return _decrypt(get_city(session).root_private_key_pem, deps.key_sealer)
 
 
 def list_keys(session: DbSession) -> list[KeyInfo]:
@@ -186,6 +190,7 @@ def _invalidate_publications(session: DbSession, city: City) -> None:
 
 def rotate_signing_key(session: DbSession, deps: Deps, *, now: datetime, actor: Actor) -> KeyInfo:
     """A new active key; the previous active keys become retired (their cards stay valid)."""
+    require_passphrase(session, deps, now=now)
     city = get_city(session)
     for old in session.scalars(
         select(SigningKey).where(SigningKey.state == KeyState.ACTIVE.value).with_for_update()
@@ -209,10 +214,11 @@ def rotate_root_key(session: DbSession, deps: Deps, *, now: datetime, actor: Act
     root's private key is discarded in the same transaction: it can endorse nothing else.
     Signing keys, cards and status lists are untouched; only the metadata is re-signed.
     """
+    require_passphrase(session, deps, now=now)
     city = session.scalars(select(City).limit(1).with_for_update()).first()
     if city is None:
         raise CityNotInitialisedError()
-    old = _decrypt(city.root_private_key_pem, deps.key_passphrase)
+    old = _decrypt(city.root_private_key_pem, deps.key_sealer)
     new = cardformat.generate_key()
     new_public = cardformat.public_key_bytes(new)
     endorsement = cardformat.endorse_root(
@@ -220,7 +226,7 @@ def rotate_root_key(session: DbSession, deps: Deps, *, now: datetime, actor: Act
     )
     city.root_endorsements = [*(city.root_endorsements or []), endorsement.hex()]
     city.root_public_key = new_public
-    city.root_private_key_pem = cardformat.dump_private_key(new, deps.key_passphrase)
+    city.root_private_key_pem = deps.key_sealer.seal(new)
     city.metadata_document = None
     audit.record(
         session,
@@ -241,6 +247,7 @@ def revoke_signing_key(
     Revoking the active key leaves the city without one, so a fresh key is created in the same
     transaction; the counter can keep issuing.
     """
+    require_passphrase(session, deps, now=now)
     city = get_city(session)
     kid = kid.strip().lower().replace(" ", "")
     record = session.scalars(
@@ -263,3 +270,42 @@ def revoke_signing_key(
     _invalidate_publications(session, city)
     session.commit()
     return next(k for k in list_keys(session) if k.kid == kid)
+
+
+def reencrypt_keys(session: DbSession, deps: Deps, *, now: datetime, actor: Actor) -> int:
+    """Seal every stored key (root and signing keys, revoked ones too) in the current form.
+
+    Rewrites the keys still in the PKCS#8 form (PBKDF2) or under other KDF parameters than the
+    city's, in one transaction with one audit entry; the public keys, and so the cards and the
+    published documents, do not change. Safe to re-run: a second run finds nothing to do.
+    """
+    require_passphrase(session, deps, now=now)
+    sealer = deps.key_sealer
+    city = session.scalars(select(City).limit(1).with_for_update()).first()
+    if city is None:
+        raise CityNotInitialisedError()
+
+    def stale(blob: bytes) -> bool:
+        return is_legacy(blob) or params_of(blob) != sealer.current
+
+    count = 0
+    if stale(city.root_private_key_pem):
+        city.root_private_key_pem = sealer.seal(_decrypt(city.root_private_key_pem, sealer))
+        count += 1
+    for record in session.scalars(select(SigningKey).order_by(SigningKey.id).with_for_update()):
+        if stale(record.private_key_pem):
+            record.private_key_pem = sealer.seal(_decrypt(record.private_key_pem, sealer))
+            count += 1
+    if count:
+        audit.record(
+            session, now=now, actor=actor, action="key.reencrypt", detail=f"{count} key(s)"
+        )
+    session.commit()
+    return count
+
+
+def legacy_key_count(session: DbSession) -> int:
+    """How many stored keys are still in the PKCS#8 form (`cardservice keys reencrypt`)."""
+    blobs = [*session.scalars(select(City.root_private_key_pem))]
+    blobs += session.scalars(select(SigningKey.private_key_pem))
+    return sum(1 for blob in blobs if is_legacy(blob))

@@ -24,7 +24,7 @@ PRODUCTION_SECRETS = {
     "CARDSERVICE_ENV": "production",
     "CARDSERVICE_PUBLIC_URL": "https://cards.example.org",
     "CARDSERVICE_SECRET_KEY": "s" * 40,
-    "CARDSERVICE_KEY_PASSPHRASE": "p" * 40,
+    "CARDSERVICE_KEY_PASSPHRASE": "stapler-Quokka-81-marimba-Vexing",
     "CARDSERVICE_MASTER_KEY": _key(),
     "CARDSERVICE_INDEX_KEY": _key(),
     "CARDSERVICE_DATABASE_URL": "postgresql://cards@db.example/cards",

@@ -205,7 +205,7 @@ def test_no_personal_data_in_logs_in_production_mode(
         "CARDSERVICE_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         "CARDSERVICE_KEYSTORE_DATABASE_URL": f"sqlite:///{tmp_path / 'keys.sqlite3'}",
         "CARDSERVICE_SECRET_KEY": "s" * 48,
-        "CARDSERVICE_KEY_PASSPHRASE": "p" * 32,
+        "CARDSERVICE_KEY_PASSPHRASE": "stapler-Quokka-81-marimba-Vexing",
         "CARDSERVICE_MASTER_KEY": key,
         "CARDSERVICE_INDEX_KEY": key,
         "CARDSERVICE_LOG_LEVEL": "DEBUG",

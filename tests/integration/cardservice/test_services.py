@@ -69,12 +69,13 @@ def test_init_city_validates_code(session, deps, actor) -> None:
 
 def test_keys_are_encrypted_at_rest(session, deps, city) -> None:
     from cardservice.models import SigningKey
+    from cardservice.services.keyseal import MAGIC, KeySealer
 
-    pem = session.scalars(select(SigningKey.private_key_pem)).one()
-    assert b"ENCRYPTED PRIVATE KEY" in pem
-    assert b"ENCRYPTED PRIVATE KEY" in city.root_private_key_pem
+    sealed = session.scalars(select(SigningKey.private_key_pem)).one()
+    assert sealed.startswith(MAGIC)
+    assert city.root_private_key_pem.startswith(MAGIC)
     with pytest.raises(cardformat.KeyFileError):
-        cardformat.load_private_key(pem, b"wrong passphrase")
+        KeySealer(b"wrong passphrase").open(sealed)
 
 
 def test_enrol_issue_and_verify_token(session, deps, actor, city) -> None:

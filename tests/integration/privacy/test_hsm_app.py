@@ -92,3 +92,24 @@ def test_city_moves_its_master_key_into_the_token(
         for rid, name in ((before, "Enrolled Before"), (after, "Enrolled After")):
             body = reader.get(f"/api/v1/residents/{rid}", headers=auth(tokens["clerk"]))
             assert body.status_code == 200 and body.get_json()["display_name"] == name
+
+
+def test_a_wrong_token_key_stops_the_start(app, make_app, softhsm: dict[str, str]) -> None:
+    """An instance pointed at another key of the token would wrap data keys that the other
+    instances cannot unwrap: the master key's check value stops it at start."""
+    from cardservice.config import ConfigError
+
+    labels = [f"master-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    for label in labels:
+        Pkcs11MasterKeyProvider.create_master_key(**softhsm, key_label=label)
+    settings = {
+        "PKCS11_MODULE": softhsm["module"],
+        "PKCS11_TOKEN_LABEL": softhsm["token_label"],
+        "PKCS11_PIN": softhsm["pin"],
+        "PKCS11_PREVIOUS_KEY_LABELS": [],
+    }
+    make_app(PKCS11_KEY_LABEL=labels[0], **settings)  # the first start records the token's key
+    with pytest.raises(ConfigError, match=r"^CARDSERVICE_PKCS11_KEY_LABEL") as refused:
+        make_app(PKCS11_KEY_LABEL=labels[1], **settings)
+    assert softhsm["pin"] not in str(refused.value)
+    make_app(PKCS11_KEY_LABEL=labels[0], **settings)  # the right key still starts

@@ -17,10 +17,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-import cardformat
 from cardservice.config import decode_key
 from cardservice.models import ResidentKey, SigningKey, StaffUser
 from cardservice.services.keys import root_key
+from cardservice.services.keyseal import MAGIC
 
 from .helpers import NOW, auth, csrf_token, dumped_bytea, enrol, issue, login, stored_bytes
 
@@ -49,7 +49,7 @@ def _secrets(app: Flask, session: Any, deps: Any) -> dict[str, set[bytes]]:
         "root key": _forms(root_key(session, deps).private_bytes_raw()),
     }
     for key in session.scalars(select(SigningKey)):
-        private = cardformat.load_private_key(key.private_key_pem, deps.key_passphrase)
+        private = deps.key_sealer.open(key.private_key_pem)
         found[f"signing key {key.kid}"] = _forms(private.private_bytes_raw())
     for name in ("MASTER_KEY", "INDEX_KEY"):
         found[name] = _forms(decode_key(name, app.config[name])) | {app.config[name].encode()}
@@ -89,11 +89,12 @@ def _scan(label: str, response: Any, secrets: dict[str, set[bytes]]) -> None:
 def test_keys_are_encrypted_at_rest(app, session, deps, city) -> None:
     raw = stored_bytes(app)
     postgres = str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql")
-    assert city.root_private_key_pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    # services/keyseal.py: AES-256-GCM under an argon2id key derived from the passphrase.
+    assert city.root_private_key_pem.startswith(MAGIC)
     keys = session.scalars(select(SigningKey)).all()
     assert keys
     for key in keys:
-        assert key.private_key_pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        assert key.private_key_pem.startswith(MAGIC)
     for name, forms in _secrets(app, session, deps).items():
         if name == "INDEX_KEY" or name.startswith("data key"):
             continue  # no resident yet; the index key is checked with the others below

@@ -125,7 +125,7 @@ def test_upgrade_moves_the_keys_out_and_every_record_still_opens(
             wrapped in before or dumped_bytea(wrapped) in before for _, wrapped in seeded.values()
         )
 
-        upgrade()
+        upgrade(revision="0003")
 
         resident_columns = {c["name"] for c in inspect(db.engine).get_columns("resident")}
         assert resident_columns == {"id", "created_at", "updated_at", "ciphertext", "blind_index"}
