@@ -14,6 +14,7 @@ import http.client
 import os
 import random
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -131,7 +132,7 @@ def server(tmp_path: Path, proxy_address: str, databases: dict[str, str]) -> Ite
         CARDSERVICE_INSTANCE_PATH=str(tmp_path / "instance"),
         **databases,
         CARDSERVICE_SECRET_KEY="s" * 48,
-        CARDSERVICE_KEY_PASSPHRASE="p" * 32,
+        CARDSERVICE_KEY_PASSPHRASE=secrets.token_urlsafe(32),
         CARDSERVICE_MASTER_KEY=key,
         CARDSERVICE_INDEX_KEY=base64.b64encode(os.urandom(32)).decode(),
         CARDSERVICE_RATELIMIT_STORAGE_URI=redis_url(),
