@@ -1,0 +1,753 @@
+#!/usr/bin/env python3
+"""Build and boot the container images without a Docker engine or a registry (run as root).
+
+    scripts/image.py build      the base (cached), then the cardservice and verifier images
+    scripts/image.py boot [cardservice|verifier] [--port N] [--public-url URL]
+                                boot one against the test PostgreSQL, print its address, serve
+                                until interrupted (for a reverse proxy to be put in front)
+    scripts/image.py test       build, boot both, check them; the last line is
+                                "image: N passed, M failed", and the exit status says the same
+
+The base is a stand-in for python:3.11-slim-bookworm made from Debian packages by
+scripts/image-base.sh, tagged with a hash of that recipe: it is rebuilt only when the recipe (or
+the Debian mirror) changes. podman builds the Dockerfile with chroot isolation and host
+networking, so neither a container runtime nor a network namespace is needed to build.
+
+Booting uses `podman run` where the machine allows it. Where it does not (no usable cgroups or
+rlimits, as in some sandboxes), the image's own filesystem is mounted (`podman create` +
+`podman mount`) and its entry point runs under chroot as the image's user, with the image's
+environment and working directory: the same files and the same process, without a container.
+
+Settings from the environment: TEST_POSTGRES_URL (the server where a fresh pair of databases is
+made and dropped afterwards; default postgres@127.0.0.1:5432), TEST_REDIS_URL (rate limits),
+PIP_INDEX_URL / PIP_TRUSTED_HOST / PIP_CERT or pip's own configuration (how pip reaches the
+package index from the build; read at build time, never written into the repository or the image).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import glob
+import hashlib
+import html.parser
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "scripts" / "image-base.sh"
+RELEASE = "bookworm"
+BASE_REPO = "localhost/citycard-base"
+# Every image built from the local base carries this label (set on import), so pruning the
+# superseded layers of earlier builds touches nothing else in the machine's image store.
+BASE_LABEL = "org.citycard.local-base"
+IMAGES = {"cardservice": "localhost/cardservice:latest", "verifier": "localhost/verifier:latest"}
+# The Dockerfile's build stage, tagged so that its layers are the cache of the next build rather
+# than untagged leftovers that pruning would remove.
+BUILD_CACHE = "localhost/citycard-build:latest"
+# Where pip's certificate bundle is mounted during the build: the path Debian's ca-certificates
+# uses, so the image's own bundle is hidden while a RUN step runs and is back afterwards.
+BUILD_CA_PATH = "/etc/ssl/certs/ca-certificates.crt"
+SECRET_NAMES = ("secret_key", "key_passphrase", "master_key", "index_key")
+
+
+def say(message: str) -> None:
+    print(f"--- image: {message}", flush=True)
+
+
+def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """A command that must succeed; its output goes to ours unless captured."""
+    return subprocess.run(cmd, check=True, text=True, **kwargs)
+
+
+def output(cmd: list[str]) -> str:
+    return run(cmd, stdout=subprocess.PIPE).stdout.strip()
+
+
+# --- the base image -------------------------------------------------------------------------
+
+
+def apt_mirrors() -> tuple[str, str]:
+    """The Debian mirror and security mirror this machine's apt uses for RELEASE."""
+    found: dict[str, str] = {}
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        for stanza in Path(path).read_text().split("\n\n"):
+            fields = dict(
+                line.split(":", 1) for line in stanza.splitlines() if ":" in line and line[0] != "#"
+            )
+            uris = fields.get("URIs", "").split()
+            for suite in fields.get("Suites", "").split():
+                if uris:
+                    found.setdefault(suite, uris[0])
+    for path in ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list"))]:
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(path).read_text().splitlines():
+                words = [w for w in line.split("#", 1)[0].split() if not w.startswith("[")]
+                if len(words) >= 3 and words[0] == "deb":
+                    found.setdefault(words[2], words[1])
+    mirror = found.get(RELEASE, "http://deb.debian.org/debian")
+    security = found.get(f"{RELEASE}-security", "http://deb.debian.org/debian-security")
+    return mirror, security
+
+
+def base_image() -> str:
+    """The local base image, built only when its recipe or the mirrors changed."""
+    mirror, security = apt_mirrors()
+    digest = hashlib.sha256(RECIPE.read_bytes() + f"\n{mirror}\n{security}".encode()).hexdigest()
+    tag = f"{BASE_REPO}:{RELEASE}-{digest[:12]}"
+    if subprocess.run(["podman", "image", "exists", tag]).returncode == 0:
+        say(f"base {tag} (cached)")
+        return tag
+    say(f"base {tag}: debootstrap {RELEASE} from {mirror}")
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="citycard-base-", dir="/var/tmp"))
+    try:
+        run(["bash", str(RECIPE), str(workdir / "rootfs"), tag, mirror, security])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    run(["podman", "tag", tag, f"{BASE_REPO}:{RELEASE}"])
+    # Earlier recipes' bases are no longer used by anything this script builds.
+    for old in output(
+        ["podman", "images", "--format", "{{.Repository}}:{{.Tag}}", BASE_REPO]
+    ).split():
+        if old not in (tag, f"{BASE_REPO}:{RELEASE}"):
+            subprocess.run(["podman", "untag", old], check=False)
+    say(f"base built in {time.monotonic() - started:.0f} s")
+    return tag
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+def _pip_setting(name: str) -> str:
+    """PIP_<NAME> from the environment, else pip's own configuration, else empty."""
+    value = os.environ.get("PIP_" + name.upper().replace("-", "_"), "")
+    if value:
+        return value
+    got = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", f"global.{name}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    return got.stdout.strip() if got.returncode == 0 else ""
+
+
+def pip_build_options() -> list[str]:
+    """Build arguments (and the CA mount) that let pip in the build reach this machine's index."""
+    options: list[str] = []
+    for name in ("index-url", "trusted-host"):
+        value = _pip_setting(name)
+        # A file:// index is on this machine's disk, which the build cannot see.
+        if value and not value.startswith("file:"):
+            options += ["--build-arg", f"PIP_{name.upper().replace('-', '_')}={value}"]
+    cert = _pip_setting("cert")
+    if cert:
+        # Mounted for the RUN steps only: a volume is never part of a committed layer.
+        options += ["--volume", f"{Path(cert).resolve()}:{BUILD_CA_PATH}:ro"]
+        options += ["--build-arg", f"PIP_CERT={BUILD_CA_PATH}"]
+    return options
+
+
+def build() -> str:
+    base = base_image()
+    common = [
+        "podman",
+        "build",
+        "--isolation=chroot",
+        "--network=host",
+        "--layers",
+        "--format=docker",
+        "--build-arg",
+        f"BASE_IMAGE={base}",
+        *pip_build_options(),
+    ]
+    for target, tag in {"build": BUILD_CACHE, **IMAGES}.items():
+        say(f"podman build --target {target} -t {tag}")
+        started = time.monotonic()
+        run([*common, "--target", target, "-t", tag, str(ROOT)])
+        say(f"{tag} built in {time.monotonic() - started:.0f} s")
+    # Layers of earlier builds that no tag uses any more (ours only: they carry BASE_LABEL), so
+    # a long-lived CI machine does not fill its disk one build at a time.
+    subprocess.run(
+        ["podman", "image", "prune", "--force", "--filter", f"label={BASE_LABEL}"],
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )
+    return base
+
+
+# --- databases ------------------------------------------------------------------------------
+
+
+class Postgres:
+    """A fresh resident database and key store on the test server, dropped on exit."""
+
+    def __init__(self) -> None:
+        url = urllib.parse.urlsplit(
+            os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+        )
+        self.host = url.hostname or "127.0.0.1"
+        self.port = url.port or 5432
+        self.user = url.username or "postgres"
+        self.admin_db = url.path.lstrip("/") or "postgres"
+        stem = f"image_{secrets.token_hex(4)}"
+        self.names = (stem, f"{stem}_keys")
+
+    def psql(self, sql: str, database: str | None = None) -> str:
+        return output(
+            [
+                "psql",
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                database or self.admin_db,
+                "-c",
+                sql,
+            ]
+        )
+
+    def url(self, name: str) -> str:
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{name}"
+
+    def __enter__(self) -> Postgres:
+        for name in self.names:
+            self.psql(f'CREATE DATABASE "{name}"')
+        say(f"databases {', '.join(self.names)} created")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in self.names:
+            self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        say(f"databases {', '.join(self.names)} dropped")
+
+
+# --- booting --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def podman_run_works(image: str) -> bool:
+    probe = subprocess.run(
+        ["podman", "run", "--rm", "--network=host", "--entrypoint", "true", image],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if probe.returncode != 0:
+        reason = probe.stdout.strip().splitlines()[-1:] or ["no output"]
+        say(f"podman run is not usable here ({reason[0]}): booting under chroot")
+    return probe.returncode == 0
+
+
+class Booted:
+    """One image serving on the host network, by `podman run` or under chroot."""
+
+    def __init__(self, target: str, env: dict[str, str], files: dict[str, str]) -> None:
+        self.target = target
+        self.image = IMAGES[target]
+        self.env = env
+        self.files = files  # absolute path in the image -> content, readable by its user only
+        self.name = f"citycard-{target}-{secrets.token_hex(4)}"
+        self.config: dict[str, Any] = json.loads(
+            output(["podman", "image", "inspect", "--format", "{{json .Config}}", self.image])
+        )
+        self.log = tempfile.NamedTemporaryFile(prefix=f"{self.name}-", suffix=".log")  # noqa: SIM115
+        self.process: subprocess.Popen[bytes] | None = None
+        self.in_container = False
+        self.root: Path | None = None
+        self.mounts: list[Path] = []
+        self.secret_dir: Path | None = None
+
+    # The image's user, as numbers, from its own /etc/passwd when named.
+    def user_ids(self) -> tuple[int, int]:
+        user = str(self.config.get("User") or "0")
+        name, _, group = user.partition(":")
+        if name.isdigit():
+            return int(name), int(group or name)
+        assert self.root is not None
+        for line in (self.root / "etc/passwd").read_text().splitlines():
+            fields = line.split(":")
+            if fields[0] == name:
+                return int(fields[2]), int(fields[3])
+        raise RuntimeError(f"{self.image}: user {name} is not in its /etc/passwd")
+
+    def image_env(self) -> dict[str, str]:
+        env = dict(item.split("=", 1) for item in self.config.get("Env") or [])
+        env.update(self.env)
+        return env
+
+    def start(self, use_podman: bool) -> None:
+        self.in_container = use_podman
+        if use_podman:
+            self._start_container()
+        else:
+            self._start_chroot()
+
+    def _start_container(self) -> None:
+        self.secret_dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
+        volumes: list[str] = []
+        for path, content in self.files.items():
+            local = self.secret_dir / Path(path).name
+            local.write_text(content)
+            volumes += ["--volume", f"{local}:{path}:ro"]
+        uid, gid = self._container_user_ids()
+        for local in self.secret_dir.iterdir():
+            os.chown(local, uid, gid)
+            local.chmod(0o400)
+        env_args = [arg for key, value in self.env.items() for arg in ("--env", f"{key}={value}")]
+        run(
+            [
+                "podman",
+                "run",
+                "--detach",
+                "--name",
+                self.name,
+                "--network=host",
+                *env_args,
+                *volumes,
+                self.image,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        self.process = subprocess.Popen(
+            ["podman", "logs", "--follow", self.name], stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    def _container_user_ids(self) -> tuple[int, int]:
+        ids = output(["podman", "run", "--rm", "--entrypoint", "id", self.image, "-u"])
+        gid = output(["podman", "run", "--rm", "--entrypoint", "id", self.image, "-g"])
+        return int(ids), int(gid)
+
+    def _start_chroot(self) -> None:
+        # No health-check timer: this container is never started; the check is run by hand.
+        run(
+            ["podman", "create", "--no-healthcheck", "--name", self.name, self.image],
+            stdout=subprocess.DEVNULL,
+        )
+        self.root = Path(output(["podman", "mount", self.name]))
+        uid, gid = self.user_ids()
+        # The kernel file systems a container runtime would give it: /proc, and a /dev holding
+        # only the usual character devices.
+        self._mount(["-t", "proc", "proc"], self.root / "proc")
+        self._mount(["-t", "tmpfs", "-o", "mode=0755,nosuid", "tmpfs"], self.root / "dev")
+        for device, (major, minor) in {
+            "null": (1, 3),
+            "zero": (1, 5),
+            "full": (1, 7),
+            "random": (1, 8),
+            "urandom": (1, 9),
+        }.items():
+            os.mknod(self.root / "dev" / device, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+            os.chmod(self.root / "dev" / device, 0o666)
+        (self.root / "dev/shm").mkdir(mode=0o1777)
+        os.chmod(self.root / "dev/shm", 0o1777)
+        for path, content in self.files.items():
+            target = self.root / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+            os.chown(target, uid, gid)
+            target.chmod(0o400)
+        argv = [*(self.config.get("Entrypoint") or []), *(self.config.get("Cmd") or [])]
+        self.process = subprocess.Popen(
+            argv,
+            env=self.image_env(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=self._enter(uid, gid),
+            start_new_session=True,
+        )
+
+    def _enter(self, uid: int, gid: int) -> Callable[[], None]:
+        root, workdir = str(self.root), self.config.get("WorkingDir") or "/"
+
+        def enter() -> None:  # in the child, before exec: root, then drop to the image's user
+            os.chroot(root)
+            os.chdir(workdir)
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+
+        return enter
+
+    def _mount(self, options: list[str], target: Path) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        run(["mount", *options, str(target)])
+        self.mounts.append(target)
+
+    def exec(self, argv: list[str], stdin: str = "") -> str:
+        """A command in the image, as its user with its environment (e.g. the CLI)."""
+        if self.in_container:
+            cmd = ["podman", "exec", "--interactive", self.name, *argv]
+            done = subprocess.run(
+                cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+        else:
+            uid, gid = self.user_ids()
+            done = subprocess.run(
+                argv,
+                input=stdin,
+                env=self.image_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                preexec_fn=self._enter(uid, gid),
+            )
+        if done.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} exited with {done.returncode}: {done.stdout}")
+        return done.stdout
+
+    def healthcheck(self) -> None:
+        """The image's own HEALTHCHECK command, run in it as a container engine would."""
+        inspect = ["podman", "image", "inspect", "--format", "{{json .HealthCheck}}", self.image]
+        test = json.loads(output(inspect))["Test"]
+        self.exec(test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", test[1]])
+
+    def logs(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def server_uid(self) -> int:
+        """The real uid of the serving process (under podman, as the container sees it)."""
+        if self.in_container:
+            return int(output(["podman", "exec", self.name, "sh", "-c", "stat -c %u /proc/1"]))
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:")))
+
+    def wait_healthy(self, url: str, seconds: float = 90) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if (
+                self.process is not None
+                and self.process.poll() is not None
+                and not self.in_container
+            ):
+                raise AssertionError(f"{self.target} exited at start:\n{self.logs()}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+            time.sleep(0.5)
+        raise AssertionError(
+            f"{self.target}: {url} did not answer 200 in {seconds:.0f} s:\n{self.logs()}"
+        )
+
+    def stop(self) -> None:
+        if self.in_container:
+            subprocess.run(
+                ["podman", "rm", "--force", "--time", "20", self.name],
+                stdout=subprocess.DEVNULL,
+                check=False,
+            )
+            if self.process is not None:
+                self.process.wait(timeout=30)
+            if self.secret_dir is not None:
+                shutil.rmtree(self.secret_dir, ignore_errors=True)
+        else:
+            if self.process is not None and self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait()
+            for target in reversed(self.mounts):
+                if subprocess.run(["umount", str(target)]).returncode != 0:
+                    run(["umount", "--lazy", str(target)])
+            if self.root is not None:
+                subprocess.run(
+                    ["podman", "umount", self.name], stdout=subprocess.DEVNULL, check=False
+                )
+            subprocess.run(
+                ["podman", "rm", "--force", self.name], stdout=subprocess.DEVNULL, check=False
+            )
+        self.log.close()
+
+
+def production_env(
+    target: str, port: int, public_url: str, db: Postgres | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The environment and secret files of a production boot on 127.0.0.1:port."""
+    redis = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if target == "verifier":
+        env = {
+            "VERIFIER_BIND": f"127.0.0.1:{port}",
+            "VERIFIER_WORKERS": "2",
+            "VERIFIER_SECRET_KEY": secrets.token_hex(32),
+            "VERIFIER_TRUSTED_PROXIES": "1",
+            "VERIFIER_RATELIMIT_STORAGE_URI": redis,
+        }
+        return env, {}
+    assert db is not None
+    env = {
+        "CARDSERVICE_BIND": f"127.0.0.1:{port}",
+        "CARDSERVICE_WORKERS": "2",
+        "CARDSERVICE_PUBLIC_URL": public_url,
+        "CARDSERVICE_PROXY_HOPS": "1",
+        "CARDSERVICE_DATABASE_URL": db.url(db.names[0]),
+        "CARDSERVICE_KEYSTORE_DATABASE_URL": db.url(db.names[1]),
+        "CARDSERVICE_RATELIMIT_STORAGE_URI": redis,
+    }
+    files = {}
+    for name in SECRET_NAMES:
+        path = f"/run/secrets/{name}"
+        env[f"CARDSERVICE_{name.upper()}_FILE"] = path
+        if name in ("master_key", "index_key"):
+            files[path] = base64.b64encode(secrets.token_bytes(32)).decode()
+        else:
+            files[path] = secrets.token_urlsafe(48)
+    return env, files
+
+
+@contextlib.contextmanager
+def boot(
+    target: str, port: int, public_url: str, db: Postgres | None, use_podman: bool
+) -> Iterator[Booted]:
+    env, files = production_env(target, port, public_url, db)
+    app = Booted(target, env, files)
+    say(f"booting {app.image} on 127.0.0.1:{port}")
+    started = time.monotonic()
+    try:
+        app.start(use_podman)
+        app.wait_healthy(f"http://127.0.0.1:{port}/healthz")
+        say(f"{target} answered /healthz in {time.monotonic() - started:.1f} s")
+        yield app
+    finally:
+        app.stop()
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+class _FormFields(html.parser.HTMLParser):
+    """The named inputs of a page (the sign-in form's hidden fields)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "input" and named.get("name"):
+            self.fields[str(named["name"])] = named.get("value") or ""
+
+
+def request(
+    port: int, method: str, path: str, headers: dict[str, str], body: str = ""
+) -> tuple[int, http.client.HTTPMessage, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path, body=body.encode() or None, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.headers, response.read().decode(errors="replace")
+    finally:
+        connection.close()
+
+
+def sign_in(port: int, username: str, password: str) -> None:
+    """The counter's sign-in as a browser behind the TLS proxy does it: form, CSRF token, cookie.
+
+    The proxy terminates TLS and says so with X-Forwarded-Proto (CARDSERVICE_PROXY_HOPS=1); the
+    session cookie is Secure, so it is carried here by hand. Origin and Referer are those a
+    browser sends for a same-origin form on https://127.0.0.1:port.
+    """
+    origin = f"https://127.0.0.1:{port}"
+    base = {"X-Forwarded-Proto": "https", "Accept-Language": "en"}
+    status, headers, page = request(port, "GET", "/login", base)
+    assert status == 200, f"GET /login: {status}"
+    cookie = "; ".join(c.split(";", 1)[0] for c in headers.get_all("Set-Cookie") or [])
+    parser = _FormFields()
+    parser.feed(page)
+    assert parser.fields.get("csrf_token"), "the sign-in page has no CSRF token"
+    form = {**parser.fields, "username": username, "password": password}
+    status, headers, _ = request(
+        port,
+        "POST",
+        "/login",
+        {
+            **base,
+            "Cookie": cookie,
+            "Origin": origin,
+            "Referer": f"{origin}/login",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        urllib.parse.urlencode(form),
+    )
+    assert status == 302, f"POST /login answered {status}, not a redirect into the counter"
+    cookie = "; ".join(c.split(";", 1)[0] for c in headers.get_all("Set-Cookie") or []) or cookie
+    landing = urllib.parse.urlsplit(headers["Location"]).path
+    status, _, page = request(port, "GET", landing, {**base, "Cookie": cookie})
+    assert status == 200, f"GET {landing} after sign-in: {status}"
+    assert "Signed in as" in page and username in page, (
+        f"{landing} does not show {username} signed in"
+    )
+
+
+def test() -> int:
+    results: list[tuple[str, str | None]] = []
+
+    def check(name: str, body: Callable[[], None]) -> None:
+        try:
+            body()
+        except (AssertionError, OSError, subprocess.CalledProcessError) as exc:
+            results.append((name, str(exc) or type(exc).__name__))
+            print(f"FAILED {name}: {exc}", flush=True)
+        else:
+            results.append((name, None))
+            print(f"passed {name}", flush=True)
+
+    started = time.monotonic()
+    base = build()
+    say(f"built in {time.monotonic() - started:.0f} s")
+    use_podman = podman_run_works(IMAGES["verifier"])
+    with contextlib.ExitStack() as stack:
+        db = stack.enter_context(Postgres())
+        port = free_port()
+        app = stack.enter_context(boot("cardservice", port, "https://127.0.0.1", db, use_podman))
+
+        def migrated() -> None:
+            assert "Running upgrade" in app.logs(), "boot.sh did not run the migrations"
+            for name in db.names:
+                assert db.psql("SELECT version_num FROM alembic_version", name), (
+                    f"{name} unmigrated"
+                )
+
+        def runs_as_image_user() -> None:
+            assert app.server_uid() == 10001, f"serving as uid {app.server_uid()}, not 10001"
+
+        def host_ca_not_in_image() -> None:
+            # The build mounted this machine's CA bundle over the image's: it must not stay.
+            digests = []
+            for image in (base, IMAGES["cardservice"]):
+                with image_rootfs(image) as rootfs:
+                    bundle = (rootfs / BUILD_CA_PATH.lstrip("/")).read_bytes()
+                    digests.append(hashlib.sha256(bundle).hexdigest())
+            assert digests[0] == digests[1], "the image's CA bundle is not its base's own"
+
+        def staff_user_signs_in() -> None:
+            password = secrets.token_urlsafe(18)
+            created = app.exec(
+                [
+                    "cardservice",
+                    "users",
+                    "create",
+                    "imageclerk",
+                    "--role",
+                    "clerk",
+                    "--password-stdin",
+                ],
+                stdin=password + "\n",
+            )
+            assert "created" in created, created
+            sign_in(port, "imageclerk", password)
+
+        check("cardservice: migrations ran on both databases", migrated)
+        check("cardservice: /healthz 200, and the image's HEALTHCHECK passes", app.healthcheck)
+        check("cardservice: serves as the image's user (uid 10001)", runs_as_image_user)
+        check("cardservice: the host's CA bundle is not in the image", host_ca_not_in_image)
+        check("cardservice: users create, then sign-in with the CSRF token", staff_user_signs_in)
+        check(
+            "cardservice: no traceback in its log",
+            lambda: _assert("Traceback" not in app.logs(), app.logs()),
+        )
+    with boot("verifier", free_port(), "", None, use_podman) as verifier:
+        check("verifier: /healthz 200, and the image's HEALTHCHECK passes", verifier.healthcheck)
+    failed = [name for name, error in results if error]
+    say(f"total {time.monotonic() - started:.0f} s")
+    print(f"image: {len(results) - len(failed)} passed, {len(failed)} failed", flush=True)
+    return 1 if failed else 0
+
+
+def _assert(condition: bool, message: str) -> None:
+    assert condition, message
+
+
+@contextlib.contextmanager
+def image_rootfs(image: str) -> Iterator[Path]:
+    path = Path(output(["podman", "image", "mount", image]))
+    try:
+        yield path
+    finally:
+        subprocess.run(
+            ["podman", "image", "unmount", image], stdout=subprocess.DEVNULL, check=False
+        )
+
+
+def serve(target: str, port: int, public_url: str) -> int:
+    """Boot one image and keep it up until interrupted, for a proxy to be put in front."""
+    use_podman = podman_run_works(IMAGES[target])
+    with contextlib.ExitStack() as stack:
+        db = stack.enter_context(Postgres()) if target == "cardservice" else None
+        stack.enter_context(boot(target, port, public_url, db, use_podman))
+        print(f"{target}=http://127.0.0.1:{port}", flush=True)
+        say("serving; interrupt (Ctrl-C or SIGTERM) to stop and clean up")
+        stopped = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopped
+            stopped = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while not stopped:
+            time.sleep(0.5)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("base", help="the local Debian base image (cached)")
+    commands.add_parser("build", help="the base, then the cardservice and verifier images")
+    boot_parser = commands.add_parser("boot", help="boot an image until interrupted")
+    boot_parser.add_argument("target", nargs="?", choices=sorted(IMAGES), default="cardservice")
+    boot_parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    boot_parser.add_argument("--public-url", default="https://localhost")
+    commands.add_parser("test", help="build, boot both images and check them")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        parser.error("run as root: podman's image store, mounts and chroot need it")
+    for tool in ("podman", "debootstrap", "psql"):
+        if shutil.which(tool) is None:
+            parser.error(f"{tool} is missing: run scripts/system-packages.sh")
+    if args.command == "base":
+        print(base_image())
+    elif args.command == "build":
+        build()
+    elif args.command == "boot":
+        return serve(args.target, args.port or free_port(), args.public_url)
+    else:
+        return test()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
