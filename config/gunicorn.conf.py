@@ -32,3 +32,7 @@ loglevel = os.environ.get("CARDSERVICE_LOG_LEVEL", "info").lower()
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 # Only the proxy itself may set X-Forwarded-*; see CARDSERVICE_PROXY_HOPS.
 forwarded_allow_ips = os.environ.get("CARDSERVICE_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# No control socket (gunicorn 25.1+ opens one in $HOME/.gunicorn by default): the image's user
+# may not write its home, two instances on one machine would share one socket path, and the
+# service is managed with signals. Older gunicorn releases ignore the setting.
+control_socket_disable = True

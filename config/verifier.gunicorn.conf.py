@@ -29,3 +29,7 @@ errorlog = "-"
 loglevel = os.environ.get("VERIFIER_LOG_LEVEL", "info").lower()
 # Only the proxy itself may set X-Forwarded-*; the app trusts VERIFIER_TRUSTED_PROXIES hops.
 forwarded_allow_ips = os.environ.get("VERIFIER_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# No control socket (gunicorn 25.1+ opens one in $HOME/.gunicorn by default): the image's user
+# may not write its home, two instances on one machine would share one socket path, and the
+# service is managed with signals. Older gunicorn releases ignore the setting.
+control_socket_disable = True
