@@ -178,6 +178,8 @@ class Booted:
                 "podman",
                 "run",
                 "--detach",
+                # Its HEALTHCHECK is run by hand (Booted.healthcheck): no systemd timer needed.
+                "--no-healthcheck",
                 "--name",
                 self.name,
                 "--network=host",
