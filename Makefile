@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -q
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages lint test test-unit test-rest test-postgres run bench vectors clean
+.PHONY: install system-packages lint test test-unit test-rest test-postgres image-test run bench vectors clean
 
 $(STAMP): pyproject.toml setup.py cardformat/_base45.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ ifdef TEST_POSTGRES_URL
 else
 	@echo "TEST_POSTGRES_URL is not set: PostgreSQL pass not run (CI always runs it)"
 endif
+
+# The container images, built with podman from a Debian base made here (no Docker, no registry),
+# then booted against TEST_POSTGRES_URL's server and checked; root on Debian (docs/operations.md).
+image-test: system-packages
+	$(PYTHON) scripts/image.py test
 
 run: install
 	$(BIN)/python scripts/demo.py

@@ -37,3 +37,7 @@ access_log_format = '"%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 # Only the proxy itself may set X-Forwarded-Proto: the same addresses the app trusts for
 # X-Forwarded-For (CARDSERVICE_TRUSTED_PROXY_ADDRESSES, with CARDSERVICE_PROXY_HOPS).
 forwarded_allow_ips = os.environ.get("CARDSERVICE_TRUSTED_PROXY_ADDRESSES", "127.0.0.1,::1")
+# No control socket (gunicorn 25.1+ opens one in $HOME/.gunicorn by default): the image's user
+# may not write its home, two instances on one machine would share one socket path, and the
+# service is managed with signals. Older gunicorn releases ignore the setting.
+control_socket_disable = True

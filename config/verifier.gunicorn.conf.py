@@ -33,3 +33,7 @@ logger_class = "verifier.gunicorn_logging.GunicornLogger"
 # Only the proxy itself may set X-Forwarded-Proto: the same addresses the app trusts for
 # X-Forwarded-For (VERIFIER_TRUSTED_PROXY_ADDRESSES, with VERIFIER_TRUSTED_PROXIES).
 forwarded_allow_ips = os.environ.get("VERIFIER_TRUSTED_PROXY_ADDRESSES", "127.0.0.1,::1")
+# No control socket (gunicorn 25.1+ opens one in $HOME/.gunicorn by default): the image's user
+# may not write its home, two instances on one machine would share one socket path, and the
+# service is managed with signals. Older gunicorn releases ignore the setting.
+control_socket_disable = True
