@@ -2,6 +2,7 @@
 
     python scripts/stack.py up   # prints the URLs and the staff sign-in; Ctrl-C stops it
     make stack                   # the same
+    python scripts/stack.py up --detach; python scripts/stack.py down    # in the background
 
 It starts what a city runs, as a city runs it: nginx (config/nginx/citycard.conf) terminating TLS
 with a certificate made at start by a throwaway certificate authority, two cardservice instances
@@ -21,6 +22,7 @@ STACK_WORKERS (gunicorn workers per app, default 2). Ports are free ones chosen 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -39,11 +41,12 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 NGINX_TEMPLATE = ROOT / "config" / "nginx" / "citycard.conf"
+DEFAULT_STATE = ROOT / "instance" / "stack.json"
 CITY_CODE = "FR SXB"
 CITY_NAMES = ("en=Strasbourg", "fr=Strasbourg")
 ROLES = ("clerk", "supervisor", "admin")
@@ -215,6 +218,8 @@ class Stack:
     databases: list[str] = field(default_factory=list)
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _files: list[IO[bytes]] = field(default_factory=list)
+    # Process groups of a stack started by another launcher (`up --detach`, then `down`).
+    _detached: list[int] = field(default_factory=list)
     _cert: Path = field(default_factory=lambda: Path())
     _key: Path = field(default_factory=lambda: Path())
 
@@ -525,6 +530,8 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         self._processes.clear()
+        _stop_detached(self._detached, self.folder)
+        self._detached.clear()
         for fh in self._files:
             fh.close()
         self._files.clear()
@@ -533,6 +540,26 @@ class Stack:
         self.databases.clear()
         if not keep and self.folder != Path() and self.folder.exists():
             shutil.rmtree(self.folder)
+
+    def save(self, path: Path) -> None:
+        """What `down` needs to stop a stack that `up --detach` left running (no secrets)."""
+        state = {
+            "folder": str(self.folder),
+            "databases": self.databases,
+            "postgres_url": self.postgres_url,
+            "pids": [process.pid for process in self._processes.values()],
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_private(path, json.dumps(state, indent=2).encode())
+
+    @classmethod
+    def load(cls, path: Path) -> Stack:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        stack = cls(postgres_url=state["postgres_url"])
+        stack.folder = Path(state["folder"])
+        stack.databases = list(state["databases"])
+        stack._detached = [int(pid) for pid in state["pids"]]
+        return stack
 
     def describe(self) -> str:
         lines = [
@@ -547,17 +574,53 @@ class Stack:
         lines += [f"  {role:<11} {password}" for role, password in self.passwords.items()]
         return "\n".join(lines)
 
-    def state(self) -> dict[str, Any]:
-        return {"url": self.url, "verifier_url": self.verifier_url, "folder": str(self.folder)}
+
+def _stop_detached(pids: list[int], folder: Path) -> None:
+    """Stop the process groups a detached stack left, and only them: a pid is signalled only if
+    its command line names the stack's folder (every process of the stack does), so a pid the
+    system reused since is left alone."""
+    ours = []
+    for pid in pids:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue  # gone already
+        if str(folder).encode() in cmdline:
+            ours.append(pid)
+            os.killpg(pid, signal.SIGTERM)
+        else:
+            print(f"stack: process {pid} is not one of this stack's; left alone", file=sys.stderr)
+    deadline = time.monotonic() + 25
+    while ours and time.monotonic() < deadline:
+        ours = [pid for pid in ours if Path(f"/proc/{pid}").exists()]
+        time.sleep(0.2)
+    for pid in ours:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["up"])
+    parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--https-port", type=int, default=0)
     parser.add_argument("--verifier-port", type=int, default=0)
-    parser.add_argument("--json", action="store_true", help="print the URLs as JSON once up")
+    parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="leave the stack running and return; `down` stops it",
+    )
+    parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help="for --detach and down")
     args = parser.parse_args(argv)
+    if args.command == "down":
+        if not args.state.exists():
+            print(f"stack: no detached stack ({args.state} does not exist)", file=sys.stderr)
+            return 1
+        Stack.load(args.state).down()
+        args.state.unlink()
+        return 0
+    if args.detach and args.state.exists():
+        print(f"stack: {args.state} exists: run `down` first", file=sys.stderr)
+        return 1
     stack = Stack(https_port=args.https_port, verifier_port=args.verifier_port)
     stopping = False
 
@@ -573,7 +636,11 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as exc:
         print(f"stack: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(stack.state()) if args.json else stack.describe(), flush=True)
+    print(stack.describe(), flush=True)
+    if args.detach:
+        stack.save(args.state)
+        print(f"Detached; stop it with: python scripts/stack.py down --state {args.state}")
+        return 0
     try:
         while all(process.poll() is None for process in stack._processes.values()):
             time.sleep(0.5)
