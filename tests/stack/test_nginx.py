@@ -135,3 +135,26 @@ def test_sign_in_through_nginx_with_origin_and_no_referer(stack: Stack) -> None:
     # The Host nginx passes on keeps the port, so the app sees the browser's own origin.
     assert _sign_in_as_a_browser_posts(stack, stack.url) == 302
     assert _sign_in_as_a_browser_posts(stack, "https://evil.example") == 400
+
+
+def test_both_apps_count_their_rate_limits_in_redis(stack: Stack) -> None:
+    import redis
+
+    assert _sign_in_as_a_browser_posts(stack, stack.url) == 302
+    connection = http.client.HTTPSConnection(
+        stack.host, stack.verifier_port, context=stack.ssl_context(), timeout=10
+    )
+    try:
+        connection.request(
+            "POST",
+            "/api/v1/verify",
+            body=b'{"qr": "MC1:NOT-A-CARD"}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert connection.getresponse().status < 500
+    finally:
+        connection.close()
+    keys = [key.decode() for key in redis.Redis.from_url(stack.redis_url).scan_iter(count=1000)]
+    # Shared counters, not one per worker: both instances and the verifier's workers see them.
+    assert any("/cardservice/" in key and "login" in key for key in keys), keys
+    assert any("verify" in key and "/cardservice/" not in key for key in keys), keys
