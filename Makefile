@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -q
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages lint test test-unit test-rest test-postgres test-stack stack run bench vectors clean
+.PHONY: install system-packages lint test test-unit test-rest test-postgres run bench vectors clean
 
 $(STAMP): pyproject.toml setup.py cardformat/_base45.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,7 @@ endif
 # The reference deployment (scripts/stack.py): nginx over HTTPS, two cardservice instances, the
 # verifier, on PostgreSQL (TEST_POSTGRES_URL's server) and Redis; in Chromium. Fails, never skips,
 # without those servers.
+.PHONY: test-stack stack
 test-stack: install
 	$(PYTEST) -m stack tests/stack
 
