@@ -22,6 +22,7 @@ STACK_WORKERS (gunicorn workers per app, default 2). Ports are free ones chosen 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import datetime as dt
 import ipaddress
@@ -206,8 +207,10 @@ class Stack:
     host: str = HOST
     postgres_url: str = field(default_factory=_postgres_admin_url)
     verifier_port: int = 0
-    workers: int = int(os.environ.get("STACK_WORKERS", "2"))
-    redis_url: str = os.environ.get("STACK_REDIS_URL", "redis://127.0.0.1:6379/0")
+    workers: int = field(default_factory=lambda: int(os.environ.get("STACK_WORKERS", "2")))
+    redis_url: str = field(
+        default_factory=lambda: os.environ.get("STACK_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
     folder: Path = field(default_factory=lambda: Path())
     ca_file: Path = field(default_factory=lambda: Path())
     passwords: dict[str, str] = field(default_factory=dict)
@@ -315,8 +318,6 @@ class Stack:
         self.app_ports = [free_port(self.host), free_port(self.host)]
         self.verifier_app_port = free_port(self.host)
         self.ca_file, self._cert, self._key = make_certificates(self.folder / "tls", self.host)
-        import base64
-
         values = {
             "SECRET_KEY": secrets.token_urlsafe(48),
             "KEY_PASSPHRASE": secrets.token_urlsafe(32),
@@ -404,20 +405,26 @@ class Stack:
     def _gunicorn_cardservice(self, port: int) -> tuple[list[str], dict[str, str]]:
         index = self.app_ports.index(port) + 1
         env = self.cardservice_env(index) | {"CARDSERVICE_BIND": f"{self.host}:{port}"}
-        args = [str(BIN / "gunicorn"), "--config", "config/gunicorn.conf.py", *self._control(index)]
+        args = [str(BIN / "gunicorn"), "--config", "config/gunicorn.conf.py"]
+        args += self._own_files(f"cardservice-{index}")
         return [*args, "cardservice:create_app()"], env
 
     def _gunicorn_verifier(self) -> tuple[list[str], dict[str, str]]:
         env = self.verifier_env() | {"VERIFIER_BIND": f"{self.host}:{self.verifier_app_port}"}
         args = [str(BIN / "gunicorn"), "--config", "config/verifier.gunicorn.conf.py"]
-        args += self._control(0)
+        args += self._own_files("verifier")
         return [*args, "verifier:create_app()"], env
 
-    def _control(self, index: int) -> list[str]:
-        # gunicorn 23+ opens a control socket, by default one path per user: several gunicorns
-        # on one machine need one each.
-        name = f"cardservice-{index}" if index else "verifier"
-        return ["--control-socket", str(self.folder / f"{name}.ctl")]
+    def _own_files(self, name: str) -> list[str]:
+        """A pid file in the stack's folder (so `down` can tell its processes by their command
+        line) and, on recent gunicorns, a control socket there too: by default they all open one
+        at the same path per user, which several gunicorns on one machine cannot share."""
+        from gunicorn.config import KNOWN_SETTINGS  # type: ignore[import-untyped]
+
+        args = ["--pid", str(self.folder / f"{name}.pid")]
+        if any(setting.name == "control_socket" for setting in KNOWN_SETTINGS):
+            args += ["--control-socket", str(self.folder / f"{name}.ctl")]
+        return args
 
     def _spawn(self, name: str, command: tuple[list[str], dict[str, str]]) -> None:
         args, env = command
