@@ -28,13 +28,13 @@ lint: install
 # The card format's unit tests carry the coverage gate; everything else runs on SQLite, then
 # the database tests run again on PostgreSQL when TEST_POSTGRES_URL names a server (CI sets it,
 # and the tests fail rather than skip when that server cannot be reached).
-test: system-packages lint test-unit test-rest test-postgres
+test: system-packages lint test-unit test-rest test-postgres test-stack
 
 test-unit: install
 	$(PYTEST) tests/unit --cov=cardformat --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=95
 
 test-rest: install
-	env -u TEST_POSTGRES_URL $(PYTEST) --ignore=tests/unit
+	env -u TEST_POSTGRES_URL $(PYTEST) --ignore=tests/unit --ignore=tests/stack
 
 test-postgres: install
 ifdef TEST_POSTGRES_URL
@@ -47,6 +47,18 @@ endif
 # then booted against TEST_POSTGRES_URL's server and checked; root on Debian (docs/operations.md).
 image-test: system-packages
 	$(PYTHON) scripts/image.py test
+
+# The reference deployment (scripts/stack.py): nginx over HTTPS, two cardservice instances, the
+# verifier, on PostgreSQL (TEST_POSTGRES_URL's server) and Redis; in Chromium. Fails, never skips,
+# without those servers.
+.PHONY: test-stack stack
+test-stack: install
+	$(PYTEST) -m stack tests/stack
+
+# The same stack for a person: prints the URLs and the staff sign-in; Ctrl-C stops it and drops
+# its databases.
+stack: install
+	$(BIN)/python scripts/stack.py up
 
 run: install
 	$(BIN)/python scripts/demo.py
