@@ -207,8 +207,8 @@ def sign_in(port: int, username: str, password: str) -> None:
     """The counter's sign-in as a browser behind the TLS proxy does it: form, CSRF token, cookie.
 
     The proxy terminates TLS and says so with X-Forwarded-Proto (CARDSERVICE_PROXY_HOPS=1); the
-    session cookie is Secure, so it is carried here by hand. Origin and Referer are those a
-    browser sends for a same-origin form on https://127.0.0.1:port.
+    session cookie is Secure, so it is carried here by hand. Like a browser told
+    `Referrer-Policy: same-origin` but stripping referrers anyway, it sends Origin and no Referer.
     """
     origin = f"https://127.0.0.1:{port}"
     base = {"X-Forwarded-Proto": "https", "Accept-Language": "en"}
@@ -227,7 +227,6 @@ def sign_in(port: int, username: str, password: str) -> None:
             **base,
             "Cookie": cookie,
             "Origin": origin,
-            "Referer": f"{origin}/login",
             "Content-Type": "application/x-www-form-urlencoded",
         },
         urllib.parse.urlencode(form),
