@@ -53,6 +53,15 @@ def init_app(app: Flask) -> None:
         g.pop(_WROTE, None)
         g.pop(_RETRIED, None)
 
+    # Runs before Flask-SQLAlchemy's own teardown (teardowns run in reverse order), which then
+    # finds nothing left to do.
+    @app.teardown_appcontext
+    def _end_session(_exc: BaseException | None) -> None:
+        # Closing the session rolls back what the request left open (its last reads). If the
+        # connection died after the answer was built, that rollback raises: the answer must
+        # still go out, and this thread's next request must get a fresh session.
+        _discard_session(remove=True)
+
 
 # First words of statements that change nothing: reads, and the transaction and session
 # set-up around them (SQLite's BEGIN IMMEDIATE, security._sqlite_begin_immediate).
@@ -78,12 +87,26 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def rollback() -> None:
-    """Drop the session's transaction; on a dead connection this only returns it to the pool."""
+    """Drop the session's transaction after a fault."""
+    _discard_session(remove=False)
+
+
+def _discard_session(*, remove: bool) -> None:
     try:
-        db.session.rollback()
+        if remove:
+            db.session.remove()
+        else:
+            db.session.rollback()
+        return
     except SQLAlchemyError:
-        log.warning("rollback after a database fault failed; the session is discarded")
-        db.session.remove()
+        # The connection died under the rollback. SQLAlchemy has invalidated it, so closing
+        # again only hands it back to the pool; the thread's next use gets a new session.
+        log.warning("database connection lost while a session was closed; discarded")
+    try:
+        db.session.close()
+    except SQLAlchemyError:
+        log.warning("a session on a lost connection could not be closed; dropped")
+    db.session.registry.clear()
 
 
 def retry_read() -> Response | None:

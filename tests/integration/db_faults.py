@@ -23,30 +23,60 @@ def drop_connection(
     """Kill the connection running the first `times` statements for which `before(statement)`
     is true; yields the list of statements it killed (to check that the fault happened)."""
     killed: list[str] = []
+
+    def on_execute(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if len(killed) < times and before(statement):
+            kill(connection)
+            killed.append(statement)
+
+    with _killer(engine) as kill:
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            yield killed
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+
+
+@contextmanager
+def drop_connection_at_rollback(engine: Engine) -> Iterator[list[str]]:
+    """Kill the connection of the first ROLLBACK, just before it is sent (as when the request
+    has its answer and the connection dies before the request's session is closed)."""
+    killed: list[str] = []
+
+    def on_rollback(connection: Any) -> None:
+        if not killed:
+            kill(connection)
+            killed.append("ROLLBACK")
+
+    with _killer(engine) as kill:
+        event.listen(engine, "rollback", on_rollback)
+        try:
+            yield killed
+        finally:
+            event.remove(engine, "rollback", on_rollback)
+
+
+@contextmanager
+def _killer(engine: Engine) -> Iterator[Callable[[Any], None]]:
     admin = (
         create_engine(engine.url, isolation_level="AUTOCOMMIT")
         if engine.dialect.name == "postgresql"
         else None
     )
 
-    def on_execute(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if len(killed) >= times or not before(statement):
-            return
+    def kill(connection: Any) -> None:
         dbapi = connection.connection.dbapi_connection
-        if admin is not None:
-            pid = dbapi.info.backend_pid
-            with admin.connect() as other:
-                # The second argument makes the call wait until the backend is gone.
-                assert other.scalar(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
-        else:
+        if admin is None:
             dbapi.close()
-        killed.append(statement)
+            return
+        with admin.connect() as other:
+            # The second argument makes the call wait until the backend is gone.
+            pid = dbapi.info.backend_pid
+            assert other.scalar(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
 
-    event.listen(engine, "before_cursor_execute", on_execute)
     try:
-        yield killed
+        yield kill
     finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
         if admin is not None:
             admin.dispose()
 

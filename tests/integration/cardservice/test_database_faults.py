@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -16,7 +17,12 @@ from sqlalchemy import func, select
 from cardservice.extensions import db
 from cardservice.models import KEYSTORE_BIND, AuditEntry, Card, Resident, ResidentKey
 from cardservice.models.city import StatusListRecord
-from tests.integration.db_faults import drop_connection, reads, starts
+from tests.integration.db_faults import (
+    drop_connection,
+    drop_connection_at_rollback,
+    reads,
+    starts,
+)
 
 from .conftest import auth
 from .test_api import assert_problem, enrol, enrol_json
@@ -198,3 +204,35 @@ def test_a_read_that_has_written_is_not_run_twice(
     session.expire_all()
     assert session.scalar(select(StatusListRecord.token).limit(1)) is None
     assert client.get(path).status_code == 200
+
+
+def test_a_connection_lost_when_the_request_ends_costs_nothing(
+    app: Flask, client: Any, session: Any, city: Any
+) -> None:
+    """The request has its answer, then the connection dies before the request's session is
+    closed: closing it must neither fail the request nor leave its session to the next one.
+    The request runs in a thread of its own, so that it has an app context of its own, torn
+    down at its end as under gunicorn (the test's app context spans the whole test)."""
+    path = "/.well-known/citycard/issuer"
+    assert client.get(path).status_code == 200  # signed and stored: the next GET only reads
+    session.remove()
+    outcome: list[Any] = []
+
+    def request() -> None:
+        try:
+            outcome.append(client.get(path))
+        except Exception as exc:  # what the test must see if the request blew up
+            outcome.append(exc)
+
+    with drop_connection_at_rollback(db.engines[None]) as killed:
+        thread = threading.Thread(target=request)
+        thread.start()
+        thread.join()
+    assert killed
+    assert not isinstance(outcome[0], Exception), repr(outcome[0])
+    assert outcome[0].status_code == 200 and outcome[0].mimetype == "application/cose"
+    for _ in range(2):  # the next requests of this thread and of another find a clean session
+        thread = threading.Thread(target=request)
+        thread.start()
+        thread.join()
+    assert [getattr(r, "status_code", r) for r in outcome[1:]] == [200, 200]
