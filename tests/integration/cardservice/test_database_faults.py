@@ -236,3 +236,20 @@ def test_a_connection_lost_when_the_request_ends_costs_nothing(
         thread.start()
         thread.join()
     assert [getattr(r, "status_code", r) for r in outcome[1:]] == [200, 200]
+
+
+def test_health_check_survives_a_connection_lost_under_its_rollback(
+    app: Flask, client: Any, session: Any
+) -> None:
+    """/healthz is read by load balancers: plain JSON, never an HTML page or a 500, even when
+    the connection dies under the rollback that ends its check."""
+    session.remove()
+    with drop_connection_at_rollback(db.engines[None]) as killed:
+        response = client.get("/healthz")
+    assert killed
+    assert response.mimetype == "application/json", response.get_data(as_text=True)[:200]
+    assert (response.status_code, response.get_json()) in (
+        (200, {"status": "ok"}),
+        (503, {"status": "unavailable"}),
+    )
+    assert client.get("/healthz").get_json() == {"status": "ok"}
