@@ -10,13 +10,15 @@ one byte per pixel and no copy, where RGB then grey took five); other formats de
 own mode (up to four bytes per pixel) and are then copied to grey (one more). A progressive JPEG
 also makes libjpeg keep every DCT coefficient (about three bytes per pixel with the usual
 sampling). The sum, estimated from the header, is refused above ``max_decode_bytes``
-(VERIFIER_MAX_IMAGE_DECODE_MB).
+(VERIFIER_MAX_IMAGE_DECODE_MB). A PNG reaches Pillow rebuilt from its pixel chunks alone.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 import warnings
+import zlib
 
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
@@ -33,6 +35,9 @@ class ImageProblem(Exception):
         self.code = code
 
 
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# The PNG chunks that carry the pixels; every other one is dropped unread.
+_PNG_PIXEL_CHUNKS = frozenset((b"IHDR", b"PLTE", b"tRNS", b"IDAT"))
 # Bytes per pixel of Pillow's storage: one for 8-bit and bilevel modes, four for most others.
 _PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 
@@ -43,6 +48,8 @@ def decode_qr(data: bytes, *, max_pixels: int, max_decode_bytes: int) -> str:
         with warnings.catch_warnings():
             # Pillow only warns between its bomb threshold and twice that; refuse them too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if data.startswith(_PNG_MAGIC):
+                data = _png_pixels_only(data)
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
         with image:
             width, height = image.size
@@ -58,7 +65,7 @@ def decode_qr(data: bytes, *, max_pixels: int, max_decode_bytes: int) -> str:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise ImageProblem("image_too_large") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error):
         # Truncated, corrupt or not an image at all.
         raise ImageProblem("unreadable_image") from None
     results = zxingcpp.read_barcodes(gray, formats=_QR_ONLY)
@@ -83,3 +90,36 @@ def _decode_cost(image: Image.Image) -> int:
         v_max = max(layer[2] for layer in layers)
         cost += sum(2 * pixels * layer[1] * layer[2] // (h_max * v_max) for layer in layers)
     return cost
+
+
+def _png_pixels_only(data: bytes) -> bytes:
+    """The PNG rebuilt from its pixel chunks alone, the image data as one IDAT, checksums
+    verified: Pillow would otherwise inflate compressed text and ICC chunks (up to 64 MB per
+    file) and walk floods of tiny chunks in Python; animation frames go too (the first image
+    is the one decoded). The issuance service's photo intake does the same
+    (cardservice/services/photos.py); the verifier runs without cardservice, hence this copy.
+    Raises ValueError for a broken file."""
+    view = memoryview(data)
+    header: list[bytes] = [_PNG_MAGIC]
+    pixels: list[memoryview] = []
+    pos = len(_PNG_MAGIC)
+    while True:
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > len(data):
+            raise ValueError("truncated PNG")
+        if kind == b"IEND":
+            break
+        if kind in _PNG_PIXEL_CHUNKS:
+            (crc,) = struct.unpack_from(">I", data, end - 4)
+            if zlib.crc32(view[pos + 4 : end - 4]) != crc:
+                raise ValueError("broken PNG chunk")
+            if kind == b"IDAT":
+                pixels.append(view[pos + 8 : end - 4])
+            else:
+                header.append(view[pos:end].tobytes())
+        pos = end
+    body = b"".join(pixels)
+    idat = struct.pack(">I4s", len(body), b"IDAT") + body
+    idat += struct.pack(">I", zlib.crc32(idat[4:]))
+    return b"".join((*header, idat, b"\x00\x00\x00\x00IEND\xaeB`\x82"))

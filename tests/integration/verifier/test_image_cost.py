@@ -11,7 +11,7 @@ import zlib
 from typing import Any
 
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, PngImagePlugin
 
 from verifier.api.images import ImageProblem, decode_qr
 
@@ -86,3 +86,29 @@ def test_a_jpeg_decodes_straight_to_grey(
     with pytest.raises(ImageProblem) as refused:
         decode_qr(_photo(text), max_pixels=40_000_000, max_decode_bytes=1000)
     assert refused.value.code == "image_too_large"
+
+
+def test_png_side_chunks_never_reach_pillow(
+    client: Any, city: FakeIssuer, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compressed text chunks (Pillow inflates up to 64 MB of them), animation chunks and a
+    flood of tiny chunks are dropped before Pillow reads the photo; the card still verifies."""
+    text, _ = city.card(now=clock())
+    png = _photo(text, fmt="PNG")
+    end = png.rindex(b"IEND") - 4
+    inflates_to_a_megabyte = zlib.compress(b"\x00" * 2**20, 9)
+    side = (
+        b"".join(_chunk(b"zTXt", b"k%d\x00\x00" % i + inflates_to_a_megabyte) for i in range(60))
+        + _chunk(b"acTL", struct.pack(">II", 2, 0))
+        + _chunk(b"fdAT", bytes(8))
+        + b"".join(_chunk(b"tEXt", b"k\x00v") for _ in range(20000))
+    )
+
+    def refuse(*args: Any) -> Any:
+        raise AssertionError("Pillow read a chunk that is not pixels")
+
+    for name in ("zTXt", "acTL", "fdAT", "tEXt"):
+        monkeypatch.setattr(PngImagePlugin.PngStream, f"chunk_{name}", refuse)
+    response = _upload(client, png[:end] + side + png[end:], filename="card.png")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert response.get_json()["result"] == "valid"
