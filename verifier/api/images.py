@@ -7,9 +7,10 @@ being logged.
 
 Memory: a JPEG is decoded straight to grey at full resolution (libjpeg converts as it goes:
 one byte per pixel and no copy, where RGB then grey took five); other formats decode in their
-own mode (up to four bytes per pixel) and are then copied to grey (one more). A progressive JPEG
-also makes libjpeg keep every DCT coefficient (about three bytes per pixel with the usual
-sampling). The sum, estimated from the header, is refused above ``max_decode_bytes``
+own mode (up to four bytes per pixel) and are then copied to grey (one more); the barcode
+reader then takes about two bytes per pixel of its own. A progressive JPEG also makes libjpeg
+keep every DCT coefficient (about three bytes per pixel with the usual sampling). The sum,
+estimated from the header, is refused above ``max_decode_bytes``
 (VERIFIER_MAX_IMAGE_DECODE_MB). A PNG reaches Pillow rebuilt from its pixel chunks alone.
 """
 
@@ -38,6 +39,9 @@ class ImageProblem(Exception):
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # The PNG chunks that carry the pixels; every other one is dropped unread.
 _PNG_PIXEL_CHUNKS = frozenset((b"IHDR", b"PLTE", b"tRNS", b"IDAT"))
+# What zxing-cpp allocates while it reads a grey image, per pixel (its own copy and binarised
+# matrix), as measured by bench/bench_image_decode.py.
+_READER_BYTES_PER_PIXEL = 2
 # Bytes per pixel of Pillow's storage: one for 8-bit and bilevel modes, four for most others.
 _PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 
@@ -80,10 +84,12 @@ def decode_qr(data: bytes, *, max_pixels: int, max_decode_bytes: int) -> str:
 
 
 def _decode_cost(image: Image.Image) -> int:
-    """Bytes the decoded image and its grey copy hold, plus a progressive JPEG's coefficients
-    (2 bytes per sample of every component, at its sampling)."""
+    """Bytes the decoded image, its grey copy and the barcode reader's working copies hold
+    (about 2 bytes per pixel, measured: bench/bench_image_decode.py), plus a progressive JPEG's
+    coefficients (2 bytes per sample of every component, at its sampling)."""
     pixels = image.size[0] * image.size[1]
-    cost = pixels * (_PIXEL_BYTES.get(image.mode, 4) + (0 if image.mode == "L" else 1))
+    grey_copy = 0 if image.mode == "L" else 1
+    cost = pixels * (_PIXEL_BYTES.get(image.mode, 4) + grey_copy + _READER_BYTES_PER_PIXEL)
     if image.format == "JPEG" and image.info.get("progressive"):
         layers = getattr(image, "layer", None) or [("", 1, 1, 0)] * 3
         h_max = max(layer[1] for layer in layers)
