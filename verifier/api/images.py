@@ -37,6 +37,10 @@ class ImageProblem(Exception):
 
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+# A camera JPEG has a dozen segments before its first scan; thousands are a CPU bomb for
+# Pillow's marker loop, which runs in Python.
+_MAX_JPEG_SEGMENTS = 256
 # The PNG chunks that carry the pixels; every other one is dropped unread.
 _PNG_PIXEL_CHUNKS = frozenset((b"IHDR", b"PLTE", b"tRNS", b"IDAT"))
 # What zxing-cpp allocates while it reads a grey image, per pixel (its own copy and binarised
@@ -52,8 +56,11 @@ def decode_qr(data: bytes, *, max_pixels: int, max_decode_bytes: int) -> str:
         with warnings.catch_warnings():
             # Pillow only warns between its bomb threshold and twice that; refuse them too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            many_scans = False
             if data.startswith(_PNG_MAGIC):
                 data = _png_pixels_only(data)
+            elif data.startswith(_JPEG_MAGIC):
+                many_scans = _jpeg_has_many_scans(data)
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
         with image:
             width, height = image.size
@@ -61,7 +68,7 @@ def decode_qr(data: bytes, *, max_pixels: int, max_decode_bytes: int) -> str:
                 raise ImageProblem("image_too_large")
             if image.format == "JPEG":
                 image.draft("L", None)  # grey from libjpeg itself, at full resolution
-            if _decode_cost(image) > max_decode_bytes:
+            if _decode_cost(image, many_scans) > max_decode_bytes:
                 raise ImageProblem("image_too_large")
             image.load()
             gray = image if image.mode == "L" else image.convert("L")
@@ -83,14 +90,15 @@ def decode_qr(data: bytes, *, max_pixels: int, max_decode_bytes: int) -> str:
     return texts[0]
 
 
-def _decode_cost(image: Image.Image) -> int:
+def _decode_cost(image: Image.Image, many_scans: bool) -> int:
     """Bytes the decoded image, its grey copy and the barcode reader's working copies hold
     (about 2 bytes per pixel, measured: bench/bench_image_decode.py), plus a progressive JPEG's
-    coefficients (2 bytes per sample of every component, at its sampling)."""
+    coefficients, or a multi-scan one's (2 bytes per sample of every component, at its
+    sampling)."""
     pixels = image.size[0] * image.size[1]
     grey_copy = 0 if image.mode == "L" else 1
     cost = pixels * (_PIXEL_BYTES.get(image.mode, 4) + grey_copy + _READER_BYTES_PER_PIXEL)
-    if image.format == "JPEG" and image.info.get("progressive"):
+    if image.format == "JPEG" and (many_scans or image.info.get("progressive")):
         layers = getattr(image, "layer", None) or [("", 1, 1, 0)] * 3
         h_max = max(layer[1] for layer in layers)
         v_max = max(layer[2] for layer in layers)
@@ -129,3 +137,27 @@ def _png_pixels_only(data: bytes) -> bytes:
     idat = struct.pack(">I4s", len(body), b"IDAT") + body
     idat += struct.pack(">I", zlib.crc32(idat[4:]))
     return b"".join((*header, idat, b"\x00\x00\x00\x00IEND\xaeB`\x82"))
+
+
+def _jpeg_has_many_scans(data: bytes) -> bool:
+    """True when the JPEG's main image has more than one scan (progressive, or baseline with
+    components in separate scans), which makes libjpeg buffer every coefficient. Walks the
+    segments to the first scan, then looks for a second start-of-scan before the end of the
+    image (in entropy-coded data 0xFF is always followed by 0x00 or a restart marker). The
+    same walk as the issuance service's (cardservice/services/photos.py). Raises ValueError."""
+    pos = 2
+    for _ in range(_MAX_JPEG_SEGMENTS):
+        if pos + 4 > len(data) or data[pos] != 0xFF:
+            raise ValueError("broken JPEG")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:
+            end = data.find(b"\xff\xd9", pos)
+            return data.find(b"\xff\xda", pos + 2, end if end >= 0 else len(data)) >= 0
+        if 0xD0 <= marker <= 0xD8 or marker == 0x01:  # markers without a length
+            pos += 2
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    raise ValueError("too many JPEG segments")

@@ -53,6 +53,11 @@ def _jpeg(size: tuple[int, int], *, progressive: bool, declared: tuple[int, int]
     return bytes(data)
 
 
+def _jpeg_frame_as_baseline(data: bytes) -> bytes:
+    frame = data.find(b"\xff\xc2")
+    return data[:frame] + b"\xff\xc0" + data[frame + 2 :]
+
+
 @functools.cache
 def _issue_png() -> bytes:
     """The upload of the report: a 6300 x 6300 grey PNG of about 38 KB."""
@@ -78,6 +83,11 @@ WORST_CASES = {
     "png-rgb-4mpx": lambda: _png_header_only(2000, 2000, 8, 6),
     # Progressive: libjpeg holds every coefficient of the full image, whatever the scale.
     "jpeg-progressive": lambda: _jpeg((64, 64), progressive=True, declared=(6300, 6300)),
+    # Declared baseline, but with several scans: libjpeg buffers the coefficients all the same
+    # (Pillow does not flag it; the service finds the second start-of-scan marker).
+    "jpeg-baseline-many-scans": lambda: _jpeg_frame_as_baseline(
+        _jpeg((64, 64), progressive=True, declared=(6300, 6300))
+    ),
     # Baseline, but too thin for a reduced-scale decode to help.
     "jpeg-baseline-strip": lambda: _jpeg((64, 64), progressive=False, declared=(39000, 1000)),
 }

@@ -42,6 +42,11 @@ def _progressive_jpeg_declaring(width: int, height: int) -> bytes:
     return bytes(data)
 
 
+def _as_baseline(data: bytes) -> bytes:
+    frame = data.find(b"\xff\xc2")
+    return data[:frame] + b"\xff\xc0" + data[frame + 2 :]
+
+
 @pytest.fixture
 def no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(self: Any) -> Any:
@@ -56,8 +61,9 @@ def no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
         _png_header(6300, 6300, 2),  # RGB: 160 MB decoded, 40 more as grey
         _png_header(6300, 6300, 6),  # RGBA
         _progressive_jpeg_declaring(6300, 6300),  # 120 MB of coefficients
+        _as_baseline(_progressive_jpeg_declaring(6300, 6300)),  # baseline with several scans
     ],
-    ids=["png-rgb", "png-rgba", "jpeg-progressive"],
+    ids=["png-rgb", "png-rgba", "jpeg-progressive", "jpeg-baseline-many-scans"],
 )
 def test_costly_photos_are_refused_from_their_header(
     client: Any, no_decoding: None, data: bytes
