@@ -32,6 +32,7 @@ import zlib
 
 from flask_babel import lazy_gettext as _l
 from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL.JpegImagePlugin import JpegImageFile
 
 from .errors import PhotoError
 from .policy import Policy
@@ -127,7 +128,7 @@ def _reencode(image: Image.Image, policy: Policy, many_scans: bool) -> bytes:
     if turn in _SIDEWAYS:
         # Shrink to the box as stored, then turn: turning the full-size image would copy it.
         box = (box[1], box[0])
-    if image.format == "JPEG":
+    if isinstance(image, JpegImageFile):  # MpoImageFile too: phone photos with a depth map
         # libjpeg decodes at 1/2, 1/4 or 1/8 scale, no smaller than the output: a phone photo
         # decodes several times faster and in a fraction of the memory. Sets the size to it.
         image.draft("RGB", box)

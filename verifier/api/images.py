@@ -23,6 +23,7 @@ import zlib
 
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
+from PIL.JpegImagePlugin import JpegImageFile
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 _QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
@@ -66,7 +67,7 @@ def decode_qr(data: bytes, *, max_pixels: int, max_decode_bytes: int) -> str:
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageProblem("image_too_large")
-            if image.format == "JPEG":
+            if isinstance(image, JpegImageFile):  # MpoImageFile too (phone photos)
                 image.draft("L", None)  # grey from libjpeg itself, at full resolution
             if _decode_cost(image, many_scans) > max_decode_bytes:
                 raise ImageProblem("image_too_large")
@@ -98,7 +99,7 @@ def _decode_cost(image: Image.Image, many_scans: bool) -> int:
     pixels = image.size[0] * image.size[1]
     grey_copy = 0 if image.mode == "L" else 1
     cost = pixels * (_PIXEL_BYTES.get(image.mode, 4) + grey_copy + _READER_BYTES_PER_PIXEL)
-    if image.format == "JPEG" and (many_scans or image.info.get("progressive")):
+    if isinstance(image, JpegImageFile) and (many_scans or image.info.get("progressive")):
         layers = getattr(image, "layer", None) or [("", 1, 1, 0)] * 3
         h_max = max(layer[1] for layer in layers)
         v_max = max(layer[2] for layer in layers)

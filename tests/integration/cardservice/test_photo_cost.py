@@ -111,6 +111,17 @@ def test_a_large_baseline_jpeg_is_still_accepted(deps: Any) -> None:
         assert out.size == (450, 338)  # within the 450 x 600 box
 
 
+def test_a_phone_photo_with_a_second_image_is_accepted(deps: Any) -> None:
+    """Phones append a depth or gain map after the photo (Multi-Picture Format; Pillow opens it
+    as MPO): it still decodes at a reduced scale, and the appended image's scan is not taken
+    for a second scan of the photo."""
+    out = io.BytesIO()
+    first, second = (Image.new("RGB", (4032, 3024), c) for c in ((90, 120, 200), (9, 9, 9)))
+    first.save(out, "MPO", save_all=True, append_images=[second])
+    with Image.open(io.BytesIO(process_photo(out.getvalue(), deps.policy))) as result:
+        assert result.size == (450, 338)
+
+
 def test_decode_cost_counts_the_coefficients_of_a_progressive_jpeg() -> None:
     data = _jpeg((2000, 1500), progressive=True)
     with Image.open(io.BytesIO(data)) as image:

@@ -118,3 +118,17 @@ def test_png_side_chunks_never_reach_pillow(
     response = _upload(client, png[:end] + side + png[end:], filename="card.png")
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert response.get_json()["result"] == "valid"
+
+
+def test_a_phone_photo_with_a_second_image_is_read(
+    client: Any, city: FakeIssuer, clock: Any
+) -> None:
+    """A Multi-Picture JPEG (a photo and its depth map, opened by Pillow as MPO) decodes
+    straight to grey like any JPEG."""
+    text, _ = city.card(now=clock())
+    photo = Image.open(io.BytesIO(_photo(text)))
+    out = io.BytesIO()
+    photo.save(out, "MPO", save_all=True, append_images=[Image.new("RGB", photo.size)])
+    response = _upload(client, out.getvalue())
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert response.get_json()["result"] == "valid"
