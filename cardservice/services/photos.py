@@ -26,6 +26,7 @@ bench/bench_upload.py).
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 import zlib
@@ -46,6 +47,8 @@ _PNG_KEPT = frozenset((b"IHDR", b"PLTE", b"tRNS", b"eXIf"))
 # A camera JPEG has a dozen segments before its first scan; thousands are a CPU bomb for
 # Pillow's marker loop, which runs in Python.
 _MAX_JPEG_SEGMENTS = 256
+# A marker: 0xFF, any number of 0xFF fill bytes, then the marker's code.
+_JPEG_MARKER = re.compile(rb"\xff+[^\xff]")
 # Bytes per pixel of Pillow's storage for a mode: one for 8-bit and bilevel, two for 16-bit
 # grey, four for every other (RGB is stored as RGBX).
 _PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
@@ -234,12 +237,12 @@ def _jpeg_has_many_scans(data: bytes) -> bool:
     restart marker, so the search cannot be fooled by the data. Raises _Damaged."""
     pos = 2
     for _ in range(_MAX_JPEG_SEGMENTS):
-        if pos + 4 > len(data) or data[pos] != 0xFF:
+        # Like Pillow, step over stray bytes between segments and over fill bytes.
+        found = _JPEG_MARKER.search(data, pos)
+        if found is None or found.end() + 2 > len(data):
             raise _Damaged()
+        pos = found.end() - 2  # the 0xFF just before the marker byte
         marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
         if marker == 0xDA:
             end = data.find(b"\xff\xd9", pos)
             return data.find(b"\xff\xda", pos + 2, end if end >= 0 else len(data)) >= 0

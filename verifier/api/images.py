@@ -17,6 +17,7 @@ estimated from the header, is refused above ``max_decode_bytes``
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 import zlib
@@ -42,6 +43,8 @@ _JPEG_MAGIC = b"\xff\xd8\xff"
 # A camera JPEG has a dozen segments before its first scan; thousands are a CPU bomb for
 # Pillow's marker loop, which runs in Python.
 _MAX_JPEG_SEGMENTS = 256
+# A marker: 0xFF, any number of 0xFF fill bytes, then the marker's code.
+_JPEG_MARKER = re.compile(rb"\xff+[^\xff]")
 # The PNG chunks that carry the pixels; every other one is dropped unread.
 _PNG_PIXEL_CHUNKS = frozenset((b"IHDR", b"PLTE", b"tRNS", b"IDAT"))
 # What zxing-cpp allocates while it reads a grey image, per pixel (its own copy and binarised
@@ -148,12 +151,12 @@ def _jpeg_has_many_scans(data: bytes) -> bool:
     same walk as the issuance service's (cardservice/services/photos.py). Raises ValueError."""
     pos = 2
     for _ in range(_MAX_JPEG_SEGMENTS):
-        if pos + 4 > len(data) or data[pos] != 0xFF:
+        # Like Pillow, step over stray bytes between segments and over fill bytes.
+        found = _JPEG_MARKER.search(data, pos)
+        if found is None or found.end() + 2 > len(data):
             raise ValueError("broken JPEG")
+        pos = found.end() - 2  # the 0xFF just before the marker byte
         marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
         if marker == 0xDA:
             end = data.find(b"\xff\xd9", pos)
             return data.find(b"\xff\xda", pos + 2, end if end >= 0 else len(data)) >= 0

@@ -175,6 +175,17 @@ def test_a_jpeg_with_a_flood_of_segments_is_refused(deps: Any) -> None:
     assert refused.value.code == "invalid_photo"
 
 
+def test_a_jpeg_with_stray_bytes_between_segments_is_accepted(deps: Any) -> None:
+    """Pillow steps over junk and fill bytes between segments; so does the service's own walk
+    of the segments (some cameras write them)."""
+    data = _jpeg((300, 400), progressive=False)
+    end = 4 + int.from_bytes(data[4:6], "big")  # the end of the first segment (APP0)
+    with Image.open(
+        io.BytesIO(process_photo(data[:end] + b"\x00junk\xff\xff" + data[end:], deps.policy))
+    ) as out:
+        assert out.size == (300, 400)
+
+
 def test_api_refuses_the_reported_png_with_a_translated_problem(
     client: Any, city: Any, tokens: dict[str, str], no_decoding: None
 ) -> None:
