@@ -9,8 +9,11 @@ from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
 from jinja2 import TemplateNotFound
 from markupsafe import escape
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from . import dbfaults
 from .api.problems import problem_response
 from .services.errors import ServiceError
 
@@ -51,6 +54,31 @@ def register_error_handlers(app: Flask) -> None:
         if _wants_problem():
             return problem_response(exc.status, code=exc.code, detail=str(exc.message))
         return _html_error(exc.status, _("Error"), str(exc.message))
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeoutError)
+    def _database_fault(exc: Exception) -> Any:
+        if not dbfaults.is_transient(exc):
+            return _unexpected(exc)
+        dbfaults.rollback()
+        retried = dbfaults.retry_read()
+        if retried is not None:
+            return retried
+        dbfaults.log_fault(exc)
+        if _wants_problem():
+            response = problem_response(
+                503,
+                code="database_unavailable",
+                detail=_(
+                    "The database cannot be reached at the moment. Try again in a few seconds."
+                ),
+            )
+        else:
+            response = _html_error(503, _("Service briefly unavailable"), "")
+        response.headers["Retry-After"] = str(dbfaults.RETRY_AFTER_SECONDS)
+        # Never let a proxy or a partner's cache keep the failure in place of the document.
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

@@ -80,6 +80,10 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "MAX_VERIFY_BYTES": (_parse_int, 8192),
     "MAX_IMAGE_BYTES": (_parse_int, 12 * 1024 * 1024),
     "MAX_IMAGE_PIXELS": (_parse_int, 40_000_000),
+    # Memory one uploaded photo may take while decoded and read (verifier/api/images.py): any
+    # baseline JPEG up to MAX_IMAGE_PIXELS (decoded straight to grey), a PNG, WebP or GIF of
+    # about 19 to 33 Mpx, a progressive JPEG of about 22 Mpx.
+    "MAX_IMAGE_DECODE_MB": (_parse_int, 128),
     "DEFAULT_LANGUAGE": (str, "en"),
     # Seconds a verdict stays on the agent page before it clears for the next person.
     "AGENT_CLEAR_SECONDS": (_parse_duration, 20),
