@@ -30,12 +30,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     config = load_config()
     if test_config:
         config.update(test_config)
-    # Database errors are logged: their text must never quote a statement's parameters (resident
-    # ids, card numbers). The key store's engine gets the same in _configure_keystore_bind.
-    config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        **(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
-        "hide_parameters": True,
-    }
     app = Flask(__name__, instance_path=config["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(config)
     _configure_keystore_bind(app)
@@ -167,7 +161,6 @@ def _configure_keystore_bind(app: Flask) -> None:
             # (models.keystore, above read_key_row, says how dropped connections are handled).
             "pool_pre_ping": False,
             **(app.config.get("KEYSTORE_ENGINE_OPTIONS") or {}),
-            "hide_parameters": True,
         }
     app.config["SQLALCHEMY_BINDS"] = binds
 
