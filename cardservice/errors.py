@@ -103,7 +103,8 @@ def _log_unexpected(exc: Exception) -> None:
     original = exc.orig if exc.orig is not None else exc
     sqlstate = getattr(original, "sqlstate", None)
     log.error(
-        "unhandled database error on %s %s: %s%s\n[SQL: %s]\nTraceback (most recent call last):\n%s",
+        "unhandled database error on %s %s: %s%s\n[SQL: %s]\n"
+        "Traceback (most recent call last):\n%s",
         request.method,
         request.url_rule,
         type(original).__name__,
