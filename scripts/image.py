@@ -2,10 +2,10 @@
 """Build and boot the container images without a Docker engine or a registry (run as root).
 
     scripts/image.py build      the base (cached), then the cardservice and verifier images
-    scripts/image.py boot [cardservice|verifier] [--port N] [--public-url URL]
-                                boot one against the test PostgreSQL, print its address, serve
-                                until interrupted (for a reverse proxy to be put in front)
-    scripts/image.py test       build, boot both, check them; the last line is
+    scripts/image.py boot [--https-port N] [--verifier-port N]
+                                the reference stack (scripts/stack.py) with its apps from the
+                                images, until interrupted; prints its URLs and staff sign-in
+    scripts/image.py test       build, then run that stack and check it; the last line is
                                 "image: N passed, M failed", and the exit status says the same
 
 The base is a stand-in for python:3.11-slim-bookworm made from Debian packages by
@@ -13,13 +13,18 @@ scripts/image-base.sh, tagged with a hash of that recipe: it is rebuilt only whe
 the Debian mirror) changes. podman builds the Dockerfile with chroot isolation and host
 networking, so neither a container runtime nor a network namespace is needed to build.
 
-Booting uses `podman run` where the machine allows it. Where it does not (no usable cgroups or
-rlimits, as in some sandboxes), the image's own filesystem is mounted (`podman create` +
-`podman mount`) and its entry point runs under chroot as the image's user, with the image's
-environment and working directory: the same files and the same process, without a container.
+The images run as the apps of the reference stack, behind its nginx over HTTPS (one nginx
+configuration, config/nginx/citycard.conf): both cardservice instances and the verifier are the
+images' entry points, and the stack's command-line steps (migrations, city, staff, the
+verifier's pin) the images' own tools. That uses `podman run` where the machine allows it. Where
+it does not (no usable cgroups or rlimits, as in some sandboxes), the image's own filesystem is
+mounted (`podman create` + `podman mount`) and its commands run under chroot as the image's
+user, with the image's environment and working directory: the same files and the same
+processes, without a container (scripts/image_boot.py).
 
-Settings from the environment: TEST_POSTGRES_URL (the server where a fresh pair of databases is
-made and dropped afterwards; default postgres@127.0.0.1:5432), TEST_REDIS_URL (rate limits),
+Settings from the environment: TEST_POSTGRES_URL (the server where the stack makes a fresh pair
+of databases and drops them afterwards; default the stack's, STACK_POSTGRES_URL or
+postgres@127.0.0.1:5432), TEST_REDIS_URL (rate limits),
 PIP_INDEX_URL / PIP_TRUSTED_HOST / PIP_CERT or pip's own configuration (how pip reaches the
 package index from the build; read at build time, never written into the repository or the image).
 """

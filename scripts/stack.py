@@ -185,22 +185,18 @@ def _database_url(admin_url: str, name: str) -> str:
     return f"postgresql+psycopg://{auth}@{host}:{port}/{name}"
 
 
-def _admin_execute(admin_url: str, statement: str) -> None:
+def _admin_execute(
+    admin_url: str, statement: str, dbname: str | None = None
+) -> list[tuple[Any, ...]]:
+    """One statement on the server (autocommit: CREATE and DROP DATABASE need it), in the admin
+    URL's database unless ``dbname`` names another; its rows, if it returns any."""
     import psycopg
 
+    target: dict[str, Any] = {"dbname": dbname} if dbname else {}
     try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(statement)
-    except psycopg.OperationalError as exc:
-        raise StackError(f"PostgreSQL at {admin_url} is unreachable: {exc}") from None
-
-
-def _admin_execute_rows(admin_url: str, statement: str, dbname: str) -> list[tuple[Any, ...]]:
-    import psycopg
-
-    try:
-        with psycopg.connect(admin_url, dbname=dbname, connect_timeout=5) as conn:
-            return conn.execute(statement).fetchall()
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5, **target) as conn:
+            cursor = conn.execute(statement)
+            return cursor.fetchall() if cursor.description else []
     except psycopg.OperationalError as exc:
         raise StackError(f"PostgreSQL at {admin_url} is unreachable: {exc}") from None
 
@@ -491,7 +487,7 @@ class Stack:
 
     def database_rows(self, database: str, statement: str) -> list[tuple[Any, ...]]:
         """The rows of a query in one of this stack's ``databases``."""
-        return _admin_execute_rows(self.postgres_url, statement, database)
+        return _admin_execute(self.postgres_url, statement, database)
 
     def running(self) -> bool:
         """Whether every process the stack started still runs."""
