@@ -45,8 +45,8 @@ endif
 
 # The container images, built with podman from a Debian base made here (no Docker, no registry),
 # then booted against TEST_POSTGRES_URL's server and checked; root on Debian (docs/operations.md).
-image-test: system-packages
-	$(PYTHON) scripts/image.py test
+image-test: system-packages install
+	$(BIN)/python scripts/image.py test
 
 # The reference deployment (scripts/stack.py): nginx over HTTPS, two cardservice instances, the
 # verifier, on PostgreSQL (TEST_POSTGRES_URL's server) and Redis; in Chromium. Fails, never skips,

@@ -12,6 +12,9 @@ and the verifier under gunicorn (config/verifier.gunicorn.conf.py) behind the sa
 the city pinned in its trust store. Both databases are created fresh and dropped again at the end.
 
 The stack tests (tests/stack/) start it through ``Stack.up()`` too, so they test what this starts.
+What runs each app is a ``Launcher``: by default this checkout's virtualenv under gunicorn
+(``VenvLauncher``); scripts/image.py gives one that runs the built container images instead, so
+the images are checked behind this same nginx.
 
 Settings (environment): STACK_POSTGRES_URL (a server where databases may be created; default
 postgresql://postgres@127.0.0.1:5432/postgres), STACK_REDIS_URL (default redis://127.0.0.1:6379/0),
@@ -42,7 +45,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -182,14 +185,73 @@ def _database_url(admin_url: str, name: str) -> str:
     return f"postgresql+psycopg://{auth}@{host}:{port}/{name}"
 
 
-def _admin_execute(admin_url: str, statement: str) -> None:
+def _admin_execute(
+    admin_url: str, statement: str, dbname: str | None = None
+) -> list[tuple[Any, ...]]:
+    """One statement on the server (autocommit: CREATE and DROP DATABASE need it), in the admin
+    URL's database unless ``dbname`` names another; its rows, if it returns any."""
     import psycopg
 
+    target: dict[str, Any] = {"dbname": dbname} if dbname else {}
     try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(statement)
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5, **target) as conn:
+            cursor = conn.execute(statement)
+            return cursor.fetchall() if cursor.description else []
     except psycopg.OperationalError as exc:
         raise StackError(f"PostgreSQL at {admin_url} is unreachable: {exc}") from None
+
+
+# --- what runs the apps -----------------------------------------------------------------------
+
+Command = tuple[list[str], dict[str, str]]  # argument list and environment of a process to start
+
+
+class Launcher(Protocol):
+    """How the stack runs an app ("cardservice" or "verifier"). ``settings`` are only the
+    stack's own variables (``CARDSERVICE_*``, ``VERIFIER_*``, ``SSL_CERT_FILE``, ...); the
+    launcher adds the environment around them. Paths in them lie inside ``folder``, the stack's."""
+
+    def server(self, app: str, name: str, settings: dict[str, str], folder: Path) -> Command:
+        """The app's server, listening where its ``*_BIND`` setting says."""
+        ...
+
+    def tool(self, app: str, argv: list[str], settings: dict[str, str], folder: Path) -> Command:
+        """A command of the app's installation (``argv[0]`` is e.g. ``cardservice``)."""
+        ...
+
+
+class VenvLauncher:
+    """This checkout's virtualenv: gunicorn with config/, the apps' command-line tools."""
+
+    def server(self, app: str, name: str, settings: dict[str, str], folder: Path) -> Command:
+        config = {"cardservice": "gunicorn.conf.py", "verifier": "verifier.gunicorn.conf.py"}[app]
+        args = [str(BIN / "gunicorn"), "--config", f"config/{config}"]
+        args += self._own_files(name, folder)
+        return [*args, f"{app}:create_app()"], _host_env() | settings
+
+    def tool(self, app: str, argv: list[str], settings: dict[str, str], folder: Path) -> Command:
+        return [str(BIN / argv[0]), *argv[1:]], _host_env() | settings
+
+    @staticmethod
+    def _own_files(name: str, folder: Path) -> list[str]:
+        """A pid file in the stack's folder (so `down` can tell its processes by their command
+        line) and, on recent gunicorns, a control socket there too: by default they all open one
+        at the same path per user, which several gunicorns on one machine cannot share."""
+        from gunicorn.config import KNOWN_SETTINGS  # type: ignore[import-untyped]
+
+        args = ["--pid", str(folder / f"{name}.pid")]
+        if any(setting.name == "control_socket" for setting in KNOWN_SETTINGS):
+            args += ["--control-socket", str(folder / f"{name}.ctl")]
+        return args
+
+
+def _host_env() -> dict[str, str]:
+    """This process's environment without any app setting: the stack's are the only ones."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CARDSERVICE_", "VERIFIER_"))
+    }
 
 
 # --- the stack ------------------------------------------------------------------------------
@@ -207,6 +269,7 @@ class Stack:
     host: str = HOST
     postgres_url: str = field(default_factory=_postgres_admin_url)
     verifier_port: int = 0
+    launcher: Launcher = field(default_factory=VenvLauncher)
     workers: int = field(default_factory=lambda: int(os.environ.get("STACK_WORKERS", "2")))
     redis_url: str = field(
         default_factory=lambda: os.environ.get("STACK_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -270,9 +333,10 @@ class Stack:
                     for role, password in self.passwords.items()
                 ]
                 fingerprint = pool.submit(self.cardservice_cli, "keys", "fingerprint")
-                for index, port in enumerate(self.app_ports, start=1):
-                    self._spawn(f"cardservice-{index}", self._gunicorn_cardservice(port))
-                self._spawn("verifier", self._gunicorn_verifier())
+                for name in self.server_names:
+                    app = name.partition("-")[0]
+                    settings = self.server_settings(name)
+                    self._spawn(name, self.launcher.server(app, name, settings, self.folder))
                 self._start_nginx()
                 for index, port in enumerate(self.app_ports, start=1):
                     url = f"http://{self.host}:{port}/healthz"
@@ -336,56 +400,60 @@ class Stack:
             _admin_execute(self.postgres_url, f'CREATE DATABASE "{name}"')
             self.databases.append(name)
 
-    def cardservice_env(self, index: int = 1) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("CARDSERVICE_", "VERIFIER_"))
-        }
-        env.update(
-            {
-                "CARDSERVICE_ENV": "production",
-                "CARDSERVICE_PUBLIC_URL": self.url,
-                "CARDSERVICE_INSTANCE_PATH": str(self.folder / f"cardservice-{index}"),
-                "CARDSERVICE_DATABASE_URL": _database_url(self.postgres_url, self.databases[0]),
-                "CARDSERVICE_KEYSTORE_DATABASE_URL": _database_url(
-                    self.postgres_url, self.databases[1]
-                ),
-                "CARDSERVICE_PROXY_HOPS": "1",
-                "CARDSERVICE_RATELIMIT_STORAGE_URI": self.redis_url,
-                "CARDSERVICE_WORKERS": str(self.workers),
-                "PYTHONUNBUFFERED": "1",
+    @property
+    def server_names(self) -> list[str]:
+        return [*(f"cardservice-{index}" for index in (1, 2)), "verifier"]
+
+    def server_settings(self, name: str) -> dict[str, str]:
+        """The settings of one of ``server_names``, its listening address included."""
+        if name == "verifier":
+            return self.verifier_settings() | {
+                "VERIFIER_BIND": f"{self.host}:{self.verifier_app_port}"
             }
-        )
+        index = int(name.rpartition("-")[2])
+        return self.cardservice_settings(index) | {
+            "CARDSERVICE_BIND": f"{self.host}:{self.app_ports[index - 1]}"
+        }
+
+    def cardservice_settings(self, index: int = 1) -> dict[str, str]:
+        """The stack's settings for cardservice instance ``index`` (the launcher adds the rest
+        of the environment)."""
+        settings = {
+            "CARDSERVICE_ENV": "production",
+            "CARDSERVICE_PUBLIC_URL": self.url,
+            "CARDSERVICE_INSTANCE_PATH": str(self.folder / f"cardservice-{index}"),
+            "CARDSERVICE_DATABASE_URL": _database_url(self.postgres_url, self.databases[0]),
+            "CARDSERVICE_KEYSTORE_DATABASE_URL": _database_url(
+                self.postgres_url, self.databases[1]
+            ),
+            "CARDSERVICE_PROXY_HOPS": "1",
+            "CARDSERVICE_RATELIMIT_STORAGE_URI": self.redis_url,
+            "CARDSERVICE_WORKERS": str(self.workers),
+            "PYTHONUNBUFFERED": "1",
+        }
         for name in SECRET_NAMES:
-            env[f"CARDSERVICE_{name}_FILE"] = str(self.folder / "secrets" / name.lower())
-        return env
+            settings[f"CARDSERVICE_{name}_FILE"] = str(self.folder / "secrets" / name.lower())
+        return settings
 
-    def verifier_env(self) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("CARDSERVICE_", "VERIFIER_"))
-        }
+    def verifier_settings(self) -> dict[str, str]:
+        """The stack's settings for the verifier (the launcher adds the rest)."""
         secret = (self.folder / "secrets" / "verifier_secret_key").read_text().strip()
-        env.update(
-            {
-                "VERIFIER_ENV": "production",
-                "VERIFIER_INSTANCE_PATH": str(self.folder / "verifier"),
-                # The verifier has no *_FILE form for its one secret (yet).
-                "VERIFIER_SECRET_KEY": secret,
-                "VERIFIER_TRUSTED_PROXIES": "1",
-                "VERIFIER_RATELIMIT_STORAGE_URI": self.redis_url,
-                "VERIFIER_WORKERS": str(self.workers),
-                # `verifier sync` fetches the city's documents over HTTPS from nginx: it trusts
-                # the stack's CA through OpenSSL's own variable, with every check in place.
-                "SSL_CERT_FILE": str(self.ca_file),
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        return env
+        return {
+            "VERIFIER_ENV": "production",
+            "VERIFIER_INSTANCE_PATH": str(self.folder / "verifier"),
+            # The verifier has no *_FILE form for its one secret (yet).
+            "VERIFIER_SECRET_KEY": secret,
+            "VERIFIER_TRUSTED_PROXIES": "1",
+            "VERIFIER_RATELIMIT_STORAGE_URI": self.redis_url,
+            "VERIFIER_WORKERS": str(self.workers),
+            # `verifier sync` fetches the city's documents over HTTPS from nginx: it trusts
+            # the stack's CA through OpenSSL's own variable, with every check in place.
+            "SSL_CERT_FILE": str(self.ca_file),
+            "PYTHONUNBUFFERED": "1",
+        }
 
-    def _run(self, args: list[str], env: dict[str, str], stdin: str | None = None) -> str:
+    def _run(self, command: Command, stdin: str | None = None) -> str:
+        args, env = command
         result = subprocess.run(
             args, env=env, input=stdin, capture_output=True, text=True, cwd=ROOT, check=False
         )
@@ -396,37 +464,40 @@ class Stack:
             )
         return result.stdout.strip()
 
+    def run_tool(
+        self,
+        app: str,
+        argv: list[str],
+        settings: dict[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> str:
+        """A command of ``app``'s installation, by the launcher, with the settings of its first
+        server unless others are given; its output, or StackError if it fails."""
+        if settings is None:
+            settings = (
+                self.cardservice_settings() if app == "cardservice" else self.verifier_settings()
+            )
+        return self._run(self.launcher.tool(app, argv, settings, self.folder), stdin)
+
     def cardservice_cli(self, *args: str, stdin: str | None = None) -> str:
-        return self._run([str(BIN / "cardservice"), *args], self.cardservice_env(), stdin)
+        return self.run_tool("cardservice", ["cardservice", *args], stdin=stdin)
 
     def verifier_cli(self, *args: str) -> str:
-        return self._run([str(BIN / "verifier"), *args], self.verifier_env())
+        return self.run_tool("verifier", ["verifier", *args])
 
-    def _gunicorn_cardservice(self, port: int) -> tuple[list[str], dict[str, str]]:
-        index = self.app_ports.index(port) + 1
-        env = self.cardservice_env(index) | {"CARDSERVICE_BIND": f"{self.host}:{port}"}
-        args = [str(BIN / "gunicorn"), "--config", "config/gunicorn.conf.py"]
-        args += self._own_files(f"cardservice-{index}")
-        return [*args, "cardservice:create_app()"], env
+    def database_rows(self, database: str, statement: str) -> list[tuple[Any, ...]]:
+        """The rows of a query in one of this stack's ``databases``."""
+        return _admin_execute(self.postgres_url, statement, database)
 
-    def _gunicorn_verifier(self) -> tuple[list[str], dict[str, str]]:
-        env = self.verifier_env() | {"VERIFIER_BIND": f"{self.host}:{self.verifier_app_port}"}
-        args = [str(BIN / "gunicorn"), "--config", "config/verifier.gunicorn.conf.py"]
-        args += self._own_files("verifier")
-        return [*args, "verifier:create_app()"], env
+    def running(self) -> bool:
+        """Whether every process the stack started still runs."""
+        return all(process.poll() is None for process in self._processes.values())
 
-    def _own_files(self, name: str) -> list[str]:
-        """A pid file in the stack's folder (so `down` can tell its processes by their command
-        line) and, on recent gunicorns, a control socket there too: by default they all open one
-        at the same path per user, which several gunicorns on one machine cannot share."""
-        from gunicorn.config import KNOWN_SETTINGS  # type: ignore[import-untyped]
+    def server_pid(self, name: str) -> int:
+        """The pid of the process started for one of ``server_names``."""
+        return self._processes[name].pid
 
-        args = ["--pid", str(self.folder / f"{name}.pid")]
-        if any(setting.name == "control_socket" for setting in KNOWN_SETTINGS):
-            args += ["--control-socket", str(self.folder / f"{name}.ctl")]
-        return args
-
-    def _spawn(self, name: str, command: tuple[list[str], dict[str, str]]) -> None:
+    def _spawn(self, name: str, command: Command) -> None:
         args, env = command
         out = open(self.log_dir / f"{name}.out.log", "ab")  # noqa: SIM115 (closed in down())
         err = open(self.log_dir / f"{name}.err.log", "ab")  # noqa: SIM115
@@ -649,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Detached; stop it with: python scripts/stack.py down --state {args.state}")
         return 0
     try:
-        while all(process.poll() is None for process in stack._processes.values()):
+        while stack.running():
             time.sleep(0.5)
         print("stack: a process stopped; see the logs above. Stopping.", file=sys.stderr)
         return 1
