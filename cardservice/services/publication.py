@@ -110,9 +110,11 @@ def issuer_metadata(session: DbSession, deps: Deps, *, now: datetime) -> Publish
         city.metadata_document = cardformat.sign_metadata(meta, root_key=root_key(session, deps))
         city.metadata_serial = serial
         city.metadata_issued_at = now
-        session.commit()
     assert city.metadata_document is not None and city.metadata_issued_at is not None
-    return PublishedDocument(city.metadata_document, city.metadata_issued_at, ttl)
+    document = PublishedDocument(city.metadata_document, city.metadata_issued_at, ttl)
+    # Read before the commit (which expires the row): releases the lock, holds nothing after.
+    session.commit()
+    return document
 
 
 def status_list_token(
@@ -145,6 +147,8 @@ def status_list_token(
             expires_at=now + timedelta(days=deps.policy.status_list_validity_days),
         )
         record.token_issued_at = now
-        session.commit()
     assert record.token is not None and record.token_issued_at is not None
-    return PublishedDocument(record.token, record.token_issued_at, ttl)
+    document = PublishedDocument(record.token, record.token_issued_at, ttl)
+    # Read before the commit (which expires the row): releases the lock, holds nothing after.
+    session.commit()
+    return document

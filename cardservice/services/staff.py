@@ -141,7 +141,7 @@ def authenticate(
         with contextlib.suppress(VerificationError):
             _hasher.verify(_dummy_hash(), password or "-")
         raise AuthenticationError()
-    user_id = user.id
+    user_id, password_hash = user.id, user.password_hash
     unlocked = or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now)
     attempt = session.scalar(
         update(StaffUser)
@@ -158,7 +158,8 @@ def authenticate(
         _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
         raise AccountLockedError()
     try:
-        _hasher.verify(user.password_hash, password)
+        # No transaction is open during the check (SQLite would hold its write lock through it).
+        _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         if attempt >= max_failed:
             _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
