@@ -78,7 +78,10 @@ def test_status_list_signed_after_a_revocation_shows_it(
     number, index = card.number, card.status_index
     session.commit()
 
-    assert session.get(StatusListRecord, 0) is not None  # the publisher's first read
+    # The publisher's first read, as status_list_token makes it before deciding to re-sign; held
+    # (the identity map keeps only objects something refers to) as the function holds it.
+    first_read = session.get(StatusListRecord, 0)
+    assert first_read is not None and first_read.token is None
     revoker, outcome = _in_thread(
         app,
         lambda s: revoke_card(s, deps, number, reason="stolen", now=NOW, actor=actor),
@@ -184,9 +187,7 @@ def test_right_password_in_a_burst_of_wrong_ones_does_not_sign_in(
     assert session.query(AuditEntry).filter_by(action="user.login").count() == 0
 
 
-def test_failures_below_the_limit_then_the_right_password_signs_in(
-    session: Any, ana: Any
-) -> None:
+def test_failures_below_the_limit_then_the_right_password_signs_in(session: Any, ana: Any) -> None:
     """The numbering does not tighten the rule: 4 failures, then the right password, is in."""
     from cardservice.models import StaffUser
     from cardservice.services.errors import AuthenticationError
@@ -198,3 +199,57 @@ def test_failures_below_the_limit_then_the_right_password_signs_in(
     assert authenticate(session, username="ana", password=RIGHT, now=NOW).id == ana.id
     session.expire_all()
     assert session.get(StaffUser, ana.id).failed_logins == 0
+
+
+def test_status_check_finds_a_published_token_that_lost_a_revocation(
+    session: Any, deps: Any, actor: Any, city: Any, runner: Any, client: Any
+) -> None:
+    """What the race left behind: a token signed before a revocation, cached after it."""
+    from sqlalchemy import update
+
+    from cardservice.models import StatusListRecord
+    from cardservice.services.cards import revoke_card
+    from cardservice.services.publication import status_list_token
+
+    card = _issue(session, deps, actor)
+    number, index = card.number, card.status_index
+    session.commit()
+    result = runner.invoke(args=["status", "check"])
+    assert result.exit_code == 0, result.output
+    assert "status list 0: ok" in result.output
+
+    before = status_list_token(session, deps, 0, now=NOW).body
+    revoke_card(session, deps, number, reason="stolen", now=NOW, actor=actor)
+    assert runner.invoke(args=["status", "check"]).exit_code == 0
+    assert client.get("/healthz").get_json()["status_lists"] == {"ok": True, "mismatched": []}
+
+    session.execute(update(StatusListRecord).values(token=before, token_issued_at=NOW))
+    session.commit()
+    result = runner.invoke(args=["status", "check"])
+    assert result.exit_code == 1
+    assert (
+        f"status list 0: 1 difference(s) between the published token and the cards "
+        f"(status indices {index})" in result.output
+    )
+    assert "list(s) 0" in result.output
+    assert number not in result.output  # counts and indices, never a card number
+    assert client.get("/healthz").get_json()["status_lists"] == {"ok": False, "mismatched": [0]}
+
+
+def test_status_check_finds_a_list_that_disagrees_with_the_cards(
+    session: Any, deps: Any, actor: Any, city: Any, runner: Any
+) -> None:
+    from sqlalchemy import update
+
+    from cardservice.models import Card
+
+    card = _issue(session, deps, actor)
+    index = card.status_index
+    session.execute(update(Card).values(status="suspended"))
+    session.commit()
+    result = runner.invoke(args=["status", "check"])
+    assert result.exit_code == 1
+    assert (
+        f"status list 0: 1 difference(s) between the stored list and the cards "
+        f"(status indices {index})" in result.output
+    )
