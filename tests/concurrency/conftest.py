@@ -164,9 +164,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     instance_dir = tmp_path_factory.mktemp("concurrency")
     secret_dir = instance_dir / "secrets"
     secret_dir.mkdir(mode=0o700)
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CARDSERVICE_", "FLASK_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARDSERVICE_", "FLASK_"))}
     for secret, value in {
         "SECRET_KEY": secrets.token_urlsafe(48),
         "KEY_PASSPHRASE": secrets.token_urlsafe(32),
@@ -198,9 +196,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         stack.cli("db", "upgrade")
         stack.cli("init-city", "--code", CITY, "--name", "fr=Strasbourg")
+        stack.instances = [_start(env, instance_dir, i) for i in range(2)]
         for role in ("clerk", "supervisor"):
             stack.tokens[role] = stack.cli("tokens", "create", role, "--role", role).stdout.strip()
-        stack.instances = [_start(env, instance_dir, i) for i in range(2)]
         for instance in stack.instances:
             _wait_ready(instance)
         yield stack

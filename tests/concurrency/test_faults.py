@@ -88,8 +88,12 @@ def test_worker_killed_mid_enrolment_leaves_nothing_half_written(stack: Stack) -
                 {"ids": list(orphans)},
             )
     sweep = stack.cli("keys", "sweep").stdout
-    assert f"Sweep: 0 unreadable record(s) without a data key and {len(orphans)} data key(s)" in sweep
-    print(f"\nworker killed: {len(tally.failures)} enrolments cut, {len(orphans)} orphan keys swept")
+    assert (
+        f"Sweep: 0 unreadable record(s) without a data key and {len(orphans)} data key(s)" in sweep
+    )
+    print(
+        f"\nworker killed: {len(tally.failures)} enrolments cut, {len(orphans)} orphan keys swept"
+    )
     assert "Audit log intact." in stack.cli("audit", "verify").stdout
 
 

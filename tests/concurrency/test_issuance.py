@@ -10,7 +10,7 @@ from sqlalchemy import text
 from .conftest import Stack, Tally, enrol, issue
 
 THREADS = 8
-RESIDENTS_PER_THREAD = 25
+RESIDENTS_PER_THREAD = 12
 
 
 def test_concurrent_enrol_and_issue_allocate_unique_numbers_and_indices(stack: Stack) -> None:
@@ -29,7 +29,9 @@ def test_concurrent_enrol_and_issue_allocate_unique_numbers_and_indices(stack: S
             # A double click at two counters: both instances at once, one card results.
             other = stack.instances[(worker + i + 1) % 2].url
             with ThreadPoolExecutor(2) as pool:
-                answers = list(pool.map(lambda u: issue(http, u, resident, tally), (url, other)))
+                answers = list(
+                    pool.map(issue, [http] * 2, (url, other), [resident] * 2, [tally] * 2)
+                )
             codes = sorted(a.status_code for a in answers)
             assert codes == [201, 409], [a.text for a in answers]
             numbers.extend(a.json()["number"] for a in answers if a.status_code == 201)

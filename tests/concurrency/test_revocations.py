@@ -31,10 +31,10 @@ from verifier.verification import verify_text
 from .conftest import PUBLIC_URL, Stack, Tally, enrol, issue
 
 REVOCATIONS = 3000
-API_CARDS = 60  # issued through the API, verified from their QR codes by the partner
+API_CARDS = 40  # issued through the API, verified from their QR codes by the partner
 REVOKERS = 6
 FETCHERS = 2
-DEADLINE = 40.0  # seconds for the whole load; the test fails if the count is not reached
+DEADLINE = 200.0  # seconds for the whole load; the test fails if the count is not reached
 
 
 def _insert_cards(stack: Stack, count: int) -> list[tuple[str, int]]:
@@ -149,8 +149,9 @@ def test_revocations_are_never_published_as_valid(stack: Stack, tmp_path: Path) 
             lst = cardformat.verify_status_list(
                 response.content, resolve_key=resolve, now=datetime.now(UTC)
             ).status_list
-            published.check(snapshot, lambda index: lst.get(index % size))
+            published.check(snapshot, lambda index, lst=lst: lst.get(index % size))
             fetches[0] += 1
+            time.sleep(0.05)  # about 20 fetches a second each: hundreds of overlaps, not a flood
 
     def partner() -> None:
         """A partner city's verifier, syncing as `verifier sync --every` does."""
@@ -180,11 +181,15 @@ def test_revocations_are_never_published_as_valid(stack: Stack, tmp_path: Path) 
             assert report.ok, report.errors
             index = TrustIndex.build(store.read())
             lists = index.partners[meta.issuer].status_lists
-            published.check(snapshot, lambda i: lists[i // size].status_list.get(i % size))
+            published.check(
+                snapshot, lambda i, lists=lists: lists[i // size].status_list.get(i % size)
+            )
             # The cards issued through the API, as an agent's scan would check them.
             for status_index, qr in snapshot.items():
                 if qr:
-                    outcome = verify_text(qr, index=index, now=now, max_status_age=timedelta(hours=1))
+                    outcome = verify_text(
+                        qr, index=index, now=now, max_status_age=timedelta(hours=1)
+                    )
                     if outcome.result != "revoked":
                         published.hidden.add(status_index)
             time.sleep(0.5)
