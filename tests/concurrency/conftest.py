@@ -22,6 +22,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ BIN = Path(sys.executable).parent
 PUBLIC_URL = "https://cards.concurrency.test"
 CITY = "FR SXB"
 STAFF_PASSWORD = "concurrency suite password"
+# Clerk accounts for the lockout tests (test_c_lockout.py).
+STAFF_ACCOUNTS = ("burst.wrong", "burst.right0", "burst.right1", "burst.right2")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -197,8 +200,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stack.cli("db", "upgrade")
         stack.cli("init-city", "--code", CITY, "--name", "fr=Strasbourg")
         stack.instances = [_start(env, instance_dir, i) for i in range(2)]
-        for role in ("clerk", "supervisor"):
+
+        # While the instances start: API tokens and staff accounts (each hashes a password).
+        def account(username: str) -> None:
+            stack.cli(
+                "users",
+                "create",
+                username,
+                "--role",
+                "clerk",
+                "--password-stdin",
+                stdin=STAFF_PASSWORD,
+            )
+
+        def token(role: str) -> None:
             stack.tokens[role] = stack.cli("tokens", "create", role, "--role", role).stdout.strip()
+
+        with ThreadPoolExecutor(len(STAFF_ACCOUNTS) + 2) as pool:
+            done = [pool.submit(account, name) for name in STAFF_ACCOUNTS]
+            done += [pool.submit(token, role) for role in ("clerk", "supervisor")]
+            for future in done:
+                future.result()
         for instance in stack.instances:
             _wait_ready(instance)
         yield stack

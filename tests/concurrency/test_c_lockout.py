@@ -6,26 +6,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from sqlalchemy import text
 
 from .conftest import STAFF_PASSWORD, Stack, sign_in
-
-ACCOUNTS = ["burst.wrong", "burst.right0", "burst.right1", "burst.right2"]
-
-
-@pytest.fixture(scope="module")
-def accounts(stack: Stack) -> list[str]:
-    """The accounts under attack, created at once (each creation hashes a password)."""
-
-    def create(username: str) -> None:
-        stack.cli(
-            "users", "create", username, "--role", "clerk", "--password-stdin", stdin=STAFF_PASSWORD
-        )
-
-    with ThreadPoolExecutor(len(ACCOUNTS)) as pool:
-        list(pool.map(create, ACCOUNTS))
-    return ACCOUNTS
 
 
 def _burst(stack: Stack, username: str, passwords: list[tuple[float, str]]) -> list[int]:
@@ -55,7 +38,7 @@ def _locked(stack: Stack, username: str) -> bool:
 
 
 def test_sixteen_concurrent_wrong_passwords_lock_the_account(
-    stack: Stack, accounts: list[str]
+    stack: Stack,
 ) -> None:
     statuses = _burst(stack, "burst.wrong", [(0.0, f"wrong password {i}") for i in range(16)])
     assert 302 not in statuses and all(s < 500 for s in statuses), statuses
@@ -65,7 +48,7 @@ def test_sixteen_concurrent_wrong_passwords_lock_the_account(
 
 
 def test_right_password_among_fifteen_wrong_never_signs_in(
-    stack: Stack, accounts: list[str]
+    stack: Stack,
 ) -> None:
     for account in range(3):
         username = f"burst.right{account}"
