@@ -119,6 +119,7 @@ def test_revocations_are_never_published_as_valid(stack: Stack, tmp_path: Path) 
     stop = threading.Event()
     deadline = time.monotonic() + DEADLINE
     fetches = [0]
+    sync_errors: list[str] = []
 
     def revoker(worker: int) -> None:
         http = stack.api(stack.tokens["supervisor"])
@@ -132,7 +133,8 @@ def test_revocations_are_never_published_as_valid(stack: Stack, tmp_path: Path) 
                     timeout=60,
                 )
             )
-            assert response.status_code == 200, response.text
+            if response.status_code != 200:
+                continue  # counted by the tally, reported below
             with published.lock:
                 published.committed[index_of[number]] = qr_of.get(number, "")
 
@@ -145,7 +147,8 @@ def test_revocations_are_never_published_as_valid(stack: Stack, tmp_path: Path) 
                 http.get(f"{urls[(worker + n) % 2]}/.well-known/citycard/status/0", timeout=60)
             )
             n += 1
-            assert response.status_code == 200, response.text
+            if response.status_code != 200:
+                continue  # counted by the tally, reported below
             lst = cardformat.verify_status_list(
                 response.content, resolve_key=resolve, now=datetime.now(UTC)
             ).status_list
@@ -178,7 +181,9 @@ def test_revocations_are_never_published_as_valid(stack: Stack, tmp_path: Path) 
             snapshot = published.snapshot()
             now = datetime.now(UTC)
             (report,) = sync_partners(store, now=now, fetch=fetch)
-            assert report.ok, report.errors
+            if not report.ok:
+                sync_errors.extend(report.errors)
+                continue
             index = TrustIndex.build(store.read())
             lists = index.partners[meta.issuer].status_lists
             published.check(
@@ -209,10 +214,12 @@ def test_revocations_are_never_published_as_valid(stack: Stack, tmp_path: Path) 
     print(
         f"\nrevocations {revoked} in {elapsed:.1f} s, list fetches {fetches[0]}, "
         f"checks {published.checks}, revoked but published valid {len(published.hidden)}, "
-        f"responses 5xx {tally.server_errors} of {len(tally.statuses)}"
+        f"responses 5xx {tally.server_errors} of {len(tally.statuses)}, "
+        f"failed partner syncs {len(sync_errors)}"
     )
     assert published.hidden == set()
     assert tally.server_errors == 0
+    assert not sync_errors
     assert revoked == REVOCATIONS
     result = stack.cli("status", "check", check=False)
     assert result.returncode == 0, result.stdout + result.stderr

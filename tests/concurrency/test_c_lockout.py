@@ -41,6 +41,7 @@ def test_sixteen_concurrent_wrong_passwords_lock_the_account(
     stack: Stack,
 ) -> None:
     statuses = _burst(stack, "burst.wrong", [(0.0, f"wrong password {i}") for i in range(16)])
+    print(f"\n16 concurrent wrong passwords: account locked {_locked(stack, 'burst.wrong')}")
     assert 302 not in statuses and all(s < 500 for s in statuses), statuses
     assert _locked(stack, "burst.wrong")
     # Locked means locked: the right password is refused now.
@@ -50,10 +51,15 @@ def test_sixteen_concurrent_wrong_passwords_lock_the_account(
 def test_right_password_among_fifteen_wrong_never_signs_in(
     stack: Stack,
 ) -> None:
+    signed_in, unlocked, outcomes = 0, 0, []
     for account in range(3):
         username = f"burst.right{account}"
         burst = [(0.0, f"wrong password {i}") for i in range(15)]
         statuses = _burst(stack, username, [*burst, (0.2, STAFF_PASSWORD)])
-        assert statuses[-1] != 302, f"account {account}: the right password signed in"
-        assert 302 not in statuses and all(s < 500 for s in statuses), statuses
-        assert _locked(stack, username)
+        outcomes.append(statuses)
+        signed_in += statuses[-1] == 302
+        unlocked += not _locked(stack, username)
+    print(f"\nright password among 15 wrong: signed in on {signed_in} of 3 accounts")
+    assert signed_in == 0
+    assert all(302 not in statuses and max(statuses) < 500 for statuses in outcomes), outcomes
+    assert unlocked == 0
