@@ -253,3 +253,27 @@ def test_status_check_finds_a_list_that_disagrees_with_the_cards(
         f"status list 0: 1 difference(s) between the stored list and the cards "
         f"(status indices {index})" in result.output
     )
+
+
+def test_concurrent_key_rotations_leave_one_active_key(
+    app: Flask, session: Any, deps: Any, actor: Any, city: Any
+) -> None:
+    """Two administrators rotate at the same moment: each retires what is active when it runs,
+    so one key stays active (both used to read the same active key, and two stayed active)."""
+    from cardservice.models import SigningKey
+    from cardservice.services.keys import rotate_signing_key
+
+    for _ in range(3):
+        start = threading.Barrier(2)
+
+        def rotate(s: Any, start: threading.Barrier = start) -> Any:
+            start.wait()
+            return rotate_signing_key(s, deps, now=NOW, actor=actor)
+
+        threads = [_in_thread(app, rotate) for _ in range(2)]
+        for thread, outcome in threads:
+            thread.join()
+            assert not isinstance(outcome[0], Exception), outcome
+        session.expire_all()
+        assert session.query(SigningKey).filter_by(state="active").count() == 1
+        session.rollback()  # SQLite: a transaction left open would hold the write lock
