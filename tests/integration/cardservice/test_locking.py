@@ -277,3 +277,25 @@ def test_concurrent_key_rotations_leave_one_active_key(
         session.expire_all()
         assert session.query(SigningKey).filter_by(state="active").count() == 1
         session.rollback()  # SQLite: a transaction left open would hold the write lock
+
+
+def test_the_same_user_name_created_twice_at_once_is_one_account_and_a_conflict(
+    app: Flask, actor: Any, city: Any
+) -> None:
+    from cardservice.services.errors import ConflictError
+    from cardservice.services.staff import create_user
+
+    start = threading.Barrier(2)
+
+    def create(s: Any) -> Any:
+        start.wait()
+        return create_user(
+            s, username="twice", password=RIGHT, role="clerk", now=NOW, actor=actor
+        ).id
+
+    threads = [_in_thread(app, create) for _ in range(2)]
+    for thread, _ in threads:
+        thread.join()
+    outcomes = [outcome[0] for _, outcome in threads]
+    assert sum(isinstance(o, int) for o in outcomes) == 1, outcomes
+    assert sum(isinstance(o, ConflictError) for o in outcomes) == 1, outcomes
