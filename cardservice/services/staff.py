@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..i18n import LANGUAGES
 from ..models import ROLES, ApiToken, StaffUser
@@ -78,6 +79,16 @@ def _check_password(password: str) -> None:
         )
 
 
+def _insert(session: DbSession, taken: ConflictError) -> None:
+    """Write the new row now. The name was checked free before, but another request may have
+    taken it since: the unique constraint decides, and the loser gets the same conflict."""
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise taken from None
+
+
 def create_user(
     session: DbSession,
     *,
@@ -106,7 +117,10 @@ def create_user(
         created_at=now,
     )
     session.add(user)
-    session.flush()
+    _insert(
+        session,
+        ConflictError(_l("This user name is taken."), code="username_taken", field="username"),
+    )
     audit.record(
         session, now=now, actor=actor, action="user.create", subject=f"user:{user.id}", detail=role
     )
@@ -291,7 +305,7 @@ def create_token(
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     record = ApiToken(name=name, token_hash=_hash_token(token), role=role, created_at=now)
     session.add(record)
-    session.flush()
+    _insert(session, ConflictError(_l("A token with this name exists."), code="token_name_taken"))
     audit.record(
         session,
         now=now,
