@@ -531,8 +531,12 @@ def replace_card(
     if old.status == "revoked":
         raise ConflictError(_l("This card is already revoked."), code="card_revoked")
     resident_id = old.resident_id
-    revoke_in_transaction(session, old, reason=reason, now=now, actor=actor)
+    # Locks in the app's order (services.locking): the old card's list, then the newest list
+    # (the new card's, taken by the allocation), then the audit head through the revocation.
+    old_list = old.status_index // _list_size(session, old.status_index)
+    session.scalars(lock(select(StatusListRecord.id).where(StatusListRecord.id == old_list))).all()
     card, token = _issue(session, deps, resident_id, now=now)
+    revoke_in_transaction(session, old, reason=reason, now=now, actor=actor)
     audit.record(
         session,
         now=now,
