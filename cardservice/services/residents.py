@@ -54,6 +54,7 @@ from .errors import (
     NotFoundError,
     ValidationError,
 )
+from .locking import lock, locked
 from .photos import process_photo
 from .policy import PointsResult
 
@@ -327,7 +328,9 @@ def _discard_orphan_key(session: DbSession, resident_id: str) -> None:
 def _load(session: DbSession, resident_id: Any, *, for_update: bool = False) -> Resident:
     if not isinstance(resident_id, str) or len(resident_id) != 32:
         raise NotFoundError(_l("No resident has this id."))
-    resident = session.get(Resident, resident_id, with_for_update=for_update)
+    resident = (
+        locked(session, Resident, resident_id) if for_update else session.get(Resident, resident_id)
+    )
     if resident is None:
         raise NotFoundError(_l("No resident has this id."))
     return resident
@@ -516,7 +519,7 @@ def update_resident(
     only the resident database changes, in one transaction. An omitted photo (None) keeps the
     current one.
     """
-    resident = _load(session, resident_id)
+    resident = _load(session, resident_id, for_update=True)
     key = _data_key(session, resident)
     current = open_record(session, deps, resident, key)
     record, _points = validate_enrolment(data, deps, now=now)
@@ -557,13 +560,16 @@ def erase_resident(
 
     _load(session, resident_id)  # NotFoundError before anything is destroyed
     destroy_data_keys(session, [resident_id])
-    resident = session.get(Resident, resident_id)
+    resident = locked(session, Resident, resident_id)
     if resident is None:
         # Erased meanwhile by another request or by the sweep: the erasure is done.
         session.rollback()
         return []
     revoked: list[str] = []
-    for card in list(resident.cards):
+    # The cards locked as they are read (a supervisor may be revoking one now), by status index
+    # so their status lists are locked in ascending order (services.locking).
+    cards = lock(select(Card).where(Card.resident_id == resident.id).order_by(Card.status_index))
+    for card in session.scalars(cards).all():
         # An expired card fails verification anyway; revoking it would only churn the list.
         if card.status != "revoked" and card.expires_at > now:
             revoke_in_transaction(session, card, reason="holder_request", now=now, actor=actor)
@@ -627,10 +633,10 @@ def purge_expired(session: DbSession, deps: Deps, *, now: datetime, actor: Actor
         return 0
     destroy_data_keys(session, [c.resident_id for c in candidates])
     for candidate in candidates:
-        resident = session.get(Resident, candidate.resident_id)
+        resident = locked(session, Resident, candidate.resident_id)
         if resident is None:
             continue
-        for card in list(resident.cards):
+        for card in session.scalars(lock(select(Card).where(Card.resident_id == resident.id))):
             card.resident_id = None
         session.delete(resident)
         audit.record(
@@ -694,7 +700,7 @@ def rewrap_data_keys(
     total = 0
     while True:
         rows = session.scalars(
-            select(ResidentKey).where(ResidentKey.master_key_id != current).limit(batch)
+            lock(select(ResidentKey).where(ResidentKey.master_key_id != current).limit(batch))
         ).all()
         if not rows:
             break

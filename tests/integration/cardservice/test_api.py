@@ -315,7 +315,8 @@ def test_session_cookie_settings(app: Flask) -> None:
 
 def test_healthz(client) -> None:
     response = client.get("/healthz")
-    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "status_lists": {"ok": True, "mismatched": []}}
 
 
 @pytest.mark.parametrize("layout", ["card", "a4"])

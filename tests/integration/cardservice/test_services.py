@@ -442,7 +442,10 @@ def test_master_key_rotation_rewraps_without_touching_records(
     # The new key alone now opens it; a second run has nothing to do.
     assert residents.get_resident(session, only_new, rid).display_name == "Amira Haddad"
     assert residents.rewrap_data_keys(session, rotating, now=NOW, actor=actor) == 0
-    assert session.scalars(select(AuditEntry.action)).all()[-1] == "master_key.rewrap"
+    assert (
+        session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()[-1]
+        == "master_key.rewrap"
+    )
 
 
 def test_concurrent_revocations_lose_no_update(app, session, deps, actor, city) -> None:
