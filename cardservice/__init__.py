@@ -35,7 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _configure_keystore_bind(app)
     _private_database_files(app)
     if int(app.config.get("PROXY_HOPS") or 0) > 0:
-        from .proxy import TrustedProxyFix, parse_networks
+        from webguard.proxy import TrustedProxyFix, parse_networks
 
         networks = parse_networks(app.config["TRUSTED_PROXY_ADDRESSES"])
         hops = int(app.config["PROXY_HOPS"])

@@ -17,7 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from .proxy import parse_networks
+from webguard.proxy import parse_networks
+from webguard.ratelimit import require_shared_storage
 
 PREFIX = "VERIFIER_"
 SECRET_KEY_FILE = "secret_key"
@@ -189,19 +190,15 @@ def ensure_secret_key(config: dict[str, Any]) -> None:
 
 
 def ensure_shared_ratelimit_storage(config: Mapping[str, Any]) -> None:
-    """Production: the API limit is counted where every worker and server sees the same count.
-
-    memory:// counts per worker process: the limit would be multiplied by the number of
-    processes, and a restart would forget every count.
-    """
-    storage = str(config["RATELIMIT_STORAGE_URI"]).strip()
-    if (
-        config["ENV"] == "production"
-        and config["RATELIMIT_ENABLED"]
-        and storage.startswith("memory://")
-    ):
-        raise ConfigError(
-            f"{PREFIX}RATELIMIT_STORAGE_URI is {storage!r}: in production the API limit must be "
-            "counted in a storage every worker and server shares, e.g. redis://127.0.0.1:6379/0 "
-            "(docs/verifier.md)."
-        )
+    """Production: the API limit is counted where every worker and server sees the same count
+    (webguard.ratelimit.require_shared_storage says why)."""
+    if config["ENV"] == "production" and config["RATELIMIT_ENABLED"]:
+        try:
+            require_shared_storage(
+                str(config["RATELIMIT_STORAGE_URI"]),
+                setting=f"{PREFIX}RATELIMIT_STORAGE_URI",
+                limit="the API limit",
+                docs="docs/verifier.md",
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
