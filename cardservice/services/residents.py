@@ -627,16 +627,32 @@ def retention_candidates(
 
 def purge_expired(session: DbSession, deps: Deps, *, now: datetime, actor: Actor) -> int:
     """Erase every retention candidate: their keys in one key-store transaction, then their
-    records in one resident-database transaction. Returns how many were erased."""
+    records in one resident-database transaction. Returns how many were erased.
+
+    The candidates are locked and judged again before any key is destroyed, and stay locked
+    until their records are deleted: a clerk may have issued a card to one of them since the
+    list was read, and issuing waits on the same lock (services.locking), so no resident with a
+    live card loses their key.
+    """
+    # Nothing of the caller's, and no key-store transaction, may be open while the keys go.
+    session.rollback()
     candidates = retention_candidates(session, deps, now=now)
-    if not candidates:
-        return 0
-    destroy_data_keys(session, [c.resident_id for c in candidates])
+    cutoff = _months_before(now, deps.policy.retention_months)
+    doomed: list[tuple[Resident, list[Card]]] = []
     for candidate in candidates:
         resident = locked(session, Resident, candidate.resident_id)
         if resident is None:
             continue
-        for card in session.scalars(lock(select(Card).where(Card.resident_id == resident.id))):
+        held = list(session.scalars(lock(select(Card).where(Card.resident_id == resident.id))))
+        last_date = max((card.expires_at for card in held), default=resident.created_at)
+        if last_date < cutoff:
+            doomed.append((resident, held))
+    if not doomed:
+        session.rollback()
+        return 0
+    destroy_data_keys(session, [resident.id for resident, _ in doomed], keep_locks=True)
+    for resident, held in doomed:
+        for card in held:
             card.resident_id = None
         session.delete(resident)
         audit.record(
@@ -644,11 +660,11 @@ def purge_expired(session: DbSession, deps: Deps, *, now: datetime, actor: Actor
             now=now,
             actor=actor,
             action="resident.purge",
-            subject=f"resident:{candidate.resident_id}",
+            subject=f"resident:{resident.id}",
             detail="retention",
         )
     session.commit()
-    return len(candidates)
+    return len(doomed)
 
 
 def purge_all_residents(
@@ -751,20 +767,24 @@ def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def destroy_data_keys(session: DbSession, resident_ids: Iterable[str]) -> None:
+def destroy_data_keys(
+    session: DbSession, resident_ids: Iterable[str], *, keep_locks: bool = False
+) -> None:
     """Delete these residents' data keys in ONE key-store transaction, committed here.
 
-    Whatever the session held is rolled back first, so the commit carries nothing but the key
-    deletions: the records are deleted afterwards, in a transaction of their own.
+    It runs on a connection of its own, so nothing the session holds rides along in that
+    commit. The session's transaction is ended first (on SQLite a key-store transaction of the
+    session's would block the deletion), unless `keep_locks`: the caller has then read only the
+    resident database, and the row locks it holds on the records about to go stay held until
+    it deletes them.
     """
-    session.rollback()
-    for chunk in _chunks(resident_ids):
-        session.execute(
-            delete(ResidentKey).where(ResidentKey.resident_id.in_(chunk)),
-            execution_options={"synchronize_session": False},
-        )
-    session.commit()
-    forget_deleted_keys(session.get_bind(ResidentKey))
+    if not keep_locks:
+        session.rollback()
+    engine = session.get_bind(ResidentKey).engine
+    with engine.begin() as connection:
+        for chunk in _chunks(resident_ids):
+            connection.execute(delete(ResidentKey).where(ResidentKey.resident_id.in_(chunk)))
+    forget_deleted_keys(engine)
 
 
 @dataclass(frozen=True)
