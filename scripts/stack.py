@@ -282,6 +282,10 @@ class Stack:
     app_ports: list[int] = field(default_factory=list)
     verifier_app_port: int = 0
     databases: list[str] = field(default_factory=list)
+    # Added to the settings of every cardservice instance and of its tools: a test suite's own
+    # tuning (e.g. the concurrency suite moves the per-address sign-in limit out of the way of
+    # the lockout it tests). Empty for a city's stack.
+    cardservice_extra: dict[str, str] = field(default_factory=dict)
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _files: list[IO[bytes]] = field(default_factory=list)
     # Process groups of a stack started by another launcher (`up --detach`, then `down`).
@@ -422,10 +426,8 @@ class Stack:
             "CARDSERVICE_ENV": "production",
             "CARDSERVICE_PUBLIC_URL": self.url,
             "CARDSERVICE_INSTANCE_PATH": str(self.folder / f"cardservice-{index}"),
-            "CARDSERVICE_DATABASE_URL": _database_url(self.postgres_url, self.databases[0]),
-            "CARDSERVICE_KEYSTORE_DATABASE_URL": _database_url(
-                self.postgres_url, self.databases[1]
-            ),
+            "CARDSERVICE_DATABASE_URL": self.database_url(0),
+            "CARDSERVICE_KEYSTORE_DATABASE_URL": self.database_url(1),
             "CARDSERVICE_PROXY_HOPS": "1",
             "CARDSERVICE_RATELIMIT_STORAGE_URI": self.redis_url,
             "CARDSERVICE_WORKERS": str(self.workers),
@@ -433,7 +435,11 @@ class Stack:
         }
         for name in SECRET_NAMES:
             settings[f"CARDSERVICE_{name}_FILE"] = str(self.folder / "secrets" / name.lower())
-        return settings
+        return settings | self.cardservice_extra
+
+    def database_url(self, index: int) -> str:
+        """The SQLAlchemy URL of ``databases[index]``: 0 the resident database, 1 the key store."""
+        return _database_url(self.postgres_url, self.databases[index])
 
     def verifier_settings(self) -> dict[str, str]:
         """The stack's settings for the verifier (the launcher adds the rest)."""
