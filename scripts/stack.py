@@ -8,8 +8,9 @@ It starts what a city runs, as a city runs it: nginx (config/nginx/citycard.conf
 with a certificate made at start by a throwaway certificate authority, two cardservice instances
 under gunicorn (config/gunicorn.conf.py, CARDSERVICE_ENV=production, secrets given as files)
 sharing one PostgreSQL resident database and one PostgreSQL key store, Redis for the rate limits,
-and the verifier under gunicorn (config/verifier.gunicorn.conf.py) behind the same nginx, with
-the city pinned in its trust store. Both databases are created fresh and dropped again at the end.
+and the verifier under gunicorn (config/verifier.gunicorn.conf.py, its secret a file too) behind
+the same nginx, with the city pinned in its trust store. Both databases are created fresh and
+dropped again at the end.
 
 The stack tests (tests/stack/) start it through ``Stack.up()`` too, so they test what this starts.
 What runs each app is a ``Launcher``: by default this checkout's virtualenv under gunicorn
@@ -443,12 +444,10 @@ class Stack:
 
     def verifier_settings(self) -> dict[str, str]:
         """The stack's settings for the verifier (the launcher adds the rest)."""
-        secret = (self.folder / "secrets" / "verifier_secret_key").read_text().strip()
         return {
             "VERIFIER_ENV": "production",
             "VERIFIER_INSTANCE_PATH": str(self.folder / "verifier"),
-            # The verifier has no *_FILE form for its one secret (yet).
-            "VERIFIER_SECRET_KEY": secret,
+            "VERIFIER_SECRET_KEY_FILE": str(self.folder / "secrets" / "verifier_secret_key"),
             "VERIFIER_TRUSTED_PROXIES": "1",
             "VERIFIER_RATELIMIT_STORAGE_URI": self.redis_url,
             "VERIFIER_WORKERS": str(self.workers),
