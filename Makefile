@@ -59,8 +59,8 @@ test-stack: install
 stack: install
 	$(BIN)/python scripts/stack.py up
 
-# Two gunicorn instances on one PostgreSQL under concurrent load (tests/concurrency/conftest.py):
-# needs TEST_POSTGRES_URL and fails without it; the Redis database of TEST_REDIS_URL holds the
+# The reference stack's two instances on one PostgreSQL under concurrent load (scripts/stack.py,
+# tests/concurrency/conftest.py): needs TEST_POSTGRES_URL and fails without it; the Redis database of TEST_REDIS_URL holds the
 # rate limits. A few minutes.
 test-concurrency: install
 	$(PYTEST) tests/concurrency

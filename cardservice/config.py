@@ -69,11 +69,13 @@ def _coerce(value: str, like: Any) -> Any:
     return value
 
 
-def _secret_file_value(path: str) -> str:
+def _secret_file_value(path: str, setting: str) -> str:
+    from webguard.secret_files import read_secret_file
+
     try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
+        return read_secret_file(path, setting)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def private_folder(path: Path) -> None:
@@ -97,10 +99,7 @@ def _load_secret(name: str, env: Mapping[str, str], instance_path: Path, environ
         return direct
     file_var = env.get(ENV_PREFIX + name + "_FILE")
     if file_var:
-        value = _secret_file_value(file_var)
-        if not value:
-            raise ConfigError(f"secret file {file_var} ({ENV_PREFIX}{name}_FILE) is empty")
-        return value
+        return _secret_file_value(file_var, f"{ENV_PREFIX}{name}_FILE")
     generate, purpose = _SECRETS[name]
     if environment == "production":
         raise ConfigError(
@@ -159,7 +158,7 @@ def _pkcs11_settings(env: Mapping[str, str]) -> dict[str, Any]:
     pin = env.get(ENV_PREFIX + "PKCS11_PIN") or ""
     pin_file = env.get(ENV_PREFIX + "PKCS11_PIN_FILE")
     if not pin and pin_file:
-        pin = _secret_file_value(pin_file)
+        pin = _secret_file_value(pin_file, f"{ENV_PREFIX}PKCS11_PIN_FILE")
     if not pin:
         raise ConfigError(
             f"{ENV_PREFIX}PKCS11_MODULE is set: give the token's user PIN as "

@@ -8,8 +8,9 @@ It starts what a city runs, as a city runs it: nginx (config/nginx/citycard.conf
 with a certificate made at start by a throwaway certificate authority, two cardservice instances
 under gunicorn (config/gunicorn.conf.py, CARDSERVICE_ENV=production, secrets given as files)
 sharing one PostgreSQL resident database and one PostgreSQL key store, Redis for the rate limits,
-and the verifier under gunicorn (config/verifier.gunicorn.conf.py) behind the same nginx, with
-the city pinned in its trust store. Both databases are created fresh and dropped again at the end.
+and the verifier under gunicorn (config/verifier.gunicorn.conf.py, its secret a file too) behind
+the same nginx, with the city pinned in its trust store. Both databases are created fresh and
+dropped again at the end.
 
 The stack tests (tests/stack/) start it through ``Stack.up()`` too, so they test what this starts.
 What runs each app is a ``Launcher``: by default this checkout's virtualenv under gunicorn
@@ -282,6 +283,10 @@ class Stack:
     app_ports: list[int] = field(default_factory=list)
     verifier_app_port: int = 0
     databases: list[str] = field(default_factory=list)
+    # Added to the settings of every cardservice instance and of its tools: a test suite's own
+    # tuning (e.g. the concurrency suite moves the per-address sign-in limit out of the way of
+    # the lockout it tests). Empty for a city's stack.
+    cardservice_extra: dict[str, str] = field(default_factory=dict)
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _files: list[IO[bytes]] = field(default_factory=list)
     # Process groups of a stack started by another launcher (`up --detach`, then `down`).
@@ -422,10 +427,8 @@ class Stack:
             "CARDSERVICE_ENV": "production",
             "CARDSERVICE_PUBLIC_URL": self.url,
             "CARDSERVICE_INSTANCE_PATH": str(self.folder / f"cardservice-{index}"),
-            "CARDSERVICE_DATABASE_URL": _database_url(self.postgres_url, self.databases[0]),
-            "CARDSERVICE_KEYSTORE_DATABASE_URL": _database_url(
-                self.postgres_url, self.databases[1]
-            ),
+            "CARDSERVICE_DATABASE_URL": self.database_url(0),
+            "CARDSERVICE_KEYSTORE_DATABASE_URL": self.database_url(1),
             "CARDSERVICE_PROXY_HOPS": "1",
             "CARDSERVICE_RATELIMIT_STORAGE_URI": self.redis_url,
             "CARDSERVICE_WORKERS": str(self.workers),
@@ -433,16 +436,18 @@ class Stack:
         }
         for name in SECRET_NAMES:
             settings[f"CARDSERVICE_{name}_FILE"] = str(self.folder / "secrets" / name.lower())
-        return settings
+        return settings | self.cardservice_extra
+
+    def database_url(self, index: int) -> str:
+        """The SQLAlchemy URL of ``databases[index]``: 0 the resident database, 1 the key store."""
+        return _database_url(self.postgres_url, self.databases[index])
 
     def verifier_settings(self) -> dict[str, str]:
         """The stack's settings for the verifier (the launcher adds the rest)."""
-        secret = (self.folder / "secrets" / "verifier_secret_key").read_text().strip()
         return {
             "VERIFIER_ENV": "production",
             "VERIFIER_INSTANCE_PATH": str(self.folder / "verifier"),
-            # The verifier has no *_FILE form for its one secret (yet).
-            "VERIFIER_SECRET_KEY": secret,
+            "VERIFIER_SECRET_KEY_FILE": str(self.folder / "secrets" / "verifier_secret_key"),
             "VERIFIER_TRUSTED_PROXIES": "1",
             "VERIFIER_RATELIMIT_STORAGE_URI": self.redis_url,
             "VERIFIER_WORKERS": str(self.workers),

@@ -3,7 +3,9 @@
 Every setting is a ``VERIFIER_``-prefixed environment variable; the Flask config key is the name
 without the prefix. A test (or an embedding) passes a mapping to ``create_app`` that wins over the
 environment. The secret key is the one setting with a development fallback: it is generated into
-the instance folder once, and a production instance refuses to start without it.
+the instance folder once, and a production instance refuses to start without it. It may be given
+as a file instead (``VERIFIER_SECRET_KEY_FILE``, read as cardservice reads its secrets' files:
+webguard.secret_files), which keeps it out of the process environment.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from webguard.proxy import parse_networks
 from webguard.ratelimit import require_shared_storage
+from webguard.secret_files import read_secret_file
 
 PREFIX = "VERIFIER_"
 SECRET_KEY_FILE = "secret_key"
@@ -133,6 +136,12 @@ def load_config(
         raw = environ.get(PREFIX + name)
         if raw is not None:
             config[name] = _parser_for(name)(name, raw)
+    secret_file = environ.get(PREFIX + "SECRET_KEY_FILE")
+    if secret_file and not config["SECRET_KEY"]:  # the variable itself wins, as in cardservice
+        try:
+            config["SECRET_KEY"] = read_secret_file(secret_file, PREFIX + "SECRET_KEY_FILE")
+        except ValueError as exc:  # a file named but unusable stops the start, never a fallback
+            raise ConfigError(str(exc)) from None
     if overrides:
         config.update(overrides)
 
@@ -159,13 +168,15 @@ def load_config(
 
 
 def ensure_secret_key(config: dict[str, Any]) -> None:
-    """Production: the secret must come from the environment. Elsewhere: generate it once."""
+    """Production: the secret must come from the environment (or its file). Elsewhere: generate
+    it once."""
     if config.get("SECRET_KEY"):
         return
     if config["ENV"] == "production":
         raise ConfigError(
-            f"{PREFIX}SECRET_KEY is required when {PREFIX}ENV=production; "
-            "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+            f"{PREFIX}SECRET_KEY is required when {PREFIX}ENV=production (or a file named by "
+            f"{PREFIX}SECRET_KEY_FILE); generate one with: "
+            "python -c 'import secrets; print(secrets.token_hex(32))'"
         )
     path = Path(config["INSTANCE_PATH"]) / SECRET_KEY_FILE
     with contextlib.suppress(FileNotFoundError):

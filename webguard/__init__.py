@@ -4,7 +4,11 @@
   proxy's own addresses, so a client cannot choose its address and escape a rate limit;
 - ``webguard.gunicorn_logging``: gunicorn's error log without client addresses or request lines;
 - ``webguard.ratelimit``: Flask-Limiter's breach line without the client address, and the rule
-  that production counts a limit in a storage every worker shares.
+  that production counts a limit in a storage every worker shares;
+- ``webguard.images``: untrusted image bytes: the decoding cost estimated from the headers, and a
+  PNG stripped of everything but its pixels, before Pillow decodes anything;
+- ``webguard.secret_files``: a secret given as a file (``<APP>_<NAME>_FILE``), read the same way
+  by both apps.
 
 Why a package of its own: the issuance app (``cardservice``) and the verifier need the same rules,
 written once, yet the verifier imports no cardservice code (a partner city runs it alone) and

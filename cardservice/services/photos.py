@@ -6,7 +6,8 @@ and saved again as a fresh JPEG with no EXIF, XMP, ICC or comment (GPS tags woul
 resident lives).
 
 Decoding is where an upload costs memory, so nothing is decoded before its cost is known from
-the file's headers (Pillow reads the size without touching the pixels):
+the file's headers (Pillow reads the size without touching the pixels; the PNG rebuild and the
+JPEG segment walk are webguard.images, shared with the verifier):
 
 - a PNG is rebuilt from its pixel chunks alone before Pillow sees it, so compressed text and
   ICC chunks (zTXt, iTXt, iCCP: up to 64 MB inflated by Pillow), animation frames (APNG) and
@@ -26,32 +27,29 @@ bench/bench_upload.py).
 from __future__ import annotations
 
 import io
-import re
 import struct
 import warnings
-import zlib
 
 from flask_babel import lazy_gettext as _l
 from PIL import ExifTags, Image, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
+from webguard.images import (
+    JPEG_MAGIC,
+    PNG_MAGIC,
+    jpeg_coefficient_bytes,
+    jpeg_has_many_scans,
+    pixel_bytes,
+    png_pixels_only,
+)
+
 from .errors import PhotoError
 from .policy import Policy
 
-_JPEG_MAGIC = b"\xff\xd8\xff"
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Passport-style portraits are taller than wide; anything absurdly thin is not a face photo.
 _MIN_SIDE = 64
-# PNG chunks that carry the pixels (and eXIf, for the orientation); every other is dropped.
-_PNG_KEPT = frozenset((b"IHDR", b"PLTE", b"tRNS", b"eXIf"))
-# A camera JPEG has a dozen segments before its first scan; thousands are a CPU bomb for
-# Pillow's marker loop, which runs in Python.
-_MAX_JPEG_SEGMENTS = 256
-# A marker: 0xFF, any number of 0xFF fill bytes, then the marker's code.
-_JPEG_MARKER = re.compile(rb"\xff+[^\xff]")
-# Bytes per pixel of Pillow's storage for a mode: one for 8-bit and bilevel, two for 16-bit
-# grey, four for every other (RGB is stored as RGBX).
-_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# Besides the pixel chunks, a PNG keeps its eXIf (for the orientation); every other is dropped.
+_PNG_KEPT = frozenset((b"eXIf",))
 # EXIF orientation -> the transposition that displays the image upright.
 _UPRIGHT = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -72,10 +70,6 @@ _SIDEWAYS = frozenset(
 )
 
 
-class _Damaged(Exception):
-    """The file's structure is broken (mapped to the 'damaged' PhotoError)."""
-
-
 def process_photo(data: bytes, policy: Policy) -> bytes:
     """Return a clean JPEG for the record, or raise PhotoError (code invalid_photo or
     photo_too_large)."""
@@ -88,12 +82,12 @@ def process_photo(data: bytes, policy: Policy) -> bytes:
             code="photo_too_large",
         )
     try:
-        if data.startswith(_JPEG_MAGIC):
-            expected, many_scans = "JPEG", _jpeg_has_many_scans(data)
+        if data.startswith(JPEG_MAGIC):
+            expected, many_scans = "JPEG", jpeg_has_many_scans(data)
             stream = io.BytesIO(data)
-        elif data.startswith(_PNG_MAGIC):
+        elif data.startswith(PNG_MAGIC):
             expected, many_scans = "PNG", False
-            stream = io.BytesIO(_png_pixels_only(data))
+            stream = io.BytesIO(png_pixels_only(data, keep=_PNG_KEPT))
         else:
             raise PhotoError(_l("The photo must be a JPEG or PNG image."), field="photo")
         with warnings.catch_warnings():
@@ -104,13 +98,12 @@ def process_photo(data: bytes, policy: Policy) -> bytes:
     except PhotoError:
         raise
     except (
-        _Damaged,
         UnidentifiedImageError,
         Image.DecompressionBombError,
         Image.DecompressionBombWarning,
         OSError,
         SyntaxError,
-        ValueError,
+        ValueError,  # webguard.images.DamagedImage too
         EOFError,
         struct.error,
     ):
@@ -167,7 +160,7 @@ def _reencode(image: Image.Image, policy: Policy, many_scans: bool) -> bytes:
 
 def _orientation(image: Image.Image) -> int:
     """The EXIF orientation, read without decoding: PngImageFile.getexif() decodes the whole
-    image to look for an eXIf chunk after the pixels (_png_pixels_only moved any before them)."""
+    image to look for an eXIf chunk after the pixels (png_pixels_only moved any before them)."""
     if image.format == "PNG" and "exif" not in image.info:
         return 1
     orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
@@ -177,77 +170,8 @@ def _orientation(image: Image.Image) -> int:
 def decode_cost(image: Image.Image, full_size: tuple[int, int], many_scans: bool) -> int:
     """Bytes that decoding `image` (opened, draft already applied) holds at its peak: the
     decoded pixels, their RGB copy unless already RGB or grey, and, for a JPEG with several
-    scans, libjpeg's coefficient buffer at the full size (2 bytes per sample per component,
-    components counted at their sampling)."""
+    scans, libjpeg's coefficient buffer at the full size."""
     width, height = image.size
     mode = image.mode
-    per_pixel = _PIXEL_BYTES.get(mode, 4) + (0 if mode in ("RGB", "L") else 4)
-    cost = width * height * per_pixel
-    if many_scans or image.info.get("progressive"):
-        layers = getattr(image, "layer", None) or [("", 1, 1, 0)] * 3
-        h_max = max(layer[1] for layer in layers)
-        v_max = max(layer[2] for layer in layers)
-        pixels = full_size[0] * full_size[1]
-        cost += sum(2 * pixels * layer[1] * layer[2] // (h_max * v_max) for layer in layers)
-    return cost
-
-
-def _png_pixels_only(data: bytes) -> bytes:
-    """The PNG rebuilt from IHDR, PLTE, tRNS, eXIf and its image data as one IDAT; checksums of
-    the kept chunks verified, everything after IEND ignored. Raises _Damaged."""
-    view = memoryview(data)
-    kept = [_PNG_MAGIC]
-    image_data: list[memoryview] = []
-    pos = len(_PNG_MAGIC)
-    while True:
-        if pos + 12 > len(data):
-            raise _Damaged()
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        end = pos + 12 + length
-        if end > len(data):
-            raise _Damaged()
-        if kind == b"IEND":
-            break
-        if kind == b"IDAT" or kind in _PNG_KEPT:
-            (crc,) = struct.unpack_from(">I", data, end - 4)
-            if zlib.crc32(view[pos + 4 : end - 4]) != crc:
-                raise _Damaged()
-            if kind == b"IDAT":
-                image_data.append(view[pos + 8 : end - 4])
-            else:
-                kept.append(view[pos:end].tobytes())
-        pos = end
-    if not image_data:
-        raise _Damaged()
-    kept.append(_png_chunk(b"IDAT", b"".join(image_data)))
-    kept.append(_png_chunk(b"IEND", b""))
-    return b"".join(kept)
-
-
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I4s", len(body), kind) + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def _jpeg_has_many_scans(data: bytes) -> bool:
-    """True when the JPEG's main image has more than one scan (progressive, or baseline with
-    components in separate scans), which makes libjpeg buffer the whole image's coefficients.
-
-    Walks the segments up to the first scan, then looks for a second start-of-scan before the
-    end-of-image marker: inside entropy-coded data a 0xFF byte is always followed by 0x00 or a
-    restart marker, so the search cannot be fooled by the data. Raises _Damaged."""
-    pos = 2
-    for _ in range(_MAX_JPEG_SEGMENTS):
-        # Like Pillow, step over stray bytes between segments and over fill bytes.
-        found = _JPEG_MARKER.search(data, pos)
-        if found is None or found.end() + 2 > len(data):
-            raise _Damaged()
-        pos = found.end() - 2  # the 0xFF just before the marker byte
-        marker = data[pos + 1]
-        if marker == 0xDA:
-            end = data.find(b"\xff\xd9", pos)
-            return data.find(b"\xff\xda", pos + 2, end if end >= 0 else len(data)) >= 0
-        if 0xD0 <= marker <= 0xD8 or marker == 0x01:  # markers without a length
-            pos += 2
-            continue
-        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
-    raise _Damaged()
+    per_pixel = pixel_bytes(mode) + (0 if mode in ("RGB", "L") else 4)
+    return width * height * per_pixel + jpeg_coefficient_bytes(image, full_size, many_scans)

@@ -7,13 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
 
-from .conftest import Stack, Tally, enrol, issue
+from .conftest import Suite, Tally, enrol, issue
 
 THREADS = 8
 RESIDENTS_PER_THREAD = 12
 
 
-def test_concurrent_enrol_and_issue_allocate_unique_numbers_and_indices(stack: Stack) -> None:
+def test_concurrent_enrol_and_issue_allocate_unique_numbers_and_indices(stack: Suite) -> None:
     tally = Tally()
     start = threading.Barrier(THREADS)
 

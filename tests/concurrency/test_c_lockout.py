@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
 
-from .conftest import STAFF_PASSWORD, Stack, sign_in
+from .conftest import STAFF_PASSWORD, Suite, sign_in
 
 
-def _burst(stack: Stack, username: str, passwords: list[tuple[float, str]]) -> list[int]:
+def _burst(stack: Suite, username: str, passwords: list[tuple[float, str]]) -> list[int]:
     start = threading.Barrier(len(passwords))
 
     def attempt(i: int) -> int:
@@ -24,7 +24,7 @@ def _burst(stack: Stack, username: str, passwords: list[tuple[float, str]]) -> l
         return list(pool.map(attempt, range(len(passwords))))
 
 
-def _locked(stack: Stack, username: str) -> bool:
+def _locked(stack: Suite, username: str) -> bool:
     with stack.database.connect() as connection:
         return bool(
             connection.scalar(
@@ -38,7 +38,7 @@ def _locked(stack: Stack, username: str) -> bool:
 
 
 def test_sixteen_concurrent_wrong_passwords_lock_the_account(
-    stack: Stack,
+    stack: Suite,
 ) -> None:
     statuses = _burst(stack, "burst.wrong", [(0.0, f"wrong password {i}") for i in range(16)])
     print(f"\n16 concurrent wrong passwords: account locked {_locked(stack, 'burst.wrong')}")
@@ -49,7 +49,7 @@ def test_sixteen_concurrent_wrong_passwords_lock_the_account(
 
 
 def test_right_password_among_fifteen_wrong_never_signs_in(
-    stack: Stack,
+    stack: Suite,
 ) -> None:
     signed_in, unlocked, outcomes = 0, 0, []
     for account in range(3):

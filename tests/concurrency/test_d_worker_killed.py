@@ -14,7 +14,7 @@ import requests
 from PIL import Image
 from sqlalchemy import text
 
-from .conftest import Stack, Tally, enrol
+from .conftest import Suite, Tally, enrol
 
 LOAD_THREADS = 6
 
@@ -27,7 +27,7 @@ def _photo() -> str:
     return base64.b64encode(out.getvalue()).decode()
 
 
-def _keys_and_records(stack: Stack) -> tuple[set[str], set[str]]:
+def _keys_and_records(stack: Suite) -> tuple[set[str], set[str]]:
     with stack.database.connect() as connection:
         records = set(connection.scalars(text("SELECT id FROM resident")))
     with stack.keystore.connect() as connection:
@@ -35,7 +35,7 @@ def _keys_and_records(stack: Stack) -> tuple[set[str], set[str]]:
     return records, keys
 
 
-def test_worker_killed_mid_enrolment_leaves_nothing_half_written(stack: Stack) -> None:
+def test_worker_killed_mid_enrolment_leaves_nothing_half_written(stack: Suite) -> None:
     instance = stack.instances[0]
     tally = Tally()
     photo = _photo()
@@ -87,11 +87,11 @@ def test_worker_killed_mid_enrolment_leaves_nothing_half_written(stack: Stack) -
                 ),
                 {"ids": list(orphans)},
             )
-    sweep = stack.cli("keys", "sweep").stdout
+    sweep = stack.cli("keys", "sweep")
     assert (
         f"Sweep: 0 unreadable record(s) without a data key and {len(orphans)} data key(s)" in sweep
     )
     print(
         f"\nworker killed: {len(tally.failures)} enrolments cut, {len(orphans)} orphan keys swept"
     )
-    assert "Audit log intact." in stack.cli("audit", "verify").stdout
+    assert "Audit log intact." in stack.cli("audit", "verify")

@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from sqlalchemy import text
 
-from .conftest import Stack, Tally, enrol
+from .conftest import Suite, Tally, enrol
 
 LOAD_THREADS = 6
 
 
-def test_connections_terminated_mid_load_never_give_a_500(stack: Stack) -> None:
+def test_connections_terminated_mid_load_never_give_a_500(stack: Suite) -> None:
     """PostgreSQL ends the app's sessions (a failover, an operator's pg_terminate_backend)
     while both instances serve reads and writes: a 503 or a retry, never a 500."""
     tally = Tally()

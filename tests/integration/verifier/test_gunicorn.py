@@ -143,6 +143,25 @@ def test_refuses_to_start_without_a_secret_in_production(gunicorn: Any) -> None:
     assert b"VERIFIER_SECRET_KEY is required" in process.stdout.read()
 
 
+def test_reads_its_secret_from_a_file_and_stops_on_an_unreadable_one(
+    gunicorn: Any, tmp_path: Path
+) -> None:
+    """VERIFIER_SECRET_KEY_FILE, as a container's secret store gives it: served with, and a path
+    that cannot be read stops the start with its name, never a generated fallback."""
+    secret = tmp_path / "verifier_secret_key"
+    secret.write_text(secrets.token_hex(32) + "\n")
+    secret.chmod(0o600)
+    process, url = gunicorn(VERIFIER_SECRET_KEY_FILE=str(secret))
+    _wait_ready(url, process)
+    missing = tmp_path / "missing"
+    process, _url = gunicorn(VERIFIER_SECRET_KEY_FILE=str(missing))
+    process.wait(timeout=30)
+    assert process.returncode != 0
+    assert process.stdout is not None
+    output = process.stdout.read()
+    assert f"cannot read secret file {missing} (VERIFIER_SECRET_KEY_FILE)".encode() in output
+
+
 def test_error_log_names_no_client_address_and_sends_hsts(gunicorn: Any) -> None:
     """gunicorn's own line for a malformed request names the client's address and quotes the
     request line; the verifier's logger withholds both. Production answers carry HSTS."""

@@ -13,7 +13,7 @@ import pytest
 from cardformat import Status
 from tests.integration.service_fixtures import redis_url
 from verifier import create_app
-from verifier.config import ConfigError
+from verifier.config import ConfigError, load_config
 from verifier.verification import RESULTS
 
 from .helpers import FakeIssuer
@@ -119,6 +119,39 @@ def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
     )
     assert app.config["SECRET_KEY"] == "s" * 64
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_secret_key_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("  from-a-file\n")
+    env = {"VERIFIER_ENV": "production", "VERIFIER_SECRET_KEY_FILE": str(secret)}
+    assert load_config(env)["SECRET_KEY"] == "from-a-file"
+    # The variable itself wins over the file, as cardservice's secrets do.
+    assert load_config({**env, "VERIFIER_SECRET_KEY": "direct"})["SECRET_KEY"] == "direct"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        pytest.param(lambda folder: folder / "missing", "cannot read secret file", id="missing"),
+        pytest.param(lambda folder: folder, "cannot read secret file", id="a folder"),
+        pytest.param(
+            lambda folder: (folder / "blank").write_text(" \n") and folder / "blank",
+            "is empty",
+            id="empty",
+        ),
+    ],
+)
+def test_an_unusable_secret_key_file_stops_the_start(
+    tmp_path: Path, make: Any, message: str
+) -> None:
+    path = make(tmp_path)
+    env = {"VERIFIER_ENV": "development", "VERIFIER_SECRET_KEY_FILE": str(path)}
+    with pytest.raises(ConfigError, match=message) as refused:
+        load_config(env)
+    # Which setting and which file, so the operator knows what to fix.
+    assert f"{path} (VERIFIER_SECRET_KEY_FILE)" in str(refused.value)
+    assert not (tmp_path / "secret_key").exists()  # no generated fallback either
 
 
 def test_development_generates_one_secret_and_keeps_it(tmp_path: Path) -> None:
