@@ -63,9 +63,7 @@ def _vector_trust_store(instance: Path, doc: dict[str, Any], at: datetime) -> No
     with TrustStore(instance).transaction() as records:
         for code, keys in by_issuer.items():
             lister = generate_key()
-            published = [
-                published_vector_key(k, not_before=at - timedelta(days=2000)) for k in keys
-            ]
+            published = [published_vector_key(k) for k in keys]
             published.append(published_key(lister, not_before=at - timedelta(days=2000)))
             records[code] = pinned_city_record(
                 code=code,

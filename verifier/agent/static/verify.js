@@ -29,9 +29,9 @@ const CLAIM_ISS = 1;
 const CLAIM_EXP = 4;
 const CLAIM_IAT = 6;
 const CLAIM_CARD = -65537;
-// The largest second Python's datetime can hold (9999-12-31T23:59:59Z) and the date range of
-// its date type, in days since 1970: outside them the reference refuses the card as malformed.
-const MAX_TIMESTAMP = 253402300799;
+// docs/card-format.md section 3: every NumericDate is at most 2^32 - 1, and a birth date lies
+// from 0001-01-01 to 9999-12-31 (in days since 1970-01-01).
+const MAX_NUMERIC_DATE = 2 ** 32 - 1;
 const MIN_EPOCH_DAY = -719162;
 const MAX_EPOCH_DAY = 2932896;
 const CARD_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -532,7 +532,7 @@ function parseClaims(payload) {
   if (!equalBytes(expected, payload)) {
     throw malformed("the card's claims are not in deterministic encoding");
   }
-  if (typeof iat !== "number" || typeof exp !== "number" || exp > MAX_TIMESTAMP) {
+  if (typeof iat !== "number" || typeof exp !== "number" || exp > MAX_NUMERIC_DATE) {
     throw malformed("the card's dates are out of range");
   }
   return {
@@ -612,6 +612,8 @@ export async function loadSnapshot(snapshot) {
         state: key.state,
         // As cardformat's trusted_keys(): the retirement time only bounds a retired key.
         retiredAt: key.state === "retired" ? parseTime(key.retired_at) : null,
+        notBefore: parseTime(key.not_before),
+        notAfter: parseTime(key.not_after),
       });
     }
   }
@@ -665,6 +667,13 @@ async function verifyToken(text, trust, now) {
   if (key.state === "revoked") throw new CardError("key_revoked", "the key is revoked");
   if (key.retiredAt !== null && claims.issuedAt > key.retiredAt) {
     throw new CardError("key_revoked", "the card was signed after its key was retired");
+  }
+  // The key's own validity (nbf, exp in the issuer metadata) bounds when it may sign.
+  if (key.notBefore !== null && claims.issuedAt < key.notBefore) {
+    throw new CardError("key_revoked", "the card was signed before its key's validity");
+  }
+  if (key.notAfter !== null && claims.issuedAt >= key.notAfter) {
+    throw new CardError("key_revoked", "the card was signed after its key's validity");
   }
   if (now + CLOCK_SKEW_SECONDS < claims.issuedAt) {
     throw new CardError("not_yet_valid", "the card is not valid yet");
