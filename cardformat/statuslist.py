@@ -223,7 +223,11 @@ def verify_status_list(
         exp is None or (type(exp) is int and iat < exp <= MAX_NUMERIC_DATE)
     ):
         raise MalformedError("the status list token's iat, ttl or exp is out of range")
-    status_list = StatusList._from_object(claims[CLAIM_STATUS_LIST])
+    listed = claims[CLAIM_STATUS_LIST]
+    if not isinstance(listed, dict) or set(listed) != {"bits", "lst"}:
+        # The draft allows more (aggregation_uri); this format's lists carry nothing else.
+        raise MalformedError("a StatusList of this format holds exactly bits and lst")
+    status_list = StatusList._from_object(listed)
     if status_list.bits != STATUS_BITS:
         raise MalformedError("a status list of this format has 2 bits per entry")
     if claims[CLAIM_ISS] != key.issuer:
