@@ -29,14 +29,15 @@ from .keys import KeyResolver, check_key_validity, key_id
 from .numbers import card_number_value, format_card_number
 
 PREFIX = "MC1:"
-MAX_TEXT_LENGTH = 512  # checked before any parsing; a v1 token is at most about 360 characters
+MAX_TEXT_LENGTH = 512  # checked before any parsing; a v1 card's text is at most 351 characters
 MAX_NAME_BYTES = 100
 MAX_STATUS_INDEX = 2**32 - 1
 # Every NumericDate of the format (iat, exp, key and list times) is at most 2^32 - 1 (year
 # 2106): a uint of at most 5 bytes, which the size claims of docs/card-format.md rely on.
 MAX_NUMERIC_DATE = 2**32 - 1
 # Birth dates: 0001-01-01 to 9999-12-31 in days since 1970-01-01, the dates a four-digit-year
-# full-date (RFC 3339) can show.
+# full-date (RFC 3339) can show. They are exactly Python's dates, so a date object is always in
+# range and a tag 100 outside it does not decode.
 MIN_BIRTH_DAY = -719_162
 MAX_BIRTH_DAY = 2_932_896
 CLOCK_SKEW = timedelta(minutes=5)  # a phone's clock may run a little fast or slow
@@ -201,10 +202,6 @@ def sign_card(
     issued, expires = _numeric_date(now), _numeric_date(expires_at)
     if not 0 <= issued < expires <= MAX_NUMERIC_DATE:
         raise MalformedError("a card must expire after it is issued, by 2106")
-    if card.birth_date is not None and not (
-        MIN_BIRTH_DAY <= (card.birth_date - _EPOCH).days <= MAX_BIRTH_DAY
-    ):
-        raise MalformedError("the birth date is out of range")
     payload = encode_claims(
         issuer=issuer,
         issued_at=issued,
