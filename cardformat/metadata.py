@@ -291,7 +291,7 @@ def _parse(obj: Any) -> IssuerMetadata:
             status_list_size=_uint(obj["status_list_size"]),
             serial=_uint(obj["serial"]),
             issued_at=_required_dt(obj["iat"]),
-            ttl=_uint(obj["ttl"]),
+            ttl=_duration(obj["ttl"]),
             endorsements=endorsements,
         )
     except (KeyError, TypeError) as exc:
@@ -337,6 +337,13 @@ def _uint(value: Any) -> int:
     if type(value) is not int or not 0 <= value <= MAX_UINT:
         raise MalformedError("expected an integer from 0 to 2^64 - 1")
     return value
+
+
+def _duration(value: Any) -> int:
+    """A number of seconds, bounded like a NumericDate so that iat + ttl is a date."""
+    if _uint(value) > MAX_NUMERIC_DATE:
+        raise MalformedError("a duration in the metadata is out of range")
+    return int(value)
 
 
 def _text(value: Any) -> str:

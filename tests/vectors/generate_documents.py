@@ -270,6 +270,7 @@ def metadata_vectors() -> list[dict[str, Any]]:
     refused("serial as a bignum (tag 2)", metadata_payload(serial=cbor2.CBORTag(2, b"\x07")))
     refused("serial negative", metadata_payload(serial=-1))
     refused("iat at 2^32", metadata_payload(iat=2**32))
+    refused("ttl at 2^32", metadata_payload(ttl=2**32))
     refused("status_list_size below 131,072", metadata_payload(status_list_size=SIZE - 4))
     refused("status_list_size not a multiple of 4", metadata_payload(status_list_size=SIZE + 2))
     refused(
