@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import _cbor, cose
+from ._unicode14 import UNASSIGNED_RANGES, UNICODE_VERSION
 from .base45 import b45decode, b45encode
 from .errors import (
     BadSignatureError,
@@ -60,6 +62,36 @@ _FORBIDDEN_IN_NAME = re.compile(
     "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010ffff"
     "\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
+
+
+def _ranges(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The first and last code points of ``FIRST-LAST`` hexadecimal ranges, in order."""
+    pairs = [tuple(int(bound, 16) for bound in item.split("-")) for item in text.split(",")]
+    return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+
+
+# Code points unassigned in Unicode 14.0, refused in names: NFC is the same in every Unicode
+# version from 14.0 on for the characters it assigns, and only for those (section 3.2).
+_UNASSIGNED_FIRST, _UNASSIGNED_LAST = _ranges(UNASSIGNED_RANGES)
+_ALL_ASSIGNED_BELOW = 0x378  # U+0000 to U+0377 are all assigned: most names stop here
+
+
+def _unassigned_in(name: str) -> str | None:
+    """The first character of ``name`` unassigned in Unicode 14.0, if any.
+
+    A binary search per character above U+0377 (a regular expression over the 698 ranges costs
+    ten times more, which would show in the verify rate)."""
+    if name.isascii():
+        return None
+    for ch in name:
+        code = ord(ch)
+        if code >= _ALL_ASSIGNED_BELOW:
+            at = bisect_right(_UNASSIGNED_FIRST, code) - 1
+            if at >= 0 and code <= _UNASSIGNED_LAST[at]:
+                return ch
+    return None
+
+
 # A name may not start or end with any of these (docs/card-format.md section 3.2): the Unicode
 # White_Space characters, listed here rather than taken from str.strip() so that the rule does
 # not move with a Unicode version. Those among them forbidden anywhere are listed too.
@@ -112,6 +144,12 @@ def _check_name(name: str) -> None:
     if forbidden:
         raise MalformedError(
             f"the holder name holds a forbidden character U+{ord(forbidden.group()):04X}"
+        )
+    unassigned = _unassigned_in(name)
+    if unassigned is not None:
+        raise MalformedError(
+            f"the holder name holds U+{ord(unassigned):04X}, "
+            f"unassigned in Unicode {UNICODE_VERSION}"
         )
 
 

@@ -408,6 +408,7 @@ def boundaries(valid: Callable[..., None], invalid: Callable[..., None], good: s
         ("no-break and ideographic spaces inside the name", "Amina\u00a0Diallo\u3000Ba"),
         ("name ending with a zero width space (not white space)", "Amina Diallo\u200b"),
         ("name ending with U+180E (not white space)", "Amina Diallo\u180e"),
+        ("a letter new in Unicode 14.0", "Amina \u0870"),
     ]:
         card = BASE._replace(holder_name=name)
         valid(f"valid card, {label}", signed(card), card, ISSUED, EXPIRES)
@@ -460,6 +461,10 @@ def boundaries(valid: Callable[..., None], invalid: Callable[..., None], good: s
         ("ending with a space", "Amina Diallo "),
     ]:
         bad(f"name {label}", raw_token(payload=raw_claims(card={1: name})))
+    bad(
+        "name with a letter unassigned in Unicode 14.0 (Kawi, Unicode 15.0)",
+        raw_token(payload=raw_claims(card={1: "Amina \U00011f00"})),
+    )
     bad("expiry at 2^32", raw_token(payload=raw_claims(exp=MAX_TIME + 1)))
     bad("expiry equal to issue time", raw_token(payload=raw_claims(exp=int(ISSUED.timestamp()))))
     bad("card number 2^30", raw_token(payload=raw_claims(card={0: 2**30})))
