@@ -25,6 +25,7 @@ COPY pyproject.toml setup.py README.md ./
 COPY cardformat cardformat
 COPY cardservice cardservice
 COPY verifier verifier
+COPY webguard webguard
 # Catalogs are compiled here so the runtime image needs no Babel tooling.
 RUN pybabel compile -d cardservice/translations
 RUN python -m pip wheel --wheel-dir /wheels .

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -q
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages lint test test-unit test-rest test-postgres image-test run bench vectors clean
+.PHONY: install system-packages lint test test-unit test-rest test-postgres test-concurrency test-stack image-test stack run bench vectors clean
 
 $(STAMP): pyproject.toml setup.py cardformat/_base45.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,13 +28,13 @@ lint: install
 # The card format's unit tests carry the coverage gate; everything else runs on SQLite, then
 # the database tests run again on PostgreSQL when TEST_POSTGRES_URL names a server (CI sets it,
 # and the tests fail rather than skip when that server cannot be reached).
-test: system-packages lint test-unit test-rest test-postgres
+test: system-packages lint test-unit test-rest test-postgres test-concurrency test-stack
 
 test-unit: install
 	$(PYTEST) tests/unit --cov=cardformat --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=95
 
 test-rest: install
-	env -u TEST_POSTGRES_URL $(PYTEST) --ignore=tests/unit
+	env -u TEST_POSTGRES_URL $(PYTEST) --ignore=tests/unit --ignore=tests/concurrency --ignore=tests/stack
 
 test-postgres: install
 ifdef TEST_POSTGRES_URL
@@ -45,8 +45,25 @@ endif
 
 # The container images, built with podman from a Debian base made here (no Docker, no registry),
 # then booted against TEST_POSTGRES_URL's server and checked; root on Debian (docs/operations.md).
-image-test: system-packages
-	$(PYTHON) scripts/image.py test
+image-test: system-packages install
+	$(BIN)/python scripts/image.py test
+
+# The reference deployment (scripts/stack.py): nginx over HTTPS, two cardservice instances, the
+# verifier, on PostgreSQL (TEST_POSTGRES_URL's server) and Redis; in Chromium. Fails, never skips,
+# without those servers.
+test-stack: install
+	$(PYTEST) -m stack tests/stack
+
+# The same stack for a person: prints the URLs and the staff sign-in; Ctrl-C stops it and drops
+# its databases.
+stack: install
+	$(BIN)/python scripts/stack.py up
+
+# Two gunicorn instances on one PostgreSQL under concurrent load (tests/concurrency/conftest.py):
+# needs TEST_POSTGRES_URL and fails without it; the Redis database of TEST_REDIS_URL holds the
+# rate limits. A few minutes.
+test-concurrency: install
+	$(PYTEST) tests/concurrency
 
 run: install
 	$(BIN)/python scripts/demo.py

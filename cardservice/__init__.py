@@ -35,7 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _configure_keystore_bind(app)
     _private_database_files(app)
     if int(app.config.get("PROXY_HOPS") or 0) > 0:
-        from .proxy import TrustedProxyFix, parse_networks
+        from webguard.proxy import TrustedProxyFix, parse_networks
 
         networks = parse_networks(app.config["TRUSTED_PROXY_ADDRESSES"])
         hops = int(app.config["PROXY_HOPS"])
@@ -57,6 +57,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         from .models import KEYSTORE_BIND, use_write_ahead_log
 
         use_write_ahead_log(db.engines[KEYSTORE_BIND])
+    from . import dbfaults
+
+    dbfaults.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -110,15 +113,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Response:
-        """Liveness and database reachability, for load balancers and Docker HEALTHCHECK."""
+        """Liveness and database reachability, for load balancers and Docker HEALTHCHECK.
+
+        `status_lists` says whether every cached status-list token matches its list (the cheap
+        check of services.statuscheck); a mismatch is for monitoring to alert on, not a reason
+        to take the instance out of service, so the status code stays 200.
+        """
         from sqlalchemy import text
 
         from .models import KEYSTORE_BIND
+        from .services.statuscheck import check_tokens
 
         try:
             db.session.execute(text("SELECT 1"))
             # Without the key store no record opens and no erasure can happen: not ready either.
             db.session.execute(text("SELECT 1"), bind_arguments={"bind": db.engines[KEYSTORE_BIND]})
+            mismatched = check_tokens(db.session).mismatched
         except Exception:  # any driver error means "not ready"; details go to the log
             logging.getLogger("cardservice").exception("health check: database unreachable")
             response = jsonify(status="unavailable")
@@ -126,7 +136,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             return response
         finally:
             db.session.rollback()
-        return jsonify(status="ok")
+        return jsonify(status="ok", status_lists={"ok": not mismatched, "mismatched": mismatched})
 
     from .cli import register_commands
 

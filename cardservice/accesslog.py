@@ -10,17 +10,17 @@ reads it through ``GunicornLogger`` (config/gunicorn.conf.py), which falls back 
 app never saw the request, so a path reaches the log in no case.
 
 ``GunicornLogger`` also keeps client addresses and request lines out of gunicorn's error log
-(a malformed request is reported by its kind only). The verifier has the same error-log rule
-in verifier/gunicorn_logging.py (it imports no cardservice code).
+(a malformed request is reported by its kind only): it extends the logger that holds that rule
+for both apps (webguard/gunicorn_logging.py), the one the verifier's gunicorn uses as it is.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask, Response, request
-from gunicorn.glogging import Logger  # type: ignore[import-untyped]  # gunicorn ships no types
+
+from webguard import gunicorn_logging as webguard_logging
 
 # Lower case: gunicorn exposes WSGI environment keys to log formats in lower case.
 LOG_PATH_KEY = "cardservice.log_path"
@@ -40,29 +40,8 @@ def init_app(app: Flask) -> None:
         return response
 
 
-class _WithholdClientDetails(logging.Filter):
-    """gunicorn's own error lines name the client's address and quote the request line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.msg
-        if not isinstance(message, str):
-            return True
-        if message.startswith("Invalid request from ip="):
-            # "Invalid request from ip=ADDR: REASON[: QUOTED REQUEST PART]"
-            reason = message.split(": ", 1)[1] if ": " in message else ""
-            record.msg, record.args = "Invalid request: %s", (reason.split(":", 1)[0],)
-        elif message.startswith("Error handling request"):
-            record.msg, record.args = "Error handling request (request line withheld)", ()
-        return True
-
-
-class GunicornLogger(Logger):  # type: ignore[misc]  # Logger is untyped (Any)
+class GunicornLogger(webguard_logging.GunicornLogger):
     """gunicorn's logger with the path atoms replaced by the matched route (see above)."""
-
-    def setup(self, cfg: Any) -> None:
-        super().setup(cfg)
-        if not any(isinstance(f, _WithholdClientDetails) for f in self.error_log.filters):
-            self.error_log.addFilter(_WithholdClientDetails())
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)

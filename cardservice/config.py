@@ -198,14 +198,18 @@ def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, A
         ) from None
     # memory:// keeps counts per worker process; redis://host:6379 shares them.
     storage = (env.get(ENV_PREFIX + "RATELIMIT_STORAGE_URI") or "memory://").strip()
-    if environment == "production" and enabled and storage.startswith("memory://"):
-        # Each worker of each instance would count on its own: the limit would be multiplied
-        # by the number of processes, and a restart would forget every count.
-        raise ConfigError(
-            f"{ENV_PREFIX}RATELIMIT_STORAGE_URI is {storage!r}: in production the sign-in limit "
-            "must be counted in a storage every worker and instance shares, e.g. "
-            "redis://127.0.0.1:6379/0; see docs/operations.md."
-        )
+    if environment == "production" and enabled:
+        from webguard.ratelimit import require_shared_storage
+
+        try:
+            require_shared_storage(
+                storage,
+                setting=f"{ENV_PREFIX}RATELIMIT_STORAGE_URI",
+                limit="the sign-in limit",
+                docs="docs/operations.md",
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     return {
         "RATELIMIT_ENABLED": enabled,
         "RATELIMIT_LOGIN": login,
@@ -220,7 +224,7 @@ def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, A
 
 
 def _trusted_proxy_addresses(raw: str) -> tuple[str, ...]:
-    from .proxy import parse_networks
+    from webguard.proxy import parse_networks
 
     items = tuple(item.strip() for item in raw.split(",") if item.strip())
     try:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
 from jinja2 import TemplateNotFound
 from markupsafe import escape
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from . import dbfaults
 from .api.problems import problem_response
 from .services.errors import ServiceError
 
@@ -52,17 +56,62 @@ def register_error_handlers(app: Flask) -> None:
             return problem_response(exc.status, code=exc.code, detail=str(exc.message))
         return _html_error(exc.status, _("Error"), str(exc.message))
 
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeoutError)
+    def _database_fault(exc: Exception) -> Any:
+        if not dbfaults.is_transient(exc):
+            return _unexpected(exc)
+        dbfaults.rollback()
+        retried = dbfaults.retry_read()
+        if retried is not None:
+            return retried
+        dbfaults.log_fault(exc)
+        if _wants_problem():
+            response = problem_response(
+                503,
+                code="database_unavailable",
+                detail=_(
+                    "The database cannot be reached at the moment. Try again in a few seconds."
+                ),
+            )
+        else:
+            response = _html_error(503, _("Service briefly unavailable"), "")
+        response.headers["Retry-After"] = str(dbfaults.RETRY_AFTER_SECONDS)
+        # Never let a proxy or a partner's cache keep the failure in place of the document.
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
         if isinstance(exc, HTTPException):
             return _http_error(exc)
-        # The traceback goes to the server log only; it may contain no personal data because
-        # services never put any into exception messages.
-        log.exception("unhandled error on %s %s", request.method, request.url_rule)
+        _log_unexpected(exc)
         if _wants_problem():
             return problem_response(500, code="internal_error", detail=_("Internal error."))
         # A literal translated title: werkzeug's exception names are English-only.
         return _html_error(500, _("Something went wrong"), _("Internal error."))
+
+
+def _log_unexpected(exc: Exception) -> None:
+    """The traceback goes to the server log only. Services put no personal data into exception
+    messages; a database driver's message may (PostgreSQL's "Key (number)=(...) already
+    exists" quotes the row, and hide_parameters only hides the statement's parameters), so a
+    database error is logged by its class, SQLSTATE, statement and frames, never its text."""
+    if not isinstance(exc, DBAPIError):
+        log.exception("unhandled error on %s %s", request.method, request.url_rule)
+        return
+    original = exc.orig if exc.orig is not None else exc
+    sqlstate = getattr(original, "sqlstate", None)
+    log.error(
+        "unhandled database error on %s %s: %s%s\n[SQL: %s]\n"
+        "Traceback (most recent call last):\n%s",
+        request.method,
+        request.url_rule,
+        type(original).__name__,
+        f" (SQLSTATE {sqlstate})" if sqlstate else "",
+        exc.statement,
+        "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+    )
 
 
 def _http_code(status: int) -> str:

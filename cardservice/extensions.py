@@ -8,9 +8,10 @@ from __future__ import annotations
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .csrf import OriginCheckingCSRFProtect
 
 # Deterministic constraint names: Alembic needs them to alter or drop constraints later, and
 # SQLite batch migrations cannot work without them.
@@ -33,7 +34,8 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base, engine_options={"hide_parameters": True})
 migrate = Migrate()
 # Every form of the staff UI carries a CSRF token; the bearer-token JSON API is exempted in
-# create_app() because it sends no cookies a browser could be tricked into replaying.
-csrf = CSRFProtect()
+# create_app() because it sends no cookies a browser could be tricked into replaying. Forms are
+# also checked for where they came from (csrf.py).
+csrf = OriginCheckingCSRFProtect()
 login_manager = LoginManager()
 login_manager.session_protection = "strong"

@@ -9,7 +9,7 @@ Redis when CARDSERVICE_RATELIMIT_STORAGE_URI names one (``redis://host:6379``), 
 workers and instances then share. A storage that fails falls back to memory rather than failing
 the sign-in. Behind a reverse proxy, set CARDSERVICE_PROXY_HOPS (and, for a proxy on another
 machine, CARDSERVICE_TRUSTED_PROXY_ADDRESSES) so the client address is the real one, not the
-proxy's; forwarded headers from anyone else are ignored (cardservice/proxy.py).
+proxy's; forwarded headers from anyone else are ignored (webguard/proxy.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import logging
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+
+from webguard.ratelimit import withhold_breach_addresses
 
 log = logging.getLogger("cardservice.ratelimit")
 
@@ -36,15 +38,7 @@ def on_login_breach(limit: object) -> None:
     log.warning("sign-in rate limit exceeded on %s", request.endpoint)
 
 
-class _NoClientAddress(logging.Filter):
-    """Drops Flask-Limiter's own breach line: it names the client address."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("ratelimit %s (%s) exceeded")
-
-
 def init_app(app: Flask) -> None:
     limiter.init_app(app)
-    flask_limiter_log = logging.getLogger("flask-limiter")
-    if not any(isinstance(f, _NoClientAddress) for f in flask_limiter_log.filters):
-        flask_limiter_log.addFilter(_NoClientAddress())
+    # Flask-Limiter's own breach line names the client address: on_login_breach says it without.
+    withhold_breach_addresses()

@@ -34,7 +34,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Same-origin only: our own form posts then carry our Origin (csrf.py needs it; with
+    # no-referrer browsers send "Origin: null"), and no address of ours reaches another site.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     # The counter takes photos with the webcam; nothing else may use devices.
     "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=(), usb=()",

@@ -28,8 +28,9 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("VERIFIER_LOG_LEVEL", "info").lower()
 # gunicorn's own error lines name the client's address ("Invalid request from ip=..."): this
-# logger withholds it, and the request line (verifier/gunicorn_logging.py).
-logger_class = "verifier.gunicorn_logging.GunicornLogger"
+# logger withholds it, and the request line (webguard/gunicorn_logging.py, shared with the
+# issuance app; it imports no cardservice code).
+logger_class = "webguard.gunicorn_logging.GunicornLogger"
 # Only the proxy itself may set X-Forwarded-Proto: the same addresses the app trusts for
 # X-Forwarded-For (VERIFIER_TRUSTED_PROXY_ADDRESSES, with VERIFIER_TRUSTED_PROXIES).
 forwarded_allow_ips = os.environ.get("VERIFIER_TRUSTED_PROXY_ADDRESSES", "127.0.0.1,::1")

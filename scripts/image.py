@@ -2,10 +2,10 @@
 """Build and boot the container images without a Docker engine or a registry (run as root).
 
     scripts/image.py build      the base (cached), then the cardservice and verifier images
-    scripts/image.py boot [cardservice|verifier] [--port N] [--public-url URL]
-                                boot one against the test PostgreSQL, print its address, serve
-                                until interrupted (for a reverse proxy to be put in front)
-    scripts/image.py test       build, boot both, check them; the last line is
+    scripts/image.py boot [--https-port N] [--verifier-port N]
+                                the reference stack (scripts/stack.py) with its apps from the
+                                images, until interrupted; prints its URLs and staff sign-in
+    scripts/image.py test       build, then run that stack and check it; the last line is
                                 "image: N passed, M failed", and the exit status says the same
 
 The base is a stand-in for python:3.11-slim-bookworm made from Debian packages by
@@ -13,13 +13,18 @@ scripts/image-base.sh, tagged with a hash of that recipe: it is rebuilt only whe
 the Debian mirror) changes. podman builds the Dockerfile with chroot isolation and host
 networking, so neither a container runtime nor a network namespace is needed to build.
 
-Booting uses `podman run` where the machine allows it. Where it does not (no usable cgroups or
-rlimits, as in some sandboxes), the image's own filesystem is mounted (`podman create` +
-`podman mount`) and its entry point runs under chroot as the image's user, with the image's
-environment and working directory: the same files and the same process, without a container.
+The images run as the apps of the reference stack, behind its nginx over HTTPS (one nginx
+configuration, config/nginx/citycard.conf): both cardservice instances and the verifier are the
+images' entry points, and the stack's command-line steps (migrations, city, staff, the
+verifier's pin) the images' own tools. That uses `podman run` where the machine allows it. Where
+it does not (no usable cgroups or rlimits, as in some sandboxes), the image's own filesystem is
+mounted (`podman create` + `podman mount`) and its commands run under chroot as the image's
+user, with the image's environment and working directory: the same files and the same
+processes, without a container (scripts/image_boot.py).
 
-Settings from the environment: TEST_POSTGRES_URL (the server where a fresh pair of databases is
-made and dropped afterwards; default postgres@127.0.0.1:5432), TEST_REDIS_URL (rate limits),
+Settings from the environment: TEST_POSTGRES_URL (the server where the stack makes a fresh pair
+of databases and drops them afterwards; default the stack's, STACK_POSTGRES_URL or
+postgres@127.0.0.1:5432), TEST_REDIS_URL (rate limits),
 PIP_INDEX_URL / PIP_TRUSTED_HOST / PIP_CERT or pip's own configuration (how pip reaches the
 package index from the build; read at build time, never written into the repository or the image).
 """
@@ -33,7 +38,6 @@ import hashlib
 import html.parser
 import http.client
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -45,7 +49,8 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from image_boot import IMAGES, Postgres, boot, free_port, output, podman_run_works, run, say
+from image_boot import IMAGES, ImageLauncher, output, podman_run_works, run, say
+from stack import Stack, StackError
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "scripts" / "image-base.sh"
@@ -192,9 +197,12 @@ class _FormFields(html.parser.HTMLParser):
 
 
 def request(
-    port: int, method: str, path: str, headers: dict[str, str], body: str = ""
+    stack: Stack, method: str, path: str, headers: dict[str, str], body: str = ""
 ) -> tuple[int, http.client.HTTPMessage, str]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    """One request to the stack's nginx over HTTPS, trusting the stack's CA and nothing else."""
+    connection = http.client.HTTPSConnection(
+        stack.host, stack.https_port, timeout=30, context=stack.ssl_context()
+    )
     try:
         connection.request(method, path, body=body.encode() or None, headers=headers)
         response = connection.getresponse()
@@ -203,16 +211,14 @@ def request(
         connection.close()
 
 
-def sign_in(port: int, username: str, password: str) -> None:
-    """The counter's sign-in as a browser behind the TLS proxy does it: form, CSRF token, cookie.
+def sign_in(stack: Stack, username: str, password: str) -> None:
+    """The counter's sign-in as a browser does it through nginx: form, CSRF token, cookie.
 
-    The proxy terminates TLS and says so with X-Forwarded-Proto (CARDSERVICE_PROXY_HOPS=1); the
-    session cookie is Secure, so it is carried here by hand. Origin and Referer are those a
-    browser sends for a same-origin form on https://127.0.0.1:port.
+    Like a browser told `Referrer-Policy: same-origin` but stripping referrers anyway, it sends
+    Origin and no Referer. The session cookie is Secure: it is carried here by hand.
     """
-    origin = f"https://127.0.0.1:{port}"
-    base = {"X-Forwarded-Proto": "https", "Accept-Language": "en"}
-    status, headers, page = request(port, "GET", "/login", base)
+    base = {"Accept-Language": "en"}
+    status, headers, page = request(stack, "GET", "/login", base)
     assert status == 200, f"GET /login: {status}"
     cookie = "; ".join(c.split(";", 1)[0] for c in headers.get_all("Set-Cookie") or [])
     parser = _FormFields()
@@ -220,14 +226,13 @@ def sign_in(port: int, username: str, password: str) -> None:
     assert parser.fields.get("csrf_token"), "the sign-in page has no CSRF token"
     form = {**parser.fields, "username": username, "password": password}
     status, headers, _ = request(
-        port,
+        stack,
         "POST",
         "/login",
         {
             **base,
             "Cookie": cookie,
-            "Origin": origin,
-            "Referer": f"{origin}/login",
+            "Origin": stack.url,
             "Content-Type": "application/x-www-form-urlencoded",
         },
         urllib.parse.urlencode(form),
@@ -235,11 +240,29 @@ def sign_in(port: int, username: str, password: str) -> None:
     assert status == 302, f"POST /login answered {status}, not a redirect into the counter"
     cookie = "; ".join(c.split(";", 1)[0] for c in headers.get_all("Set-Cookie") or []) or cookie
     landing = urllib.parse.urlsplit(headers["Location"]).path
-    status, _, page = request(port, "GET", landing, {**base, "Cookie": cookie})
+    status, _, page = request(stack, "GET", landing, {**base, "Cookie": cookie})
     assert status == 200, f"GET {landing} after sign-in: {status}"
     assert "Signed in as" in page and username in page, (
         f"{landing} does not show {username} signed in"
     )
+
+
+def healthy_through_nginx(stack: Stack) -> None:
+    for url in (stack.url, stack.verifier_url):
+        with urllib.request.urlopen(
+            f"{url}/healthz", timeout=10, context=stack.ssl_context()
+        ) as response:
+            assert response.status == 200, f"{url}/healthz: {response.status}"
+
+
+def image_stack(launcher: ImageLauncher) -> Stack:
+    """The reference stack with its apps from the images, on TEST_POSTGRES_URL's server and
+    TEST_REDIS_URL (fresh databases, dropped by ``down``)."""
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    postgres_url = os.environ.get("TEST_POSTGRES_URL")
+    if postgres_url:
+        return Stack(launcher=launcher, redis_url=redis_url, postgres_url=postgres_url)
+    return Stack(launcher=launcher, redis_url=redis_url)
 
 
 def test() -> int:
@@ -248,7 +271,7 @@ def test() -> int:
     def check(name: str, body: Callable[[], None]) -> None:
         try:
             body()
-        except (AssertionError, OSError, subprocess.CalledProcessError) as exc:
+        except (AssertionError, OSError, subprocess.CalledProcessError, StackError) as exc:
             results.append((name, str(exc) or type(exc).__name__))
             print(f"FAILED {name}: {exc}", flush=True)
         else:
@@ -259,70 +282,83 @@ def test() -> int:
     base = build()
     say(f"built in {time.monotonic() - started:.0f} s")
     use_podman = podman_run_works(IMAGES["verifier"])
-    with contextlib.ExitStack() as stack:
-        db = stack.enter_context(Postgres())
-        port = free_port()
-        app = stack.enter_context(boot("cardservice", port, "https://127.0.0.1", db, use_podman))
-
-        def migrated() -> None:
-            assert "Running upgrade" in app.logs(), "boot.sh did not run the migrations"
-            for name in db.names:
-                assert db.psql("SELECT version_num FROM alembic_version", name), (
-                    f"{name} unmigrated"
-                )
-
-        def runs_as_image_user() -> None:
-            assert app.server_uid() == 10001, f"serving as uid {app.server_uid()}, not 10001"
-
-        def host_ca_not_in_image() -> None:
-            # The build mounted this machine's CA bundle over the image's: it must not stay.
-            digests = []
-            for image in (base, IMAGES["cardservice"]):
-                with image_rootfs(image) as rootfs:
-                    bundle = (rootfs / BUILD_CA_PATH.lstrip("/")).read_bytes()
-                    digests.append(hashlib.sha256(bundle).hexdigest())
-            assert digests[0] == digests[1], "the image's CA bundle is not its base's own"
-
-        def staff_user_signs_in() -> None:
-            password = secrets.token_urlsafe(18)
-            created = app.exec(
-                [
-                    "cardservice",
-                    "users",
-                    "create",
-                    "imageclerk",
-                    "--role",
-                    "clerk",
-                    "--password-stdin",
-                ],
-                stdin=password + "\n",
-            )
-            assert "created" in created, created
-            sign_in(port, "imageclerk", password)
-
-        check("cardservice: migrations ran on both databases", migrated)
-        check("cardservice: /healthz 200, and the image's HEALTHCHECK passes", app.healthcheck)
-        check("cardservice: serves as the image's user (uid 10001)", runs_as_image_user)
-        check("cardservice: the host's CA bundle is not in the image", host_ca_not_in_image)
-        check("cardservice: users create, then sign-in with the CSRF token", staff_user_signs_in)
-        check("cardservice: no error or traceback in its log", app.log_is_clean)
-    with boot("verifier", free_port(), "", None, use_podman) as verifier:
-        check("verifier: /healthz 200, and the image's HEALTHCHECK passes", verifier.healthcheck)
-        check(
-            "verifier: serves as the image's user (uid 10002)",
-            lambda: _assert(
-                verifier.server_uid() == 10002, f"serving as uid {verifier.server_uid()}, not 10002"
-            ),
-        )
-        check("verifier: no error or traceback in its log", verifier.log_is_clean)
+    with ImageLauncher(use_podman) as launcher:
+        stack = image_stack(launcher)
+        try:
+            # Migrations, city, staff accounts and the verifier's pin run as the images' own
+            # command-line tools; both cardservice instances and the verifier are the images'
+            # entry points, behind the stack's nginx.
+            check("the stack starts from both images behind nginx", lambda: _up(stack))
+            if stack.started_in:
+                say(f"stack up in {stack.started_in:.1f} s")
+                _check_stack(check, stack, launcher, base)
+        finally:
+            stack.down()
     failed = [name for name, error in results if error]
     say(f"total {time.monotonic() - started:.0f} s")
     print(f"image: {len(results) - len(failed)} passed, {len(failed)} failed", flush=True)
     return 1 if failed else 0
 
 
-def _assert(condition: bool, message: str) -> None:
-    assert condition, message
+def _up(stack: Stack) -> None:
+    stack.up()
+
+
+def _check_stack(
+    check: Callable[[str, Callable[[], None]], None],
+    stack: Stack,
+    launcher: ImageLauncher,
+    base: str,
+) -> None:
+    def migrated() -> None:
+        for name in stack.databases:
+            assert stack.database_rows(name, "SELECT version_num FROM alembic_version"), (
+                f"{name} unmigrated"
+            )
+
+    def image_healthchecks() -> None:
+        for name in stack.server_names:
+            app = name.partition("-")[0]
+            stack.run_tool(app, launcher.healthcheck(app), stack.server_settings(name))
+
+    def runs_as_image_users() -> None:
+        expected = {"cardservice": 10001, "verifier": 10002}
+        for name in stack.server_names:
+            app = name.partition("-")[0]
+            uid = launcher.server_uid(app, name, stack.server_pid(name))
+            assert uid == expected[app], f"{name} serves as uid {uid}, not {expected[app]}"
+
+    def host_ca_not_in_image() -> None:
+        # The build mounted this machine's CA bundle over the image's: it must not stay.
+        digests = []
+        for image in (base, IMAGES["cardservice"]):
+            with image_rootfs(image) as rootfs:
+                bundle = (rootfs / BUILD_CA_PATH.lstrip("/")).read_bytes()
+                digests.append(hashlib.sha256(bundle).hexdigest())
+        assert digests[0] == digests[1], "the image's CA bundle is not its base's own"
+
+    def logs_clean() -> None:
+        bad = [
+            f"{log.name}: {line}"
+            for log in sorted(stack.log_dir.glob("*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if "[ERROR]" in line or "Traceback" in line or "[emerg]" in line
+        ]
+        assert not bad, "\n".join(bad)
+
+    check("cardservice: the image's migrations ran on both databases", migrated)
+    check(
+        "/healthz 200 through nginx over HTTPS (counter and verifier)",
+        lambda: healthy_through_nginx(stack),
+    )
+    check("each instance passes its image's HEALTHCHECK", image_healthchecks)
+    check("they serve as the images' users (10001, 10002)", runs_as_image_users)
+    check("cardservice: the host's CA bundle is not in the image", host_ca_not_in_image)
+    check(
+        "sign-in through nginx over HTTPS (Origin, no Referer) of a user the image made",
+        lambda: sign_in(stack, "clerk", stack.passwords["clerk"]),
+    )
+    check("no error or traceback in any log", logs_clean)
 
 
 @contextlib.contextmanager
@@ -336,41 +372,21 @@ def image_rootfs(image: str) -> Iterator[Path]:
         )
 
 
-def serve(target: str, port: int, public_url: str, staff: str | None) -> int:
-    """Boot one image and keep it up until interrupted, for a proxy to be put in front."""
-    use_podman = podman_run_works(IMAGES[target])
-    with contextlib.ExitStack() as stack:
-        db = stack.enter_context(Postgres()) if target == "cardservice" else None
-        app = stack.enter_context(boot(target, port, public_url, db, use_podman))
-        if staff:
-            name, _, role = staff.partition(":")
-            print(
-                app.exec(
-                    [
-                        "cardservice",
-                        "users",
-                        "create",
-                        name,
-                        "--role",
-                        role or "clerk",
-                        "--password-stdin",
-                    ],
-                    stdin=os.environ["IMAGE_STAFF_PASSWORD"] + "\n",
-                ).strip(),
-                flush=True,
-            )
-        # The one line a launcher reads to put its proxy in front.
-        print(f"{target}=http://127.0.0.1:{port}", flush=True)
-        say("serving; its log follows; interrupt (Ctrl-C or SIGTERM) to stop and clean up")
-        shown = 0
-        while True:
-            text = app.logs()
-            print(text[shown:], end="", flush=True)
-            shown = len(text)
-            if app.process is not None and app.process.poll() is not None:
-                say(f"{target} exited with status {app.process.returncode}")
-                return 1
-            time.sleep(0.5)
+def serve(https_port: int, verifier_port: int) -> int:
+    """The reference stack from the images, until interrupted (what `test` checks, for a person)."""
+    with ImageLauncher(podman_run_works(IMAGES["verifier"])) as launcher:
+        stack = image_stack(launcher)
+        stack.https_port, stack.verifier_port = https_port, verifier_port
+        try:
+            stack.up()
+            print(stack.describe(), flush=True)
+            say("serving; interrupt (Ctrl-C or SIGTERM) to stop and clean up")
+            while stack.running():
+                time.sleep(0.5)
+            say(f"a server stopped: see {stack.log_dir}")
+            return 1
+        finally:
+            stack.down()
 
 
 def _interrupt(*_: object) -> None:
@@ -383,34 +399,25 @@ def main() -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("base", help="the local Debian base image (cached)")
     commands.add_parser("build", help="the base, then the cardservice and verifier images")
-    boot_parser = commands.add_parser("boot", help="boot an image until interrupted")
-    boot_parser.add_argument("target", nargs="?", choices=sorted(IMAGES), default="cardservice")
-    boot_parser.add_argument("--port", type=int, default=0, help="default: a free port")
-    boot_parser.add_argument("--public-url", default="https://localhost")
-    boot_parser.add_argument(
-        "--staff",
-        metavar="NAME[:ROLE]",
-        help="create this staff user (clerk unless a role is given) with $IMAGE_STAFF_PASSWORD",
+    boot_parser = commands.add_parser(
+        "boot", help="the reference stack with the images' apps, until interrupted"
     )
-    commands.add_parser("test", help="build, boot both images and check them")
+    boot_parser.add_argument("--https-port", type=int, default=0, help="default: a free port")
+    boot_parser.add_argument("--verifier-port", type=int, default=0, help="default: a free port")
+    commands.add_parser("test", help="build, run the stack from the images, check it")
     args = parser.parse_args()
     if os.geteuid() != 0:
         parser.error("run as root: podman's image store, mounts and chroot need it")
-    for tool in ("podman", "debootstrap", "psql"):
+    for tool in ("podman", "debootstrap", "nginx"):
         if shutil.which(tool) is None:
             parser.error(f"{tool} is missing: run scripts/system-packages.sh")
-    if args.command == "boot" and args.staff:
-        if args.target != "cardservice":
-            parser.error("--staff is for the cardservice image")
-        if not os.environ.get("IMAGE_STAFF_PASSWORD"):
-            parser.error("--staff needs the password in IMAGE_STAFF_PASSWORD")
     signal.signal(signal.SIGTERM, _interrupt)
     if args.command == "base":
         print(base_image())
     elif args.command == "build":
         build()
     elif args.command == "boot":
-        return serve(args.target, args.port or free_port(), args.public_url, args.staff)
+        return serve(args.https_port, args.verifier_port)
     else:
         return test()
     return 0

@@ -1,31 +1,28 @@
-"""Booting the images built by scripts/image.py: on the host network, with `podman run` where the
-machine allows it, otherwise the image's own filesystem under chroot as the image's user.
+"""Running the images built by scripts/image.py as the apps of the reference stack
+(scripts/stack.py): on the host network, with `podman run` where the machine allows it, otherwise
+the image's own filesystem under chroot as the image's user.
 
+``ImageLauncher`` is a stack launcher: the stack decides what to run (servers, command-line
+tools) with which settings, as for its own virtualenv; this decides how, from the images.
 Used by scripts/image.py (`boot` and `test`); see its docstring.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import stat
 import subprocess
-import tempfile
-import time
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from stack import Command
+
 IMAGES = {"cardservice": "localhost/cardservice:latest", "verifier": "localhost/verifier:latest"}
-SECRET_NAMES = ("secret_key", "key_passphrase", "master_key", "index_key")
+# The usual character devices a container runtime gives a container's /dev.
+DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
 
 
 def say(message: str) -> None:
@@ -41,69 +38,6 @@ def output(cmd: list[str]) -> str:
     return run(cmd, stdout=subprocess.PIPE).stdout.strip()
 
 
-# --- databases ------------------------------------------------------------------------------
-
-
-class Postgres:
-    """A fresh resident database and key store on the test server, dropped on exit."""
-
-    def __init__(self) -> None:
-        url = urllib.parse.urlsplit(
-            os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-        )
-        self.host = url.hostname or "127.0.0.1"
-        self.port = url.port or 5432
-        self.user = url.username or "postgres"
-        self.admin_db = url.path.lstrip("/") or "postgres"
-        stem = f"image_{secrets.token_hex(4)}"
-        self.names = (stem, f"{stem}_keys")
-
-    def psql(self, sql: str, database: str | None = None) -> str:
-        return output(
-            [
-                "psql",
-                "-X",
-                "-q",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                self.host,
-                "-p",
-                str(self.port),
-                "-U",
-                self.user,
-                "-d",
-                database or self.admin_db,
-                "-c",
-                sql,
-            ]
-        )
-
-    def url(self, name: str) -> str:
-        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{name}"
-
-    def __enter__(self) -> Postgres:
-        for name in self.names:
-            self.psql(f'CREATE DATABASE "{name}"')
-        say(f"databases {', '.join(self.names)} created")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for name in self.names:
-            self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        say(f"databases {', '.join(self.names)} dropped")
-
-
-# --- booting --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def podman_run_works(image: str) -> bool:
     probe = subprocess.run(
         ["podman", "run", "--rm", "--network=host", "--entrypoint", "true", image],
@@ -117,284 +51,196 @@ def podman_run_works(image: str) -> bool:
     return probe.returncode == 0
 
 
-class Booted:
-    """One image serving on the host network, by `podman run` or under chroot."""
+class _Image:
+    """One image as the launcher uses it: its configuration and, under chroot, its mounted
+    filesystem with /proc, a minimal /dev and the stack's folder at the same path as outside."""
 
-    def __init__(self, target: str, env: dict[str, str], files: dict[str, str]) -> None:
-        self.target = target
-        self.image = IMAGES[target]
-        self.env = env
-        self.files = files  # absolute path in the image -> content, readable by its user only
-        self.name = f"citycard-{target}-{secrets.token_hex(4)}"
+    def __init__(self, app: str) -> None:
+        self.image = IMAGES[app]
         self.config: dict[str, Any] = json.loads(
             output(["podman", "image", "inspect", "--format", "{{json .Config}}", self.image])
         )
-        self.log = tempfile.NamedTemporaryFile(prefix=f"{self.name}-", suffix=".log")  # noqa: SIM115
-        self.process: subprocess.Popen[bytes] | None = None
-        self.in_container = False
+        self.name = f"citycard-{app}-{secrets.token_hex(4)}"
         self.root: Path | None = None
         self.mounts: list[Path] = []
-        self.secret_dir: Path | None = None
+        self.containers: list[str] = []
+        self.ids: tuple[int, int] | None = None
 
-    # The image's user, as numbers, from its own /etc/passwd when named.
-    def user_ids(self) -> tuple[int, int]:
-        user = str(self.config.get("User") or "0")
-        name, _, group = user.partition(":")
-        if name.isdigit():
-            return int(name), int(group or name)
-        assert self.root is not None
-        for line in (self.root / "etc/passwd").read_text().splitlines():
-            fields = line.split(":")
-            if fields[0] == name:
-                return int(fields[2]), int(fields[3])
-        raise RuntimeError(f"{self.image}: user {name} is not in its /etc/passwd")
-
-    def image_env(self) -> dict[str, str]:
+    def env(self, settings: dict[str, str]) -> dict[str, str]:
         env = dict(item.split("=", 1) for item in self.config.get("Env") or [])
-        env.update(self.env)
-        return env
+        return env | settings
 
-    def start(self, use_podman: bool) -> None:
-        self.in_container = use_podman
-        if use_podman:
-            self._start_container()
-        else:
-            self._start_chroot()
+    def entry_point(self) -> list[str]:
+        return [*(self.config.get("Entrypoint") or []), *(self.config.get("Cmd") or [])]
 
-    def _start_container(self) -> None:
-        self.secret_dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
-        volumes: list[str] = []
-        for path, content in self.files.items():
-            local = self.secret_dir / Path(path).name
-            local.write_text(content)
-            volumes += ["--volume", f"{local}:{path}:ro"]
-        uid, gid = self._container_user_ids()
-        for local in self.secret_dir.iterdir():
-            os.chown(local, uid, gid)
-            local.chmod(0o400)
-        env_args = [arg for key, value in self.env.items() for arg in ("--env", f"{key}={value}")]
-        run(
-            [
-                "podman",
-                "run",
-                "--detach",
-                # Its HEALTHCHECK is run by hand (Booted.healthcheck): no systemd timer needed.
-                "--no-healthcheck",
-                "--name",
-                self.name,
-                "--network=host",
-                *env_args,
-                *volumes,
-                self.image,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        self.process = subprocess.Popen(
-            ["podman", "logs", "--follow", self.name], stdout=self.log, stderr=subprocess.STDOUT
-        )
-
-    def _container_user_ids(self) -> tuple[int, int]:
-        ids = output(["podman", "run", "--rm", "--entrypoint", "id", self.image, "-u"])
-        gid = output(["podman", "run", "--rm", "--entrypoint", "id", self.image, "-g"])
-        return int(ids), int(gid)
-
-    def _start_chroot(self) -> None:
+    def mount(self, folder: Path) -> Path:
+        """The image's filesystem, mounted once (``podman create`` + ``podman mount``)."""
+        if self.root is not None:
+            return self.root
         # No health-check timer: this container is never started; the check is run by hand.
         run(
             ["podman", "create", "--no-healthcheck", "--name", self.name, self.image],
             stdout=subprocess.DEVNULL,
         )
+        self.containers.append(self.name)
         self.root = Path(output(["podman", "mount", self.name]))
-        uid, gid = self.user_ids()
-        # The kernel file systems a container runtime would give it: /proc, and a /dev holding
-        # only the usual character devices.
         self._mount(["-t", "proc", "proc"], self.root / "proc")
         self._mount(["-t", "tmpfs", "-o", "mode=0755,nosuid", "tmpfs"], self.root / "dev")
-        for device, (major, minor) in {
-            "null": (1, 3),
-            "zero": (1, 5),
-            "full": (1, 7),
-            "random": (1, 8),
-            "urandom": (1, 9),
-        }.items():
+        for device, (major, minor) in DEVICES.items():
             os.mknod(self.root / "dev" / device, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
             os.chmod(self.root / "dev" / device, 0o666)
         (self.root / "dev/shm").mkdir(mode=0o1777)
         os.chmod(self.root / "dev/shm", 0o1777)
-        for path, content in self.files.items():
-            target = self.root / path.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content)
-            os.chown(target, uid, gid)
-            target.chmod(0o400)
-        argv = [*(self.config.get("Entrypoint") or []), *(self.config.get("Cmd") or [])]
-        self.process = subprocess.Popen(
-            argv,
-            env=self.image_env(),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=self._enter(uid, gid),
-            start_new_session=True,
-        )
-
-    def _enter(self, uid: int, gid: int) -> Callable[[], None]:
-        root, workdir = str(self.root), self.config.get("WorkingDir") or "/"
-
-        def enter() -> None:  # in the child, before exec: root, then drop to the image's user
-            os.chroot(root)
-            os.chdir(workdir)
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
-
-        return enter
+        # The stack's folder (instance folders, secrets, its CA) where its settings name it.
+        self._mount(["--bind", str(folder)], self.root / str(folder).lstrip("/"))
+        return self.root
 
     def _mount(self, options: list[str], target: Path) -> None:
         target.mkdir(parents=True, exist_ok=True)
         run(["mount", *options, str(target)])
         self.mounts.append(target)
 
-    def exec(self, argv: list[str], stdin: str = "") -> str:
-        """A command in the image, as its user with its environment (e.g. the CLI)."""
-        if self.in_container:
-            cmd = ["podman", "exec", "--interactive", self.name, *argv]
-            done = subprocess.run(
-                cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-            )
-        else:
-            uid, gid = self.user_ids()
-            done = subprocess.run(
-                argv,
-                input=stdin,
-                env=self.image_env(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                preexec_fn=self._enter(uid, gid),
-            )
-        if done.returncode != 0:
-            raise AssertionError(f"{' '.join(argv)} exited with {done.returncode}: {done.stdout}")
-        return done.stdout
+    def user_ids(self) -> tuple[int, int]:
+        """The image's user as numbers, from its own /etc/passwd when named."""
+        if self.ids is None:
+            user = str(self.config.get("User") or "0")
+            name, _, group = user.partition(":")
+            if name.isdigit():
+                self.ids = int(name), int(group or name)
+            elif self.root is None:  # not mounted (podman run): the image says
+                uid, gid = (
+                    output(["podman", "run", "--rm", "--entrypoint", "id", self.image, flag])
+                    for flag in ("-u", "-g")
+                )
+                self.ids = int(uid), int(gid)
+            else:
+                for line in (self.root / "etc/passwd").read_text().splitlines():
+                    fields = line.split(":")
+                    if fields[0] == name:
+                        self.ids = int(fields[2]), int(fields[3])
+                if self.ids is None:
+                    raise RuntimeError(f"{self.image}: user {name} is not in its /etc/passwd")
+        return self.ids
 
-    def healthcheck(self) -> None:
-        """The image's own HEALTHCHECK command, run in it as a container engine would."""
-        inspect = ["podman", "image", "inspect", "--format", "{{json .HealthCheck}}", self.image]
-        test = json.loads(output(inspect))["Test"]
-        self.exec(test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", test[1]])
-
-    def log_is_clean(self) -> None:
-        bad = [
-            line for line in self.logs().splitlines() if "[ERROR]" in line or "Traceback" in line
-        ]
-        assert not bad, "\n".join(bad)
-
-    def logs(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
-
-    def server_uid(self) -> int:
-        """The real uid of the serving process (under podman, as the container sees it)."""
-        if self.in_container:
-            return int(output(["podman", "exec", self.name, "sh", "-c", "stat -c %u /proc/1"]))
-        assert self.process is not None
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:")))
-
-    def wait_healthy(self, url: str, seconds: float = 90) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if (
-                self.process is not None
-                and self.process.poll() is not None
-                and not self.in_container
-            ):
-                raise AssertionError(f"{self.target} exited at start:\n{self.logs()}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-            time.sleep(0.5)
-        raise AssertionError(
-            f"{self.target}: {url} did not answer 200 in {seconds:.0f} s:\n{self.logs()}"
-        )
-
-    def stop(self) -> None:
-        if self.in_container:
+    def close(self) -> None:
+        for target in reversed(self.mounts):
+            if subprocess.run(["umount", str(target)]).returncode != 0:
+                run(["umount", "--lazy", str(target)])
+        self.mounts.clear()
+        if self.root is not None:
+            subprocess.run(["podman", "umount", self.name], stdout=subprocess.DEVNULL, check=False)
+            self.root = None
+        for container in self.containers:
             subprocess.run(
-                ["podman", "rm", "--force", "--time", "20", self.name],
+                ["podman", "rm", "--force", "--time", "20", container],
                 stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
                 check=False,
             )
-            if self.process is not None:
-                self.process.wait(timeout=30)
-            if self.secret_dir is not None:
-                shutil.rmtree(self.secret_dir, ignore_errors=True)
-        else:
-            if self.process is not None and self.process.poll() is None:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                    self.process.wait()
-            for target in reversed(self.mounts):
-                if subprocess.run(["umount", str(target)]).returncode != 0:
-                    run(["umount", "--lazy", str(target)])
-            if self.root is not None:
-                subprocess.run(
-                    ["podman", "umount", self.name], stdout=subprocess.DEVNULL, check=False
-                )
-            subprocess.run(
-                ["podman", "rm", "--force", self.name], stdout=subprocess.DEVNULL, check=False
-            )
-        self.log.close()
+        self.containers.clear()
 
 
-def production_env(
-    target: str, port: int, public_url: str, db: Postgres | None
-) -> tuple[dict[str, str], dict[str, str]]:
-    """The environment and secret files of a production boot on 127.0.0.1:port."""
-    redis = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    if target == "verifier":
-        env = {
-            "VERIFIER_BIND": f"127.0.0.1:{port}",
-            "VERIFIER_WORKERS": "2",
-            "VERIFIER_SECRET_KEY": secrets.token_hex(32),
-            "VERIFIER_TRUSTED_PROXIES": "1",
-            "VERIFIER_RATELIMIT_STORAGE_URI": redis,
-        }
-        return env, {}
-    assert db is not None
-    env = {
-        "CARDSERVICE_BIND": f"127.0.0.1:{port}",
-        "CARDSERVICE_WORKERS": "2",
-        "CARDSERVICE_PUBLIC_URL": public_url,
-        "CARDSERVICE_PROXY_HOPS": "1",
-        "CARDSERVICE_DATABASE_URL": db.url(db.names[0]),
-        "CARDSERVICE_KEYSTORE_DATABASE_URL": db.url(db.names[1]),
-        "CARDSERVICE_RATELIMIT_STORAGE_URI": redis,
-    }
-    files = {}
-    for name in SECRET_NAMES:
-        path = f"/run/secrets/{name}"
-        env[f"CARDSERVICE_{name.upper()}_FILE"] = path
-        if name in ("master_key", "index_key"):
-            files[path] = base64.b64encode(secrets.token_bytes(32)).decode()
-        else:
-            files[path] = secrets.token_urlsafe(48)
-    return env, files
+class ImageLauncher:
+    """Runs the stack's apps from the built images (a ``stack.Launcher``): each server is the
+    image's entry point, each tool a command in the image, as the image's user with the image's
+    environment plus the stack's settings. Use it as a context manager around the stack's life:
+    leaving it unmounts and removes what it made (after ``Stack.down`` has stopped the servers).
+    """
+
+    def __init__(self, use_podman: bool) -> None:
+        self.use_podman = use_podman
+        self.images: dict[str, _Image] = {}
+
+    def __enter__(self) -> ImageLauncher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for image in self.images.values():
+            image.close()
+
+    def image(self, app: str) -> _Image:
+        if app not in self.images:
+            self.images[app] = _Image(app)
+        return self.images[app]
+
+    def server(self, app: str, name: str, settings: dict[str, str], folder: Path) -> Command:
+        return self._command(app, None, settings, folder, name)
+
+    def tool(self, app: str, argv: list[str], settings: dict[str, str], folder: Path) -> Command:
+        return self._command(app, argv, settings, folder, None)
+
+    def _command(
+        self,
+        app: str,
+        argv: list[str] | None,
+        settings: dict[str, str],
+        folder: Path,
+        server: str | None,
+    ) -> Command:
+        image = self.image(app)
+        root = None if self.use_podman else image.mount(folder)
+        uid, gid = image.user_ids()
+        _hand_over(settings, folder, uid, gid)
+        if root is None:
+            return self._podman_run(image, argv, settings, folder, server), dict(os.environ)
+        # chroot as the image's user, then the image's working directory: what a runtime does.
+        workdir = image.config.get("WorkingDir") or "/"
+        command = [
+            shutil.which("chroot") or "/usr/sbin/chroot",
+            f"--userspec={uid}:{gid}",
+            f"--groups={gid}",
+            str(root),
+            "env",
+            f"--chdir={workdir}",
+            *(argv or image.entry_point()),
+        ]
+        return command, image.env(settings)
+
+    def _podman_run(
+        self,
+        image: _Image,
+        argv: list[str] | None,
+        settings: dict[str, str],
+        folder: Path,
+        server: str | None,
+    ) -> list[str]:
+        # The container's name lets server_uid find it; --rm removes it when it stops.
+        name = f"{image.name}-{server or secrets.token_hex(3)}"
+        image.containers.append(name)
+        args = ["podman", "run", "--rm", "--name", name, "--network=host"]
+        # Its HEALTHCHECK is run by hand (image.py): no systemd timer needed.
+        args += ["--no-healthcheck", "--volume", f"{folder}:{folder}"]
+        args += [arg for key, value in settings.items() for arg in ("--env", f"{key}={value}")]
+        if argv is None:
+            return [*args, image.image]
+        # A tool may read its standard input (a password).
+        return [*args, "--interactive", "--entrypoint", argv[0], image.image, *argv[1:]]
+
+    def server_uid(self, app: str, name: str, pid: int) -> int:
+        """The real uid serving as server ``name`` (``pid``: the process the stack started)."""
+        if self.use_podman:
+            container = f"{self.image(app).name}-{name}"
+            return int(output(["podman", "exec", container, "stat", "-c", "%u", "/proc/1"]))
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:")))
+
+    def healthcheck(self, app: str) -> list[str]:
+        """The image's own HEALTHCHECK command, as an argument list."""
+        inspect = ["podman", "image", "inspect", "--format", "{{json .HealthCheck}}"]
+        test: list[str] = json.loads(output([*inspect, IMAGES[app]]))["Test"]
+        return test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", test[1]]
 
 
-@contextlib.contextmanager
-def boot(
-    target: str, port: int, public_url: str, db: Postgres | None, use_podman: bool
-) -> Iterator[Booted]:
-    env, files = production_env(target, port, public_url, db)
-    app = Booted(target, env, files)
-    say(f"booting {app.image} on 127.0.0.1:{port}")
-    started = time.monotonic()
-    try:
-        app.start(use_podman)
-        app.wait_healthy(f"http://127.0.0.1:{port}/healthz")
-        say(f"{target} answered /healthz in {time.monotonic() - started:.1f} s")
-        yield app
-    finally:
-        app.stop()
+def _hand_over(settings: dict[str, str], folder: Path, uid: int, gid: int) -> None:
+    """The files and folders the settings name inside the stack's folder (instance folder,
+    secret files, CA) become the image user's, and their folders passable (not listable) for
+    it, as a city's deployment mounts them for its containers."""
+    for key, value in settings.items():
+        path = Path(value)
+        if not key.endswith(("_FILE", "_PATH")) or folder not in path.parents:
+            continue
+        os.chown(path, uid, gid)
+        for parent in path.parents:
+            if parent == folder:
+                break
+            parent.chmod(parent.stat().st_mode | 0o111)

@@ -16,11 +16,12 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
 
+from webguard.proxy import TrustedProxyFix, parse_networks
+
 from . import i18n
 from .api import problems, ratelimit
 from .api.snapshot import SnapshotCache
 from .config import ensure_secret_key, ensure_shared_ratelimit_storage, load_config
-from .proxy import TrustedProxyFix, parse_networks
 from .trust import TrustCache, TrustStore
 from .verification import ResultCounters
 
@@ -55,7 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if config["TRUSTED_PROXIES"]:
         # Only with proxies really in front: otherwise any client could choose its own address
         # for rate limiting by sending X-Forwarded-For.
-        # And only from the addresses they connect from (verifier/proxy.py).
+        # And only from the addresses they connect from (webguard/proxy.py).
         networks = parse_networks(config["TRUSTED_PROXY_ADDRESSES"])
         app.wsgi_app = TrustedProxyFix(app.wsgi_app, config["TRUSTED_PROXIES"], networks)  # type: ignore[method-assign]
 

@@ -17,7 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from .proxy import parse_networks
+from webguard.proxy import parse_networks
+from webguard.ratelimit import require_shared_storage
 
 PREFIX = "VERIFIER_"
 SECRET_KEY_FILE = "secret_key"
@@ -80,6 +81,10 @@ _SETTINGS: dict[str, tuple[Any, Any]] = {
     "MAX_VERIFY_BYTES": (_parse_int, 8192),
     "MAX_IMAGE_BYTES": (_parse_int, 12 * 1024 * 1024),
     "MAX_IMAGE_PIXELS": (_parse_int, 40_000_000),
+    # Memory one uploaded photo may take while decoded and read (verifier/api/images.py): any
+    # baseline JPEG up to MAX_IMAGE_PIXELS (decoded straight to grey), a PNG, WebP or GIF of
+    # about 19 to 33 Mpx, a progressive JPEG of about 22 Mpx.
+    "MAX_IMAGE_DECODE_MB": (_parse_int, 128),
     "DEFAULT_LANGUAGE": (str, "en"),
     # Seconds a verdict stays on the agent page before it clears for the next person.
     "AGENT_CLEAR_SECONDS": (_parse_duration, 20),
@@ -185,19 +190,15 @@ def ensure_secret_key(config: dict[str, Any]) -> None:
 
 
 def ensure_shared_ratelimit_storage(config: Mapping[str, Any]) -> None:
-    """Production: the API limit is counted where every worker and server sees the same count.
-
-    memory:// counts per worker process: the limit would be multiplied by the number of
-    processes, and a restart would forget every count.
-    """
-    storage = str(config["RATELIMIT_STORAGE_URI"]).strip()
-    if (
-        config["ENV"] == "production"
-        and config["RATELIMIT_ENABLED"]
-        and storage.startswith("memory://")
-    ):
-        raise ConfigError(
-            f"{PREFIX}RATELIMIT_STORAGE_URI is {storage!r}: in production the API limit must be "
-            "counted in a storage every worker and server shares, e.g. redis://127.0.0.1:6379/0 "
-            "(docs/verifier.md)."
-        )
+    """Production: the API limit is counted where every worker and server sees the same count
+    (webguard.ratelimit.require_shared_storage says why)."""
+    if config["ENV"] == "production" and config["RATELIMIT_ENABLED"]:
+        try:
+            require_shared_storage(
+                str(config["RATELIMIT_STORAGE_URI"]),
+                setting=f"{PREFIX}RATELIMIT_STORAGE_URI",
+                limit="the API limit",
+                docs="docs/verifier.md",
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None

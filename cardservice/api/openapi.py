@@ -68,7 +68,10 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                 "Enrol residents and issue, print and revoke their cards. Resident data is "
                 "minimal by design: no nationality, residency status, document number or "
                 "document image is accepted anywhere. Errors are RFC 9457 problem details "
-                "with a stable `code`."
+                "with a stable `code`. Any endpoint may answer 503 `database_unavailable` with "
+                "`Retry-After` while the database is briefly unreachable; a change that got it "
+                "was not made unless the connection was lost during its commit (see the "
+                "operations guide)."
             ),
         },
         "servers": [{"url": f"{public_url}/api/v1"}],

@@ -17,6 +17,7 @@ from sqlalchemy.orm import scoped_session
 
 from ..models import GENESIS_HASH, AuditEntry, AuditHead
 from ._types import DbSession
+from .locking import lock
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def _head(session: DbSession) -> AuditHead:
         head: AuditHead = cached[1]
         return head
     head_row = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+        lock(select(AuditHead).where(AuditHead.id == 1))
     ).scalar_one_or_none()
     if head_row is None:
         head_row = AuditHead(id=1, last_hash=GENESIS_HASH, entries=0)

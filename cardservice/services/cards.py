@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
 import cardformat
@@ -26,7 +26,8 @@ from ._types import DbSession
 from .audit import Actor
 from .context import Deps
 from .errors import ConflictError, NotFoundError, ValidationError
-from .keys import _new_status_list, active_signing_key, get_city
+from .keys import _new_status_list, active_signing_key, get_city, locked_city
+from .locking import lock
 from .residents import WrappedKey, data_keys, open_record
 from .residents import _load as load_resident
 
@@ -82,17 +83,29 @@ def get_card(session: DbSession, number: Any, *, for_update: bool = False) -> Ca
     """Look a card up by its number (typos the check character catches are a 404 too)."""
     query = select(Card).where(Card.number == _normalise_number(number))
     if for_update:
-        query = query.with_for_update()
+        query = lock(query)
     card = session.scalars(query).first()
     if card is None:
         raise NotFoundError(_l("No card has this number."))
     return card
 
 
+def _latest_list(session: DbSession) -> StatusListRecord | None:
+    """The newest status list, locked. The lock is taken on a row chosen before waiting for
+    it: if another issuer added a list meanwhile, the locked one is no longer the newest and
+    the choice is made again (otherwise both would create the same next list)."""
+    for _ in range(10):
+        current = session.scalars(
+            lock(select(StatusListRecord).order_by(StatusListRecord.id.desc()).limit(1))
+        ).first()
+        newest = session.scalar(select(func.max(StatusListRecord.id)))
+        if current is None or newest == current.id:
+            return current
+    raise ConflictError(_l("Could not allocate a card number; try again."))
+
+
 def _allocate_status_index(session: DbSession, deps: Deps, now: datetime) -> int:
-    current = session.scalars(
-        select(StatusListRecord).order_by(StatusListRecord.id.desc()).limit(1).with_for_update()
-    ).first()
+    current = _latest_list(session)
     if current is None or current.allocated >= current.size * _LIST_FILL_LIMIT:
         new_id = 0 if current is None else current.id + 1
         # Every list has the size of the first: index i lives in list i // size, so the size is
@@ -101,7 +114,7 @@ def _allocate_status_index(session: DbSession, deps: Deps, now: datetime) -> int
         current = _new_status_list(new_id, size, now)
         session.add(current)
         # A new list must appear in the signed metadata.
-        get_city(session).metadata_document = None
+        locked_city(session).metadata_document = None
         session.flush()
     base = current.id * current.size
 
@@ -350,8 +363,12 @@ def print_batch(
     """
     signer: _Signer | None = None
     for chunk in _chunks(numbers, commit_every):
+        # Locked in one order (by number), so two batches sharing cards cannot deadlock; a card
+        # revoked meanwhile is seen as revoked and skipped.
         rows = session.scalars(
-            select(Card).where(Card.number.in_(chunk)).options(selectinload(Card.resident))
+            lock(select(Card).where(Card.number.in_(chunk)).order_by(Card.number)).options(
+                selectinload(Card.resident)
+            )
         ).all()
         # The chunk's data keys in one key-store statement, not one per card.
         keys = data_keys(session, [c.resident_id for c in rows if c.resident_id])
@@ -412,7 +429,7 @@ def renew_card(
 def _set_status(session: DbSession, card: Card, status: Status, now: datetime) -> None:
     list_id, position = divmod(card.status_index, _list_size(session, card.status_index))
     record = session.scalars(
-        select(StatusListRecord).where(StatusListRecord.id == list_id).with_for_update()
+        lock(select(StatusListRecord).where(StatusListRecord.id == list_id))
     ).one()
     statuses = StatusList.from_lst(record.lst, bits=record.bits)
     statuses.set(position, int(status))
@@ -514,8 +531,12 @@ def replace_card(
     if old.status == "revoked":
         raise ConflictError(_l("This card is already revoked."), code="card_revoked")
     resident_id = old.resident_id
-    revoke_in_transaction(session, old, reason=reason, now=now, actor=actor)
+    # Locks in the app's order (services.locking): the old card's list, then the newest list
+    # (the new card's, taken by the allocation), then the audit head through the revocation.
+    old_list = old.status_index // _list_size(session, old.status_index)
+    session.scalars(lock(select(StatusListRecord.id).where(StatusListRecord.id == old_list))).all()
     card, token = _issue(session, deps, resident_id, now=now)
+    revoke_in_transaction(session, old, reason=reason, now=now, actor=actor)
     audit.record(
         session,
         now=now,

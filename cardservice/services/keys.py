@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 import cardformat
 from cardformat import KeyFileError, KeyState, StatusList
@@ -26,6 +26,7 @@ from .errors import (
     ValidationError,
 )
 from .keyseal import KeySealer, is_legacy, params_of
+from .locking import lock
 
 # Signing keys are rotated yearly by default (DESIGN.md section 4); not_after tells partners when
 # a key stops being used for new cards, retirement ends its use for real.
@@ -45,6 +46,15 @@ class KeyInfo:
 
 def get_city(session: DbSession) -> City:
     city = session.scalars(select(City).limit(1)).first()
+    if city is None:
+        raise CityNotInitialisedError()
+    return city
+
+
+def locked_city(session: DbSession) -> City:
+    """The city row, locked: it orders key changes, metadata signing and the creation of
+    status lists (each of them changes what the metadata lists)."""
+    city = session.scalars(lock(select(City).limit(1))).first()
     if city is None:
         raise CityNotInitialisedError()
     return city
@@ -181,19 +191,28 @@ def list_keys(session: DbSession) -> list[KeyInfo]:
     ]
 
 
+def _lock_publications(session: DbSession) -> City:
+    """Every status list, then the city, locked in the order the rest of the app takes them
+    (services.locking): a key change re-signs all of them."""
+    session.scalars(lock(select(StatusListRecord.id).order_by(StatusListRecord.id))).all()
+    return locked_city(session)
+
+
 def _invalidate_publications(session: DbSession, city: City) -> None:
-    """Keys changed: the metadata and every status-list token must be re-signed."""
+    """Keys changed: the metadata and every status-list token must be re-signed (the caller
+    holds their locks: _lock_publications)."""
     city.metadata_document = None
-    for record in session.scalars(select(StatusListRecord)):
-        record.token = None
+    session.execute(update(StatusListRecord).values(token=None))
 
 
 def rotate_signing_key(session: DbSession, deps: Deps, *, now: datetime, actor: Actor) -> KeyInfo:
     """A new active key; the previous active keys become retired (their cards stay valid)."""
     require_passphrase(session, deps, now=now)
-    city = get_city(session)
+    # Locked before the keys are read: two rotations at once would otherwise both retire the
+    # same key and leave two active ones.
+    city = _lock_publications(session)
     for old in session.scalars(
-        select(SigningKey).where(SigningKey.state == KeyState.ACTIVE.value).with_for_update()
+        lock(select(SigningKey).where(SigningKey.state == KeyState.ACTIVE.value))
     ):
         old.state = KeyState.RETIRED.value
         old.retired_at = now
@@ -215,9 +234,7 @@ def rotate_root_key(session: DbSession, deps: Deps, *, now: datetime, actor: Act
     Signing keys, cards and status lists are untouched; only the metadata is re-signed.
     """
     require_passphrase(session, deps, now=now)
-    city = session.scalars(select(City).limit(1).with_for_update()).first()
-    if city is None:
-        raise CityNotInitialisedError()
+    city = locked_city(session)
     old = _decrypt(city.root_private_key_pem, deps.key_sealer)
     new = cardformat.generate_key()
     new_public = cardformat.public_key_bytes(new)
@@ -248,11 +265,9 @@ def revoke_signing_key(
     transaction; the counter can keep issuing.
     """
     require_passphrase(session, deps, now=now)
-    city = get_city(session)
+    city = _lock_publications(session)
     kid = kid.strip().lower().replace(" ", "")
-    record = session.scalars(
-        select(SigningKey).where(SigningKey.kid == kid).with_for_update()
-    ).first()
+    record = session.scalars(lock(select(SigningKey).where(SigningKey.kid == kid))).first()
     if record is None:
         raise NotFoundError(_l("No signing key has this id."), field="kid")
     if record.state == KeyState.REVOKED.value:

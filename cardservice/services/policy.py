@@ -47,6 +47,7 @@ class Policy:
     languages: tuple[str, ...]
     photo_max_bytes: int
     photo_max_pixels: int
+    photo_max_decode_bytes: int
     photo_max_width: int
     photo_max_height: int
     photo_quality: int
@@ -156,6 +157,7 @@ def parse_policy(data: dict[str, Any], name: str) -> Policy:
         languages=languages,
         photo_max_bytes=int(photo.get("max_bytes", 5 * 1024 * 1024)),
         photo_max_pixels=int(photo.get("max_pixels", 40_000_000)),
+        photo_max_decode_bytes=int(photo.get("max_decode_mb", 24)) * 2**20,
         photo_max_width=int(photo.get("output_max_width", 450)),
         photo_max_height=int(photo.get("output_max_height", 600)),
         photo_quality=int(photo.get("output_quality", 85)),

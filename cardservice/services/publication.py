@@ -21,7 +21,8 @@ from ..models import City, SigningKey, StatusListRecord
 from ._types import DbSession
 from .context import Deps
 from .errors import CityNotInitialisedError, NotFoundError
-from .keys import active_signing_key, root_key
+from .keys import active_signing_key, locked_city, root_key
+from .locking import locked
 
 STATUS_PATH = "/.well-known/citycard/status/"
 METADATA_PATH = "/.well-known/citycard/issuer"
@@ -56,13 +57,6 @@ def status_list_uri(deps: Deps, list_id: int) -> str:
 
 def _stale(issued_at: datetime | None, ttl: int, now: datetime) -> bool:
     return issued_at is None or now >= issued_at + timedelta(seconds=ttl // 2) or now < issued_at
-
-
-def _locked_city(session: DbSession) -> City:
-    city = session.scalars(select(City).limit(1).with_for_update()).first()
-    if city is None:
-        raise CityNotInitialisedError()
-    return city
 
 
 def build_metadata(
@@ -108,7 +102,7 @@ def issuer_metadata(session: DbSession, deps: Deps, *, now: datetime) -> Publish
     if city.metadata_document is not None and not _stale(city.metadata_issued_at, ttl, now):
         assert city.metadata_issued_at is not None
         return PublishedDocument(city.metadata_document, city.metadata_issued_at, ttl)
-    city = _locked_city(session)
+    city = locked_city(session)
     # Another worker may have re-signed while this one waited for the lock.
     if city.metadata_document is None or _stale(city.metadata_issued_at, ttl, now):
         serial = city.metadata_serial + 1
@@ -116,9 +110,11 @@ def issuer_metadata(session: DbSession, deps: Deps, *, now: datetime) -> Publish
         city.metadata_document = cardformat.sign_metadata(meta, root_key=root_key(session, deps))
         city.metadata_serial = serial
         city.metadata_issued_at = now
-        session.commit()
     assert city.metadata_document is not None and city.metadata_issued_at is not None
-    return PublishedDocument(city.metadata_document, city.metadata_issued_at, ttl)
+    document = PublishedDocument(city.metadata_document, city.metadata_issued_at, ttl)
+    # Read before the commit (which expires the row): releases the lock, holds nothing after.
+    session.commit()
+    return document
 
 
 def status_list_token(
@@ -132,9 +128,10 @@ def status_list_token(
     if record.token is not None and not _stale(record.token_issued_at, ttl, now):
         assert record.token_issued_at is not None
         return PublishedDocument(record.token, record.token_issued_at, ttl)
-    record = session.scalars(
-        select(StatusListRecord).where(StatusListRecord.id == list_id).with_for_update()
-    ).one()
+    # Re-read under the lock: the object above may predate a revocation committed since.
+    record = locked(session, StatusListRecord, list_id)
+    if record is None:
+        raise NotFoundError(_l("No status list has this id."))
     if record.token is None or _stale(record.token_issued_at, ttl, now):
         city = session.scalars(select(City).limit(1)).first()
         if city is None:
@@ -150,6 +147,8 @@ def status_list_token(
             expires_at=now + timedelta(days=deps.policy.status_list_validity_days),
         )
         record.token_issued_at = now
-        session.commit()
     assert record.token is not None and record.token_issued_at is not None
-    return PublishedDocument(record.token, record.token_issued_at, ttl)
+    document = PublishedDocument(record.token, record.token_issued_at, ttl)
+    # Read before the commit (which expires the row): releases the lock, holds nothing after.
+    session.commit()
+    return document

@@ -54,6 +54,7 @@ from .errors import (
     NotFoundError,
     ValidationError,
 )
+from .locking import lock, locked
 from .photos import process_photo
 from .policy import PointsResult
 
@@ -331,7 +332,9 @@ def _discard_orphan_key(session: DbSession, resident_id: str) -> None:
 def _load(session: DbSession, resident_id: Any, *, for_update: bool = False) -> Resident:
     if not isinstance(resident_id, str) or len(resident_id) != 32:
         raise NotFoundError(_l("No resident has this id."))
-    resident = session.get(Resident, resident_id, with_for_update=for_update)
+    resident = (
+        locked(session, Resident, resident_id) if for_update else session.get(Resident, resident_id)
+    )
     if resident is None:
         raise NotFoundError(_l("No resident has this id."))
     return resident
@@ -520,7 +523,7 @@ def update_resident(
     only the resident database changes, in one transaction. An omitted photo (None) keeps the
     current one.
     """
-    resident = _load(session, resident_id)
+    resident = _load(session, resident_id, for_update=True)
     key = _data_key(session, resident)
     current = open_record(session, deps, resident, key)
     record, _points = validate_enrolment(data, deps, now=now)
@@ -561,13 +564,16 @@ def erase_resident(
 
     _load(session, resident_id)  # NotFoundError before anything is destroyed
     destroy_data_keys(session, [resident_id])
-    resident = session.get(Resident, resident_id)
+    resident = locked(session, Resident, resident_id)
     if resident is None:
         # Erased meanwhile by another request or by the sweep: the erasure is done.
         session.rollback()
         return []
     revoked: list[str] = []
-    for card in list(resident.cards):
+    # The cards locked as they are read (a supervisor may be revoking one now), by status index
+    # so their status lists are locked in ascending order (services.locking).
+    cards = lock(select(Card).where(Card.resident_id == resident.id).order_by(Card.status_index))
+    for card in session.scalars(cards).all():
         # An expired card fails verification anyway; revoking it would only churn the list.
         if card.status != "revoked" and card.expires_at > now:
             revoke_in_transaction(session, card, reason="holder_request", now=now, actor=actor)
@@ -625,16 +631,32 @@ def retention_candidates(
 
 def purge_expired(session: DbSession, deps: Deps, *, now: datetime, actor: Actor) -> int:
     """Erase every retention candidate: their keys in one key-store transaction, then their
-    records in one resident-database transaction. Returns how many were erased."""
+    records in one resident-database transaction. Returns how many were erased.
+
+    The candidates are locked and judged again before any key is destroyed, and stay locked
+    until their records are deleted: a clerk may have issued a card to one of them since the
+    list was read, and issuing waits on the same lock (services.locking), so no resident with a
+    live card loses their key.
+    """
+    # Nothing of the caller's, and no key-store transaction, may be open while the keys go.
+    session.rollback()
     candidates = retention_candidates(session, deps, now=now)
-    if not candidates:
-        return 0
-    destroy_data_keys(session, [c.resident_id for c in candidates])
+    cutoff = _months_before(now, deps.policy.retention_months)
+    doomed: list[tuple[Resident, list[Card]]] = []
     for candidate in candidates:
-        resident = session.get(Resident, candidate.resident_id)
+        resident = locked(session, Resident, candidate.resident_id)
         if resident is None:
             continue
-        for card in list(resident.cards):
+        held = list(session.scalars(lock(select(Card).where(Card.resident_id == resident.id))))
+        last_date = max((card.expires_at for card in held), default=resident.created_at)
+        if last_date < cutoff:
+            doomed.append((resident, held))
+    if not doomed:
+        session.rollback()
+        return 0
+    destroy_data_keys(session, [resident.id for resident, _ in doomed], keep_locks=True)
+    for resident, held in doomed:
+        for card in held:
             card.resident_id = None
         session.delete(resident)
         audit.record(
@@ -642,11 +664,11 @@ def purge_expired(session: DbSession, deps: Deps, *, now: datetime, actor: Actor
             now=now,
             actor=actor,
             action="resident.purge",
-            subject=f"resident:{candidate.resident_id}",
+            subject=f"resident:{resident.id}",
             detail="retention",
         )
     session.commit()
-    return len(candidates)
+    return len(doomed)
 
 
 def purge_all_residents(
@@ -698,7 +720,7 @@ def rewrap_data_keys(
     total = 0
     while True:
         rows = session.scalars(
-            select(ResidentKey).where(ResidentKey.master_key_id != current).limit(batch)
+            lock(select(ResidentKey).where(ResidentKey.master_key_id != current).limit(batch))
         ).all()
         if not rows:
             break
@@ -749,20 +771,24 @@ def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def destroy_data_keys(session: DbSession, resident_ids: Iterable[str]) -> None:
+def destroy_data_keys(
+    session: DbSession, resident_ids: Iterable[str], *, keep_locks: bool = False
+) -> None:
     """Delete these residents' data keys in ONE key-store transaction, committed here.
 
-    Whatever the session held is rolled back first, so the commit carries nothing but the key
-    deletions: the records are deleted afterwards, in a transaction of their own.
+    It runs on a connection of its own, so nothing the session holds rides along in that
+    commit. The session's transaction is ended first (on SQLite a key-store transaction of the
+    session's would block the deletion), unless `keep_locks`: the caller has then read only the
+    resident database, and the row locks it holds on the records about to go stay held until
+    it deletes them.
     """
-    session.rollback()
-    for chunk in _chunks(resident_ids):
-        session.execute(
-            delete(ResidentKey).where(ResidentKey.resident_id.in_(chunk)),
-            execution_options={"synchronize_session": False},
-        )
-    session.commit()
-    forget_deleted_keys(session.get_bind(ResidentKey))
+    if not keep_locks:
+        session.rollback()
+    engine = session.get_bind(ResidentKey).engine
+    with engine.begin() as connection:
+        for chunk in _chunks(resident_ids):
+            connection.execute(delete(ResidentKey).where(ResidentKey.resident_id.in_(chunk)))
+    forget_deleted_keys(engine)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..i18n import LANGUAGES
 from ..models import ROLES, ApiToken, StaffUser
@@ -29,6 +31,7 @@ from .errors import (
     NotFoundError,
     ValidationError,
 )
+from .locking import lock, locked
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, t=3, p=4)
 
@@ -76,6 +79,16 @@ def _check_password(password: str) -> None:
         )
 
 
+def _insert(session: DbSession, taken: ConflictError) -> None:
+    """Write the new row now. The name was checked free before, but another request may have
+    taken it since: the unique constraint decides, and the loser gets the same conflict."""
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise taken from None
+
+
 def create_user(
     session: DbSession,
     *,
@@ -104,7 +117,10 @@ def create_user(
         created_at=now,
     )
     session.add(user)
-    session.flush()
+    _insert(
+        session,
+        ConflictError(_l("This user name is taken."), code="username_taken", field="username"),
+    )
     audit.record(
         session, now=now, actor=actor, action="user.create", subject=f"user:{user.id}", detail=role
     )
@@ -123,37 +139,58 @@ def authenticate(
 ) -> StaffUser:
     """Check a login. After `max_failed` failures in a row the account locks for `lockout`.
 
+    Every attempt is counted before its password is checked, in one UPDATE ... RETURNING that
+    also refuses a locked account: concurrent attempts each get their own number, so no two of
+    them can both see "4 failures so far". Attempt n checks the password only if n is within
+    `max_failed`; a failure that reaches the limit locks the account, and so does any attempt
+    numbered past it. A right password signs in only if, once checked, the account is still
+    unlocked and within the limit (the reset to zero is the same kind of guarded statement): a
+    right password sent in a burst of wrong ones that passes the limit does not get in.
+
     Raises AuthenticationError (same message whether the user exists or not) or
-    AccountLockedError. Commits the failure counter either way.
+    AccountLockedError. Commits the counter either way.
     """
     user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
     if user is None or not user.active:
         with contextlib.suppress(VerificationError):
             _hasher.verify(_dummy_hash(), password or "-")
         raise AuthenticationError()
-    if user.locked_until is not None and user.locked_until > now:
+    user_id, password_hash = user.id, user.password_hash
+    unlocked = or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now)
+    attempt = session.scalar(
+        update(StaffUser)
+        .where(StaffUser.id == user_id, unlocked)
+        .values(failed_logins=StaffUser.failed_logins + 1)
+        .returning(StaffUser.failed_logins)
+        .execution_options(synchronize_session=False)
+    )
+    # Committed before the slow password check, so concurrent attempts see this one.
+    session.commit()
+    if attempt is None:
+        raise AccountLockedError()
+    if attempt > max_failed:
+        _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
         raise AccountLockedError()
     try:
-        _hasher.verify(user.password_hash, password)
+        # No transaction is open during the check (SQLite would hold its write lock through it).
+        _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= max_failed:
-            user.locked_until = now + lockout
-            user.failed_logins = 0
-            audit.record(
-                session,
-                now=now,
-                actor=Actor.system("login"),
-                action="user.lock",
-                subject=f"user:{user.id}",
-            )
-            session.commit()
+        if attempt >= max_failed:
+            _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
             raise AccountLockedError() from None
-        session.commit()
         raise AuthenticationError() from None
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+    signed_in = session.scalar(
+        update(StaffUser)
+        .where(StaffUser.id == user_id, unlocked, StaffUser.failed_logins <= max_failed)
+        .values(failed_logins=0, locked_until=None, last_login_at=now)
+        .returning(StaffUser.id)
+        .execution_options(synchronize_session=False)
+    )
+    if signed_in is None:
+        session.commit()
+        raise AccountLockedError()
+    user = locked(session, StaffUser, user_id)
+    assert user is not None  # the UPDATE above just found it, and this transaction holds it
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     audit.record(session, now=now, actor=Actor.staff(user.id), action="user.login")
@@ -161,11 +198,34 @@ def authenticate(
     return user
 
 
+def _lock(
+    session: DbSession, user_id: int, *, now: datetime, lockout: timedelta, unlocked: Any
+) -> None:
+    """Lock the account now, unless a concurrent attempt already did (one audit entry per
+    lockout). The counter starts again from zero when the lockout ends."""
+    locked_now = session.scalar(
+        update(StaffUser)
+        .where(StaffUser.id == user_id, unlocked)
+        .values(locked_until=now + lockout, failed_logins=0)
+        .returning(StaffUser.id)
+        .execution_options(synchronize_session=False)
+    )
+    if locked_now is not None:
+        audit.record(
+            session,
+            now=now,
+            actor=Actor.system("login"),
+            action="user.lock",
+            subject=f"user:{user_id}",
+        )
+    session.commit()
+
+
 def set_password(
     session: DbSession, *, user_id: int, password: str, now: datetime, actor: Actor
 ) -> None:
     _check_password(password)
-    user = session.get(StaffUser, user_id)
+    user = locked(session, StaffUser, user_id)
     if user is None:
         raise NotFoundError(_l("No such user."))
     user.password_hash = _hasher.hash(password)
@@ -178,7 +238,7 @@ def set_password(
 def set_user_active(
     session: DbSession, *, user_id: int, active: bool, now: datetime, actor: Actor
 ) -> None:
-    user = session.get(StaffUser, user_id)
+    user = locked(session, StaffUser, user_id)
     if user is None:
         raise NotFoundError(_l("No such user."))
     user.active = active
@@ -201,7 +261,7 @@ def set_preferred_language(
     """
     if language is not None and language not in LANGUAGES:
         raise ValidationError({"language": _l("Choose one of the listed languages.")})
-    user = session.get(StaffUser, user_id)
+    user = locked(session, StaffUser, user_id)
     if user is None:
         raise NotFoundError(_l("No such user."))
     user.preferred_language = language
@@ -245,7 +305,7 @@ def create_token(
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     record = ApiToken(name=name, token_hash=_hash_token(token), role=role, created_at=now)
     session.add(record)
-    session.flush()
+    _insert(session, ConflictError(_l("A token with this name exists."), code="token_name_taken"))
     audit.record(
         session,
         now=now,
@@ -304,7 +364,7 @@ def _revoke(
 
 
 def revoke_token(session: DbSession, *, name: str, now: datetime, actor: Actor) -> None:
-    record = session.scalars(select(ApiToken).where(ApiToken.name == name)).first()
+    record = session.scalars(lock(select(ApiToken).where(ApiToken.name == name))).first()
     _revoke(session, record, now=now, actor=actor, missing=_l("No active token has this name."))
 
 
@@ -312,7 +372,7 @@ def revoke_token_id(session: DbSession, *, token_id: int, now: datetime, actor: 
     """The same as revoke_token, by id (the admin page's buttons carry ids, not names)."""
     _revoke(
         session,
-        session.get(ApiToken, token_id),
+        locked(session, ApiToken, token_id),
         now=now,
         actor=actor,
         missing=_l("No active API token has this id."),
@@ -331,7 +391,20 @@ def authenticate_token(session: DbSession, token: str, *, now: datetime) -> ApiT
     if record.revoked_at is not None:
         raise AuthenticationError(_l("This API token was revoked."), code="invalid_token")
     # Record use at most once a minute: a write per request would serialise the API on SQLite.
+    # One guarded statement, not a read then a write: concurrent requests do not queue on the
+    # row, and the one whose statement matches writes it.
     if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=1):
-        record.last_used_at = now
+        session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == record.id,
+                or_(
+                    ApiToken.last_used_at.is_(None),
+                    ApiToken.last_used_at < now - timedelta(minutes=1),
+                ),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
         session.commit()
     return record

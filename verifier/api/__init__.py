@@ -165,7 +165,11 @@ def decode_image() -> Response:
     if not data:
         raise ApiProblem(400, "no_image", gettext("Send exactly one image file."))
     try:
-        text = decode_qr(data, max_pixels=current_app.config["MAX_IMAGE_PIXELS"])
+        text = decode_qr(
+            data,
+            max_pixels=current_app.config["MAX_IMAGE_PIXELS"],
+            max_decode_bytes=current_app.config["MAX_IMAGE_DECODE_MB"] * 2**20,
+        )
     except ImageProblem as exc:
         raise ApiProblem(422, exc.code, _image_problem_detail(exc.code)) from None
     return _verify(text)

@@ -304,7 +304,7 @@ def test_security_headers(client, city) -> None:
     csp = response.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -315,7 +315,8 @@ def test_session_cookie_settings(app: Flask) -> None:
 
 def test_healthz(client) -> None:
     response = client.get("/healthz")
-    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "status_lists": {"ok": True, "mismatched": []}}
 
 
 @pytest.mark.parametrize("layout", ["card", "a4"])

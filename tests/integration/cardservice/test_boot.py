@@ -52,7 +52,7 @@ def test_boot_script_migrates_and_serves(tmp_path: Path) -> None:
                     break
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.3)
-        assert body == {"status": "ok"}, "boot.sh did not serve /healthz"
+        assert body is not None and body["status"] == "ok", "boot.sh did not serve /healthz"
         # The schema was migrated before serving.
         assert database.exists()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json") as r:

@@ -355,6 +355,8 @@ def test_production_refuses_a_weak_passphrase(
         "CARDSERVICE_KEY_PASSPHRASE": weak,
         "CARDSERVICE_MASTER_KEY": _key(),
         "CARDSERVICE_INDEX_KEY": _key(),
+        # Production also wants shared rate-limit counts; the storage is not reached at start.
+        "CARDSERVICE_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
     }
     for name in list(os.environ):
         if name.startswith("CARDSERVICE_"):

@@ -442,7 +442,10 @@ def test_master_key_rotation_rewraps_without_touching_records(
     # The new key alone now opens it; a second run has nothing to do.
     assert residents.get_resident(session, only_new, rid).display_name == "Amira Haddad"
     assert residents.rewrap_data_keys(session, rotating, now=NOW, actor=actor) == 0
-    assert session.scalars(select(AuditEntry.action)).all()[-1] == "master_key.rewrap"
+    assert (
+        session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()[-1]
+        == "master_key.rewrap"
+    )
 
 
 def test_concurrent_revocations_lose_no_update(app, session, deps, actor, city) -> None:
@@ -604,3 +607,21 @@ def test_photo_orientation_applied_and_all_metadata_dropped(deps) -> None:
     with Image.open(io.BytesIO(out)) as result:
         assert result.size[0] < result.size[1]  # portrait: the orientation was applied
         assert "icc_profile" not in result.info and "comment" not in result.info
+
+
+def test_retention_purge_spares_a_resident_issued_a_card_after_the_list_was_read(
+    session, deps, actor, city, monkeypatch
+) -> None:
+    """The purge judges each candidate again under its lock before destroying a key: a card
+    issued between the listing and the purge keeps its holder's record readable."""
+    rid = residents.enrol_resident(session, deps, enrolment(), now=NOW, actor=actor).resident_id
+    first = cards.issue_card(session, deps, rid, now=NOW, actor=actor)
+    after_grace = first.expires_at + timedelta(days=400)
+    stale = residents.retention_candidates(session, deps, now=after_grace)
+    assert [c.resident_id for c in stale] == [rid]
+    # The resident comes back for a new card after the purge listed them.
+    renewed = cards.issue_card(session, deps, rid, now=after_grace, actor=actor)
+    monkeypatch.setattr(residents, "retention_candidates", lambda *_a, **_k: stale)
+    assert residents.purge_expired(session, deps, now=after_grace, actor=actor) == 0
+    assert residents.get_resident(session, deps, rid).display_name == enrolment().display_name
+    assert cards.get_card(session, renewed.number).resident_id == rid

@@ -41,6 +41,9 @@ def limited_app(app: Flask) -> Iterator[Callable[..., Flask]]:
             "RATELIMIT_ENABLED": True,
             "RATELIMIT_LOGIN": "3 per minute",
             "SQLALCHEMY_ENGINE_OPTIONS": app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+            # The key store too: the start-up key check reads it (services/keycheck.py).
+            "KEYSTORE_DATABASE_URI": app.config["KEYSTORE_DATABASE_URI"],
+            "KEYSTORE_ENGINE_OPTIONS": app.config.get("KEYSTORE_ENGINE_OPTIONS") or {},
             **overrides,
         }
         second = open_app(

@@ -167,6 +167,7 @@ def make_city(
             monkeypatch.delenv(name)
     monkeypatch.setenv("CARDSERVICE_ENV", "testing")
     cities: list[City] = []
+    servers: list[Any] = []
 
     def make(code: str, name: str) -> City:
         instance = tmp_path / f"city-{code.replace(' ', '').lower()}"
@@ -176,6 +177,9 @@ def make_city(
         monkeypatch.setenv("CARDSERVICE_INSTANCE_PATH", str(instance))
         wsgi = _LoggedApp()
         server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+        # Closed at teardown even if the city fails to come up: a leaked listening socket would
+        # fail a later test with its ResourceWarning.
+        servers.append(server)
         base_url = f"http://127.0.0.1:{server.server_port}"
         app = create_app(
             {
@@ -198,9 +202,11 @@ def make_city(
     yield make
     from cardservice.extensions import db
 
-    for city in cities:
+    for city in cities:  # serving: shutdown() would wait forever on a server never started
         city.server.shutdown()
-        city.server.server_close()
+    for server in servers:
+        server.server_close()
+    for city in cities:
         with city.app.app_context():
             db.session.remove()
             for bound in db.engines.values():

@@ -1,13 +1,12 @@
 """Forwarded headers (X-Forwarded-For, -Proto, -Host) are believed only from the reverse proxy.
 
 Werkzeug's ProxyFix believes the last N entries of X-Forwarded-For from whoever sends them. A
-client that reaches the app's port directly (a container port published to the network, another
+client that reaches an app's port directly (a container port published to the network, another
 machine on the same segment) could then choose a new address for every request and never meet
-the sign-in limit, which counts per client address. Here the headers are read only when the
-connection itself comes from one of CARDSERVICE_TRUSTED_PROXY_ADDRESSES; from anyone else they
-are ignored and the connection's own address is the client's.
-
-The verifier has the same wrapper (verifier/proxy.py): it may not import this package.
+the limits counted per client address (the issuance app's sign-in limit, the verifier's API
+limit). Here the headers are read only when the connection itself comes from one of the app's
+trusted proxy addresses (CARDSERVICE_TRUSTED_PROXY_ADDRESSES, VERIFIER_TRUSTED_PROXY_ADDRESSES);
+from anyone else they are ignored and the connection's own address is the client's.
 """
 
 from __future__ import annotations

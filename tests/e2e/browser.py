@@ -1,7 +1,9 @@
-"""What every end-to-end suite shares: one Playwright driver and Debian's Chromium.
+"""What every browser suite shares: one Playwright driver and Debian's Chromium.
 
 Playwright's sync API runs one event loop per thread, so two suites that each started their own
-driver in the same pytest process would collide; they all launch browsers from this one.
+driver in the same pytest process would collide; they all launch browsers from this one. A plugin
+registered by tests/conftest.py, so the end-to-end suites (tests/e2e/) and the stack suite
+(tests/stack/) share it.
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ def playwright_instance() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def launch(playwright_instance: Any) -> Iterator[Callable[..., Any]]:
-    """Launch Chromium with extra arguments; every browser launched is closed at the end."""
+    """Launch Chromium with extra arguments (and Playwright launch options, e.g. its `env`);
+    every browser launched is closed at the end."""
     browsers: list[Any] = []
 
-    def _launch(*extra_args: str) -> Any:
+    def _launch(*extra_args: str, **options: Any) -> Any:
         browser = playwright_instance.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args]
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args], **options
         )
         browsers.append(browser)
         return browser
