@@ -163,3 +163,42 @@ def test_keys_list_warns_a_month_ahead(runner, session, city) -> None:
     listing = runner.invoke(args=["keys", "list"])
     assert listing.exit_code == 0
     assert "Warning: the active key ends" in listing.output
+
+
+def test_two_signatures_at_once_past_the_key_end_rotate_it_once(
+    app, session, deps, actor, city
+) -> None:
+    """Two clerks issue at the same moment after the key's end: one rotation, two cards that
+    verify, one active key (the decision is taken again under the city lock; without that, two
+    rotations happen on PostgreSQL, while SQLite runs the two transactions one after the other)."""
+    import threading
+
+    from cardservice.models import SigningKey
+
+    from .test_locking import _in_thread
+
+    rids = [_enrol(session, deps, actor) for _ in range(2)]
+    session.commit()
+    later = KEY_END + timedelta(days=2)
+    start = threading.Barrier(2)
+
+    def issue(s: Any, rid: str) -> Any:
+        start.wait()
+        return cards.issue_card(s, deps, rid, now=later, actor=actor)
+
+    threads = [_in_thread(app, lambda s, rid=rid: issue(s, rid)) for rid in rids]
+    for thread, _ in threads:
+        thread.join()
+    outcomes = [outcome[0] for _, outcome in threads]
+    assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+    session.expire_all()
+    assert session.query(SigningKey).filter_by(state="active").count() == 1
+    created = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "key.create", AuditEntry.actor == "system:key-expiry"
+        )
+    ).all()
+    assert len(created) == 1
+    resolve = _partner_resolver(session, deps, now=later)
+    for issued in outcomes:
+        cardformat.verify_card(issued.qr, resolve_key=resolve, now=later)
