@@ -46,6 +46,7 @@ from .statuslist import (
     StatusList,
     VerifiedStatusList,
     allocate_index,
+    card_status,
     sign_status_list,
     verify_status_list,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "VerifiedCard",
     "VerifiedStatusList",
     "allocate_index",
+    "card_status",
     "dump_private_key",
     "endorse_root",
     "fingerprint",

@@ -49,6 +49,20 @@ def loads(data: bytes) -> Any:
     return item
 
 
+def loads_deterministic(data: bytes) -> Any:
+    """Decode exactly one CBOR item and insist ``data`` is its deterministic encoding.
+
+    For the payloads of metadata, endorsements and status lists (docs/card-format.md, section
+    2.1). cbor2 sorts map keys length first; for the maps these documents may hold (keys all
+    text, or all integers below 2^16 of one encoded length per value range) that is the same
+    order as RFC 8949's bytewise one, and any other map is refused by its type checks anyway.
+    """
+    item = loads(data)
+    if _canonical(item) != data:
+        raise MalformedError("the payload is not in deterministic encoding")
+    return item
+
+
 def loads_first(data: bytes) -> Any:
     """Decode the first CBOR item and ignore what follows.
 

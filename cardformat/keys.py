@@ -13,7 +13,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .errors import KeyFileError, MalformedError
+from .errors import KeyFileError, KeyRevokedError, MalformedError
 
 KID_LENGTH = 8
 PUBLIC_KEY_LENGTH = 32
@@ -153,6 +153,8 @@ class TrustedKey:
     """A signing key a verifier trusts, as its resolver returns it.
 
     ``retired_at`` bounds what a retired key may still vouch for: tokens issued after it fail.
+    ``not_before`` and ``not_after`` (the published ``nbf`` and ``exp``) bound when the key may
+    sign at all: a token issued outside them fails too.
     """
 
     kid: bytes
@@ -161,6 +163,22 @@ class TrustedKey:
     state: KeyState = KeyState.ACTIVE
     retired_at: datetime | None = None
     issuer_name: str = ""
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+
+
+def check_key_validity(key: TrustedKey, issued_at: datetime, what: str) -> None:
+    """Step 10 of verification for a token issued at ``issued_at`` under ``key``: refused when
+    the key is revoked, or the token was issued after its retirement or outside the key's
+    nbf..exp (docs/card-format.md section 4)."""
+    if key.state is KeyState.REVOKED:
+        raise KeyRevokedError(f"the {what}'s signing key has been revoked")
+    if key.retired_at is not None and issued_at > key.retired_at:
+        raise KeyRevokedError(f"the {what} was signed after its key was retired")
+    if key.not_before is not None and issued_at < key.not_before:
+        raise KeyRevokedError(f"the {what} was signed before its key's validity")
+    if key.not_after is not None and issued_at >= key.not_after:
+        raise KeyRevokedError(f"the {what} was signed after its key's validity")
 
 
 KeyResolver = Callable[[bytes], TrustedKey | None]

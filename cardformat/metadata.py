@@ -27,12 +27,33 @@ from .keys import (
     normalize_fingerprint,
     public_key_bytes,
 )
-from .token import CLOCK_SKEW, validate_issuer_code
+from .statuslist import MIN_STATUS_LIST_SIZE
+from .token import CLOCK_SKEW, MAX_NUMERIC_DATE, validate_issuer_code
 
 TYP_METADATA = "application/citycard-issuer+cbor"
 TYP_ENDORSEMENT = "application/citycard-root-endorsement+cbor"
 FORMAT_VERSION = 1
 MAX_METADATA_BYTES = 1 << 20
+# The exact fields of the documents (docs/card-format.md section 5): no more, no fewer.
+_METADATA_FIELDS = frozenset(
+    {
+        "v",
+        "iss",
+        "names",
+        "root",
+        "keys",
+        "status_lists",
+        "status_list_size",
+        "serial",
+        "iat",
+        "ttl",
+        "endorsements",
+    }
+)
+MAX_UINT = 2**64 - 1  # a CBOR uint; a bignum (tag 2) is not one
+_KEY_FIELDS = frozenset({"kid", "pub", "state", "nbf", "exp", "retired"})
+_LIST_FIELDS = frozenset({"id", "uri"})
+_ENDORSEMENT_FIELDS = frozenset({"iss", "old", "new", "iat"})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -66,7 +87,11 @@ class IssuerMetadata:
 
     @property
     def default_name(self) -> str:
-        return next(iter(self.names.values()), self.issuer)
+        """The name under the language tag first in deterministic order (shortest, then
+        bytewise), or the issuer code when there is none: CBOR maps keep no order of their own."""
+        if not self.names:
+            return self.issuer
+        return self.names[min(self.names, key=_deterministic_key)]
 
     def trusted_keys(
         self, load_key: Callable[[bytes], SignatureVerifier] = load_public_key
@@ -84,6 +109,8 @@ class IssuerMetadata:
                 state=k.state,
                 retired_at=k.retired_at if k.state is KeyState.RETIRED else None,
                 issuer_name=self.default_name,
+                not_before=k.not_before,
+                not_after=k.not_after,
             )
             for k in self.keys
         ]
@@ -100,6 +127,11 @@ class IssuerMetadata:
         return now > self.issued_at + timedelta(seconds=self.ttl)
 
 
+def _deterministic_key(tag: str) -> tuple[int, bytes]:
+    encoded = tag.encode("utf-8")
+    return len(encoded), encoded
+
+
 def _ts(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp())
 
@@ -109,10 +141,9 @@ def _dt(value: Any) -> datetime | None:
         return None
     if type(value) is not int:
         raise MalformedError("a time in the metadata is an integer")
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, ValueError, OSError) as exc:
-        raise MalformedError("a time in the metadata is out of range") from exc
+    if not 0 <= value <= MAX_NUMERIC_DATE:
+        raise MalformedError("a time in the metadata is out of range")
+    return datetime.fromtimestamp(value, UTC)
 
 
 def _required_dt(value: Any) -> datetime:
@@ -154,7 +185,7 @@ def sign_metadata(meta: IssuerMetadata, *, root_key: Ed25519PrivateKey) -> bytes
         cose.HEADER_KID: key_id(root_key),
         cose.HEADER_TYP: TYP_METADATA,
     }
-    return cose.sign1(header, cbor2.dumps(payload), root_key)
+    return cose.sign1(header, cbor2.dumps(payload, canonical=True), root_key)
 
 
 def endorse_root(
@@ -167,7 +198,7 @@ def endorse_root(
         cose.HEADER_KID: key_id(old_root),
         cose.HEADER_TYP: TYP_ENDORSEMENT,
     }
-    return cose.sign1(header, cbor2.dumps(payload), old_root)
+    return cose.sign1(header, cbor2.dumps(payload, canonical=True), old_root)
 
 
 def verify_metadata(
@@ -178,7 +209,7 @@ def verify_metadata(
         raise MalformedError("issuer metadata is a byte string of bounded size")
     message = cose.decode_sign1(data)
     kid = cose.read_header(message, typ=TYP_METADATA)
-    meta = _parse(cose.loads(message.payload))
+    meta = _parse(cose.loads_deterministic(message.payload))
     if kid != key_id(meta.root_key):
         raise BadSignatureError("the metadata is not signed by the root it names")
     _check_root_chain(meta, normalize_fingerprint(pinned_fingerprint))
@@ -213,13 +244,18 @@ def _endorsed_successor(endorsement: bytes, endorser: str, issuer: str) -> bytes
         raise MalformedError("an endorsement is a byte string")
     message = cose.decode_sign1(endorsement)
     cose.read_header(message, typ=TYP_ENDORSEMENT)
-    body = cose.loads(message.payload)
-    if not isinstance(body, dict) or not isinstance(body.get("old"), bytes):
+    body = cose.loads_deterministic(message.payload)
+    if (
+        not isinstance(body, dict)
+        or set(body) != _ENDORSEMENT_FIELDS
+        or not isinstance(body.get("old"), bytes)
+    ):
         raise MalformedError("an endorsement names the old and the new root")
     if fingerprint(body["old"]) != endorser:
         return None
     cose.verify_signature(message, load_public_key(body["old"]))
     new = body.get("new")
+    _required_dt(body.get("iat"))
     if body.get("iss") != issuer or not isinstance(new, bytes):
         raise BadSignatureError("the endorsement is for another issuer")
     load_public_key(new)
@@ -229,6 +265,8 @@ def _endorsed_successor(endorsement: bytes, endorser: str, issuer: str) -> bytes
 def _parse(obj: Any) -> IssuerMetadata:
     if not isinstance(obj, Mapping) or obj.get("v") != FORMAT_VERSION:
         raise MalformedError("not version 1 issuer metadata")
+    if set(obj) != _METADATA_FIELDS:
+        raise MalformedError("issuer metadata holds other fields than those of version 1")
     try:
         names = obj["names"]
         if not isinstance(names, Mapping) or not all(
@@ -236,12 +274,12 @@ def _parse(obj: Any) -> IssuerMetadata:
         ):
             raise MalformedError("names map language codes to text")
         keys = tuple(_parse_key(k) for k in obj["keys"])
-        lists = tuple(
-            StatusListRef(id=_uint(r["id"]), uri=_text(r["uri"])) for r in obj["status_lists"]
-        )
+        lists = tuple(_parse_list(r) for r in obj["status_lists"])
+        if len({r.id for r in lists}) != len(lists):
+            raise MalformedError("two status lists have the same id")
         root = obj["root"]
         load_public_key(root)
-        endorsements = tuple(obj.get("endorsements", ()))
+        endorsements = tuple(obj["endorsements"])
         if not all(isinstance(e, bytes) for e in endorsements):
             raise MalformedError("endorsements are byte strings")
         meta = IssuerMetadata(
@@ -253,17 +291,25 @@ def _parse(obj: Any) -> IssuerMetadata:
             status_list_size=_uint(obj["status_list_size"]),
             serial=_uint(obj["serial"]),
             issued_at=_required_dt(obj["iat"]),
-            ttl=_uint(obj["ttl"]),
+            ttl=_duration(obj["ttl"]),
             endorsements=endorsements,
         )
     except (KeyError, TypeError) as exc:
         raise MalformedError("issuer metadata lacks a field or has a wrong type") from exc
-    if meta.status_list_size <= 0:
-        raise MalformedError("the status list size must be positive")
+    if meta.status_list_size < MIN_STATUS_LIST_SIZE or meta.status_list_size % 4:
+        raise MalformedError("a status list holds at least 131,072 entries, a multiple of 4")
     return meta
 
 
+def _parse_list(obj: Any) -> StatusListRef:
+    if not isinstance(obj, Mapping) or set(obj) != _LIST_FIELDS:
+        raise MalformedError("a status list reference is {id, uri}")
+    return StatusListRef(id=_uint(obj["id"]), uri=_text(obj["uri"]))
+
+
 def _parse_key(obj: Any) -> PublishedKey:
+    if not isinstance(obj, Mapping) or set(obj) != _KEY_FIELDS:
+        raise MalformedError("a published key has exactly kid, pub, state, nbf, exp and retired")
     try:
         state = KeyState(obj["state"])
     except ValueError as exc:
@@ -272,20 +318,32 @@ def _parse_key(obj: Any) -> PublishedKey:
     load_public_key(pub)
     if kid != key_id(pub):
         raise MalformedError("a published key's kid does not match its public key")
-    return PublishedKey(
+    published = PublishedKey(
         kid=kid,
         public_key=pub,
         state=state,
         not_before=_required_dt(obj["nbf"]),
-        not_after=_dt(obj.get("exp")),
-        retired_at=_dt(obj.get("retired")),
+        not_after=_dt(obj["exp"]),
+        retired_at=_dt(obj["retired"]),
     )
+    if state is KeyState.RETIRED and published.retired_at is None:
+        raise MalformedError("a retired key gives its retirement time")
+    if published.not_after is not None and published.not_after <= published.not_before:
+        raise MalformedError("a published key's exp is not after its nbf")
+    return published
 
 
 def _uint(value: Any) -> int:
-    if type(value) is not int or value < 0:
-        raise MalformedError("expected a non-negative integer")
+    if type(value) is not int or not 0 <= value <= MAX_UINT:
+        raise MalformedError("expected an integer from 0 to 2^64 - 1")
     return value
+
+
+def _duration(value: Any) -> int:
+    """A number of seconds, bounded like a NumericDate so that iat + ttl is a date."""
+    if _uint(value) > MAX_NUMERIC_DATE:
+        raise MalformedError("a duration in the metadata is out of range")
+    return int(value)
 
 
 def _text(value: Any) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import secrets
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
 import cbor2
@@ -21,11 +21,13 @@ from . import cose
 from .errors import (
     BadSignatureError,
     ExpiredError,
-    KeyRevokedError,
     MalformedError,
+    NotYetValidError,
+    RollbackError,
     UnknownKeyError,
 )
-from .keys import KeyResolver, KeyState, key_id
+from .keys import KeyResolver, check_key_validity, key_id
+from .token import CLOCK_SKEW, MAX_NUMERIC_DATE
 
 TYP_STATUS_LIST = "application/statuslist+cwt"
 CLAIM_ISS = 1
@@ -34,7 +36,10 @@ CLAIM_EXP = 4
 CLAIM_IAT = 6
 CLAIM_TTL = 65534
 CLAIM_STATUS_LIST = 65533
-ALLOWED_BITS = (1, 2, 4, 8)
+ALLOWED_BITS = (1, 2, 4, 8)  # the draft's; this format's lists use STATUS_BITS only
+STATUS_BITS = 2
+_REQUIRED_CLAIMS = frozenset({CLAIM_ISS, CLAIM_SUB, CLAIM_IAT, CLAIM_TTL, CLAIM_STATUS_LIST})
+_ALLOWED_CLAIMS = _REQUIRED_CLAIMS | {CLAIM_EXP}
 MIN_STATUS_LIST_SIZE = 131_072  # herd privacy: no list is smaller (DESIGN.md section 4)
 MAX_STATUS_LIST_SIZE = 1 << 26  # refuse to inflate more than 64 Mi entries from the wire
 _ZLIB_LEVEL = 9
@@ -177,7 +182,7 @@ def sign_status_list(
         cose.HEADER_KID: key_id(signing_key),
         cose.HEADER_TYP: TYP_STATUS_LIST,
     }
-    return cose.sign1(header, cbor2.dumps(claims), signing_key)
+    return cose.sign1(header, cbor2.dumps(claims, canonical=True), signing_key)
 
 
 def verify_status_list(
@@ -186,7 +191,15 @@ def verify_status_list(
     resolve_key: KeyResolver,
     now: datetime,
     expected_uri: str | None = None,
+    expected_size: int | None = None,
+    min_issued_at: datetime | None = None,
 ) -> VerifiedStatusList:
+    """Verify a Status List Token (docs/card-format.md section 6), in the order given there.
+
+    ``expected_uri`` and ``expected_size`` come from the issuer's metadata (the URI the list
+    was fetched from, ``status_list_size``); ``min_issued_at`` is the issue time of the copy
+    already stored, below which the token is a rollback.
+    """
     if not isinstance(token, bytes) or len(token) > MAX_STATUS_LIST_SIZE:
         raise MalformedError("a status list token is a byte string of bounded size")
     message = cose.decode_sign1(token)
@@ -195,29 +208,43 @@ def verify_status_list(
     if key is None:
         raise UnknownKeyError("no trusted issuer has this status list's signing key")
     cose.verify_signature(message, key.public_key)
-    if key.state is KeyState.REVOKED:
-        raise KeyRevokedError("the status list's signing key has been revoked")
-    claims = cose.loads(message.payload)
-    if not isinstance(claims, dict) or not {CLAIM_SUB, CLAIM_IAT, CLAIM_STATUS_LIST} <= set(claims):
-        raise MalformedError("a status list token has sub, iat and status_list claims")
-    uri, iat = claims[CLAIM_SUB], claims[CLAIM_IAT]
-    exp, ttl = claims.get(CLAIM_EXP), claims.get(CLAIM_TTL)
-    if claims.get(CLAIM_ISS) != key.issuer:
+    claims = cose.loads_deterministic(message.payload)
+    if not isinstance(claims, dict) or not _REQUIRED_CLAIMS <= set(claims) <= _ALLOWED_CLAIMS:
+        raise MalformedError("a status list token has iss, sub, iat, ttl, status_list, maybe exp")
+    uri, iat, ttl, exp = (
+        claims[CLAIM_SUB],
+        claims[CLAIM_IAT],
+        claims[CLAIM_TTL],
+        claims.get(CLAIM_EXP),
+    )
+    if not isinstance(claims[CLAIM_ISS], str) or not isinstance(uri, str):
+        raise MalformedError("the status list token's iss and sub are text")
+    if not all(type(t) is int and 0 <= t <= MAX_NUMERIC_DATE for t in (iat, ttl)) or not (
+        exp is None or (type(exp) is int and iat < exp <= MAX_NUMERIC_DATE)
+    ):
+        raise MalformedError("the status list token's iat, ttl or exp is out of range")
+    listed = claims[CLAIM_STATUS_LIST]
+    if not isinstance(listed, dict) or set(listed) != {"bits", "lst"}:
+        # The draft allows more (aggregation_uri); this format's lists carry nothing else.
+        raise MalformedError("a StatusList of this format holds exactly bits and lst")
+    status_list = StatusList._from_object(listed)
+    if status_list.bits != STATUS_BITS:
+        raise MalformedError("a status list of this format has 2 bits per entry")
+    if claims[CLAIM_ISS] != key.issuer:
         raise BadSignatureError("the status list names another issuer than its signing key")
-    if not isinstance(uri, str) or type(iat) is not int or iat < 0:
-        raise MalformedError("the status list token's sub or iat has the wrong type")
-    if (exp is not None and type(exp) is not int) or (ttl is not None and type(ttl) is not int):
-        raise MalformedError("the status list token's exp or ttl has the wrong type")
     if expected_uri is not None and uri != expected_uri:
         raise MalformedError("the status list token is for another list")
-    status_list = StatusList._from_object(claims[CLAIM_STATUS_LIST])
-    try:
-        issued_at = datetime.fromtimestamp(iat, UTC)
-        expires_at = None if exp is None else datetime.fromtimestamp(exp, UTC)
-    except (OverflowError, ValueError, OSError) as exc:
-        raise MalformedError("the status list token's dates are out of range") from exc
+    if expected_size is not None and status_list.size != expected_size:
+        raise MalformedError("the status list does not hold the number of entries announced")
+    issued_at = datetime.fromtimestamp(iat, UTC)
+    expires_at = None if exp is None else datetime.fromtimestamp(exp, UTC)
+    check_key_validity(key, issued_at, "status list")
+    if issued_at > now + CLOCK_SKEW:
+        raise NotYetValidError("the status list is dated in the future")
     if expires_at is not None and now >= expires_at:
         raise ExpiredError("the status list has expired")
+    if min_issued_at is not None and issued_at < min_issued_at:
+        raise RollbackError("the status list is older than the copy already accepted")
     return VerifiedStatusList(
         issuer=key.issuer,
         uri=uri,
@@ -226,3 +253,44 @@ def verify_status_list(
         expires_at=expires_at,
         ttl=ttl,
     )
+
+
+def is_stale(
+    issued_at: datetime, expires_at: datetime | None, *, now: datetime, max_age: timedelta
+) -> bool:
+    """A list is too old to rely on past the verifier's maximum age or past its own expiry
+    (docs/card-format.md section 6.1)."""
+    return now - issued_at > max_age or (expires_at is not None and now >= expires_at)
+
+
+def card_status(
+    index: int,
+    *,
+    size: int,
+    lists: Mapping[int, VerifiedStatusList],
+    now: datetime,
+    max_age: timedelta,
+) -> tuple[str, datetime | None]:
+    """A verified card's status (section 6.1) and when its issuer vouched for it.
+
+    ``lists`` holds the accepted lists by their ``id``: index ``i`` is in the list whose id is
+    ``i div size``, whatever its place in the metadata. Anything short of a fresh list with a
+    meaningful entry gives ``status_unknown``, never a silent ``valid``.
+    """
+    list_id, position = divmod(index, size)
+    listed = lists.get(list_id)
+    if listed is None:
+        return "status_unknown", None
+    checked_at = listed.issued_at
+    if is_stale(listed.issued_at, listed.expires_at, now=now, max_age=max_age):
+        return "status_unknown", checked_at
+    if not 0 <= position < listed.status_list.size:
+        return "status_unknown", checked_at
+    return _STATUS_RESULTS.get(listed.status_list.get(position), "status_unknown"), checked_at
+
+
+_STATUS_RESULTS: dict[int, str] = {
+    Status.VALID: "valid",
+    Status.REVOKED: "revoked",
+    Status.SUSPENDED: "suspended",
+}

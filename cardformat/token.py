@@ -10,29 +10,38 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import _cbor, cose
+from ._unicode14 import UNASSIGNED_RANGES, UNICODE_VERSION
 from .base45 import b45decode, b45encode
 from .errors import (
     BadSignatureError,
     ExpiredError,
-    KeyRevokedError,
     MalformedError,
     NotYetValidError,
     UnknownKeyError,
     UnsupportedVersionError,
 )
-from .keys import KeyResolver, KeyState, key_id
+from .keys import KeyResolver, check_key_validity, key_id
 from .numbers import card_number_value, format_card_number
 
 PREFIX = "MC1:"
-MAX_TEXT_LENGTH = 512  # checked before any parsing; a v1 token is at most about 360 characters
+MAX_TEXT_LENGTH = 512  # checked before any parsing; a v1 card's text is at most 351 characters
 MAX_NAME_BYTES = 100
 MAX_STATUS_INDEX = 2**32 - 1
+# Every NumericDate of the format (iat, exp, key and list times) is at most 2^32 - 1 (year
+# 2106): a uint of at most 5 bytes, which the size claims of docs/card-format.md rely on.
+MAX_NUMERIC_DATE = 2**32 - 1
+# Birth dates: 0001-01-01 to 9999-12-31 in days since 1970-01-01, the dates a four-digit-year
+# full-date (RFC 3339) can show. They are exactly Python's dates, so a date object is always in
+# range and a tag 100 outside it does not decode.
+MIN_BIRTH_DAY = -719_162
+MAX_BIRTH_DAY = 2_932_896
 CLOCK_SKEW = timedelta(minutes=5)  # a phone's clock may run a little fast or slow
 
 CLAIM_ISS = 1
@@ -52,6 +61,43 @@ _EPOCH = date(1970, 1, 1)
 _FORBIDDEN_IN_NAME = re.compile(
     "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010ffff"
     "\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _ranges(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The first and last code points of ``FIRST-LAST`` hexadecimal ranges, in order."""
+    pairs = [tuple(int(bound, 16) for bound in item.split("-")) for item in text.split(",")]
+    return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+
+
+# Code points unassigned in Unicode 14.0, refused in names: NFC is the same in every Unicode
+# version from 14.0 on for the characters it assigns, and only for those (section 3.2).
+_UNASSIGNED_FIRST, _UNASSIGNED_LAST = _ranges(UNASSIGNED_RANGES)
+_ALL_ASSIGNED_BELOW = 0x378  # U+0000 to U+0377 are all assigned: most names stop here
+
+
+def _unassigned_in(name: str) -> str | None:
+    """The first character of ``name`` unassigned in Unicode 14.0, if any.
+
+    A binary search per character above U+0377 (a regular expression over the 698 ranges costs
+    ten times more, which would show in the verify rate)."""
+    if name.isascii():
+        return None
+    for ch in name:
+        code = ord(ch)
+        if code >= _ALL_ASSIGNED_BELOW:
+            at = bisect_right(_UNASSIGNED_FIRST, code) - 1
+            if at >= 0 and code <= _UNASSIGNED_LAST[at]:
+                return ch
+    return None
+
+
+# A name may not start or end with any of these (docs/card-format.md section 3.2): the Unicode
+# White_Space characters, listed here rather than taken from str.strip() so that the rule does
+# not move with a Unicode version. Those among them forbidden anywhere are listed too.
+NAME_EDGE_SPACES = frozenset(
+    "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 
 
@@ -88,9 +134,9 @@ def validate_holder_name(name: str) -> str:
 
 def _check_name(name: str) -> None:
     """The rules of docs/card-format.md section 3.2 for a name already in NFC."""
-    if not name.strip():
+    if not name:
         raise MalformedError("the holder name is empty")
-    if name != name.strip():
+    if name[0] in NAME_EDGE_SPACES or name[-1] in NAME_EDGE_SPACES:
         raise MalformedError("the holder name starts or ends with a space")
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise MalformedError(f"the holder name is longer than {MAX_NAME_BYTES} UTF-8 bytes")
@@ -98,6 +144,12 @@ def _check_name(name: str) -> None:
     if forbidden:
         raise MalformedError(
             f"the holder name holds a forbidden character U+{ord(forbidden.group()):04X}"
+        )
+    unassigned = _unassigned_in(name)
+    if unassigned is not None:
+        raise MalformedError(
+            f"the holder name holds U+{ord(unassigned):04X}, "
+            f"unassigned in Unicode {UNICODE_VERSION}"
         )
 
 
@@ -186,8 +238,8 @@ def sign_card(
     if not isinstance(card.status_index, int) or not 0 <= card.status_index <= MAX_STATUS_INDEX:
         raise MalformedError("the status index is out of range")
     issued, expires = _numeric_date(now), _numeric_date(expires_at)
-    if expires <= issued:
-        raise MalformedError("a card must expire after it is issued")
+    if not 0 <= issued < expires <= MAX_NUMERIC_DATE:
+        raise MalformedError("a card must expire after it is issued, by 2106")
     payload = encode_claims(
         issuer=issuer,
         issued_at=issued,
@@ -214,8 +266,7 @@ def decode_text(text: str) -> bytes:
     return b45decode(text, len(PREFIX))
 
 
-# Looked up once: the verify path runs these comparisons for every card.
-_REVOKED = KeyState.REVOKED
+# Looked up once: the verify path runs this comparison for every card.
 _BIRTH_DATE_TYPES = (date, type(None))
 
 
@@ -229,10 +280,7 @@ def verify_card(text: str, *, resolve_key: KeyResolver, now: datetime) -> Verifi
     issuer, issued_at, expires_at, card = _parse_claims(message.payload)
     if issuer != key.issuer:
         raise BadSignatureError("the card names another issuer than the key that signed it")
-    if key.state is _REVOKED:
-        raise KeyRevokedError("the card's signing key has been revoked")
-    if key.retired_at is not None and issued_at > key.retired_at:
-        raise KeyRevokedError("the card was signed after its key was retired")
+    check_key_validity(key, issued_at, "card")
     if now + CLOCK_SKEW < issued_at:
         raise NotYetValidError("the card is not valid yet")
     if now >= expires_at:
@@ -260,7 +308,9 @@ def _parse_claims(payload: bytes) -> tuple[str, datetime, datetime, Card]:
     if not unicodedata.is_normalized("NFC", name):
         raise MalformedError("the holder name is not in Unicode NFC")
     _check_name(name)
-    if not 0 <= iat < exp or not 0 <= index <= MAX_STATUS_INDEX:
+    # A birth date that decoded is a Python date, always within MIN_BIRTH_DAY..MAX_BIRTH_DAY;
+    # one outside that range does not decode and was refused above.
+    if not 0 <= iat < exp <= MAX_NUMERIC_DATE or not 0 <= index <= MAX_STATUS_INDEX:
         raise MalformedError("the card's validity or status index is out of range")
     try:
         issued_at, expires_at = datetime.fromtimestamp(iat, UTC), datetime.fromtimestamp(exp, UTC)

@@ -195,7 +195,7 @@ def _fmt(moment: datetime | None) -> str:
 @service_command
 def keys_list() -> None:
     """List signing keys with their state."""
-    from .services.keys import get_city, list_keys
+    from .services.keys import expiry_warning, get_city, list_keys
 
     session, _ = _ctx()
     get_city(session)
@@ -204,6 +204,13 @@ def keys_list() -> None:
         click.echo(
             f"{key.kid}  {key.state:<8} {_fmt(key.not_before):<21} {_fmt(key.not_after):<21} "
             f"{_fmt(key.retired_at if key.state == 'retired' else key.revoked_at)}"
+        )
+    ends = expiry_warning(session, now=_now())
+    if ends is not None:
+        click.echo(
+            f"Warning: the active key ends {_fmt(ends)}; the first signature within a day of "
+            "that rotates it. Run `keys rotate` at a quiet time so partners sync first.",
+            err=True,
         )
 
 

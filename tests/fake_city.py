@@ -62,17 +62,21 @@ def published_key(
     )
 
 
-def published_vector_key(entry: Mapping[str, Any], *, not_before: datetime) -> PublishedKey:
+def published_vector_key(entry: Mapping[str, Any]) -> PublishedKey:
     """How the metadata lists a signing key of the card-format vectors (an entry of "keys" in
-    tests/vectors/cards.json: public part, state, retirement time)."""
-    retired = entry["retired_at"]
+    tests/vectors/cards.json: public part, state, retirement time, nbf and exp)."""
     return PublishedKey(
         kid=bytes.fromhex(entry["kid"]),
         public_key=bytes.fromhex(entry["public_key"]),
         state=KeyState(entry["state"]),
-        not_before=not_before,
-        retired_at=datetime.fromisoformat(retired.replace("Z", "+00:00")) if retired else None,
+        not_before=_vector_time(entry["not_before"]),
+        not_after=_vector_time(entry["not_after"]) if entry["not_after"] else None,
+        retired_at=_vector_time(entry["retired_at"]) if entry["retired_at"] else None,
     )
+
+
+def _vector_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def issuer_metadata(

@@ -368,14 +368,7 @@ def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -
                 stored=previous.token if previous is not None and same_uri else None,
                 etag=previous.etag if previous is not None else None,
             )
-            verified = verify_status_list(
-                token, resolve_key=own_keys.get, now=now, expected_uri=ref.uri
-            )
-            if verified.status_list.size != metadata.status_list_size:
-                raise PartnerError(
-                    f"it holds {verified.status_list.size} entries, "
-                    f"the metadata says {metadata.status_list_size}"
-                )
+            old = None
             if previous is not None and previous.token != token:
                 try:
                     old = verify_status_list(
@@ -386,8 +379,16 @@ def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -
                     )
                 except CardFormatError:
                     old = None  # the stored one no longer verifies (key revoked): replace it
-                if old is not None and verified.issued_at < old.issued_at:
-                    raise PartnerError("it is older than the copy we have (rollback)")
+            # Steps S1 to S11 of docs/card-format.md section 6, announced size and rollback
+            # included: the rules live in cardformat.
+            verify_status_list(
+                token,
+                resolve_key=own_keys.get,
+                now=now,
+                expected_uri=ref.uri,
+                expected_size=metadata.status_list_size,
+                min_issued_at=old.issued_at if old is not None else None,
+            )
             out.lists[ref.id] = StoredStatusList(
                 id=ref.id, uri=ref.uri, token=token, fetched_at=now, etag=etag
             )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from threading import Lock
 
-from cardformat import CardFormatError, Status, VerifiedCard, verify_card
+from cardformat import CardFormatError, VerifiedCard, card_status, statuslist, verify_card
 
 from .trust import LoadedPartner, TrustIndex
 
@@ -106,34 +106,19 @@ def verify_text(
 def _status(
     verified: VerifiedCard, partner: LoadedPartner, *, now: datetime, max_status_age: timedelta
 ) -> tuple[str, datetime | None]:
-    """The card's status from the partner's last verified list, or status_unknown.
+    """The card's status from the partner's last verified lists (docs/card-format.md section
+    6.1, cardformat.card_status), or status_unknown.
 
     ``status_checked_at`` is the list's issued-at time: the moment the issuer vouched for the
     status, which is what an agent needs to judge it (not when we happened to download it).
     """
-    try:
-        ref, position = partner.metadata.status_list_ref(verified.card.status_index)
-    except LookupError:
-        return "status_unknown", None  # the issuer publishes no list for this index
-    listed = partner.status_lists.get(ref.id)
-    if listed is None:
-        return "status_unknown", None  # never fetched, or the last fetch did not verify
-    checked_at = listed.issued_at
-    if is_stale(listed.issued_at, listed.expires_at, now=now, max_status_age=max_status_age):
-        # An old list may miss a revocation: say so rather than answer a silent "valid".
-        return "status_unknown", checked_at
-    try:
-        status = listed.status_list.get(position)
-    except IndexError:
-        return "status_unknown", checked_at
-    if status == Status.VALID:
-        return "valid", checked_at
-    if status == Status.REVOKED:
-        return "revoked", checked_at
-    if status == Status.SUSPENDED:
-        return "suspended", checked_at
-    # Value 3 has no meaning in this profile; refuse to guess.
-    return "status_unknown", checked_at
+    return card_status(
+        verified.card.status_index,
+        size=partner.metadata.status_list_size,
+        lists=partner.status_lists,
+        now=now,
+        max_age=max_status_age,
+    )
 
 
 def is_stale(
@@ -144,6 +129,4 @@ def is_stale(
     max_status_age: timedelta,
 ) -> bool:
     """A list is too old to rely on past the policy's age or past its own expiry."""
-    if now - issued_at > max_status_age:
-        return True
-    return expires_at is not None and now >= expires_at
+    return statuslist.is_stale(issued_at, expires_at, now=now, max_age=max_status_age)

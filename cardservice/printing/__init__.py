@@ -50,13 +50,21 @@ No personal data goes into the PDF metadata. Rendering is thread-safe.
 """
 
 from ._fonts import preload as preload_fonts
+from ._layout import fit_holder_name
 from ._render import InvalidCardError, Layout, PrintableCard, render_batch, render_card_pdf
 from ._text import unsupported_characters
+
+
+def holder_name_fits(name: str) -> bool:
+    """Whether the card prints ``name`` whole in its box (no ellipsis)."""
+    return not fit_holder_name(name).cut
+
 
 __all__ = [
     "InvalidCardError",
     "Layout",
     "PrintableCard",
+    "holder_name_fits",
     "preload_fonts",
     "render_batch",
     "render_card_pdf",

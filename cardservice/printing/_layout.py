@@ -221,16 +221,7 @@ def draw_front(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set
     # Name, at most two lines in its box.
     _label(canvas, "name", _COL_A, 37.4 * MM)
     canvas.setFillColor(INK)
-    name = _text.fit(
-        face.holder_name,
-        "bold",
-        width=_RIGHT - _COL_A,
-        height=9.5 * MM,
-        max_size=12.0,
-        min_size=6.5,
-        # Two lines at 8 pt read better at a glance than one line at 6.5 pt.
-        min_single_line=8.0,
-    )
+    name = fit_holder_name(face.holder_name)
     # A right-to-left name on two lines is set flush right, so both lines start on the same
     # edge; on one line it starts under the label like every other field.
     if len(name.lines) > 1 and name.lines[0].rtl:
@@ -343,3 +334,18 @@ def sheet_caption(canvas: Canvas) -> None:
     line = _text.shape_line(SHEET_CAPTION, "regular")
     size = min(7.0, (A4[0] - 2 * _SHEET_X0) * 1000 / line.units)
     _text.draw_line(canvas, line, A4[0] / 2, A4[1] - 14.0 * MM, size, align="center")
+
+
+def fit_holder_name(name: str) -> _text.Block:
+    """The holder's name in its box on the front: at most two lines. Enrolment refuses a name
+    that does not fit whole (``cut``), so the card never prints less than the name signed."""
+    return _text.fit(
+        name,
+        "bold",
+        width=_RIGHT - _COL_A,
+        height=9.5 * MM,
+        max_size=12.0,
+        min_size=6.5,
+        # Two lines at 8 pt read better at a glance than one line at 6.5 pt.
+        min_single_line=8.0,
+    )

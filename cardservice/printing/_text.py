@@ -88,6 +88,7 @@ class Block:
     size: float
     lines: tuple[Line, ...]
     leading: float
+    cut: bool = False  # the text did not fit whole: its last line ends with an ellipsis
 
 
 def _is_neutral(ch: str) -> bool:
@@ -290,7 +291,7 @@ def fit(
     size = min_size
     lines = wrap(text, style, width * 1000.0 / size, one.rtl)[:max_lines]
     lines[-1] = _ellipsize(lines[-1], style, width * 1000.0 / size)
-    return Block(size=size, lines=tuple(lines), leading=leading)
+    return Block(size=size, lines=tuple(lines), leading=leading, cut=True)
 
 
 def draw_line(

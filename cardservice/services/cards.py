@@ -26,7 +26,7 @@ from ._types import DbSession
 from .audit import Actor
 from .context import Deps
 from .errors import ConflictError, NotFoundError, ValidationError
-from .keys import _new_status_list, active_signing_key, get_city, locked_city
+from .keys import _new_status_list, active_signing_key, get_city, locked_city, rotate_if_due
 from .locking import lock
 from .residents import WrappedKey, data_keys, open_record
 from .residents import _load as load_resident
@@ -144,8 +144,8 @@ class _Signer:
     key: Ed25519PrivateKey
 
     @classmethod
-    def load(cls, session: DbSession, deps: Deps) -> _Signer:
-        key_record, key = active_signing_key(session, deps)
+    def load(cls, session: DbSession, deps: Deps, now: datetime) -> _Signer:
+        key_record, key = active_signing_key(session, deps, now=now)
         return cls(get_city(session), key_record, key)
 
 
@@ -160,8 +160,9 @@ def _sign(
     signer: _Signer | None = None,
 ) -> str:
     if signer is None:
-        signer = _Signer.load(session, deps)
+        signer = _Signer.load(session, deps, now)
     city, key_record, key = signer.city, signer.key_record, signer.key
+    # A signer loaded once for a batch signs every card at the batch's `now`, checked at load.
     token = cardformat.sign_card(
         cardformat.Card(
             number=card.number,
@@ -225,6 +226,8 @@ def issue_card(
     session: DbSession, deps: Deps, resident_id: str, *, now: datetime, actor: Actor
 ) -> IssuedCard:
     """A new card for a resident who has no live card (use renew or replace otherwise)."""
+    # Before any lock: a key near its not_after is replaced first (keys.rotate_if_due).
+    rotate_if_due(session, deps, now=now)
     # The row lock makes a double click at the counter issue one card, not two.
     resident = load_resident(session, resident_id, for_update=True)
     if _has_live_card(session, resident.id, now):
@@ -281,7 +284,7 @@ def _printable(
     )
     record = open_record(session, deps, resident, key)
     if signer is None:
-        signer = _Signer.load(session, deps)
+        signer = _Signer.load(session, deps, now)
     token = _sign(
         session,
         deps,
@@ -326,6 +329,8 @@ def print_card(
 
     Signing again means a reprint after a key rotation or compromise carries the current key.
     """
+    # Before any lock: a key near its not_after is replaced first (keys.rotate_if_due).
+    rotate_if_due(session, deps, now=now)
     card = get_card(session, number, for_update=True)
     printable = _printable(
         session,
@@ -361,6 +366,8 @@ def print_batch(
     a key loaded once; print marks and audit entries are committed per chunk, and the rows are
     released after, so the session does not grow with the batch.
     """
+    # Before any lock: a key near its not_after is replaced first (keys.rotate_if_due).
+    rotate_if_due(session, deps, now=now)
     signer: _Signer | None = None
     for chunk in _chunks(numbers, commit_every):
         # Locked in one order (by number), so two batches sharing cards cannot deadlock; a card
@@ -374,7 +381,7 @@ def print_batch(
         keys = data_keys(session, [c.resident_id for c in rows if c.resident_id])
         by_number = {card.number: card for card in rows}
         if signer is None:
-            signer = _Signer.load(session, deps)
+            signer = _Signer.load(session, deps, now)
         for number in chunk:
             card = by_number.get(number)
             if card is None:
@@ -402,6 +409,8 @@ def renew_card(
     session: DbSession, deps: Deps, number: Any, *, now: datetime, actor: Actor
 ) -> IssuedCard:
     """Extend a card by the policy's validity, from today; same number, new token."""
+    # Before any lock: a key near its not_after is replaced first (keys.rotate_if_due).
+    rotate_if_due(session, deps, now=now)
     card = get_card(session, number, for_update=True)
     if card.resident_id is None:
         raise ConflictError(
@@ -521,6 +530,8 @@ def replace_card(
     session: DbSession, deps: Deps, number: Any, *, reason: Any, now: datetime, actor: Actor
 ) -> IssuedCard:
     """Lost, stolen or damaged: the old card is revoked and a new one (new number) issued."""
+    # Before any lock: a key near its not_after is replaced first (keys.rotate_if_due).
+    rotate_if_due(session, deps, now=now)
     reason = _check_reason(reason, REPLACE_REASONS)
     old = get_card(session, number, for_update=True)
     if old.resident_id is None:

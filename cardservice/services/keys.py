@@ -31,6 +31,13 @@ from .locking import lock
 # Signing keys are rotated yearly by default (DESIGN.md section 4); not_after tells partners when
 # a key stops being used for new cards, retirement ends its use for real.
 SIGNING_KEY_LIFETIME = timedelta(days=366)
+# Verifiers refuse a card or status list issued outside its key's nbf..exp (docs/card-format.md
+# section 4), so a key is never used that close to its not_after: the first signature within
+# this margin rotates it first (rotate_if_due). `keys list` warns a month ahead, so that an
+# admin can rotate at a quiet time and let partners sync before the counters use the new key.
+ROTATE_AHEAD = timedelta(days=1)
+EXPIRY_WARNING = timedelta(days=30)
+AUTO_ROTATION = Actor.system("key-expiry")
 
 
 @dataclass(frozen=True)
@@ -159,16 +166,73 @@ def _decrypt(blob: bytes, sealer: KeySealer) -> Ed25519PrivateKey:
         ) from None
 
 
-def active_signing_key(session: DbSession, deps: Deps) -> tuple[SigningKey, Ed25519PrivateKey]:
-    record = session.scalars(
+def _active_record(session: DbSession) -> SigningKey | None:
+    # populate_existing: a copy in the identity map may predate a rotation by another worker.
+    return session.scalars(
         select(SigningKey)
         .where(SigningKey.state == KeyState.ACTIVE.value)
         .order_by(SigningKey.not_before.desc(), SigningKey.id.desc())
         .limit(1)
+        .execution_options(populate_existing=True)
     ).first()
+
+
+def _seconds(moment: datetime) -> int:
+    # Tokens and the published nbf/exp carry whole seconds (cardformat): compare as verifiers do.
+    return int(moment.timestamp())
+
+
+def can_sign_at(record: SigningKey, now: datetime) -> bool:
+    """Whether a token issued at `now` under this key passes the verifiers' nbf..exp check."""
+    issued = _seconds(now)
+    if issued < _seconds(record.not_before):
+        return False
+    return record.not_after is None or issued < _seconds(record.not_after)
+
+
+def rotation_due(record: SigningKey, now: datetime) -> bool:
+    """The key must be replaced before signing at `now`: outside its validity, or within
+    ROTATE_AHEAD of its end."""
+    return not can_sign_at(record, now) or not can_sign_at(record, now + ROTATE_AHEAD)
+
+
+def active_signing_key(
+    session: DbSession, deps: Deps, *, now: datetime
+) -> tuple[SigningKey, Ed25519PrivateKey]:
+    """The key that signs at `now`. Never one that verifiers would refuse at `now`: callers
+    run rotate_if_due first, so this refusal is the last line, not the way keys get rotated."""
+    record = _active_record(session)
     if record is None:
         raise SigningKeyError(_l("There is no active signing key: rotate to create one."))
+    if not can_sign_at(record, now):
+        raise SigningKeyError(
+            _l("The active signing key is outside its validity: rotate to create one.")
+        )
     return record, _decrypt(record.private_key_pem, deps.key_sealer)
+
+
+def rotate_if_due(session: DbSession, deps: Deps, *, now: datetime) -> bool:
+    """Rotate the active key, in a transaction of its own, when it may not sign at `now`
+    (rotation_due). Returns whether this call rotated.
+
+    Called at the start of every signing path, before it takes any lock or writes anything:
+    the rotation commits, and it locks every status list and the city, which a signing path
+    holding a status list could not take in the app's lock order (services.locking). The check
+    is one indexed read; the decision is made again under the locks, so two workers finding
+    the key due at once rotate it once.
+    """
+    record = _active_record(session)
+    if record is None or not rotation_due(record, now):
+        return False
+    return _rotate(session, deps, now=now, actor=AUTO_ROTATION, only_if_due=True) is not None
+
+
+def expiry_warning(session: DbSession, *, now: datetime) -> datetime | None:
+    """The active key's not_after when it is within EXPIRY_WARNING of `now`, else None."""
+    record = _active_record(session)
+    if record is None or record.not_after is None:
+        return None
+    return record.not_after if record.not_after - now <= EXPIRY_WARNING else None
 
 
 def root_key(session: DbSession, deps: Deps) -> Ed25519PrivateKey:
@@ -207,13 +271,26 @@ def _invalidate_publications(session: DbSession, city: City) -> None:
 
 def rotate_signing_key(session: DbSession, deps: Deps, *, now: datetime, actor: Actor) -> KeyInfo:
     """A new active key; the previous active keys become retired (their cards stay valid)."""
+    info = _rotate(session, deps, now=now, actor=actor, only_if_due=False)
+    assert info is not None
+    return info
+
+
+def _rotate(
+    session: DbSession, deps: Deps, *, now: datetime, actor: Actor, only_if_due: bool
+) -> KeyInfo | None:
+    """rotate_signing_key; with only_if_due, nothing (None) unless every active key is due."""
     require_passphrase(session, deps, now=now)
     # Locked before the keys are read: two rotations at once would otherwise both retire the
     # same key and leave two active ones.
     city = _lock_publications(session)
-    for old in session.scalars(
+    active = session.scalars(
         lock(select(SigningKey).where(SigningKey.state == KeyState.ACTIVE.value))
-    ):
+    ).all()
+    if only_if_due and any(not rotation_due(key, now) for key in active):
+        session.rollback()  # another worker rotated meanwhile
+        return None
+    for old in active:
         old.state = KeyState.RETIRED.value
         old.retired_at = now
         audit.record(session, now=now, actor=actor, action="key.retire", subject=f"key:{old.kid}")

@@ -43,7 +43,6 @@ class Policy:
     name: str
     birth_date_required: bool
     minimum_age: int
-    display_name_max_chars: int
     address_max_chars: int
     languages: tuple[str, ...]
     photo_max_bytes: int
@@ -154,7 +153,6 @@ def parse_policy(data: dict[str, Any], name: str) -> Policy:
         name=name,
         birth_date_required=birth == "required",
         minimum_age=int(enrol.get("minimum_age", 0)),
-        display_name_max_chars=int(enrol.get("display_name_max_chars", 60)),
         address_max_chars=int(enrol.get("address_max_chars", 200)),
         languages=languages,
         photo_max_bytes=int(photo.get("max_bytes", 5 * 1024 * 1024)),

@@ -21,7 +21,7 @@ from ..models import City, SigningKey, StatusListRecord
 from ._types import DbSession
 from .context import Deps
 from .errors import CityNotInitialisedError, NotFoundError
-from .keys import active_signing_key, locked_city, root_key
+from .keys import active_signing_key, locked_city, root_key, rotate_if_due
 from .locking import locked
 
 STATUS_PATH = "/.well-known/citycard/status/"
@@ -128,6 +128,8 @@ def status_list_token(
     if record.token is not None and not _stale(record.token_issued_at, ttl, now):
         assert record.token_issued_at is not None
         return PublishedDocument(record.token, record.token_issued_at, ttl)
+    # Before the list's lock: a key near its not_after is replaced first (keys.rotate_if_due).
+    rotate_if_due(session, deps, now=now)
     # Re-read under the lock: the object above may predate a revocation committed since.
     record = locked(session, StatusListRecord, list_id)
     if record is None:
@@ -136,7 +138,7 @@ def status_list_token(
         city = session.scalars(select(City).limit(1)).first()
         if city is None:
             raise CityNotInitialisedError()
-        _, key = active_signing_key(session, deps)
+        _, key = active_signing_key(session, deps, now=now)
         record.token = cardformat.sign_status_list(
             StatusList.from_lst(record.lst, bits=record.bits),
             issuer=city.code,

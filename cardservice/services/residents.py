@@ -135,11 +135,11 @@ def validate_enrolment(
         errors["display_name"] = _l("The display name is required.")
     else:
         clean_name = unicodedata.normalize("NFC", " ".join(name.split()))
-        if len(clean_name) > policy.display_name_max_chars:
-            errors["display_name"] = _l(
-                "The display name is too long (at most %(n)s characters).",
-                n=policy.display_name_max_chars,
-            )
+        # One limit, the card format's (docs/card-format.md section 3): every name it accepts
+        # is accepted here, provided the card can print it whole (checked below).
+        # (surrogatepass: a lone surrogate is refused just below, not by a crash here)
+        if len(clean_name.encode("utf-8", "surrogatepass")) > cardformat.MAX_NAME_BYTES:
+            errors["display_name"] = _l("The display name is too long to print on the card.")
         elif _has_forbidden_chars(name):
             errors["display_name"] = _l("The display name contains invisible control characters.")
         elif _has_markup(name):
@@ -152,12 +152,16 @@ def validate_enrolment(
             except cardformat.MalformedError:
                 errors["display_name"] = _l("The display name cannot be printed on a card.")
             else:
-                from ..printing import unsupported_characters
+                from ..printing import holder_name_fits, unsupported_characters
 
                 # Refuse at the counter what the card fonts cannot draw, not at print time.
                 if unsupported_characters(clean_name):
                     errors["display_name"] = _l(
                         "The display name uses characters the card cannot print."
+                    )
+                elif not holder_name_fits(clean_name):
+                    errors["display_name"] = _l(
+                        "The display name is too long to print on the card."
                     )
 
     birth: date | None = None

@@ -1,8 +1,10 @@
-"""Generate tests/vectors/cards.json: card-format v1 test vectors.
+"""Generate the card-format v1 test vectors: tests/vectors/cards.json here, and metadata.json,
+status-lists.json and status-decisions.json through generate_documents.py.
 
-Run from the repository root: ``python tests/vectors/generate_cards.py``. The output is
-deterministic (fixed seeds, fixed times, Ed25519 signatures are deterministic), so running it
-again must leave the committed file unchanged; tests/unit/cardformat/test_vectors.py checks that.
+Run from the repository root: ``python tests/vectors/generate_cards.py`` (``make vectors``). The
+output is deterministic (fixed seeds, fixed times, Ed25519 signatures are deterministic), so
+running it again must leave the committed files unchanged; ``--check`` says whether they are,
+and tests/unit/cardformat/test_vectors.py runs it.
 
 Each vector gives the text a scanner would read, the time of verification, and what a v1
 verifier must answer: "valid" with the claims, or the result code of the error it must raise.
@@ -44,6 +46,11 @@ ISSUED = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
 EXPIRES = datetime(2031, 1, 15, 9, 30, tzinfo=UTC)
 CHECKED = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 RETIRED_AT = datetime(2026, 3, 1, tzinfo=UTC)
+KEYS_FROM = datetime(2025, 1, 1, tzinfo=UTC)  # nbf of the keys whose validity is not tested
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LATE_FROM = datetime(2026, 2, 1, tzinfo=UTC)  # nbf of a key published after ISSUED
+ENDED_AT = datetime(2026, 1, 1, tzinfo=UTC)  # exp of a key that ended before ISSUED
+MAX_TIME = 2**32 - 1
 
 
 def seeded_key(label: str) -> Ed25519PrivateKey:
@@ -56,12 +63,20 @@ RETIRED = seeded_key("retired-signing-key")
 REVOKED = seeded_key("revoked-signing-key")
 OTHER_CITY = seeded_key("other-city-key")
 UNKNOWN = seeded_key("key-nobody-trusts")
+BOUNDARY = seeded_key("boundary-values-key")  # valid from 1970: for times at their limits
+LATE = seeded_key("key-valid-from-february")
+ENDED = seeded_key("key-that-ended-in-2025")
 
+# key, issuer, issuer name, state, retired at, nbf, exp
+KEYS: list[tuple[Ed25519PrivateKey, str, str, KeyState, datetime | None, datetime, datetime | None]]
 KEYS = [
-    (ACTIVE, ISSUER, "Strasbourg", KeyState.ACTIVE, None),
-    (RETIRED, ISSUER, "Strasbourg", KeyState.RETIRED, RETIRED_AT),
-    (REVOKED, ISSUER, "Strasbourg", KeyState.REVOKED, None),
-    (OTHER_CITY, "BR SAO", "São Paulo", KeyState.ACTIVE, None),
+    (ACTIVE, ISSUER, "Strasbourg", KeyState.ACTIVE, None, KEYS_FROM, None),
+    (RETIRED, ISSUER, "Strasbourg", KeyState.RETIRED, RETIRED_AT, KEYS_FROM, None),
+    (REVOKED, ISSUER, "Strasbourg", KeyState.REVOKED, None, KEYS_FROM, None),
+    (OTHER_CITY, "BR SAO", "São Paulo", KeyState.ACTIVE, None, KEYS_FROM, None),
+    (BOUNDARY, ISSUER, "Strasbourg", KeyState.ACTIVE, None, EPOCH, None),
+    (LATE, ISSUER, "Strasbourg", KeyState.ACTIVE, None, LATE_FROM, None),
+    (ENDED, ISSUER, "Strasbourg", KeyState.ACTIVE, None, KEYS_FROM, ENDED_AT),
 ]
 
 BASE = Card(
@@ -142,6 +157,18 @@ def flip_signature_bit(card_text: str) -> str:
     return text(bytes(token))
 
 
+def raw_claims(**changes: Any) -> bytes:
+    """The valid claims in deterministic encoding with some values replaced by any CBOR, for
+    values the encoder of the format refuses (out of range, other types). ``card`` changes
+    replace items of the card array by position."""
+    claims = claims_dict()
+    for position, value in changes.pop("card", {}).items():
+        claims[-65537][position] = value
+    for key, value in changes.items():
+        claims[{"iss": 1, "exp": 4, "iat": 6}[key]] = value
+    return cbor2.dumps(claims, canonical=True)
+
+
 def claims_dict() -> dict[int, Any]:
     """The valid claims as a map, for vectors that change their structure."""
     days = (BASE.birth_date - date(1970, 1, 1)).days if BASE.birth_date else None
@@ -161,12 +188,19 @@ def claims_dict() -> dict[int, Any]:
 def vectors() -> list[dict[str, Any]]:
     v: list[dict[str, Any]] = []
 
-    def valid(name: str, card_text: str, card: Card, issued: datetime, expires: datetime) -> None:
+    def valid(
+        name: str,
+        card_text: str,
+        card: Card,
+        issued: datetime,
+        expires: datetime,
+        now: datetime = CHECKED,
+    ) -> None:
         v.append(
             {
                 "name": name,
                 "text": card_text,
-                "now": iso(CHECKED),
+                "now": iso(now),
                 "expected": "valid",
                 "claims": {
                     "issuer": ISSUER,
@@ -340,7 +374,165 @@ def vectors() -> list[dict[str, Any]]:
         "malformed",
         "MalformedError",
     )
+    boundaries(valid, invalid, good)
     return v
+
+
+def boundaries(valid: Callable[..., None], invalid: Callable[..., None], good: str) -> None:
+    """Values at each limit of the format, and one step beyond it; rules alone; the order of the
+    checks inside a step."""
+    at = datetime.fromtimestamp
+    top = Card(
+        number="ZZZZ-ZZ6",
+        holder_name="A" * 100,
+        birth_date=date(9999, 12, 31),
+        status_index=2**32 - 1,
+    )
+    valid(
+        "valid card, every value at its upper limit",
+        signed(top, key=BOUNDARY, expires_at=at(MAX_TIME, UTC)),
+        top,
+        ISSUED,
+        at(MAX_TIME, UTC),
+    )
+    bottom = Card(number="0000-000", holder_name="A", birth_date=date(1, 1, 1), status_index=0)
+    valid(
+        "valid card, every value at its lower limit",
+        signed(bottom, key=BOUNDARY, now=EPOCH, expires_at=at(1, UTC)),
+        bottom,
+        EPOCH,
+        at(1, UTC),
+        now=EPOCH,
+    )
+    for label, name in [
+        ("no-break and ideographic spaces inside the name", "Amina\u00a0Diallo\u3000Ba"),
+        ("name ending with a zero width space (not white space)", "Amina Diallo\u200b"),
+        ("name ending with U+180E (not white space)", "Amina Diallo\u180e"),
+        ("a letter new in Unicode 14.0", "Amina \u0870"),
+    ]:
+        card = BASE._replace(holder_name=name)
+        valid(f"valid card, {label}", signed(card), card, ISSUED, EXPIRES)
+    valid(
+        "valid card, one second before expiry",
+        good,
+        BASE,
+        ISSUED,
+        EXPIRES,
+        now=EXPIRES - timedelta(seconds=1),
+    )
+    valid(
+        "valid card, issued five minutes ahead of the verifier's clock",
+        good,
+        BASE,
+        ISSUED,
+        EXPIRES,
+        now=ISSUED - timedelta(minutes=5),
+    )
+    late = ENDED_AT - timedelta(seconds=1)
+    valid(
+        "valid card, signed in the last second of its key's validity",
+        signed(key=ENDED, now=late),
+        BASE,
+        late,
+        EXPIRES,
+    )
+    valid(
+        "valid card, signed at its key's nbf",
+        signed(key=LATE, now=LATE_FROM),
+        BASE,
+        LATE_FROM,
+        EXPIRES,
+    )
+
+    def bad(
+        name: str, token: bytes, expected: str = "malformed", error: str = "MalformedError"
+    ) -> None:
+        invalid(name, text(token), expected, error)
+
+    invalid("text with a trailing CR LF", good + "\r\n", "malformed", "MalformedError")
+    invalid("text with a trailing LF", good + "\n", "malformed", "MalformedError")
+    invalid("text with a leading space", " " + good, "malformed", "MalformedError")
+    bad("name of 101 UTF-8 bytes", raw_token(payload=raw_claims(card={1: "A" * 101})))
+    bad("empty name", raw_token(payload=raw_claims(card={1: ""})))
+    for label, name in [
+        ("ending with a no-break space", "Amina Diallo\u00a0"),
+        ("starting with an ideographic space", "\u3000Amina Diallo"),
+        ("ending with a thin space", "Amina Diallo\u2009"),
+        ("ending with a space", "Amina Diallo "),
+    ]:
+        bad(f"name {label}", raw_token(payload=raw_claims(card={1: name})))
+    bad(
+        "name with a letter unassigned in Unicode 14.0 (Kawi, Unicode 15.0)",
+        raw_token(payload=raw_claims(card={1: "Amina \U00011f00"})),
+    )
+    bad("expiry at 2^32", raw_token(payload=raw_claims(exp=MAX_TIME + 1)))
+    bad("expiry equal to issue time", raw_token(payload=raw_claims(exp=int(ISSUED.timestamp()))))
+    bad("card number 2^30", raw_token(payload=raw_claims(card={0: 2**30})))
+    bad("status index 2^32", raw_token(payload=raw_claims(card={3: 2**32})))
+    bad(
+        "birth date the day before 0001-01-01",
+        raw_token(payload=raw_claims(card={2: cbor2.CBORTag(100, -719_163)})),
+    )
+    bad(
+        "birth date the day after 9999-12-31",
+        raw_token(payload=raw_claims(card={2: cbor2.CBORTag(100, 2_932_897)})),
+    )
+    bad(
+        "expiry as a bignum (tag 2)",
+        raw_token(payload=raw_claims(exp=cbor2.CBORTag(2, int(EXPIRES.timestamp()).to_bytes(4)))),
+    )
+    bad("payload tagged as a CWT (tag 61)", raw_token(payload=b"\xd8\x3d" + claims_bytes()))
+    extra_in_order = claims_dict() | {5: 0}
+    bad(
+        "extra claim alone, in deterministic order",
+        raw_token(payload=cbor2.dumps(extra_in_order, canonical=True)),
+    )
+    invalid(
+        "issued 301 seconds ahead of the verifier's clock",
+        good,
+        "not_yet_valid",
+        "NotYetValidError",
+        now=ISSUED - timedelta(seconds=301),
+    )
+    bad(
+        "signature of 63 bytes",
+        raw_token(sign=lambda k, m: k.sign(m)[:63]),
+        "bad_signature",
+        "BadSignatureError",
+    )
+    bad(
+        "signature of 65 bytes",
+        raw_token(sign=lambda k, m: k.sign(m) + b"\x00"),
+        "bad_signature",
+        "BadSignatureError",
+    )
+    bad(
+        "unknown key id and a signature of 63 bytes",
+        raw_token(key=UNKNOWN, sign=lambda k, m: k.sign(m)[:63]),
+        "unknown_issuer",
+        "UnknownKeyError",
+    )
+    bad(
+        "unknown header label and a wrong algorithm (row order in step 5)",
+        raw_token(header={cose.HEADER_ALG: -7, cose.HEADER_KID: key_id(ACTIVE), 99: 1}),
+    )
+    bad(
+        "wrong algorithm and a 7-byte key id (row order in step 5)",
+        raw_token(header={cose.HEADER_ALG: -7, cose.HEADER_KID: key_id(ACTIVE)[:7]}),
+        "bad_signature",
+        "BadSignatureError",
+    )
+    bad(
+        "protected header keys out of order",
+        raw_token(header={cose.HEADER_KID: key_id(ACTIVE), cose.HEADER_ALG: cose.ALG_EDDSA}),
+    )
+    invalid("card signed before its key's nbf", signed(key=LATE), "key_revoked", "KeyRevokedError")
+    invalid(
+        "card signed at its key's exp",
+        signed(key=ENDED, now=ENDED_AT),
+        "key_revoked",
+        "KeyRevokedError",
+    )
 
 
 def iso(moment: datetime) -> str:
@@ -356,27 +548,76 @@ def keys() -> list[dict[str, Any]]:
             "issuer_name": name,
             "state": state.value,
             "retired_at": iso(retired) if retired else None,
+            "not_before": iso(nbf),
+            "not_after": iso(exp) if exp else None,
         }
-        for k, issuer, name, state, retired in KEYS
+        for k, issuer, name, state, retired, nbf, exp in KEYS
     ]
+
+
+KEY_SCHEMA = {
+    "kid": "hex, 8 bytes",
+    "public_key": "hex, the raw 32-byte Ed25519 public key",
+    "issuer": "the issuer code the key belongs to",
+    "issuer_name": "the issuer's default name",
+    "state": "active, retired or revoked",
+    "retired_at": "RFC 3339 time or null: the key's retirement time (state retired only)",
+    "not_before": "RFC 3339 time: the key's nbf",
+    "not_after": "RFC 3339 time or null: the key's exp",
+}
+CARD_SCHEMA = {
+    "keys": [KEY_SCHEMA],
+    "vectors": [
+        {
+            "name": "what the vector tests",
+            "text": "the exact text to verify (the token), nothing stripped",
+            "now": "RFC 3339 time: the verifier's current time",
+            "expected": "the result code: valid, malformed, unknown_issuer, bad_signature, "
+            "key_revoked, expired or not_yet_valid",
+            "error": "(invalid vectors) cardformat's error class",
+            "claims": "(valid vectors) issuer, number, holder_name, birth_date (YYYY-MM-DD or "
+            "null), status_index, issued_at, expires_at (RFC 3339)",
+        }
+    ],
+}
 
 
 def build() -> str:
     document = {
-        "description": "Card format v1 test vectors (docs/card-format.md).",
+        "description": "Card format v1 test vectors: card tokens (docs/card-format.md, "
+        "sections 1 to 4). Every listed key is trusted; the card's status is not read here.",
         "generator": "tests/vectors/generate_cards.py",
+        "schema": CARD_SCHEMA,
         "keys": keys(),
         "vectors": vectors(),
     }
+    return dump(document)
+
+
+def dump(document: dict[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
 
 
+def outputs() -> dict[Path, str]:
+    from generate_documents import documents  # a sibling module, imported when run
+
+    return {OUT: build()} | {OUT.with_name(name): dump(doc) for name, doc in documents().items()}
+
+
 def main(argv: list[str]) -> int:
-    output = build()
+    files = outputs()
     if argv[1:] == ["--check"]:
-        return 0 if OUT.read_text(encoding="utf-8") == output else 1
-    OUT.write_text(output, encoding="utf-8")
-    print(f"wrote {OUT.relative_to(ROOT)}")
+        stale = [
+            p.name
+            for p, text in files.items()
+            if not p.exists() or p.read_text(encoding="utf-8") != text
+        ]
+        for name in stale:
+            print(f"{name} does not match its generator", file=sys.stderr)
+        return 1 if stale else 0
+    for path, output in files.items():
+        path.write_text(output, encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

@@ -50,6 +50,9 @@ def build_snapshot(index: TrustIndex, *, now: datetime, max_status_age: int) -> 
                     "retired_at": rfc3339(published.retired_at)
                     if published.state is KeyState.RETIRED
                     else None,
+                    # The key's validity (nbf, exp): a card issued outside it is key_revoked.
+                    "not_before": rfc3339(published.not_before),
+                    "not_after": rfc3339(published.not_after),
                 }
             )
         lists = []

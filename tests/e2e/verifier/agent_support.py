@@ -97,7 +97,7 @@ class FakeIssuer:
                 published_key(
                     self.signing,
                     state=self.key_state,
-                    not_before=now - timedelta(days=400),
+                    not_before=now - timedelta(days=2000),
                     retired_at=self.retired_at,
                 )
             ],

@@ -81,7 +81,10 @@ def _photo(data: bytes, name: str = "photo.jpg", mimetype: str = "image/jpeg") -
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"display_name": LONG_NAME}, "display_name", "too long"),
+        ({"display_name": LONG_NAME}, "display_name", "too long to print"),
+        # Within the card format's 100 bytes, but wider than the name's box on the card.
+        ({"display_name": "m" * 100}, "display_name", "too long to print"),
+        ({"display_name": "é" * 51}, "display_name", "too long to print"),  # 102 bytes
         ({"display_name": ""}, "display_name", "Enter the name"),
         ({"display_name": CONTROL}, "display_name", "invisible"),
         ({"display_name": BIDI_OVERRIDE}, "display_name", "invisible"),
@@ -346,3 +349,20 @@ def test_corrections_refuse_hostile_input(
     assert f'id="{field}-error"' in page
     with app.app_context():
         assert db.session.get(Resident, resident_id).ciphertext == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # 74 characters: over the counter's former 60-character limit, and the card prints it.
+        "Maria da Conceição Gonçalves Ferreira de Albuquerque e Vasconcelos Sá Lima",
+        "山田太郎山田太郎山田太郎山田太郎山田太郎山田太郎山田太郎山田太郎山",  # 99 bytes
+    ],
+)
+def test_a_long_name_the_card_format_and_the_card_take_is_enrolled(
+    app: Flask, clerk: FlaskClient, name: str
+) -> None:
+    """One limit: the card format's (100 UTF-8 bytes), then only what the card cannot print."""
+    response = enrol(clerk, display_name=name)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    resident_id_from(response)

@@ -11,7 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from cardservice.printing import InvalidCardError, PrintableCard, _layout, _text, render_card_pdf
+from cardservice.printing import (
+    InvalidCardError,
+    PrintableCard,
+    _layout,
+    _text,
+    holder_name_fits,
+    render_card_pdf,
+)
+from cardservice.printing._layout import fit_holder_name
 
 from .conftest import MM, jpeg
 
@@ -256,3 +264,26 @@ def test_pdf_metadata_carries_no_personal_data(make_card, open_pdf) -> None:  # 
     metadata = pdf.doc.get_metadata_dict()
     assert metadata["Title"] == "City card"
     assert not any("Quenouille" in str(v) or card.number in str(v) for v in metadata.values())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Maria da Conceição Gonçalves Ferreira de Albuquerque e Vasconcelos Sá Lima",
+        "山田太郎山田太郎山田太郎山田太郎山田太郎山田太郎山田太郎山田太郎山",
+        "محمد عبد الرحمن بن عبد العزيز بن عبد الله آل سعود",
+    ],
+)
+def test_a_name_that_fits_is_printed_whole(name: str) -> None:
+    assert holder_name_fits(name)
+    block = fit_holder_name(name)
+    assert not block.cut
+    assert "".join(line.source for line in block.lines).replace(" ", "") == name.replace(" ", "")
+
+
+def test_a_name_wider_than_its_box_is_reported_cut_not_drawn_silently_short() -> None:
+    # 100 bytes the card format accepts, and no card can print whole at a legible size: the
+    # counter refuses it (tests/integration/counter/test_hostile_input.py).
+    block = fit_holder_name("m" * 100)
+    assert block.cut and block.lines[-1].source.endswith("…")
+    assert not holder_name_fits("m" * 100)

@@ -44,7 +44,7 @@ class Clock:
 class SigningKey:
     key: Any
     state: KeyState = KeyState.ACTIVE
-    not_before: datetime = START - timedelta(days=365)
+    not_before: datetime = START - timedelta(days=2000)
     retired_at: datetime | None = None
 
     @property

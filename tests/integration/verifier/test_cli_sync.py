@@ -156,7 +156,7 @@ def test_sync_refuses_a_status_list_rollback(
     clock.advance(minutes=5)
     result = runner.invoke(args=["sync"])
     assert result.exit_code == 1
-    assert "older than the copy we have" in result.output
+    assert "older than the copy already accepted" in result.output
     assert verify(client, text)["result"] == "revoked"
 
 

@@ -15,3 +15,15 @@ def test_cardformat_imports_only_stdlib_cryptography_and_cbor2() -> None:
     new = top_level(modules_loaded_by("import cardformat"))
     third = {m for m in new if m not in sys.stdlib_module_names and not m.startswith("_")}
     assert third <= {"cardformat", "cryptography", "cbor2"}, third
+
+
+def test_the_conformance_kit_imports_only_stdlib_cryptography_and_cbor2() -> None:
+    # A partner runs the kit with nothing installed beyond what cardformat needs.
+    new = top_level(
+        modules_loaded_by(
+            "import cardformat.conformance, cardformat.conformance.__main__, "
+            "cardformat.conformance.reference"
+        )
+    )
+    third = {m for m in new if m not in sys.stdlib_module_names and not m.startswith("_")}
+    assert third <= {"cardformat", "cryptography", "cbor2"}, third

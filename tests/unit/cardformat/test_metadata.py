@@ -46,7 +46,9 @@ def test_round_trip_against_the_pinned_fingerprint() -> None:
     data = cf.sign_metadata(meta, root_key=root)
     verified = cf.verify_metadata(data, pinned_fingerprint=cf.fingerprint(root), now=NOW)
     assert verified == meta
-    assert verified.default_name == "Strasbourg"
+    # The default is the tag first in deterministic order ("de" before "fr"), not the first
+    # written: CBOR maps keep no order.
+    assert verified.default_name == "Straßburg"
     (trusted,) = verified.trusted_keys()
     assert trusted.issuer == "FR SXB" and trusted.kid == meta.keys[0].kid
     assert verified.status_list_ref(cf.MIN_STATUS_LIST_SIZE - 1) == (
@@ -152,7 +154,7 @@ def resign(meta: cf.IssuerMetadata, root: object, mutate: object) -> bytes:
         cose.HEADER_KID: cf.key_id(root),
         cose.HEADER_TYP: TYP_METADATA,
     }
-    return cose.sign1(header, cbor2.dumps(payload), root)
+    return cose.sign1(header, cbor2.dumps(payload, canonical=True), root)
 
 
 # The identity point (x = 0, y = 1): a key under which anyone can make signatures OpenSSL takes.
@@ -229,3 +231,32 @@ def test_oversized_or_non_bytes_metadata_is_malformed() -> None:
         cf.verify_metadata(b"\x00" * (1 << 20 + 1), pinned_fingerprint="0" * 64, now=NOW)
     with pytest.raises(cf.MalformedError):
         cf.verify_metadata("text", pinned_fingerprint="0" * 64, now=NOW)
+
+
+def test_the_default_name_does_not_depend_on_the_order_names_were_written() -> None:
+    for names in (
+        {"fr": "Strasbourg", "en": "Strasbourg (en)"},
+        {"en": "Strasbourg (en)", "fr": "Strasbourg"},
+    ):
+        assert build(names=names)[0].default_name == "Strasbourg (en)"
+    assert (
+        build(names={"fr": "Strasbourg", "fr-CA": "Strasbourg (CA)"})[0].default_name
+        == "Strasbourg"
+    )
+    assert build(names={})[0].default_name == "FR SXB"
+
+
+def test_a_payload_not_in_deterministic_encoding_is_refused() -> None:
+    meta, root = build()
+    data = cf.sign_metadata(meta, root_key=root)
+    payload = cose.decode_sign1(data).payload
+    shuffled = cbor2.dumps(dict(reversed(list(cbor2.loads(payload).items()))))
+    header = {
+        cose.HEADER_ALG: cose.ALG_EDDSA,
+        cose.HEADER_KID: cf.key_id(root),
+        cose.HEADER_TYP: TYP_METADATA,
+    }
+    with pytest.raises(cf.MalformedError, match="deterministic"):
+        cf.verify_metadata(
+            cose.sign1(header, shuffled, root), pinned_fingerprint=cf.fingerprint(root), now=NOW
+        )

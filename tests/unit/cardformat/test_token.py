@@ -79,7 +79,10 @@ def test_signing_refuses_what_could_not_be_verified(issuer: Issuer) -> None:
     ("name", "message"),
     [
         ("", "empty"),
-        ("   ", "empty"),
+        ("   ", "space"),
+        ("\u00a0Amina", "space"),
+        ("Amina\u3000", "space"),
+        ("Amina\u2009", "space"),
         (" Amina", "space"),
         ("A" * 101, "100 UTF-8 bytes"),
         ("é" * 51, "100 UTF-8 bytes"),

@@ -20,6 +20,8 @@ KEYS = {
         issuer=k["issuer"],
         state=cf.KeyState(k["state"]),
         retired_at=datetime.fromisoformat(k["retired_at"]) if k["retired_at"] else None,
+        not_before=datetime.fromisoformat(k["not_before"]),
+        not_after=datetime.fromisoformat(k["not_after"]) if k["not_after"] else None,
     )
     for k in DOCUMENT["keys"]
 }
