@@ -30,8 +30,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -40,12 +38,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import gunicorn_server
 from PIL import Image
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 APP_NAME = "cardservice-faults-bench"
 
 
@@ -116,13 +113,6 @@ class Client:
                     self.revoked.append(number)
 
 
-def _cardservice(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(BIN / "cardservice"), *args], env=env, capture_output=True, text=True, check=True
-    )
-    return done.stdout
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
@@ -164,30 +154,16 @@ def main() -> int:
     process = None
     failed = False
     try:
-        _cardservice(env, "db", "upgrade")
-        _cardservice(env, "init-city", "--code", "FR SXB", "--name", "Strasbourg")
+        gunicorn_server.cardservice(env, "db", "upgrade")
+        gunicorn_server.cardservice(env, "init-city", "--code", "FR SXB", "--name", "Strasbourg")
         tokens = {
-            role: _cardservice(env, "tokens", "create", role, "--role", role).split()[-1]
+            role: gunicorn_server.cardservice(
+                env, "tokens", "create", role, "--role", role
+            ).split()[-1]
             for role in ("clerk", "supervisor")
         }
-        process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                *("--config", str(ROOT / "config" / "gunicorn.conf.py")),
-                *("--access-logfile", "/dev/null", "cardservice:create_app()"),
-            ],
-            cwd=ROOT,
-            env=env,
-        )
+        process = gunicorn_server.start(env, args.port)
         url = f"http://127.0.0.1:{args.port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit("gunicorn did not start")
         resident_db = create_engine(server.set(database=names[0]))
         with resident_db.connect() as connection:
             list_id = connection.scalar(text("SELECT id FROM status_list LIMIT 1"))

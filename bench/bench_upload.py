@@ -32,8 +32,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -41,10 +39,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import gunicorn_server
 from PIL import Image
-
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 
 
 def _png(mode: str, size: tuple[int, int], noise: int = 0) -> bytes:
@@ -83,10 +79,7 @@ KINDS = [
 def _cardservice(instance: Path, *args: str) -> str:
     env = {**os.environ, "CARDSERVICE_INSTANCE_PATH": str(instance)}
     env["CARDSERVICE_ENV"] = "development"
-    done = subprocess.run(
-        [str(BIN / "cardservice"), *args], env=env, capture_output=True, text=True, check=True
-    )
-    return done.stdout
+    return gunicorn_server.cardservice(env, *args)
 
 
 def _peak_mb(pid: int) -> float:
@@ -150,24 +143,8 @@ def main() -> None:
             "CARDSERVICE_WORKERS": str(args.workers),
             "CARDSERVICE_LOG_LEVEL": "warning",
         }
-        process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                *("--config", str(ROOT / "config" / "gunicorn.conf.py")),
-                *("--access-logfile", "/dev/null", "cardservice:create_app()"),
-            ],
-            cwd=ROOT,
-            env=env,
-        )
+        process = gunicorn_server.start(env, args.port)
         url = f"http://127.0.0.1:{args.port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit("gunicorn did not start")
         while len(_workers(process.pid)) < args.workers:
             time.sleep(0.2)
         small = _jpeg((600, 800), False)
