@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from .types import UTCDateTime
 
+# The primary key of the city row: one deployment, one city, so init-city always inserts this id
+# and a concurrent second run fails on the primary key (services.keys.init_city).
+CITY_ID = 1
+
 
 class City(db.Model):  # type: ignore[name-defined,misc]
     """The one issuing city of this deployment (init-city refuses to create a second)."""

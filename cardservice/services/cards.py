@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 import cardformat
@@ -135,6 +136,34 @@ def _new_number(session: DbSession) -> str:
     raise ConflictError(_l("Could not allocate a card number; try again."))
 
 
+# Draws of a number whose INSERT lost to a concurrent issuer before giving up with a conflict.
+_INSERT_ATTEMPTS = 5
+
+
+def _insert_card(session: DbSession, card: Card) -> None:
+    """INSERT `card` under a number drawn free. The check in _new_number does not hold the
+    number: another issuer may draw the same free number and commit it first (the unique
+    constraint then refused the second commit, a 500). So the row is written under a SAVEPOINT,
+    and when the number turns out taken the savepoint is rolled back and another is drawn.
+
+    The status index needs no such retry: it is chosen with the newest status list locked
+    (_latest_list), so issuers choose indices one at a time and each sees the previous one's."""
+    # Everything else pending is written first, so a rolled-back savepoint undoes only the card.
+    session.flush()
+    for _ in range(_INSERT_ATTEMPTS):
+        card.number = _new_number(session)
+        try:
+            with session.begin_nested():
+                session.add(card)
+        except IntegrityError:
+            # Only the number's race is retried: any other violation is a bug, and surfaces.
+            if not session.scalar(select(exists().where(Card.number == card.number))):
+                raise
+            continue
+        return
+    raise ConflictError(_l("Could not allocate a card number; try again."))
+
+
 @dataclass(frozen=True)
 class _Signer:
     """The city and its active signing key, loaded once for a run of signatures (a batch)."""
@@ -197,7 +226,6 @@ def _issue(session: DbSession, deps: Deps, resident_id: str, *, now: datetime) -
     resident = load_resident(session, resident_id)
     record = open_record(session, deps, resident)
     card = Card(
-        number=_new_number(session),
         resident_id=resident.id,
         status_index=_allocate_status_index(session, deps, now),
         issued_at=now,
@@ -205,10 +233,10 @@ def _issue(session: DbSession, deps: Deps, resident_id: str, *, now: datetime) -
         status="valid",
         kid="",
     )
+    _insert_card(session, card)
     token = _sign(
         session, deps, card, holder_name=record.display_name, birth_date=record.birth_date, now=now
     )
-    session.add(card)
     return card, token
 
 

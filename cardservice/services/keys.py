@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 import cardformat
 from cardformat import KeyFileError, KeyState, StatusList
 
 from ..models import City, SigningKey, StatusListRecord
+from ..models.city import CITY_ID
 from . import audit
 from ._types import DbSession
 from .audit import Actor
@@ -121,6 +123,9 @@ def init_city(
         raise CityExistsError()
     root = cardformat.generate_key()
     city = City(
+        # Always id 1: the primary key is then the singleton's constraint. Two runs that both
+        # passed the check above insert the same key, and the database refuses the second.
+        id=CITY_ID,
         code=code,
         names=clean_names,
         root_public_key=cardformat.public_key_bytes(root),
@@ -128,8 +133,15 @@ def init_city(
         created_at=now,
         metadata_serial=0,
     )
+    session.add(city)
+    try:
+        # The city first and alone (on PostgreSQL this waits for a concurrent run to end).
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise CityExistsError() from None
     signing, _ = _new_signing_key(deps, now)
-    session.add_all([city, signing, _new_status_list(0, deps.policy.status_list_size, now)])
+    session.add_all([signing, _new_status_list(0, deps.policy.status_list_size, now)])
     audit.record(session, now=now, actor=actor, action="city.init", subject=f"key:{signing.kid}")
     session.commit()
     return city

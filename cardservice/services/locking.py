@@ -8,7 +8,9 @@ keep the values of an earlier, unlocked read (the bug that published revoked car
 status list read, then locked, then signed with the list as it was before a revocation).
 
 An unlocked read may still serve an answer that changes nothing (the cached status-list token);
-the path that writes reads the row again through these helpers.
+the path that writes reads the row again through these helpers. A new row has nothing to lock:
+when two writers may insert the same value (a random card number, the city), the unique
+constraint decides and the loser either draws again under a SAVEPOINT or gets a clean conflict.
 
 Locks are taken in one order, so two transactions never wait for each other in a circle: a
 resident, then cards, then status lists by ascending id, then the city row, then signing keys,
