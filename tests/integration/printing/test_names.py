@@ -7,6 +7,7 @@ import unicodedata
 
 import pytest
 from PIL import Image, ImageChops
+from reportlab.pdfbase import pdfmetrics
 
 import cardformat
 from cardservice.printing import _text, holder_name_fits, render_card_pdf
@@ -106,3 +107,16 @@ def test_a_name_of_wide_ligatures_is_still_reported_cut() -> None:
     block = fit_holder_name(name)
     assert block.cut and block.lines[-1].source.endswith("…")
     assert not holder_name_fits(name)
+
+
+@pytest.mark.parametrize(
+    "name", [PERSIAN_ZWNJ, DEVANAGARI_ZWJ, "山\u200d田", "Անի\u200dԱ", "Zoë\u200dAnn"]
+)
+def test_joiners_never_print_a_notdef_box(name: str) -> None:
+    # Fonts without a glyph for the joiner (Droid Sans Fallback, Noto Sans Armenian) still get
+    # it in their run: HarfBuzz consumes it rather than drawing an empty box.
+    line = _text.shape_line(name, "bold")
+    assert line.runs
+    for run in line.runs:
+        face = pdfmetrics.getFont(run.font).face
+        assert 0 not in [face.charToGlyph.get(ord(ch), 0) for ch in run.text], run.font
