@@ -32,8 +32,9 @@ holder's name, birth date and gender marker (each only when present), the card n
 expiry date, under short bilingual labels. The back carries the QR code (26 mm, vector squares,
 error correction M, alphanumeric mode), the card number, and a notice in French, English,
 Spanish, Portuguese and Arabic that the card is issued to residents and says nothing about
-immigration status. Text that does not fit shrinks to a minimum size, then wraps to two lines,
-then is shortened with an ellipsis: it never overflows its box.
+immigration status. Text that does not fit shrinks to a minimum size, then wraps to two lines
+(the holder's name to up to four, see ``fit_holder_name``), then is shortened with an ellipsis:
+it never overflows its box.
 
 Names print in any script the shipped fonts cover (``fonts/``: Noto Sans for Latin, Greek and
 Cyrillic, Noto Sans Arabic, Hebrew, Armenian, Georgian, Ethiopic, Devanagari, Bengali, Tamil,

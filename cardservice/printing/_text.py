@@ -53,6 +53,7 @@ _NEUTRAL_CATEGORIES = frozenset({"Zs", "Po", "Pd", "Ps", "Pe", "Pi", "Pf", "Pc",
 _NEUTRAL_CATEGORIES |= {"Me", "Cf", "Sm", "Sc", "Sk", "So"}
 _STRONG_RTL = frozenset({"R", "AL"})
 ELLIPSIS = "\u2026"
+_JOINERS = frozenset("\u200c\u200d")
 # reportlab's default feature set adds "dlig", which turns the letters of the name Muhammad into
 # the single honorific ligature U+FDF4: right in a religious text, wrong on an identity card.
 _FEATURES = {"kern": True, "liga": True, "dlig": False}
@@ -102,6 +103,10 @@ def _font_runs(text: str, style: Style) -> list[LoadedFont]:
         prev = fonts[-1] if fonts else None
         if prev is not None and _is_neutral(ch) and ord(ch) in prev.cmap:
             fonts.append(prev)
+        elif prev is not None and ch in _JOINERS:
+            # A joiner belongs to the letters it joins: HarfBuzz consumes it within their run
+            # even when the font has no glyph for it.
+            fonts.append(prev)
         else:
             fonts.append(_fonts.font_for(ch, style))
     # Characters no font covers: join a neighbour's run (format characters such as ZWJ are
@@ -130,11 +135,20 @@ def _levels(text: str, base_rtl: bool | None) -> tuple[bool, list[int]]:
     storage["base_level"] = base
     storage["base_dir"] = ("L", "R")[base]
     get_embedding_levels(text, storage)
+    every = list(storage["chars"])
     explicit_embed_and_overrides(storage, False)
+    # Rule X9 drops the boundary neutrals (ZWNJ, ZWJ, ...) and explicit formatting characters
+    # from the list; give each the level of the character before it (UAX #9 section 5.2, or the
+    # paragraph level at the start), so that a joiner stays in its neighbour's run and reaches
+    # HarfBuzz with the letters it joins.
+    kept = {id(c) for c in storage["chars"]}
     resolve_weak_types(storage, False)
     resolve_neutral_types(storage, False)
     resolve_implicit_levels(storage, False)
-    return bool(base), [c["level"] for c in storage["chars"]]
+    levels: list[int] = []
+    for c in every:
+        levels.append(c["level"] if id(c) in kept else (levels[-1] if levels else base))
+    return bool(base), levels
 
 
 def _shape(text: str, font: str, rtl: bool) -> Run:
@@ -273,8 +287,10 @@ def fit(
 ) -> Block:
     """Fit ``text`` in a ``width`` x ``height`` box (points): the largest size from ``max_size``
     down to ``min_single_line`` (default ``min_size``) on one line; failing that, the largest
-    size down to ``min_size`` that wraps into at most ``max_lines`` lines; failing that,
-    ``min_size`` with the last line cut short with an ellipsis. The result never overflows."""
+    size down to ``min_size`` that wraps into at most ``max_lines`` lines that the box's height
+    holds (so a third line only comes once the size is small enough for three to fit); failing
+    that, ``min_size`` with the last line cut short with an ellipsis. The result never
+    overflows."""
     one = shape_line(text, style)
     size = max_size
     if one.units > 0:
@@ -282,14 +298,17 @@ def fit(
     size = min(size, height / leading)
     if size >= (min_size if min_single_line is None else max(min_size, min_single_line)):
         return Block(size=size, lines=(one,), leading=leading)
-    size = min(max_size, height / (max_lines * leading))
-    while size >= min_size:
+    size = min(max_size, height / (min(2, max_lines) * leading))
+    while True:
         lines = wrap(text, style, width * 1000.0 / size, one.rtl)
-        if len(lines) <= max_lines:
+        if len(lines) <= max_lines and len(lines) * leading * size <= height:
             return Block(size=size, lines=tuple(lines), leading=leading)
-        size -= step
+        if size <= min_size:
+            break
+        # The steps rarely land on min_size itself: try it last, exactly.
+        size = max(min_size, size - step)
     size = min_size
-    lines = wrap(text, style, width * 1000.0 / size, one.rtl)[:max_lines]
+    lines = lines[:max_lines]
     lines[-1] = _ellipsize(lines[-1], style, width * 1000.0 / size)
     return Block(size=size, lines=tuple(lines), leading=leading, cut=True)
 

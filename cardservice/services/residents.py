@@ -112,10 +112,17 @@ def _has_markup(text: str) -> bool:
     return any(ch in _MARKUP_CHARS for ch in text)
 
 
-def _has_forbidden_chars(text: str) -> bool:
-    # Control characters (Cc) and format characters (Cf: bidi overrides, zero-width joiners...)
+def _has_forbidden_chars(text: str, allowed: frozenset[str] = frozenset()) -> bool:
+    # Control characters (Cc) and format characters (Cf: bidi overrides, zero-width spaces...)
     # have no place in a name or address shown to agents; newlines are allowed in addresses only.
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") for ch in text)
+    return any(
+        unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch not in allowed for ch in text
+    )
+
+
+# The joiners some scripts need in names (Persian ZWNJ, Indic ZWJ); the card format allows them
+# (docs/card-format.md section 3.2) and the card prints them.
+_NAME_JOINERS = frozenset("\u200c\u200d")
 
 
 def _age_on(birth: date, today: date) -> int:
@@ -140,7 +147,7 @@ def validate_enrolment(
         # (surrogatepass: a lone surrogate is refused just below, not by a crash here)
         if len(clean_name.encode("utf-8", "surrogatepass")) > cardformat.MAX_NAME_BYTES:
             errors["display_name"] = _l("The display name is too long to print on the card.")
-        elif _has_forbidden_chars(name):
+        elif _has_forbidden_chars(name, _NAME_JOINERS):
             errors["display_name"] = _l("The display name contains invisible control characters.")
         elif _has_markup(name):
             errors["display_name"] = _l(
@@ -160,6 +167,8 @@ def validate_enrolment(
                         "The display name uses characters the card cannot print."
                     )
                 elif not holder_name_fits(clean_name):
+                    # Only names of wide presentation-form ligatures (U+FDFD...) still get here:
+                    # the card holds any other 100 bytes (printing._layout.fit_holder_name).
                     errors["display_name"] = _l(
                         "The display name is too long to print on the card."
                     )

@@ -359,3 +359,18 @@ def test_html_errors_without_traceback(client) -> None:
     text = response.get_data(as_text=True)
     assert "<script>" not in text and "Traceback" not in text
     assert response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "m" * 100,  # the card format's 100 bytes of the widest letter
+        "مهرداد نیک\u200cن\u0627م",  # Persian with a zero-width non-joiner
+        "क्\u200dष्मा राणा",  # Devanagari with a zero-width joiner
+    ],
+)
+def test_enrolment_accepts_every_name_the_card_format_accepts(client, city, tokens, name) -> None:
+    assert cardformat.validate_holder_name(name) == name
+    rid = enrol(client, tokens["clerk"], display_name=name)
+    resident = client.get(f"/api/v1/residents/{rid}", headers=auth(tokens["clerk"])).get_json()
+    assert resident["display_name"] == name

@@ -82,8 +82,9 @@ def _photo(data: bytes, name: str = "photo.jpg", mimetype: str = "image/jpeg") -
     ("changes", "field", "message"),
     [
         ({"display_name": LONG_NAME}, "display_name", "too long to print"),
-        # Within the card format's 100 bytes, but wider than the name's box on the card.
-        ({"display_name": "m" * 100}, "display_name", "too long to print"),
+        # Within the card format's 100 bytes, but 33 ligatures of 7.9 em each: wider than the
+        # name's box holds at a legible size (the one kind of name the card cannot print).
+        ({"display_name": "\ufdfd" * 33}, "display_name", "too long to print"),
         ({"display_name": "é" * 51}, "display_name", "too long to print"),  # 102 bytes
         ({"display_name": ""}, "display_name", "Enter the name"),
         ({"display_name": CONTROL}, "display_name", "invisible"),
@@ -366,3 +367,22 @@ def test_a_long_name_the_card_format_and_the_card_take_is_enrolled(
     response = enrol(clerk, display_name=name)
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     resident_id_from(response)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "m" * 100,  # 100 bytes of the widest letter: four lines on the card
+        "山" * 33,
+        "مهرداد نیک\u200cن\u0627م",  # Persian: the non-joiner keeps "نیک" apart from "نام"
+        "क्\u200dष्मा राणा",  # Devanagari: the joiner asks for a half form
+    ],
+)
+def test_every_name_the_card_format_accepts_is_enrolled(
+    app: Flask, clerk: FlaskClient, name: str
+) -> None:
+    response = enrol(clerk, display_name=name)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    # The record keeps the name as typed, joiners included (it is encrypted: read it back).
+    page = clerk.get(response.headers["Location"]).get_data(as_text=True)
+    assert name in page
