@@ -4,7 +4,6 @@ driven by Playwright."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,19 +13,14 @@ import pytest
 from werkzeug.serving import make_server
 
 from cardservice.extensions import db
+from scripts.stack import free_port
 from tests.integration.counter.support import make_app
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LiveServer:
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.port = _free_port()
+        self.port = free_port()
         self.server = make_server("127.0.0.1", self.port, app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from scripts.stack import free_port
+
 ROOT = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(sys.executable).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_boot_script_migrates_and_serves(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     database = tmp_path / "boot.sqlite3"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARDSERVICE_")}
     env.update(

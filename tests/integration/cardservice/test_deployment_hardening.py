@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.stack import free_port
 from tests.integration.service_fixtures import (
     drop_postgres_settings,
     postgres_settings,
@@ -35,12 +36,6 @@ from tests.integration.service_fixtures import (
 ROOT = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(sys.executable).parent
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _loopback() -> str:
@@ -122,7 +117,7 @@ def databases(tmp_path: Path) -> Iterator[dict[str, str]]:
 @pytest.fixture
 def server(tmp_path: Path, proxy_address: str, databases: dict[str, str]) -> Iterator[Server]:
     """boot.sh (migrations, then gunicorn with its config file) as production runs it."""
-    port = _free_port()
+    port = free_port()
     key = base64.b64encode(os.urandom(32)).decode()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARDSERVICE_")}
     env.update(

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from scripts.stack import free_port
 from tests.integration.service_fixtures import redis_url
 
 from .helpers import Clock, FakeIssuer
@@ -26,19 +27,12 @@ from .helpers import Clock, FakeIssuer
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def gunicorn(instance: Path) -> Iterator[Any]:
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(**env: str) -> tuple[subprocess.Popen[bytes], str]:
-        port = _free_port()
+        port = free_port()
         full_env = dict(
             os.environ,
             VERIFIER_INSTANCE_PATH=str(instance),
