@@ -22,6 +22,7 @@ from ..extensions import db
 from ..models import Card
 from ..services import Actor, ServiceError, deps, utcnow
 from ..services import cards as card_service
+from ..services import erasure as erasure_service
 from ..services import residents as resident_service
 from ..services.errors import AuthenticationError, InsufficientDocumentsError, ValidationError
 from ..services.staff import authenticate_token, role_allows
@@ -223,7 +224,7 @@ def get_resident(resident_id: str) -> Response:
 @bp.delete("/residents/<resident_id>")
 @requires("supervisor")
 def erase_resident(resident_id: str) -> Response:
-    revoked = resident_service.erase_resident(
+    revoked = erasure_service.erase_resident(
         db.session, deps(), resident_id, now=utcnow(), actor=_actor()
     )
     return jsonify(id=resident_id, erased=True, revoked_cards=revoked)

@@ -83,7 +83,7 @@ def _new_signing_key(deps: Deps, now: datetime) -> tuple[SigningKey, Ed25519Priv
     return record, key
 
 
-def _new_status_list(list_id: int, size: int, now: datetime) -> StatusListRecord:
+def new_status_list(list_id: int, size: int, now: datetime) -> StatusListRecord:
     return StatusListRecord(
         id=list_id,
         size=size,
@@ -141,7 +141,7 @@ def init_city(
         session.rollback()
         raise CityExistsError() from None
     signing, _ = _new_signing_key(deps, now)
-    session.add_all([signing, _new_status_list(0, deps.policy.status_list_size, now)])
+    session.add_all([signing, new_status_list(0, deps.policy.status_list_size, now)])
     audit.record(session, now=now, actor=actor, action="city.init", subject=f"key:{signing.kid}")
     session.commit()
     return city

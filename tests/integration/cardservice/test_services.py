@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 import cardformat
 from cardservice.models import AuditEntry, Card, Resident, ResidentKey, StatusListRecord
-from cardservice.services import cards, keys, residents
+from cardservice.services import cards, erasure, keys, residents
 from cardservice.services.audit import verify_chain
 from cardservice.services.errors import (
     CityExistsError,
@@ -332,7 +332,7 @@ def test_erasure_revokes_cards_and_destroys_data(session, deps, actor, city) -> 
     rid = residents.enrol_resident(session, deps, enrolment(), now=NOW, actor=actor).resident_id
     number = cards.issue_card(session, deps, rid, now=NOW, actor=actor).number
     wrapped = session.get(ResidentKey, rid).wrapped_data_key
-    assert residents.erase_resident(session, deps, rid, now=NOW, actor=actor) == [number]
+    assert erasure.erase_resident(session, deps, rid, now=NOW, actor=actor) == [number]
     assert session.get(Resident, rid) is None
     card = cards.get_card(session, number)
     assert card.status == "revoked" and card.status_reason == "holder_request"

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from cardservice.extensions import db
 from cardservice.models import AuditEntry, StaffUser
-from cardservice.services import residents as resident_service
+from cardservice.services import audit as audit_service
 
 from .support import enrol, post, resident_id_from
 
@@ -170,7 +170,7 @@ def test_a_read_that_cannot_be_audited_shows_nothing(
 ) -> None:
     resident_id = resident_id_from(enrol(clerk, display_name=NAME, birth_date=BIRTH))
     before = _last_id(app)
-    monkeypatch.setattr(resident_service.audit, "record", _broken_record)
+    monkeypatch.setattr(audit_service, "record", _broken_record)
     caplog.set_level(logging.INFO)
     if reader == "page":
         response = clerk.get(f"/residents/{resident_id}", headers={"Accept-Language": "en"})
