@@ -8,10 +8,7 @@ area (residents, cards, documents) over base (authentication, body, JSON shapes)
 
 from __future__ import annotations
 
-from flask import Blueprint
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from . import cards, documents, errors, residents  # noqa: E402,F401  (registers the routes on bp)
+from . import cards, documents, errors, residents  # noqa: F401  (registers the routes on bp)
+from .blueprint import bp
 
 __all__ = ["bp"]

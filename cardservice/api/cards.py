@@ -11,8 +11,8 @@ from ..extensions import db
 from ..services import cards as card_service
 from ..services import deps, utcnow
 from ..services.errors import ValidationError
-from . import bp
 from .base import ApiProblem, card_json, iso, json_body, requires, token_actor
+from .blueprint import bp
 
 
 @bp.post("/residents/<resident_id>/cards")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from ..services import deps
-from . import bp
 from .base import requires
+from .blueprint import bp
 from .openapi import openapi_document
 
 

@@ -9,8 +9,8 @@ from flask import Response
 from ..extensions import db
 from ..services import ServiceError
 from ..services.errors import InsufficientDocumentsError, ValidationError
-from . import bp
 from .base import ApiProblem
+from .blueprint import bp
 from .problems import problem_response
 
 

@@ -15,8 +15,8 @@ from ..services import deps, utcnow
 from ..services import erasure as erasure_service
 from ..services import residents as resident_service
 from ..services.errors import ValidationError
-from . import bp
 from .base import ApiProblem, card_json, iso, json_body, requires, token_actor
+from .blueprint import bp
 
 _DATA_URL = re.compile(r"data:image/(?:jpeg|png);base64,", re.IGNORECASE)
 

@@ -12,7 +12,7 @@ from ...services import ServiceError, deps, utcnow
 from ...services import keys as key_service
 from ...services import staff as staff_service
 from ...services.errors import NotFoundError
-from .. import bp
+from ..blueprint import bp
 from ..forms import ActionForm, KeyRevokeForm
 from ..roles import requires
 from .base import required_text, service_refused, staff_actor

@@ -12,7 +12,7 @@ from ...extensions import db
 from ...services import ServiceError, utcnow
 from ...services import staff as staff_service
 from ...services.errors import NotFoundError
-from .. import bp
+from ..blueprint import bp
 from ..forms import ActionForm, PasswordResetForm, StaffCreateForm
 from ..roles import requires
 from .base import apply_errors, required_text, service_refused, staff_actor

@@ -15,7 +15,7 @@ from ...services import audit as audit_service
 from ...services import staff as staff_service
 from ...services import stats as stats_service
 from ...services import utcnow
-from .. import bp
+from ..blueprint import bp
 from ..roles import requires
 
 AUDIT_PAGE_SIZE = 50

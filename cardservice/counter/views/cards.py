@@ -15,7 +15,7 @@ from ...printing import Layout, render_card_pdf
 from ...services import ServiceError, deps, utcnow
 from ...services import cards as card_service
 from ...services.errors import NotFoundError
-from .. import bp
+from ..blueprint import bp
 from ..roles import requires
 from .base import service_refused, staff_actor
 from .residents import card_reason_form, render_resident, resident_of_card

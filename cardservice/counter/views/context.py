@@ -16,7 +16,7 @@ from ...extensions import db
 from ...i18n import current_language
 from ...services import keys as key_service
 from ...services.errors import CityNotInitialisedError
-from .. import bp
+from ..blueprint import bp
 from ..forms import ActionForm
 from ..labels import (
     ACTION_LABELS,

@@ -13,7 +13,7 @@ from ...i18n import current_language
 from ...services import ServiceError, deps, utcnow
 from ...services import residents as resident_service
 from ...services.errors import InsufficientDocumentsError, NotFoundError, ValidationError
-from .. import bp
+from ..blueprint import bp
 from ..forms import EnrolmentForm
 from ..roles import requires
 from .base import apply_errors, service_refused, staff_actor

@@ -17,7 +17,7 @@ from ...services.errors import (
     MasterKeyUnavailableError,
     NotFoundError,
 )
-from .. import bp
+from ..blueprint import bp
 from .base import service_refused
 from .enrolment import enrolment_form, render_enrol
 

@@ -18,7 +18,7 @@ from ...services import deps, utcnow
 from ...services import erasure as erasure_service
 from ...services import residents as resident_service
 from ...services.errors import NotFoundError
-from .. import bp
+from ..blueprint import bp
 from ..forms import ActionForm, ErasureForm, ReasonForm
 from ..labels import REASON_LABELS, label
 from ..roles import requires

@@ -12,7 +12,7 @@ from ...services import ServiceError, deps, utcnow
 from ...services import cards as card_service
 from ...services import residents as resident_service
 from ...services.errors import AuditUnavailableError, NotFoundError
-from .. import bp
+from ..blueprint import bp
 from ..forms import NumberSearchForm, PersonSearchForm
 from ..labels import STATUS_LABELS, label
 from ..roles import requires

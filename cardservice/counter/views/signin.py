@@ -14,7 +14,7 @@ from ...extensions import db
 from ...ratelimit import limiter, login_limit, on_login_breach
 from ...services import ServiceError, utcnow
 from ...services import staff as staff_service
-from .. import bp
+from ..blueprint import bp
 from ..forms import AccountLanguageForm, LoginForm
 from ..roles import ANONYMOUS, requires
 from .base import apply_errors, required_text, service_refused, staff_actor
