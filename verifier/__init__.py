@@ -115,7 +115,7 @@ def _healthz() -> Response:
     """Liveness and readiness: the trust store loads.
 
     Besides the partner count, the verdicts this worker process has given, as counts per
-    result code: the only trace verifications leave (DESIGN.md section 5, rule 3).
+    result code: the only trace verifications leave (docs/privacy.md, rule 3).
     """
     state = current_app.extensions["verifier"]
     index = state.trust.current()

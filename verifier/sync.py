@@ -1,6 +1,6 @@
 """Fetching and verifying what partner cities publish, into the trust store.
 
-Rules (DESIGN.md section 4, issue 5):
+Rules (docs/federation.md, section 3):
 - every document is verified before it is stored: metadata against the pinned root
   fingerprint, each status list against that partner's own signing keys;
 - a metadata serial lower than the stored one is refused (rollback), and so is a status list

@@ -1,4 +1,4 @@
-"""The issuance JSON API, /api/v1 (DESIGN.md section 6).
+"""The issuance JSON API, /api/v1 (docs/interfaces.md).
 
 Bearer tokens (`cardservice tokens create`), a role per endpoint, errors as RFC 9457
 application/problem+json. Views parse input, call one service, and map the result or the domain

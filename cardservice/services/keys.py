@@ -30,7 +30,7 @@ from .errors import (
 from .keyseal import KeySealer, is_legacy, params_of
 from .locking import lock
 
-# Signing keys are rotated yearly by default (DESIGN.md section 4); not_after tells partners when
+# Signing keys are rotated yearly by default (docs/federation.md); not_after tells partners when
 # a key stops being used for new cards, retirement ends its use for real.
 SIGNING_KEY_LIFETIME = timedelta(days=366)
 # Verifiers refuse a card or status list issued outside its key's nbf..exp (docs/card-format.md

@@ -68,7 +68,7 @@ def search_residents(
 ) -> list[ResidentView]:
     """find_residents() for a staff search: one "resident.search" audit entry whose detail is
     only the number of results. Never the query: a name and a birth date are personal data, and
-    the log must carry none (DESIGN.md section 5). A refused query (no name) is not audited."""
+    the log must carry none (docs/privacy.md). A refused query (no name) is not audited."""
     found = find_residents(session, deps, display_name=display_name, birth_date=birth_date)
     _record_read(
         session, now=now, actor=actor, action="resident.search", detail=f"count:{len(found)}"

@@ -1,4 +1,4 @@
-"""Every page that shows a resident's personal data leaves one audit entry (DESIGN.md section 5):
+"""Every page that shows a resident's personal data leaves one audit entry (docs/privacy.md):
 the resident page, the correction form, the erasure page and a search; a card PDF is already
 audited as a print. The entries name the staff member and the random resident id, never the
 person: a search records its number of results, never what was typed."""

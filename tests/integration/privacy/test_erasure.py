@@ -1,5 +1,5 @@
 """Issue 6 item 3: erasing a resident destroys their data, at rest and for anyone holding the
-master key, backups of the resident database included (DESIGN.md section 5 rule 2).
+master key, backups of the resident database included (docs/privacy.md, rule 2).
 
 The wrapped data keys live in the data-key store, a database of their own; the resident database
 holds only ciphertext. Scans the raw SQLite files, or pg_dumps of the PostgreSQL schemas."""
