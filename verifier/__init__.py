@@ -22,7 +22,8 @@ from . import i18n
 from .api import problems, ratelimit
 from .api.snapshot import SnapshotCache
 from .config import ensure_secret_key, ensure_shared_ratelimit_storage, load_config
-from .trust import TrustCache, TrustStore
+from .trust import TrustStore
+from .trust_index import TrustCache
 from .verification import ResultCounters
 
 

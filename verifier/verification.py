@@ -17,7 +17,7 @@ from threading import Lock
 
 from cardformat import CardFormatError, VerifiedCard, card_status, statuslist, verify_card
 
-from .trust import LoadedPartner, TrustIndex
+from .trust_index import LoadedPartner, TrustIndex
 
 log = logging.getLogger(__name__)
 
