@@ -4,28 +4,32 @@
 // against the trust snapshot the service worker keeps (verify.js). The verdict clears itself
 // after a short time so the next person at a shared device sees nothing, and no card text,
 // name or result is ever stored: not in localStorage, not in a cache, not in a log.
+//
+// Verdicts are one of four (verdicts.js). The camera scans continuously: the next card
+// replaces the verdict. With ?kiosk=1 (a device mounted at a desk) the camera starts by
+// itself, nothing leads away from the page, and the language returns to the device's own
+// after each card.
 
-import { loadSnapshot, verifyCard } from "./verify.js";
+import { Signals } from "./signals.js";
+import { needsComparison, showsHolder, titleKey, verdictOf } from "./verdicts.js";
+import { clockFloor, relativeAge, statusesFetchedAt } from "./freshness.js";
+import { wireKiosk } from "./kiosk.js";
+import { clockInDoubt, loadSnapshot, verifyCard } from "./verify.js";
+import { watchWedge } from "./wedge.js";
 
 const $ = (id) => document.getElementById(id);
 const STRINGS = JSON.parse($("agent-strings").textContent);
 const CONFIG = JSON.parse($("agent-config").textContent);
 const LANG_KEY = "citycard-agent-language"; // the only thing the page remembers
-const SNAPSHOT_REFRESH_MS = 10 * 60 * 1000;
+// The server syncs its partners every few seconds to minutes; the snapshot (revalidated with
+// its ETag) follows it closely, so the status age shown is the server's.
+const SNAPSHOT_REFRESH_MS = 30 * 1000;
+const TRUST_AGE_TICK_MS = 5 * 1000;
 const SERVER_TIMEOUT_MS = 8000;
 const SCAN_INTERVAL_MS = 180;
-
-const VERDICT_OF = {
-  valid: "valid",
-  status_unknown: "unknown",
-  bad_signature: "forged",
-};
-const VERDICT_TITLE = {
-  valid: "verdict_valid",
-  unknown: "verdict_unknown",
-  forged: "verdict_forged",
-  invalid: "verdict_invalid",
-};
+// The same code seen again within this time is the same card still in view, not a new scan.
+const REPEAT_AFTER_MS = 3000;
+const KIOSK = new URLSearchParams(window.location.search).get("kiosk") === "1";
 
 const state = {
   lang: CONFIG.defaultLanguage,
@@ -36,6 +40,8 @@ const state = {
   stream: null,
   scanning: false,
   decoder: null,
+  lastCode: null, // {text, at}: the code the camera last read, in memory only
+  homeLang: null, // kiosk mode: the language the page returns to after each card
   // Each check gets a number; clearing the screen or starting another check makes older
   // answers stale, so a slow answer can never land on the next person's screen.
   seq: 0,
@@ -49,8 +55,11 @@ function text(key, vars = {}) {
   return value;
 }
 
+const signals = new Signals(safeStorage);
+let wedge = null; // the scanner-burst watcher (wedge.js), once wired
+
 function pickLanguage() {
-  const stored = safeStorage(() => localStorage.getItem(LANG_KEY));
+  const stored = KIOSK ? null : safeStorage(() => localStorage.getItem(LANG_KEY));
   if (stored && STRINGS[stored]) return stored;
   for (const tag of navigator.languages || [navigator.language]) {
     const base = String(tag || "").toLowerCase().split("-")[0];
@@ -79,8 +88,11 @@ function applyLanguage(lang) {
   }
   $("camera-button-text").textContent = text(state.stream ? "camera_stop" : "camera_start");
   updateConnection();
-  if (state.shown) render(state.shown.answer, state.shown.offline, { keepTimer: true });
-  else showIdle();
+  updateTrustAge();
+  if (state.shown) {
+    const { answer, offline, hint } = state.shown;
+    render(answer, offline, { keepTimer: true, hint });
+  } else showIdle();
 }
 
 // --------------------------------------------------------------------- formatting
@@ -114,6 +126,7 @@ function setVerdict(kind, title, message) {
 function showIdle() {
   setVerdict("idle", text("ready"), text("ready_hint"));
   $("verdict-details").hidden = true;
+  $("verdict-compare").hidden = true;
   $("verdict-offline").hidden = true;
   $("verdict-footer").hidden = true;
 }
@@ -136,13 +149,22 @@ function showProblem(key) {
   setVerdict("idle", text(key), text("ready_hint"));
 }
 
-function render(answer, offline, { keepTimer = false } = {}) {
-  const kind = VERDICT_OF[answer.result] || "invalid";
-  state.shown = { answer, offline };
-  setVerdict(kind, text(VERDICT_TITLE[kind]), (STRINGS[state.lang].results || {})[answer.result]);
+/** What the verdict says under its title. `hint`: a page string that replaces it. */
+function verdictMessage(result, offline, hint) {
+  if (hint) return text(hint);
+  if (result === "malformed") return text("unreadable_hint");
+  // Offline it is this device's clock that is in doubt, not the server's.
+  if (result === "clock_in_doubt" && offline) return text("clock_in_doubt_device");
+  return (STRINGS[state.lang].results || {})[result] ?? STRINGS.en.results[result] ?? "";
+}
+
+function render(answer, offline, { keepTimer = false, hint = null } = {}) {
+  const kind = verdictOf(answer.result);
+  state.shown = { answer, offline, hint };
+  setVerdict(kind, text(titleKey(answer.result)), verdictMessage(answer.result, offline, hint));
   $("verdict").dataset.result = answer.result;
   const details = $("verdict-details");
-  if (answer.holder) {
+  if (answer.holder && showsHolder(answer.result)) {
     $("d-name").textContent = answer.holder.name;
     $("d-birth").textContent = formatDate(answer.holder.birth_date);
     $("d-issuer").textContent = answer.issuer ? answer.issuer.name || answer.issuer.code : "—";
@@ -153,10 +175,26 @@ function render(answer, offline, { keepTimer = false } = {}) {
   } else {
     details.hidden = true;
   }
+  $("verdict-compare").hidden = !needsComparison(answer.result);
   $("verdict-offline").hidden = !offline;
   $("verdict-footer").hidden = false;
-  if (!keepTimer) startCountdown();
-  else tick();
+  if (keepTimer) {
+    tick();
+    return;
+  }
+  startCountdown();
+  signals.play(kind);
+  const box = $("verdict").getBoundingClientRect();
+  if (box.top < 0 || box.top > window.innerHeight / 2) {
+    $("verdict").scrollIntoView({ block: "start", behavior: "smooth" });
+  }
+}
+
+/** A photo in which no code could be read: the unreadable verdict, with what to do. */
+function showUnreadable(hint) {
+  clearResult();
+  const answer = { result: "malformed", valid: false, holder: null };
+  render(answer, false, { hint });
 }
 
 function startCountdown() {
@@ -172,7 +210,10 @@ function tick() {
     clearResult();
     return;
   }
-  const label = text("clears_in", { seconds: String(left) });
+  // No-break spaces around the number: "20 s." never ends up alone on a line.
+  const label = text("clears_in", { seconds: String(left) }).replace(/\s*\d+\s*/, (run) =>
+    run.replace(/\s/g, "\u00a0"),
+  );
   if ($("countdown").textContent !== label) $("countdown").textContent = label;
 }
 
@@ -186,8 +227,11 @@ function clearResult() {
   }
   delete $("verdict").dataset.result;
   $("wedge-input").value = "";
+  if (wedge) wedge.reset();
   $("photo-input").value = "";
   showIdle();
+  // A kiosk serves the next person in the device's own language.
+  if (KIOSK && state.homeLang && state.lang !== state.homeLang) applyLanguage(state.homeLang);
 }
 
 // --------------------------------------------------------------------- trust snapshot
@@ -201,6 +245,29 @@ async function refreshSnapshot() {
     // No network and nothing cached yet: offline checks explain it when asked.
   }
   updateConnection();
+  updateTrustAge();
+}
+
+function updateTrustAge() {
+  const line = $("trust-age");
+  const trust = state.trust;
+  const fetched = trust ? statusesFetchedAt(trust) : null;
+  if (fetched === null) {
+    line.hidden = true;
+    return;
+  }
+  const now = Date.now() / 1000;
+  line.hidden = false;
+  if (clockInDoubt(now, clockFloor(trust))) {
+    line.dataset.clock = "doubt";
+    delete line.dataset.ageSeconds;
+    line.textContent = text("trust_age_clock");
+    return;
+  }
+  delete line.dataset.clock;
+  const age = Math.max(0, now - fetched);
+  line.dataset.ageSeconds = String(Math.round(age));
+  line.textContent = text("trust_age", { when: relativeAge(age, state.lang) });
 }
 
 function isOffline() {
@@ -264,6 +331,7 @@ async function verifyLocally(qr, { now } = {}) {
     now,
     lang: state.lang,
     defaultLang: CONFIG.defaultLanguage,
+    notBefore: clockFloor(state.trust),
   });
   window.citycardAgent.lastVerifyMs = performance.now() - started;
   return answer;
@@ -359,8 +427,17 @@ async function startCamera() {
   scanLoop(await nativeDetector());
 }
 
+/** Whether the camera's code is a new scan, not the card still held in front of it. */
+function isNewCode(text) {
+  const now = performance.now();
+  const last = state.lastCode;
+  state.lastCode = { text, at: now };
+  return !(last && last.text === text && now - last.at < REPEAT_AFTER_MS);
+}
+
 function stopCamera() {
   state.scanning = false;
+  state.lastCode = null;
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
   state.stream = null;
   $("camera-video").srcObject = null;
@@ -393,11 +470,9 @@ async function scanLoop(detector) {
         found = null; // a frame that cannot be read: try the next one
       }
     }
-    if (found && state.scanning) {
-      // One card, one verdict: stop the camera (and its light) until the agent asks again.
-      stopCamera();
+    if (found && state.scanning && isNewCode(found)) {
+      // The camera stays on: the next card replaces this verdict (queues at a desk).
       await check(found);
-      return;
     }
     await new Promise((resolve) => setTimeout(resolve, SCAN_INTERVAL_MS));
   }
@@ -424,7 +499,7 @@ async function checkPhoto(file) {
         if (data && typeof data.result === "string") render(data, false);
         else if (status === 413) showProblem("photo_too_large");
         else if (status === 429) showProblem("rate_limited");
-        else if (status === 422 || status === 400) showProblem("no_code_in_photo");
+        else if (status === 422 || status === 400) showUnreadable("no_code_in_photo");
         else showProblem("server_error");
       });
       return;
@@ -440,7 +515,7 @@ async function checkPhoto(file) {
   }
   const answer = qr ? await verifyLocally(qr) : null;
   settle(id, () => {
-    if (!qr) showProblem("no_code_in_photo");
+    if (!qr) showUnreadable("no_code_in_photo");
     else if (answer) render(answer, true);
     else showProblem("offline_no_data");
   });
@@ -454,20 +529,37 @@ function cleanScannerInput(value) {
   return value.replace(/^[\s]+/, "").replace(/[\r\n\t]+$/, "");
 }
 
+function takeWedgeInput() {
+  const input = $("wedge-input");
+  const qr = cleanScannerInput(input.value);
+  input.value = ""; // the card's text does not stay on screen
+  wedge.reset();
+  return qr;
+}
+
 function wire() {
   $("lang-select").addEventListener("change", (event) => {
     const lang = event.target.value;
     if (!STRINGS[lang]) return;
-    safeStorage(() => localStorage.setItem(LANG_KEY, lang));
+    if (!KIOSK) safeStorage(() => localStorage.setItem(LANG_KEY, lang));
     applyLanguage(lang);
   });
   $("wedge-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const input = $("wedge-input");
-    const qr = cleanScannerInput(input.value);
-    input.value = ""; // the card's text does not stay on screen
-    check(qr);
+    check(takeWedgeInput());
   });
+  // A scanner that sends no Enter (or a Tab): the burst's pause submits it.
+  wedge = watchWedge($("wedge-input"), () => {
+    const qr = takeWedgeInput();
+    if (qr) check(qr);
+  });
+  const toggle = $("signals-toggle");
+  toggle.checked = signals.enabled;
+  toggle.addEventListener("change", () => signals.setEnabled(toggle.checked));
+  // Audio may start only after a gesture: the first key or touch unlocks it.
+  for (const type of ["pointerdown", "keydown"]) {
+    document.addEventListener(type, () => signals.unlock(), { capture: true });
+  }
   $("photo-input").addEventListener("change", (event) => {
     const input = event.target;
     if (input.files && input.files[0]) checkPhoto(input.files[0]);
@@ -487,17 +579,30 @@ function wire() {
     if (document.visibilityState === "hidden") {
       clearResult();
       stopCamera();
+    } else if (KIOSK) {
+      startKioskCamera();
     }
   });
   setInterval(() => {
-    if (!isOffline()) refreshSnapshot();
+    if (!isOffline() && document.visibilityState === "visible") refreshSnapshot();
   }, SNAPSHOT_REFRESH_MS);
+  setInterval(updateTrustAge, TRUST_AGE_TICK_MS);
+  if (KIOSK) wireKiosk({ focusScanner });
+}
+
+/** A kiosk's camera starts by itself; a kiosk with only a scanner shows no camera error. */
+async function startKioskCamera() {
+  if (state.stream) return;
+  await startCamera();
+  if (!state.stream) $("camera-error").hidden = true;
 }
 
 function focusScanner() {
   // At a desk with a USB scanner, the field must have the focus; on a touch phone, focusing
   // it would open the keyboard over the verdict.
-  if (window.matchMedia("(pointer: fine)").matches) $("wedge-input").focus();
+  if (window.matchMedia("(pointer: fine)").matches) {
+    $("wedge-input").focus({ preventScroll: true });
+  }
 }
 
 async function registerServiceWorker() {
@@ -525,9 +630,13 @@ window.citycardAgent = {
   verify: verifyCard,
   verifyLocally,
   trustLoaded: () => state.trust !== null,
+  kiosk: KIOSK,
+  lastSignal: () => signals.last,
 };
 
 wire();
-applyLanguage(pickLanguage());
+state.homeLang = pickLanguage();
+applyLanguage(state.homeLang);
 focusScanner();
 window.citycardAgent.ready = Promise.all([registerServiceWorker(), refreshSnapshot()]);
+if (KIOSK) startKioskCamera();
