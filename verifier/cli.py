@@ -31,7 +31,6 @@ from .sync import (
 from .trust import TrustIndex, TrustStore, TrustStoreError
 from .verification import is_stale
 
-
 # A revocation reaches the agents at the next sync. Issuers re-sign a changed list at once and
 # answer unchanged ones with 304, so a short interval costs them little; below a few seconds
 # a sync could still be running when the next one starts. Production: docs/federation.md.
