@@ -230,7 +230,7 @@ def test_result_clears_after_the_configured_time(page, make_app, issuer, now) ->
         open_page(page, quick.url)
         scan_with_wedge(page, issuer.card(now=now))
         assert verdict_of(page) == "valid"
-        assert page.locator("#countdown").inner_text().startswith("This result disappears in")
+        assert page.locator("#countdown").inner_text().startswith("Clears in")
         page.locator("#verdict[data-verdict=idle]").wait_for(timeout=5_000)
         assert "Amina Haddad" not in page.locator("body").inner_text()
         assert page.locator("#verdict-details").is_hidden()
