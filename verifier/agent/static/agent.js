@@ -10,8 +10,8 @@
 // itself, nothing leads away from the page, and the language returns to the device's own
 // after each card.
 
+import { formatDateTime, VerdictScreen } from "./screen.js";
 import { Signals } from "./signals.js";
-import { needsComparison, showsHolder, titleKey, verdictOf } from "./verdicts.js";
 import { clockFloor, relativeAge, statusesFetchedAt } from "./freshness.js";
 import { wireKiosk } from "./kiosk.js";
 import { clockInDoubt, loadSnapshot, verifyCard } from "./verify.js";
@@ -34,17 +34,11 @@ const KIOSK = new URLSearchParams(window.location.search).get("kiosk") === "1";
 const state = {
   lang: CONFIG.defaultLanguage,
   trust: null, // the prepared trust snapshot, or null before the first successful load
-  shown: null, // {answer, offline} while a verdict is on screen
-  clearAt: 0,
-  timer: null,
   stream: null,
   scanning: false,
   decoder: null,
   lastCode: null, // {text, at}: the code the camera last read, in memory only
   homeLang: null, // kiosk mode: the language the page returns to after each card
-  // Each check gets a number; clearing the screen or starting another check makes older
-  // answers stale, so a slow answer can never land on the next person's screen.
-  seq: 0,
 };
 
 // ----------------------------------------------------------------------------- language
@@ -89,150 +83,25 @@ function applyLanguage(lang) {
   $("camera-button-text").textContent = text(state.stream ? "camera_stop" : "camera_start");
   updateConnection();
   updateTrustAge();
-  if (state.shown) {
-    const { answer, offline, hint } = state.shown;
-    render(answer, offline, { keepTimer: true, hint });
-  } else showIdle();
+  screen.refresh();
 }
 
-// --------------------------------------------------------------------- formatting
-
-function formatDate(iso) {
-  if (!iso) return text("not_given");
-  const [y, m, d] = iso.slice(0, 10).split("-").map(Number);
-  const date = new Date(Date.UTC(y, m - 1, d));
-  if (Number.isNaN(date.getTime())) return iso;
-  return new Intl.DateTimeFormat(state.lang, { dateStyle: "long", timeZone: "UTC" }).format(date);
-}
-
-function formatDateTime(iso) {
-  if (!iso) return "—";
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  return new Intl.DateTimeFormat(state.lang, { dateStyle: "medium", timeStyle: "short" }).format(
-    date,
-  );
-}
-
-// --------------------------------------------------------------------------- verdict
-
-function setVerdict(kind, title, message) {
-  const box = $("verdict");
-  box.dataset.verdict = kind;
-  $("verdict-title").textContent = title;
-  $("verdict-message").textContent = message;
-}
-
-function showIdle() {
-  setVerdict("idle", text("ready"), text("ready_hint"));
-  $("verdict-details").hidden = true;
-  $("verdict-compare").hidden = true;
-  $("verdict-offline").hidden = true;
-  $("verdict-footer").hidden = true;
-}
-
-function beginCheck() {
-  // The previous card's details go before anything else happens.
-  clearResult();
-  setVerdict("checking", text("checking"), "");
-  return ++state.seq;
-}
-
-/** Run `show` only if check `id` is still the one the screen is waiting for. */
-function settle(id, show) {
-  if (id === state.seq) show();
-}
-
-function showProblem(key) {
-  // A problem is not a verdict about the card: say what to do, keep the frame neutral.
-  clearResult();
-  setVerdict("idle", text(key), text("ready_hint"));
-}
-
-/** What the verdict says under its title. `hint`: a page string that replaces it. */
-function verdictMessage(result, offline, hint) {
-  if (hint) return text(hint);
-  if (result === "malformed") return text("unreadable_hint");
-  // Offline it is this device's clock that is in doubt, not the server's.
-  if (result === "clock_in_doubt" && offline) return text("clock_in_doubt_device");
-  return (STRINGS[state.lang].results || {})[result] ?? STRINGS.en.results[result] ?? "";
-}
-
-function render(answer, offline, { keepTimer = false, hint = null } = {}) {
-  const kind = verdictOf(answer.result);
-  state.shown = { answer, offline, hint };
-  setVerdict(kind, text(titleKey(answer.result)), verdictMessage(answer.result, offline, hint));
-  $("verdict").dataset.result = answer.result;
-  const details = $("verdict-details");
-  if (answer.holder && showsHolder(answer.result)) {
-    $("d-name").textContent = answer.holder.name;
-    $("d-birth").textContent = formatDate(answer.holder.birth_date);
-    $("d-issuer").textContent = answer.issuer ? answer.issuer.name || answer.issuer.code : "—";
-    $("d-expires").textContent = answer.card ? formatDate(answer.card.expires) : "—";
-    $("d-number").textContent = answer.card ? answer.card.number : "—";
-    $("d-checked").textContent = formatDateTime(answer.status_checked_at);
-    details.hidden = false;
-  } else {
-    details.hidden = true;
-  }
-  $("verdict-compare").hidden = !needsComparison(answer.result);
-  $("verdict-offline").hidden = !offline;
-  $("verdict-footer").hidden = false;
-  if (keepTimer) {
-    tick();
-    return;
-  }
-  startCountdown();
-  signals.play(kind);
-  const box = $("verdict").getBoundingClientRect();
-  if (box.top < 0 || box.top > window.innerHeight / 2) {
-    $("verdict").scrollIntoView({ block: "start", behavior: "smooth" });
-  }
-}
-
-/** A photo in which no code could be read: the unreadable verdict, with what to do. */
-function showUnreadable(hint) {
-  clearResult();
-  const answer = { result: "malformed", valid: false, holder: null };
-  render(answer, false, { hint });
-}
-
-function startCountdown() {
-  clearInterval(state.timer);
-  state.clearAt = Date.now() + CONFIG.clearSeconds * 1000;
-  state.timer = setInterval(tick, 250);
-  tick();
-}
-
-function tick() {
-  const left = Math.ceil((state.clearAt - Date.now()) / 1000);
-  if (left <= 0) {
-    clearResult();
-    return;
-  }
-  // No-break spaces around the number: "20 s." never ends up alone on a line.
-  const label = text("clears_in", { seconds: String(left) }).replace(/\s*\d+\s*/, (run) =>
-    run.replace(/\s/g, "\u00a0"),
-  );
-  if ($("countdown").textContent !== label) $("countdown").textContent = label;
-}
-
-function clearResult() {
-  state.seq++;
-  clearInterval(state.timer);
-  state.timer = null;
-  state.shown = null;
-  for (const id of ["d-name", "d-birth", "d-issuer", "d-expires", "d-number", "d-checked"]) {
-    $(id).textContent = "";
-  }
-  delete $("verdict").dataset.result;
+function clearInputs() {
   $("wedge-input").value = "";
   if (wedge) wedge.reset();
   $("photo-input").value = "";
-  showIdle();
   // A kiosk serves the next person in the device's own language.
   if (KIOSK && state.homeLang && state.lang !== state.homeLang) applyLanguage(state.homeLang);
 }
+
+const screen = new VerdictScreen({
+  text,
+  language: () => state.lang,
+  results: () => ({ ...STRINGS.en.results, ...(STRINGS[state.lang].results || {}) }),
+  clearSeconds: CONFIG.clearSeconds,
+  signals,
+  onClear: clearInputs,
+});
 
 // --------------------------------------------------------------------- trust snapshot
 
@@ -282,7 +151,8 @@ function updateConnection() {
   if (offline) {
     label = text("offline");
     if (state.trust && state.trust.generatedAtText) {
-      label += " " + text("offline_since", { date: formatDateTime(state.trust.generatedAtText) });
+      const date = formatDateTime(state.trust.generatedAtText, state.lang);
+      label += " " + text("offline_since", { date });
     } else if (!state.trust) {
       label = text("offline_no_data");
     }
@@ -339,17 +209,19 @@ async function verifyLocally(qr, { now } = {}) {
 
 async function check(qr) {
   if (!qr) {
-    showProblem("empty_input");
+    screen.problem("empty_input");
     return;
   }
-  const id = beginCheck();
+  const id = screen.begin();
   if (!isOffline()) {
     try {
       const { status, data } = await postToServer(CONFIG.verifyUrl, JSON.stringify({ qr }), {
         "Content-Type": "application/json",
       });
-      if (data && typeof data.result === "string") settle(id, () => render(data, false));
-      else settle(id, () => showProblem(status === 429 ? "rate_limited" : "server_error"));
+      screen.settle(id, () => {
+        if (data && typeof data.result === "string") screen.render(data, false);
+        else screen.problem(status === 429 ? "rate_limited" : "server_error");
+      });
       return;
     } catch (error) {
       if (!(error instanceof NetworkError)) throw error;
@@ -357,7 +229,10 @@ async function check(qr) {
   }
   updateConnection();
   const answer = await verifyLocally(qr);
-  settle(id, () => (answer ? render(answer, true) : showProblem("offline_no_data")));
+  screen.settle(id, () => {
+    if (answer) screen.render(answer, true);
+    else screen.problem("offline_no_data");
+  });
 }
 
 // ------------------------------------------------------------------- QR decoding
@@ -482,25 +357,25 @@ async function scanLoop(detector) {
 
 async function checkPhoto(file) {
   if (!file) {
-    showProblem("empty_input");
+    screen.problem("empty_input");
     return;
   }
   if (CONFIG.maxImageBytes && file.size > CONFIG.maxImageBytes) {
-    showProblem("photo_too_large");
+    screen.problem("photo_too_large");
     return;
   }
-  const id = beginCheck();
+  const id = screen.begin();
   if (!isOffline()) {
     const form = new FormData();
     form.append("photo", file);
     try {
       const { status, data } = await postToServer(CONFIG.decodeImageUrl, form);
-      settle(id, () => {
-        if (data && typeof data.result === "string") render(data, false);
-        else if (status === 413) showProblem("photo_too_large");
-        else if (status === 429) showProblem("rate_limited");
-        else if (status === 422 || status === 400) showUnreadable("no_code_in_photo");
-        else showProblem("server_error");
+      screen.settle(id, () => {
+        if (data && typeof data.result === "string") screen.render(data, false);
+        else if (status === 413) screen.problem("photo_too_large");
+        else if (status === 429) screen.problem("rate_limited");
+        else if (status === 422 || status === 400) screen.unreadable("no_code_in_photo");
+        else screen.problem("server_error");
       });
       return;
     } catch (error) {
@@ -514,10 +389,10 @@ async function checkPhoto(file) {
     qr = null; // not an image the decoder can read
   }
   const answer = qr ? await verifyLocally(qr) : null;
-  settle(id, () => {
-    if (!qr) showUnreadable("no_code_in_photo");
-    else if (answer) render(answer, true);
-    else showProblem("offline_no_data");
+  screen.settle(id, () => {
+    if (!qr) screen.unreadable("no_code_in_photo");
+    else if (answer) screen.render(answer, true);
+    else screen.problem("offline_no_data");
   });
 }
 
@@ -566,7 +441,7 @@ function wire() {
   });
   $("camera-button").addEventListener("click", () => (state.stream ? stopCamera() : startCamera()));
   $("clear-button").addEventListener("click", () => {
-    clearResult();
+    screen.clear();
     focusScanner();
   });
   window.addEventListener("online", () => {
@@ -577,7 +452,7 @@ function wire() {
   // A phone put away or a tab switched: nothing stays on screen for the next person.
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "hidden") {
-      clearResult();
+      screen.clear();
       stopCamera();
     } else if (KIOSK) {
       startKioskCamera();
