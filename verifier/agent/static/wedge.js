@@ -6,8 +6,8 @@
 //
 // No storage, no logging: the text only passes through to `onScan`.
 
-export const IDLE_MS = 300; // a pause this long ends a burst
-const FAST_GAP_MS = 40; // keystrokes closer than this come from a machine
+export const IDLE_MS = 400; // a pause this long ends a burst
+const FAST_GAP_MS = 50; // keystrokes closer than this come from a machine
 const BURST_CHARS = 8; // this many fast characters make a burst
 
 /**
