@@ -275,6 +275,10 @@ def test_kiosk_mode(page, make_app, issuer, now) -> None:
         page.keyboard.insert_text(issuer.card(now=now))
         page.keyboard.press("Enter")
         assert verdict_of(page) == "valid"
+        # The verdict is in the language of the person who chose it...
+        assert page.locator("html").get_attribute("lang") == "fr"
+        assert page.locator("#verdict-title").text_content() == strings(page)["fr"]["verdict_valid"]
+        # ...and once it has cleared itself, the kiosk is back in its own.
         page.locator("#verdict[data-verdict=idle]").wait_for(timeout=5_000)
         assert page.locator("html").get_attribute("lang") == "en"
         assert page.evaluate("() => localStorage.getItem('citycard-agent-language')") is None

@@ -10,10 +10,10 @@
 // itself, nothing leads away from the page, and the language returns to the device's own
 // after each card.
 
-import { formatDateTime, VerdictScreen } from "./screen.js";
-import { Signals } from "./signals.js";
 import { clockFloor, relativeAge, statusesFetchedAt } from "./freshness.js";
 import { wireKiosk } from "./kiosk.js";
+import { formatDateTime, VerdictScreen } from "./screen.js";
+import { Signals } from "./signals.js";
 import { clockInDoubt, loadSnapshot, verifyCard } from "./verify.js";
 import { watchWedge } from "./wedge.js";
 
@@ -86,12 +86,14 @@ function applyLanguage(lang) {
   screen.refresh();
 }
 
-function clearInputs() {
+function clearInputs({ done }) {
   $("wedge-input").value = "";
   if (wedge) wedge.reset();
   $("photo-input").value = "";
-  // A kiosk serves the next person in the device's own language.
-  if (KIOSK && state.homeLang && state.lang !== state.homeLang) applyLanguage(state.homeLang);
+  // Once a card is done with, a kiosk serves the next person in the device's own language.
+  if (KIOSK && done && state.homeLang && state.lang !== state.homeLang) {
+    applyLanguage(state.homeLang);
+  }
 }
 
 const screen = new VerdictScreen({

@@ -27,7 +27,8 @@ export class VerdictScreen {
   /**
    * text(key, vars): a page string in the current language; language(): that language;
    * results(): the result messages in it; clearSeconds: how long a verdict stays;
-   * signals: sound and vibration; onClear(): what else goes when the verdict goes.
+   * signals: sound and vibration; onClear({done}): what else goes when the verdict goes
+   * (done: no other check or message replaces it, the screen is waiting for the next card).
    */
   constructor({ text, language, results, clearSeconds, signals, onClear }) {
     Object.assign(this, { text, language, results, clearSeconds, signals, onClear });
@@ -54,7 +55,7 @@ export class VerdictScreen {
 
   /** A check starts: the previous card's details go first. Returns the check's number. */
   begin() {
-    this.clear();
+    this.clear({ done: false });
     this.set("checking", this.text("checking"), "");
     return ++this.seq;
   }
@@ -66,13 +67,13 @@ export class VerdictScreen {
 
   /** A problem is not a verdict about the card: say what to do, keep the frame neutral. */
   problem(key) {
-    this.clear();
+    this.clear({ done: false });
     this.set("idle", this.text(key), this.text("ready_hint"));
   }
 
   /** A photo in which no code could be read: the unreadable verdict, with what to do. */
   unreadable(hint) {
-    this.clear();
+    this.clear({ done: false });
     this.render({ result: "malformed", valid: false, holder: null }, false, { hint });
   }
 
@@ -150,7 +151,7 @@ export class VerdictScreen {
     if ($("countdown").textContent !== label) $("countdown").textContent = label;
   }
 
-  clear() {
+  clear({ done = true } = {}) {
     this.seq++;
     clearInterval(this.timer);
     this.timer = null;
@@ -158,6 +159,6 @@ export class VerdictScreen {
     for (const id of DETAILS) $(id).textContent = "";
     delete $("verdict").dataset.result;
     this.idle();
-    this.onClear();
+    this.onClear({ done });
   }
 }
