@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -84,6 +85,19 @@ def load_partner(record: PartnerRecord) -> LoadedPartner:
     )
 
 
+def latest_fetch(records: Iterable[PartnerRecord]) -> datetime | None:
+    """The latest fetch time recorded in the store (metadata or status list), or None."""
+    moments = [
+        moment
+        for record in records
+        for moment in (
+            record.metadata_fetched_at,
+            *(entry.fetched_at for entry in record.status_lists),
+        )
+    ]
+    return max(moments, default=None)
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrustIndex:
     """An immutable snapshot of the trust store, indexed for verification.
@@ -97,6 +111,9 @@ class TrustIndex:
     identity: tuple[int, int, int] | None = None
     loaded_at: datetime | None = None
     problems: tuple[str, ...] = ()
+    # The latest moment this verifier fetched anything it trusts, by its own clock: a clock
+    # that reads earlier has gone back in time, and cannot judge expiry or staleness.
+    fetched_until: datetime | None = None
 
     def resolve(self, kid: bytes) -> TrustedKey | None:
         return self.keys.get(kid)
@@ -145,6 +162,7 @@ class TrustIndex:
             identity=identity,
             loaded_at=loaded_at,
             problems=tuple(problems),
+            fetched_until=latest_fetch(records.values()),
         )
 
 
