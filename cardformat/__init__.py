@@ -39,6 +39,7 @@ from .metadata import (
     sign_metadata,
     verify_metadata,
 )
+from .names import InvalidNameError, check_holder_name
 from .numbers import generate_card_number, normalize_card_number
 from .statuslist import (
     MIN_STATUS_LIST_SIZE,
@@ -71,6 +72,7 @@ __all__ = [
     "Card",
     "CardFormatError",
     "ExpiredError",
+    "InvalidNameError",
     "IssuerMetadata",
     "KeyFileError",
     "KeyResolver",
@@ -91,6 +93,7 @@ __all__ = [
     "VerifiedStatusList",
     "allocate_index",
     "card_status",
+    "check_holder_name",
     "dump_private_key",
     "endorse_root",
     "fingerprint",
