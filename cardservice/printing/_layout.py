@@ -354,4 +354,6 @@ def fit_holder_name(name: str) -> _text.Block:
         max_lines=4,
         # Two lines at 8 pt read better at a glance than one line at 6.5 pt.
         min_single_line=8.0,
+        # Marks stacked on a letter (up to four, section 3.2) must not climb into the label.
+        ink=True,
     )
