@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
 from typing import Literal
 
 from ._name_rule import MAX_MARK_RUN
@@ -47,36 +46,28 @@ def _ranges(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
 
 
-_FORBIDDEN_FIRST, _FORBIDDEN_LAST = _ranges(NAME_FORBIDDEN_RANGES)
-_MARK_FIRST, _MARK_LAST = _ranges(MARK_RANGES)
+# One byte per code point (1.1 MB): what the rule says of it. A table lookup per character is
+# ten times cheaper than a binary search over the ranges, which showed on long names.
+_OK, _FORBIDDEN, _MARK = 0, 1, 2
+_CLASS = bytearray(0x110000)
+for _table, _value in ((NAME_FORBIDDEN_RANGES, _FORBIDDEN), (MARK_RANGES, _MARK)):
+    for _first, _last in zip(*_ranges(_table), strict=True):
+        _CLASS[_first : _last + 1] = bytes([_value]) * (_last - _first + 1)
 # The same table restricted to ASCII, for the names that are all ASCII (most of them): one
-# regular-expression scan instead of a binary search per character.
+# regular-expression scan.
 _ASCII_FORBIDDEN = re.compile(
-    "["
-    + "".join(
-        re.escape(chr(code))
-        for code in range(0x80)
-        if code <= _FORBIDDEN_LAST[bisect_right(_FORBIDDEN_FIRST, code) - 1]
-        and bisect_right(_FORBIDDEN_FIRST, code) > 0
-    )
-    + "]"
+    "[" + "".join(re.escape(chr(code)) for code in range(0x80) if _CLASS[code] == _FORBIDDEN) + "]"
 )
-_FIRST_MARK = _MARK_FIRST[0]  # U+0300: no ASCII or Latin-1 character is a mark
-
-
-def _in(code: int, first: tuple[int, ...], last: tuple[int, ...]) -> bool:
-    at = bisect_right(first, code) - 1
-    return at >= 0 and code <= last[at]
 
 
 def is_forbidden(ch: str) -> bool:
     """Whether the name rule refuses the character ``ch`` anywhere in a name."""
-    return _in(ord(ch), _FORBIDDEN_FIRST, _FORBIDDEN_LAST)
+    return _CLASS[ord(ch)] == _FORBIDDEN
 
 
 def is_mark(ch: str) -> bool:
     """Whether ``ch`` is a combining mark (general category M in Unicode 14.0)."""
-    return _in(ord(ch), _MARK_FIRST, _MARK_LAST)
+    return _CLASS[ord(ch)] == _MARK
 
 
 def check_holder_name(name: str) -> None:
@@ -98,11 +89,12 @@ def check_holder_name(name: str) -> None:
             _refuse(found.group())
         return
     run = 0
+    table = _CLASS
     for ch in name:
-        code = ord(ch)
-        if _in(code, _FORBIDDEN_FIRST, _FORBIDDEN_LAST):
+        kind = table[ord(ch)]
+        if kind == _FORBIDDEN:
             _refuse(ch)
-        if code >= _FIRST_MARK and _in(code, _MARK_FIRST, _MARK_LAST):
+        if kind == _MARK:
             run += 1
             if run > MAX_MARK_RUN:
                 raise InvalidNameError(
