@@ -39,7 +39,7 @@ from .metadata import (
     sign_metadata,
     verify_metadata,
 )
-from .names import InvalidNameError, check_holder_name
+from .names import InvalidNameError, check_holder_name, validate_holder_name
 from .numbers import generate_card_number, normalize_card_number
 from .statuslist import (
     MIN_STATUS_LIST_SIZE,
@@ -58,7 +58,6 @@ from .token import (
     Card,
     VerifiedCard,
     sign_card,
-    validate_holder_name,
     validate_issuer_code,
     verify_card,
 )
