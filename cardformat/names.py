@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Literal
+from typing import Literal, NoReturn
 
 from ._name_rule import MAX_MARK_RUN
 from ._unicode14 import MARK_RANGES, NAME_FORBIDDEN_RANGES, UNICODE_VERSION
@@ -110,7 +110,7 @@ def check_holder_name(name: str) -> None:
         raise InvalidNameError("not_nfc", "the holder name is not in Unicode NFC")
 
 
-def _refuse(ch: str) -> None:
+def _refuse(ch: str) -> NoReturn:
     raise InvalidNameError(
         "forbidden",
         f"the holder name holds U+{ord(ch):04X}, which a name may not hold "
@@ -124,9 +124,6 @@ def validate_holder_name(name: str) -> str:
     issuer, which may normalise what it was given before signing)."""
     if not isinstance(name, str):
         raise InvalidNameError("type", "the holder name must be text")
-    try:
-        normalized = unicodedata.normalize("NFC", name)
-    except UnicodeError:  # pragma: no cover - NFC of a str does not fail on CPython
-        raise InvalidNameError("forbidden", "the holder name cannot be normalised") from None
+    normalized = unicodedata.normalize("NFC", name)
     check_holder_name(normalized)
     return normalized
