@@ -11,13 +11,20 @@ offset from the shaping (mark-to-base and mark-to-mark attachment).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Protocol
 
 import uharfbuzz as hb
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import ShapedStr
 
 from ._fonts import FONT_DIR
+
+# The first baseline of a block sits this far below its top, in em: room for capitals and
+# accents. Ink that reaches higher (stacked marks) moves the line down (see ``baselines``).
+CAP_TOP = 0.92
+INK_GAP = 0.05  # em kept free between the ink of two lines
 
 _lock = threading.Lock()
 _fonts: dict[str, tuple[hb.Font, float]] = {}
@@ -65,3 +72,29 @@ def run_extents(text: str, registered: str) -> tuple[float, float]:
         top = max(top, glyph_top + y_offset)
         bottom = min(bottom, glyph_bottom + y_offset)
     return top, bottom
+
+
+class Inked(Protocol):
+    """A shaped line's ink reach (``_text.Line``), in 1/1000 em above and below its baseline."""
+
+    @property
+    def ink_top(self) -> float: ...
+    @property
+    def ink_bottom(self) -> float: ...
+
+
+def baselines(lines: Sequence[Inked], leading: float) -> tuple[tuple[float, ...], float]:
+    """Baselines (em below the block's top) that keep every line's real ink inside the block
+    and off its neighbours', and the block's ink depth: the first baseline ``CAP_TOP`` down,
+    or lower when the line's ink rises higher; each next one ``leading`` further, or more when
+    marks below one line and marks above the next would otherwise meet."""
+    baselines: list[float] = []
+    for i, line in enumerate(lines):
+        rise = line.ink_top / 1000.0
+        if i == 0:
+            baselines.append(max(CAP_TOP, rise))
+        else:
+            depth_above = -lines[i - 1].ink_bottom / 1000.0
+            baselines.append(baselines[-1] + max(leading, depth_above + rise + INK_GAP))
+    depth = baselines[-1] - lines[-1].ink_bottom / 1000.0 if lines else 0.0
+    return tuple(baselines), depth

@@ -59,10 +59,7 @@ _JOINERS = frozenset("\u200c\u200d")
 # the single honorific ligature U+FDF4: right in a religious text, wrong on an identity card.
 _FEATURES = {"kern": True, "liga": True, "dlig": False}
 _shaping_lock = threading.Lock()
-# The first baseline of a block sits this far below its top, in em: room for capitals and
-# accents. Ink that reaches higher (stacked marks) moves the line down (see ``ink_baselines``).
-_CAP_TOP = 0.92
-_INK_GAP = 0.05  # em kept free between the ink of two lines
+_CAP_TOP = _ink.CAP_TOP
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,10 +260,23 @@ def _split_word(word: str, style: Style, max_units: float, base_rtl: bool) -> li
     return pieces
 
 
-def wrap(text: str, style: Style, max_units: float, base_rtl: bool | None = None) -> list[Line]:
+def wrap(
+    text: str,
+    style: Style,
+    max_units: float,
+    base_rtl: bool | None = None,
+    *,
+    anywhere: bool = False,
+) -> list[Line]:
     """Greedy line breaking at spaces; a word longer than a line (or CJK text without spaces)
-    is broken between characters. ``max_units`` is the line width in 1/1000 em."""
+    is broken between characters. ``max_units`` is the line width in 1/1000 em. With
+    ``anywhere``, lines are filled to the edge and broken between any two characters (never
+    inside a letter's marks), a space at a break dropped: the densest packing, for text that
+    does not fit otherwise."""
     rtl = shape_line(text, style, base_rtl).rtl if base_rtl is None else base_rtl
+    if anywhere:
+        pieces = (p.strip(" ") for p in _split_word(text, style, max_units, rtl))
+        return [shape_line(piece, style, rtl) for piece in pieces if piece]
     words: list[str] = []
     for word in filter(None, text.split(" ")):
         if shape_line(word, style, rtl).units > max_units:
@@ -297,23 +307,6 @@ def _ellipsize(line: Line, style: Style, max_units: float) -> Line:
     return shape_line(ELLIPSIS, style, line.rtl)
 
 
-def ink_baselines(lines: Sequence[Line], leading: float) -> tuple[tuple[float, ...], float]:
-    """Baselines (em below the block's top) that keep every line's real ink inside the block
-    and off its neighbours', and the block's ink depth: the first baseline ``_CAP_TOP`` down,
-    or lower when the line's ink rises higher; each next one ``leading`` further, or more when
-    marks below one line and marks above the next would otherwise meet."""
-    baselines: list[float] = []
-    for i, line in enumerate(lines):
-        rise = line.ink_top / 1000.0
-        if i == 0:
-            baselines.append(max(_CAP_TOP, rise))
-        else:
-            depth_above = -lines[i - 1].ink_bottom / 1000.0
-            baselines.append(baselines[-1] + max(leading, depth_above + rise + _INK_GAP))
-    depth = baselines[-1] - lines[-1].ink_bottom / 1000.0 if lines else 0.0
-    return tuple(baselines), depth
-
-
 def fit(
     text: str,
     style: Style,
@@ -332,16 +325,17 @@ def fit(
     down to ``min_single_line`` (default ``min_size``) on one line; failing that, the largest
     size down to ``min_size`` that wraps into at most ``max_lines`` lines that the box's height
     holds (so a third line only comes once the size is small enough for three to fit); failing
-    that, ``min_size`` with the last line cut short with an ellipsis. The result never
+    that, the same with lines filled and broken between any two characters; failing that,
+    ``min_size`` with the last line cut short with an ellipsis. The result never
     overflows its width; with ``ink``, the glyphs' real extents (stacked marks included) also
-    stay within its height, lines placed by ``ink_baselines``."""
+    stay within its height, lines placed by ``_ink.baselines``."""
 
     def block(size: float, lines: Sequence[Line], cut: bool = False) -> Block:
-        baselines = ink_baselines(lines, leading)[0] if ink else None
+        baselines = _ink.baselines(lines, leading)[0] if ink else None
         return Block(size, tuple(lines), leading, cut=cut, baselines=baselines)
 
     def depth(lines: Sequence[Line]) -> float:
-        return ink_baselines(lines, leading)[1] if ink else 0.0
+        return _ink.baselines(lines, leading)[1] if ink else 0.0
 
     one = shape_line(text, style)
     size = max_size
@@ -350,19 +344,23 @@ def fit(
     size = min(size, height / max(leading, depth([one])))
     if size >= (min_size if min_single_line is None else max(min_size, min_single_line)):
         return block(size, [one])
-    size = min(max_size, height / (min(2, max_lines) * leading))
-    while True:
-        lines = wrap(text, style, width * 1000.0 / size, one.rtl)
-        if (
-            len(lines) <= max_lines
-            and len(lines) * leading * size <= height
-            and depth(lines) * size <= height
-        ):
-            return block(size, lines)
-        if size <= min_size:
-            break
-        # The steps rarely land on min_size itself: try it last, exactly.
-        size = max(min_size, size - step)
+    # Break at spaces first; only when no size down to min_size fits that way (a name of many
+    # words each a little over half a line), fill the lines and break between characters.
+    lines: list[Line] = []
+    for anywhere in (False, True):
+        size = min(max_size, height / (min(2, max_lines) * leading))
+        while True:
+            lines = wrap(text, style, width * 1000.0 / size, one.rtl, anywhere=anywhere)
+            if (
+                len(lines) <= max_lines
+                and len(lines) * leading * size <= height
+                and depth(lines) * size <= height
+            ):
+                return block(size, lines)
+            if size <= min_size:
+                break
+            # The steps rarely land on min_size itself: try it last, exactly.
+            size = max(min_size, size - step)
     size = min_size
     lines = lines[:max_lines]
     lines[-1] = _ellipsize(lines[-1], style, width * 1000.0 / size)

@@ -127,6 +127,20 @@ def test_zwnj_keeps_a_persian_word_in_one_run_with_its_own_glyphs() -> None:
     assert apart.units != joined.units
 
 
+@pytest.mark.parametrize("ch", ["m", "W", "\u2e3b"])
+def test_names_of_words_of_every_length_fit(ch: str) -> None:
+    # Breaking only at spaces, words a little over half a line long take a line each and 100
+    # bytes of them need six lines: the layout then fills the lines, breaking inside words.
+    for length in range(1, 100 // len(ch.encode())):
+        word = ch * length
+        name = " ".join([word] * (101 // (len(word.encode()) + 1)))
+        block = fit_holder_name(name)
+        assert not block.cut, (ch, length)
+        assert "".join(line.source for line in block.lines).replace(" ", "") == name.replace(
+            " ", ""
+        )
+
+
 def test_the_wide_word_ligatures_are_refused_by_the_format() -> None:
     # U+FDFD is one character of 7.9 em: 33 of them (99 bytes) are wider than any legible size
     # can hold. The format refuses the Arabic word ligatures (docs/card-format.md section 3.2),
