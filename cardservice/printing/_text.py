@@ -236,7 +236,9 @@ def unsupported_characters(text: str, style: Style = "regular") -> str:
     """The characters of ``text`` that no shipped font can draw (they would print as boxes)."""
     missing = []
     for ch in text:
-        if unicodedata.category(ch) in {"Cf", "Zs"}:
+        # Format characters (the joiners) draw nothing; every space is checked like a letter,
+        # since one (U+1680, Ogham) is in no shipped font and would print as a box.
+        if unicodedata.category(ch) == "Cf":
             continue
         if _fonts.font_for(ch, style) is None and ch not in missing:
             missing.append(ch)

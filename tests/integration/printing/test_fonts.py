@@ -94,6 +94,13 @@ def test_malayalam_names_print() -> None:
 
 
 def test_a_script_without_a_font_is_reported() -> None:
-    # Cherokee and Tibetan: no shipped font, so the counter refuses such a name.
+    # Cherokee, Tibetan and Ogham: no shipped font, so the counter refuses such a name.
     assert unsupported_characters("Ꮎ Ꮳ") == "ᎾᏣ"
     assert unsupported_characters("བཀྲ་ཤིས") != ""
+    assert unsupported_characters("A\u1680B") == "\u1680"  # the Ogham space mark
+
+
+def test_every_other_space_a_name_may_hold_has_a_glyph() -> None:
+    spaces = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Zs"]
+    assert unsupported_characters("".join(spaces)) == "\u1680"
+    assert unsupported_characters("山田\u3000太郎 Amina\u00a0Diallo") == ""
