@@ -4,7 +4,7 @@ One rule (docs/card-format.md section 3.2, ``cardformat.names``): the counter an
 exactly the names the format accepts, so that no name a partner's verifier would take is refused
 here and none refused there is signed here. On top of the format, the card must be able to
 print the name; every script with a shipped font prints whole at any length the format allows
-(cardservice.printing, tests/integration/printing/test_name_fit.py), so what is left is a name
+(cardservice.printing, tests/integration/printing/test_names.py), so what is left is a name
 in a script no shipped font draws.
 """
 
@@ -45,7 +45,7 @@ def check_display_name(raw: object) -> tuple[str, LazyString | None]:
     if unsupported_characters(name):
         return name, _l("The display name uses characters the card cannot print.")
     if not holder_name_fits(name):
-        # Not reached for any name the format accepts (test_name_fit.py); kept so that a font
+        # Not reached for any name the format accepts (test_names.py); kept so that a font
         # change that breaks the promise refuses a name rather than printing it cut.
         return name, _l("The display name is too long to print on the card.")
     return name, None
