@@ -147,7 +147,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             signing_key=signing_key,
         )
 
-    from .cli import register_commands
+    from .cli.commands import register_commands
 
     register_commands(app)
 

@@ -20,15 +20,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
-from .sync import (
-    HttpFetcher,
-    PartnerError,
-    PartnerReport,
-    add_partner,
-    remove_partner,
-    sync_partners,
-)
-from .trust import TrustIndex, TrustStore, TrustStoreError
+from .fetch import HttpFetcher
+from .sync import PartnerError, PartnerReport, add_partner, remove_partner, sync_partners
+from .trust import TrustStore, TrustStoreError
+from .trust_index import TrustIndex
 from .verification import is_stale
 
 
