@@ -82,6 +82,8 @@ PAGE_STRINGS: dict[str, Any] = {
     "camera_unavailable": lazy_gettext(
         "No camera can be used on this device. Use the scanner field or a photo."
     ),
+    # The camera's light (capture.js shows the switch only where the camera has one).
+    "torch": lazy_gettext("Torch"),
     "scanner": lazy_gettext("Scanner or typed code"),
     "scanner_hint": lazy_gettext(
         "Click here, then scan: the card is checked as soon as the scanner sends Enter."

@@ -5,6 +5,7 @@
 // after a short time so the next person at a shared device sees nothing, and no card text,
 // name or result is ever stored: not in localStorage, not in a cache, not in a log.
 
+import { connectTorch, createFrameReader, openCamera } from "./capture.js";
 import { loadSnapshot, verifyCard } from "./verify.js";
 
 const $ = (id) => document.getElementById(id);
@@ -34,6 +35,7 @@ const state = {
   clearAt: 0,
   timer: null,
   stream: null,
+  releaseTorch: null,
   scanning: false,
   decoder: null,
   // Each check gets a number; clearing the screen or starting another check makes older
@@ -338,11 +340,10 @@ async function startCamera() {
     error.hidden = false;
     return;
   }
+  let camera;
   try {
-    state.stream = await navigator.mediaDevices.getUserMedia({
-      video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 } },
-      audio: false,
-    });
+    camera = await openCamera();
+    state.stream = camera.stream;
   } catch (exc) {
     const denied = exc && (exc.name === "NotAllowedError" || exc.name === "SecurityError");
     error.textContent = text(denied ? "camera_denied" : "camera_unavailable");
@@ -354,6 +355,7 @@ async function startCamera() {
   $("camera-box").hidden = false;
   $("camera-button").setAttribute("aria-expanded", "true");
   $("camera-button-text").textContent = text("camera_stop");
+  state.releaseTorch = connectTorch($("torch-button"), camera.track, camera.torch);
   await video.play().catch(() => {});
   state.scanning = true;
   scanLoop(await nativeDetector());
@@ -361,6 +363,8 @@ async function startCamera() {
 
 function stopCamera() {
   state.scanning = false;
+  if (state.releaseTorch) state.releaseTorch();
+  state.releaseTorch = null;
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
   state.stream = null;
   $("camera-video").srcObject = null;
@@ -371,24 +375,13 @@ function stopCamera() {
 
 async function scanLoop(detector) {
   const video = $("camera-video");
-  const canvas = document.createElement("canvas");
-  const context = canvas.getContext("2d", { willReadFrequently: true });
+  const reader = createFrameReader({ zxing, native: detector });
   while (state.scanning) {
     let found = null;
     if (video.readyState >= 2 && video.videoWidth) {
       try {
-        if (detector) {
-          const codes = await detector.detect(video);
-          found = codes.length ? codes[0].rawValue : null;
-        } else {
-          canvas.width = video.videoWidth;
-          canvas.height = video.videoHeight;
-          context.drawImage(video, 0, 0);
-          const frame = context.getImageData(0, 0, canvas.width, canvas.height);
-          const results = await (await zxing()).readBarcodes(frame, ZXING_OPTIONS);
-          const hit = results.find((r) => r.isValid && r.text);
-          found = hit ? hit.text : null;
-        }
+        const hit = await reader.read(video, video.videoWidth, video.videoHeight);
+        found = hit ? hit.text : null;
       } catch {
         found = null; // a frame that cannot be read: try the next one
       }
