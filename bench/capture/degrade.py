@@ -286,19 +286,22 @@ def make_video(
     code_px: float | None = None,
     px_per_mm: float | None = None,
     seed: int = 1,
+    frames: int = FRAMES,
     png: bool = False,
 ) -> Video:
-    """Write the 20-shot video of ``card`` to ``out`` (a .y4m path). Give either the code's
-    width in frame pixels or the card's distance as frame pixels per millimetre."""
+    """Write the video of ``card`` (``frames`` shots, 20 for the benchmark) to ``out`` (a .y4m
+    path). Give either the code's width in frame pixels or the card's distance as frame pixels
+    per millimetre."""
     if (code_px is None) == (px_per_mm is None):
         raise ValueError("give code_px or px_per_mm")
     probe = render_back(card.pdf, 600 / 25.4)
     target = px_per_mm if px_per_mm is not None else code_px / probe.code_mm  # type: ignore[operator]
     back = render_back(card.pdf, target * SUPERSAMPLE)
-    frames = [frame(back, 1 / SUPERSAMPLE, shot, i) for i, shot in enumerate(shots(blur, seed))]
-    write_y4m(out, frames)
+    shot_list = shots(blur, seed, frames)
+    images = [frame(back, 1 / SUPERSAMPLE, shot, i) for i, shot in enumerate(shot_list)]
+    write_y4m(out, images)
     if png:
-        frames[0].save(out.with_suffix(".png"))
+        images[0].save(out.with_suffix(".png"))
     return Video(
         path=out, qr_text=card.qr_text, code_px=probe.code_mm * target, code_mm=probe.code_mm
     )
