@@ -106,7 +106,7 @@ def measure(
                     "timeoutMs": timeout * 1000,
                     "marker": degrade.MARKER,
                     "markerBits": degrade.MARKER_BITS,
-                    "fileWidth": degrade.FRAME_W,
+                    "fileWidth": video.size[0],
                 },
             )
         return results
@@ -145,6 +145,9 @@ def main() -> None:
     parser.add_argument("--px-per-mm", nargs="+", type=float, help="card distances instead")
     parser.add_argument("--blurs", nargs="+", type=float, default=[1.0, 1.5])
     parser.add_argument("--modes", nargs="+", default=["main", "capture"])
+    parser.add_argument(
+        "--frame", default="1920x1080", help="the camera's frame size (1280x720: what main asked)"
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per video and path")
     parser.add_argument("--keep", type=Path, help="keep the videos in this folder")
     parser.add_argument(
@@ -182,6 +185,7 @@ def main() -> None:
                             blur=blur,
                             code_px=size if unit == "px" else None,
                             px_per_mm=size if unit == "px/mm" else None,
+                            size=degrade.frame_size(args.frame),
                         )
                         results = measure(playwright, url, video, args.modes, args.timeout)
                         label = (

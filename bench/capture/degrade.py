@@ -56,7 +56,7 @@ STATUS_INDEX = 2**32 - 1
 CARD_NUMBER = "PFH8-BZ1"  # any valid number: its digits do not change the code's size
 ISSUED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
-FRAME_W, FRAME_H = 1920, 1080  # a phone's 1080p stream
+FRAME_W, FRAME_H = 1920, 1080  # a phone's 1080p stream (the default)
 FRAMES = 20
 FPS = 4  # each shot stays 250 ms on the fake camera, enough for one decode
 SUPERSAMPLE = 4  # render finer than the frame, then average: what a sensor does
@@ -199,9 +199,11 @@ def _tilted(card: Image.Image, shot: Shot) -> Image.Image:
     return slanted.rotate(shot.rotation, Image.Resampling.BICUBIC, expand=True)
 
 
-def frame(back: Back, scale: float, shot: Shot, index: int) -> Image.Image:
-    """One camera frame (greyscale, FRAME_W x FRAME_H): the back at ``scale`` frame pixels per
-    raster pixel of ``back``, degraded as ``shot`` says, with the frame number in the corner."""
+def frame(
+    back: Back, scale: float, shot: Shot, index: int, size: tuple[int, int] = (FRAME_W, FRAME_H)
+) -> Image.Image:
+    """One camera frame (greyscale, of ``size``): the back at ``scale`` frame pixels per raster
+    pixel of ``back``, degraded as ``shot`` says, with the frame number in the corner."""
     tilted = _tilted(back.image, shot)
     # Where the code's centre lands after rotation (about the image centre, expand=True).
     cx = (back.code_box[0] + back.code_box[2]) / 2 - back.image.width / 2
@@ -209,28 +211,29 @@ def frame(back: Back, scale: float, shot: Shot, index: int) -> Image.Image:
     angle = math.radians(shot.rotation)
     rx = cx * math.cos(angle) + cy * math.sin(angle) + tilted.width / 2
     ry = -cx * math.sin(angle) + cy * math.cos(angle) + tilted.height / 2
-    size = (max(1, round(tilted.width * scale)), max(1, round(tilted.height * scale)))
-    small = tilted.resize(size, Image.Resampling.BOX)  # area average, like sensor pixels
-    canvas = Image.new("L", (FRAME_W, FRAME_H), DESK)
-    left = round(FRAME_W / 2 + shot.offset[0] - rx * scale)
-    top = round(FRAME_H / 2 + shot.offset[1] - ry * scale)
+    scaled = (max(1, round(tilted.width * scale)), max(1, round(tilted.height * scale)))
+    small = tilted.resize(scaled, Image.Resampling.BOX)  # area average, like sensor pixels
+    width, height = size
+    canvas = Image.new("L", size, DESK)
+    left = round(width / 2 + shot.offset[0] - rx * scale)
+    top = round(height / 2 + shot.offset[1] - ry * scale)
     canvas.paste(small.getchannel("L"), (left, top), small.getchannel("A"))
     blurred = canvas.filter(ImageFilter.GaussianBlur(shot.blur))
     dim = blurred.point([round(255 * (BLACK + (WHITE - BLACK) * v / 255)) for v in range(256)])
-    noise = _noise(shot.seed)
+    noise = _noise(shot.seed, size)
     noisy = ImageChops.add(dim, noise, scale=1.0, offset=-128)
     _mark(noisy, index)
     return noisy
 
 
-def _noise(seed: int) -> Image.Image:
+def _noise(seed: int, size: tuple[int, int]) -> Image.Image:
     """Gaussian noise around 128; PIL's generator is not seedable, so shift a seeded tile."""
     # effect_noise draws from C's rand(): a fixed pattern per process at best. A seeded offset
     # into a larger field keeps each shot's noise distinct and each run's output the same.
     rng = random.Random(seed)
     field = _noise_field()
-    x, y = rng.randrange(field.width - FRAME_W), rng.randrange(field.height - FRAME_H)
-    return field.crop((x, y, x + FRAME_W, y + FRAME_H))
+    x, y = rng.randrange(field.width - size[0]), rng.randrange(field.height - size[1])
+    return field.crop((x, y, x + size[0], y + size[1]))
 
 
 _FIELD: list[Image.Image] = []
@@ -276,6 +279,7 @@ class Video:
     qr_text: str
     code_px: float  # width of the code in the frame, before tilt
     code_mm: float  # printed width of the code
+    size: tuple[int, int]  # the frame's
 
 
 def make_video(
@@ -287,6 +291,7 @@ def make_video(
     px_per_mm: float | None = None,
     seed: int = 1,
     frames: int = FRAMES,
+    size: tuple[int, int] = (FRAME_W, FRAME_H),
     png: bool = False,
 ) -> Video:
     """Write the video of ``card`` (``frames`` shots, 20 for the benchmark) to ``out`` (a .y4m
@@ -298,13 +303,26 @@ def make_video(
     target = px_per_mm if px_per_mm is not None else code_px / probe.code_mm  # type: ignore[operator]
     back = render_back(card.pdf, target * SUPERSAMPLE)
     shot_list = shots(blur, seed, frames)
-    images = [frame(back, 1 / SUPERSAMPLE, shot, i) for i, shot in enumerate(shot_list)]
+    images = [frame(back, 1 / SUPERSAMPLE, shot, i, size) for i, shot in enumerate(shot_list)]
     write_y4m(out, images)
     if png:
         images[0].save(out.with_suffix(".png"))
     return Video(
-        path=out, qr_text=card.qr_text, code_px=probe.code_mm * target, code_mm=probe.code_mm
+        path=out,
+        qr_text=card.qr_text,
+        code_px=probe.code_mm * target,
+        code_mm=probe.code_mm,
+        size=size,
     )
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    """Parse "1920x1080"; at most the default frame's size (the noise field is made for it)."""
+    width, _, height = text.partition("x")
+    size = (int(width), int(height))
+    if not (64 <= size[0] <= FRAME_W and 64 <= size[1] <= FRAME_H):
+        raise ValueError(f"frame size {text}: from 64x64 to {FRAME_W}x{FRAME_H}")
+    return size
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -316,6 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     size.add_argument("--px-per-mm", type=float, help="card distance: frame pixels per mm")
     parser.add_argument("--blur", type=float, default=1.0, help="Gaussian blur in pixels")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--frame", default=f"{FRAME_W}x{FRAME_H}", help="camera frame size")
     parser.add_argument("--png", action="store_true", help="also save the first frame as PNG")
     parser.add_argument(
         "--pdf-only", action="store_true", help="only print the cards (<out>/<card>.pdf, .json)"
@@ -326,16 +345,17 @@ def main(argv: list[str] | None = None) -> None:
             save_card(printed_card(kind), args.out, kind)
         print(f"cards printed into {args.out}")
         return
-    code_px = args.code_px if args.px_per_mm is not None or args.code_px else 175.0
+    code_px = args.code_px or (None if args.px_per_mm else 175.0)
     args.out.mkdir(parents=True, exist_ok=True)
-    label = f"{args.card}-{args.code_px or args.px_per_mm}-blur{args.blur}"
+    label = f"{args.card}-{code_px or args.px_per_mm}-blur{args.blur}"
     video = make_video(
         args.out / f"{label}.y4m",
         printed_card(args.card),
         blur=args.blur,
-        code_px=None if args.px_per_mm else code_px,
+        code_px=code_px,
         px_per_mm=args.px_per_mm,
         seed=args.seed,
+        size=frame_size(args.frame),
         png=args.png,
     )
     info = {"qr_text": video.qr_text, "code_px": video.code_px, "code_mm": video.code_mm}

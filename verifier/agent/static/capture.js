@@ -26,7 +26,7 @@ const CROP_FRACTION = 0.6;
 // samples a blurred code's modules more surely with more pixels on each.
 const MIN_CROP_SIDE = 1300;
 const MAX_UPSCALE = 2;
-// Unsharp mask: the crop minus its blur (this radius, in crop pixels before enlarging) restores
+// Unsharp mask: the crop minus its blur (this standard deviation, in camera pixels) restores
 // the edges a phone's lens and a dim scene soften; the amount is how much of it is added back.
 const SHARPEN_RADIUS = 3;
 const SHARPEN_AMOUNT = 2;
@@ -121,29 +121,70 @@ export function connectTorch(button, track, available) {
 
 /**
  * Sharpen a frame in place (RGBA, grey out): stretch its levels to the full range (the 1 %
- * darkest and lightest pixels aside) and add the difference with its blurred copy `soft`.
+ * darkest and lightest pixels aside) and add back SHARPEN_AMOUNT times its difference with a
+ * Gaussian blur of it (standard deviation SHARPEN_RADIUS pixels): an unsharp mask.
  */
-export function sharpen(pixels, soft) {
-  const count = pixels.length / 4;
+export function sharpen(pixels, width, height) {
+  const count = width * height;
+  const grey = new Float32Array(count);
   const histogram = new Uint32Array(256);
-  for (let i = 0; i < pixels.length; i += 4) histogram[luma(pixels, i)]++;
+  for (let p = 0, i = 0; p < count; p++, i += 4) {
+    // Rec. 601 weights; under office light the camera's frames are near grey anyway.
+    const value = (pixels[i] * 77 + pixels[i + 1] * 150 + pixels[i + 2] * 29) >> 8;
+    grey[p] = value;
+    histogram[value]++;
+  }
   let low = 0;
   let high = 255;
   for (let seen = 0; low < 255 && (seen += histogram[low]) < count / 100; ) low++;
   for (let seen = 0; high > 0 && (seen += histogram[high]) < count / 100; ) high--;
   const gain = 255 / Math.max(1, high - low);
-  for (let i = 0; i < pixels.length; i += 4) {
-    const value = luma(pixels, i);
-    const sharp = value + SHARPEN_AMOUNT * (value - luma(soft, i));
-    const out = (sharp - low) * gain;
-    pixels[i] = pixels[i + 1] = pixels[i + 2] = out < 0 ? 0 : out > 255 ? 255 : out;
+  const soft = gaussian(grey, width, height, SHARPEN_RADIUS);
+  for (let p = 0, i = 0; p < count; p++, i += 4) {
+    const value = (grey[p] + SHARPEN_AMOUNT * (grey[p] - soft[p]) - low) * gain;
+    pixels[i] = pixels[i + 1] = pixels[i + 2] = value; // the clamped array clamps and rounds
     pixels[i + 3] = 255;
   }
 }
 
-function luma(data, i) {
-  // Rec. 601 weights in integers; the camera's frames are near grey under office light anyway.
-  return (data[i] * 77 + data[i + 1] * 150 + data[i + 2] * 29) >> 8;
+/** A Gaussian blur approximated by three box blurs (each in time independent of its width). */
+export function gaussian(values, width, height, sigma) {
+  // Box widths whose three passes have the variance sigma² (W. Jarosz, "Fast image
+  // convolutions", 2001): the odd widths below and above the ideal one, mixed.
+  const ideal = Math.sqrt((12 * sigma * sigma) / 3 + 1);
+  let lower = Math.floor(ideal);
+  if (lower % 2 === 0) lower--;
+  const lowerPasses = Math.round((12 * sigma * sigma - 3 * lower * lower - 12 * lower - 9) / (-4 * lower - 4));
+  const across = new Float32Array(values.length);
+  const buffers = [new Float32Array(values.length), new Float32Array(values.length)];
+  let current = values;
+  for (let pass = 0; pass < 3; pass++) {
+    const radius = ((pass < lowerPasses ? lower : lower + 2) - 1) / 2;
+    boxBlur(current, across, width, height, radius, 1, width);
+    current = boxBlur(across, buffers[pass % 2], height, width, radius, width, 1);
+  }
+  return current;
+}
+
+/** One box blur along lines of `length` samples `step` apart, `lines` of them `stride` apart;
+ * the edges repeat their last sample. Writes into and returns `target`. */
+function boxBlur(source, target, length, lines, radius, step, stride) {
+  const scale = 1 / (2 * radius + 1);
+  for (let line = 0; line < lines; line++) {
+    const start = line * stride;
+    const first = source[start];
+    const last = source[start + (length - 1) * step];
+    let sum = first * radius; // the window of sample 0, its last sample still to come
+    for (let k = 0; k < radius; k++) sum += source[start + Math.min(k, length - 1) * step];
+    for (let k = 0; k < length; k++) {
+      const add = k + radius < length ? source[start + (k + radius) * step] : last;
+      sum += add;
+      target[start + k * step] = sum * scale;
+      const drop = k - radius >= 0 ? source[start + (k - radius) * step] : first;
+      sum -= drop;
+    }
+  }
+  return target;
 }
 
 /**
@@ -159,8 +200,8 @@ function luma(data, i) {
 export function createFrameReader({ zxing, native = null }) {
   const crop = document.createElement("canvas");
   const cropContext = crop.getContext("2d", { willReadFrequently: true });
-  const soft = document.createElement("canvas");
-  const softContext = soft.getContext("2d", { willReadFrequently: true });
+  const large = document.createElement("canvas");
+  const largeContext = large.getContext("2d", { willReadFrequently: true });
   const whole = document.createElement("canvas");
   const wholeContext = whole.getContext("2d", { willReadFrequently: true });
 
@@ -188,19 +229,19 @@ export function createFrameReader({ zxing, native = null }) {
       const side = Math.round(Math.min(width, height) * CROP_FRACTION);
       const scale = Math.min(MAX_UPSCALE, Math.max(1, MIN_CROP_SIDE / side));
       const size = Math.round(side * scale);
-      if (crop.width !== size) {
-        crop.width = crop.height = size;
-        soft.width = soft.height = size;
-      }
-      cropContext.imageSmoothingEnabled = true;
-      cropContext.imageSmoothingQuality = "high";
+      if (crop.width !== side) crop.width = crop.height = side;
+      if (large.width !== size) large.width = large.height = size;
       const sx = Math.round((width - side) / 2);
       const sy = Math.round((height - side) / 2);
-      cropContext.drawImage(source, sx, sy, side, side, 0, 0, size, size);
-      softContext.filter = `blur(${SHARPEN_RADIUS * scale}px)`;
-      softContext.drawImage(crop, 0, 0);
-      const image = cropContext.getImageData(0, 0, size, size);
-      sharpen(image.data, softContext.getImageData(0, 0, size, size).data);
+      // Sharpened at the camera's resolution (a quarter of the pixels of the enlarged crop),
+      // then enlarged smoothly: both steps are linear, so the order changes little but time.
+      cropContext.drawImage(source, sx, sy, side, side, 0, 0, side, side);
+      const pixels = cropContext.getImageData(0, 0, side, side);
+      sharpen(pixels.data, side, side);
+      cropContext.putImageData(pixels, 0, 0);
+      largeContext.imageSmoothingQuality = "high";
+      largeContext.drawImage(crop, 0, 0, size, size);
+      const image = largeContext.getImageData(0, 0, size, size);
       const results = await (await zxing()).readBarcodes(image, ZXING_CROP);
       const hit = results.find((r) => r.isValid && r.text);
       return hit ? hit.text : null;
