@@ -29,7 +29,7 @@ Layouts:
 
 The front shows the city name, the photo (or a neutral silhouette when there is none), the
 holder's name, birth date and gender marker (each only when present), the card number and the
-expiry date, under short bilingual labels. The back carries the QR code (26 mm, vector squares,
+expiry date, under short bilingual labels. The back carries the QR code (34 mm, vector squares,
 error correction M, alphanumeric mode), the card number, and a notice in French, English,
 Spanish, Portuguese and Arabic that the card is issued to residents and says nothing about
 immigration status. Text that does not fit shrinks to a minimum size, then wraps to two lines

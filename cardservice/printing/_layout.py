@@ -90,11 +90,16 @@ _PHOTO = (4.0 * MM, 8.0 * MM, 23.0 * MM, 30.67 * MM)  # x, y, w, h: 3:4, a passp
 _COL_A = 30.5 * MM
 _COL_B = 60.0 * MM
 _RIGHT = CARD_W - _PAD
-# Back layout.
-QR_SIZE = 26.0 * MM
-_QR_X = 4.5 * MM
-_QR_Y = 12.0 * MM
-_NOTICE_X = 34.0 * MM
+# Back layout. The code is as large as the back's height allows with the number printed under
+# it: a phone reads a larger code from further away and through more blur (bench_capture.py,
+# docs/performance.md: at the same distance, blur and dim light, the old 26 mm code read in 0 of
+# 20 shots, this one in 20, or 18 for the longest names). Four modules of the smallest code a
+# card has (version 8, 49 modules: 2.8 mm) stay white around it: 4 mm to the left edge, 3.5 mm
+# to the top band, 3.5 mm to the number's letters and to the notice.
+QR_SIZE = 34.0 * MM
+_QR_X = 4.0 * MM
+_QR_Y = 12.5 * MM
+_NOTICE_X = _QR_X + QR_SIZE + 3.5 * MM
 _TOP_BAND_H = 4.0 * MM
 
 _FRONT_FORM = "citycard-front-v1"
