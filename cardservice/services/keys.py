@@ -53,6 +53,12 @@ class KeyInfo:
     fingerprint: str
 
 
+def normalise_kid(text: str) -> str:
+    """A key id as staff type or paste it: case and the spaces of a grouped display do not
+    count. The one place key ids typed by a person are compared or looked up."""
+    return text.strip().lower().replace(" ", "")
+
+
 def get_city(session: DbSession) -> City:
     city = session.scalars(select(City).limit(1)).first()
     if city is None:
@@ -355,7 +361,7 @@ def revoke_signing_key(
     """
     require_passphrase(session, deps, now=now)
     city = _lock_publications(session)
-    kid = kid.strip().lower().replace(" ", "")
+    kid = normalise_kid(kid)
     record = session.scalars(lock(select(SigningKey).where(SigningKey.kid == kid))).first()
     if record is None:
         raise NotFoundError(_l("No signing key has this id."), field="kid")

@@ -57,7 +57,9 @@ _TOKEN_NAME = re.compile(r"[A-Za-z0-9._ -]{1,64}")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 TOKEN_PREFIX = "cst_"
-ROLE_RANK = {"clerk": 1, "supervisor": 2, "admin": 3}
+# The one ranking of roles (models.ROLES lists them lowest first); the counter and the API
+# both ask role_allows().
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES, start=1)}
 
 
 def role_allows(role: str, required: str) -> bool:
@@ -238,6 +240,9 @@ def set_password(
 def set_user_active(
     session: DbSession, *, user_id: int, active: bool, now: datetime, actor: Actor
 ) -> None:
+    if not active and actor.staff_id == user_id:
+        # An administrator locking themselves out could leave the city with no administrator.
+        raise ConflictError(_l("You cannot deactivate your own account."), code="self_deactivation")
     user = locked(session, StaffUser, user_id)
     if user is None:
         raise NotFoundError(_l("No such user."))

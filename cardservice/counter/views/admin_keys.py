@@ -9,13 +9,14 @@ from flask_babel import gettext as _
 
 from ...extensions import db
 from ...services import ServiceError, deps, utcnow
+from ...services import cards as card_service
 from ...services import keys as key_service
 from ...services import staff as staff_service
 from ...services.errors import NotFoundError
 from ..blueprint import bp
 from ..forms import ActionForm, KeyRevokeForm
 from ..roles import requires
-from .base import required_text, service_refused, staff_actor
+from .base import refuse, required_text, staff_actor
 
 
 @bp.route("/admin/keys", methods=["GET"])
@@ -28,6 +29,7 @@ def _render_admin_keys(
     failed: tuple[str, KeyRevokeForm] | None = None, status: int = 200
 ) -> tuple[str, int]:
     keys = key_service.list_keys(db.session)
+    now = utcnow()
     revoke_forms = {
         key.kid: (
             failed[1]
@@ -43,6 +45,12 @@ def _render_admin_keys(
         failed_forms=[failed[1]] if failed else [],
         open_key=failed[0] if failed else None,
         root_fingerprint=key_service.root_fingerprint(db.session),
+        # What each revoked key leaves to reprint (the same list `keys revoke` prints).
+        reissue={
+            key.kid: card_service.cards_to_reissue(db.session, key.kid, now=now)
+            for key in keys
+            if key.state == "revoked"
+        },
         action_form=ActionForm(formdata=None),
     ), status
 
@@ -52,7 +60,8 @@ def _render_admin_keys(
 def admin_keys_revoke(kid: str) -> Any:
     kid = kid[:40]
     form = KeyRevokeForm(prefix=f"key{kid}")
-    if form.validate() and required_text(form.kid.data).replace(" ", "").lower() != kid.lower():
+    typed = key_service.normalise_kid(required_text(form.kid.data)) if form.validate() else None
+    if typed is not None and typed != key_service.normalise_kid(kid):
         form.kid.errors = [_("The key id you typed is not this key's id.")]
     if form.errors:
         if not any(key.kid == kid for key in key_service.list_keys(db.session)):
@@ -65,8 +74,7 @@ def admin_keys_revoke(kid: str) -> Any:
     except NotFoundError:
         raise
     except ServiceError as exc:
-        service_refused(exc)
-        flash(str(exc.message), "error")
+        refuse(exc)
     else:
         flash(
             _(

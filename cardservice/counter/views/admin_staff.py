@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from ...extensions import db
 from ...services import ServiceError, utcnow
@@ -15,7 +14,7 @@ from ...services.errors import NotFoundError
 from ..blueprint import bp
 from ..forms import ActionForm, PasswordResetForm, StaffCreateForm
 from ..roles import requires
-from .base import apply_errors, required_text, service_refused, staff_actor
+from .base import refuse, required_text, staff_actor
 
 
 @bp.route("/admin/staff", methods=["GET", "POST"])
@@ -35,8 +34,7 @@ def admin_staff() -> Any:
                 actor=staff_actor(),
             )
         except ServiceError as exc:
-            service_refused(exc)
-            apply_errors(form, exc)
+            refuse(exc, form)
             status = 422
         else:
             flash(_("The account %(name)s is created.", name=user.username), "success")
@@ -78,16 +76,19 @@ def _render_admin_staff(
 def admin_staff_active(user_id: int) -> Any:
     # The global CSRFProtect has already checked this POST's token.
     active = request.form.get("active") == "1"
-    if user_id == int(current_user.id) and not active:
-        flash(_("You cannot deactivate your own account."), "error")
-        return redirect(url_for("counter.admin_staff"))
-    staff_service.set_user_active(
-        db.session, user_id=user_id, active=active, now=utcnow(), actor=staff_actor()
-    )
-    flash(
-        _("The account is active again.") if active else _("The account is deactivated."),
-        "success",
-    )
+    try:
+        staff_service.set_user_active(
+            db.session, user_id=user_id, active=active, now=utcnow(), actor=staff_actor()
+        )
+    except NotFoundError:
+        raise
+    except ServiceError as exc:
+        refuse(exc)
+    else:
+        flash(
+            _("The account is active again.") if active else _("The account is deactivated."),
+            "success",
+        )
     return redirect(url_for("counter.admin_staff"))
 
 
@@ -107,8 +108,7 @@ def admin_staff_password(user_id: int) -> Any:
         except NotFoundError:
             raise
         except ServiceError as exc:
-            service_refused(exc)
-            apply_errors(form, exc)
+            refuse(exc, form)
         else:
             flash(_("The new password is set and the account is unlocked."), "success")
             return redirect(url_for("counter.admin_staff"))

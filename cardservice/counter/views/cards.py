@@ -17,7 +17,7 @@ from ...services import cards as card_service
 from ...services.errors import NotFoundError
 from ..blueprint import bp
 from ..roles import requires
-from .base import service_refused, staff_actor
+from .base import refuse, staff_actor
 from .residents import card_reason_form, render_resident, resident_of_card
 
 
@@ -36,8 +36,7 @@ def issue(resident_id: str) -> Any:
     except NotFoundError:
         raise
     except ServiceError as exc:
-        service_refused(exc)
-        flash(str(exc.message), "error")
+        refuse(exc)
     else:
         flash(
             _(
@@ -64,8 +63,7 @@ def card_pdf(number: str, layout: Layout) -> Any:
     except NotFoundError:
         raise
     except ServiceError as exc:
-        service_refused(exc)
-        flash(str(exc.message), "error")
+        refuse(exc)
         return _card_redirect(number)
     pdf = render_card_pdf(printable, layout=layout)
     response = Response(pdf, mimetype="application/pdf")
@@ -85,8 +83,7 @@ def renew(number: str) -> Any:
     except NotFoundError:
         raise
     except ServiceError as exc:
-        service_refused(exc)
-        flash(str(exc.message), "error")
+        refuse(exc)
     else:
         flash(
             _(
@@ -112,8 +109,7 @@ def _reason_action(action: str, number: str, codes: Iterable[str], call: Any) ->
     except NotFoundError:
         raise
     except ServiceError as exc:
-        service_refused(exc)
-        flash(str(exc.message), "error")
+        refuse(exc)
         return _card_redirect(number)
     return result
 
@@ -174,8 +170,7 @@ def reinstate(number: str) -> Any:
     except NotFoundError:
         raise
     except ServiceError as exc:
-        service_refused(exc)
-        flash(str(exc.message), "error")
+        refuse(exc)
     else:
         flash(_("Card %(number)s is valid again.", number=card.number), "success")
     return _card_redirect(number)

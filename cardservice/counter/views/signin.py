@@ -17,7 +17,7 @@ from ...services import staff as staff_service
 from ..blueprint import bp
 from ..forms import AccountLanguageForm, LoginForm
 from ..roles import ANONYMOUS, requires
-from .base import apply_errors, required_text, service_refused, staff_actor
+from .base import refuse, required_text, staff_actor
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -58,8 +58,7 @@ def login() -> Any:
             )
         except ServiceError as exc:
             # The service keeps one message for unknown user and wrong password on purpose.
-            service_refused(exc)
-            form.form_errors.append(str(exc.message))
+            refuse(exc, form)
         else:
             session.clear()  # nothing from before the login survives into the staff session
             login_user(user)
@@ -97,8 +96,7 @@ def account() -> Any:
                 actor=staff_actor(),
             )
         except ServiceError as exc:
-            service_refused(exc)
-            apply_errors(form, exc)
+            refuse(exc, form)
             status = 422
         else:
             # Redirect, so the next page is rendered in the new language from the start.
