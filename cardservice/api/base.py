@@ -17,7 +17,8 @@ from ..models import Card
 from ..services import Actor, utcnow
 from ..services import cards as card_service
 from ..services.errors import AuthenticationError
-from ..services.staff import authenticate_token, role_allows
+from ..services.staff import role_allows
+from ..services.tokens import authenticate_token
 
 F = TypeVar("F", bound=Callable[..., Any])
 

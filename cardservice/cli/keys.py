@@ -106,7 +106,7 @@ def keys_reencrypt() -> None:
 
     For keys written before it (PKCS#8, PBKDF2): one transaction, audited; safe to re-run.
     """
-    from ..services.keys import reencrypt_keys
+    from ..services.reencryption import reencrypt_keys
 
     session, deps = session_and_deps()
     count = reencrypt_keys(session, deps, now=now_utc(), actor=system_actor("keys-reencrypt"))

@@ -11,7 +11,7 @@ from ...extensions import db
 from ...services import ServiceError, deps, utcnow
 from ...services import cards as card_service
 from ...services import keys as key_service
-from ...services import staff as staff_service
+from ...services import tokens as token_service
 from ...services.errors import NotFoundError
 from ..blueprint import bp
 from ..forms import ActionForm, KeyRevokeForm
@@ -99,7 +99,7 @@ def admin_keys_rotate() -> Any:
 def admin_tokens() -> Any:
     return render_template(
         "counter/admin_tokens.html",
-        tokens=staff_service.list_tokens(db.session),
+        tokens=token_service.list_tokens(db.session),
         action_form=ActionForm(formdata=None),
     )
 
@@ -109,6 +109,6 @@ def admin_tokens() -> Any:
 def admin_tokens_revoke(token_id: int) -> Any:
     # The global CSRFProtect has already checked this POST's token. An unknown or already
     # revoked token is a NotFoundError: the 404 page.
-    staff_service.revoke_token_id(db.session, token_id=token_id, now=utcnow(), actor=staff_actor())
+    token_service.revoke_token_id(db.session, token_id=token_id, now=utcnow(), actor=staff_actor())
     flash(_("The API token is revoked: it is refused from now on."), "success")
     return redirect(url_for("counter.admin_tokens"))

@@ -287,7 +287,7 @@ def test_role_matrix(app: Flask, client, city, tokens) -> None:
 
 def test_revoked_token_refused(app, client, session, city, tokens) -> None:
     from cardservice.services import Actor
-    from cardservice.services.staff import revoke_token
+    from cardservice.services.tokens import revoke_token
 
     from .conftest import NOW
 
