@@ -340,13 +340,8 @@ def rotate_root_key(session: DbSession, deps: Deps, *, now: datetime, actor: Act
     city.root_public_key = new_public
     city.root_private_key_pem = deps.key_sealer.seal(new)
     city.metadata_document = None
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="key.root_rotate",
-        subject=f"root:{cardformat.key_id(new).hex()}",
-    )
+    subject = f"root:{cardformat.key_id(new).hex()}"
+    audit.record(session, now=now, actor=actor, action="key.root_rotate", subject=subject)
     session.commit()
     return cardformat.fingerprint(new_public)
 

@@ -237,7 +237,7 @@ def set_password(
 
 def set_user_active(
     session: DbSession, *, user_id: int, active: bool, now: datetime, actor: Actor
-) -> None:
+) -> StaffUser:
     if not active and actor.staff_id == user_id:
         # An administrator locking themselves out could leave the city with no administrator.
         raise ConflictError(_l("You cannot deactivate your own account."), code="self_deactivation")
@@ -245,14 +245,10 @@ def set_user_active(
     if user is None:
         raise NotFoundError(_l("No such user."))
     user.active = active
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="user.activate" if active else "user.deactivate",
-        subject=f"user:{user.id}",
-    )
+    action = "user.activate" if active else "user.deactivate"
+    audit.record(session, now=now, actor=actor, action=action, subject=f"user:{user.id}")
     session.commit()
+    return user
 
 
 def set_preferred_language(
@@ -268,13 +264,9 @@ def set_preferred_language(
     if user is None:
         raise NotFoundError(_l("No such user."))
     user.preferred_language = language
+    subject = f"user:{user.id}"
     audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="user.language",
-        subject=f"user:{user.id}",
-        detail=language,
+        session, now=now, actor=actor, action="user.language", subject=subject, detail=language
     )
     session.commit()
     return user

@@ -56,14 +56,8 @@ def create_token(
     insert_unique(
         session, ConflictError(_l("A token with this name exists."), code="token_name_taken")
     )
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="token.create",
-        subject=f"token:{record.id}",
-        detail=role,
-    )
+    subject = f"token:{record.id}"
+    audit.record(session, now=now, actor=actor, action="token.create", subject=subject, detail=role)
     session.commit()
     return CreatedToken(id=record.id, name=name, role=role, token=token)
 
