@@ -8,15 +8,14 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from ...extensions import db
-from ...services import ServiceError, deps, utcnow
 from ...services import cards as card_service
+from ...services import deps, utcnow
 from ...services import keys as key_service
 from ...services import tokens as token_service
-from ...services.errors import NotFoundError
 from ..blueprint import bp
 from ..forms import ActionForm, KeyRevokeForm
 from ..roles import requires
-from .base import refuse, required_text, staff_actor
+from .base import attempt, required_text, row_forms, staff_actor
 
 
 @bp.route("/admin/keys", methods=["GET"])
@@ -30,14 +29,11 @@ def _render_admin_keys(
 ) -> tuple[str, int]:
     keys = key_service.list_keys(db.session)
     now = utcnow()
-    revoke_forms = {
-        key.kid: (
-            failed[1]
-            if failed and failed[0] == key.kid
-            else KeyRevokeForm(formdata=None, prefix=f"key{key.kid}")
-        )
-        for key in keys
-    }
+    revoke_forms = row_forms(
+        (key.kid for key in keys),
+        lambda kid: KeyRevokeForm(formdata=None, prefix=f"key{kid}"),
+        failed,
+    )
     return render_template(
         "counter/admin_keys.html",
         keys=keys,
@@ -67,15 +63,12 @@ def admin_keys_revoke(kid: str) -> Any:
         if not any(key.kid == kid for key in key_service.list_keys(db.session)):
             abort(404)
         return _render_admin_keys((kid, form), 422)
-    try:
-        key_service.revoke_signing_key(
+    revoked = attempt(
+        lambda: key_service.revoke_signing_key(
             db.session, deps(), kid=kid, now=utcnow(), actor=staff_actor()
         )
-    except NotFoundError:
-        raise
-    except ServiceError as exc:
-        refuse(exc)
-    else:
+    )
+    if revoked is not None:
         flash(
             _(
                 "Key %(kid)s is revoked: cards it signed fail verification until reprinted.",

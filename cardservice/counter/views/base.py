@@ -4,15 +4,20 @@ call shows on a page (next to the form's fields, or as a flash message).
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
 
 from flask import current_app, flash
 from flask_login import current_user
 
 from ...extensions import db
 from ...services import Actor, ServiceError
-from ...services.errors import InsufficientDocumentsError, ValidationError
+from ...services.errors import InsufficientDocumentsError, NotFoundError, ValidationError
 from ..forms import FlaskForm
+
+T = TypeVar("T")
+K = TypeVar("K")
+FormT = TypeVar("FormT", bound=FlaskForm)
 
 
 def staff_actor() -> Actor:
@@ -33,6 +38,26 @@ def refuse(exc: ServiceError, form: FlaskForm | None = None) -> None:
         flash(str(exc.message), "error")
     else:
         _apply_errors(form, exc)
+
+
+def attempt(call: Callable[[], T], form: FlaskForm | None = None) -> T | None:
+    """One service call: its result, or None once its refusal is shown by refuse() (next to the
+    fields of `form`, or as a flash). A NotFoundError goes on to the 404 page instead."""
+    try:
+        return call()
+    except NotFoundError:
+        raise
+    except ServiceError as exc:
+        refuse(exc, form)
+        return None
+
+
+def row_forms(
+    keys: Iterable[K], make: Callable[[K], FormT], failed: tuple[K, FormT] | None
+) -> dict[K, FormT]:
+    """One form per row of a table; the row whose submission failed keeps its form, errors and
+    all (`failed`: that row's key and form)."""
+    return {key: failed[1] if failed and failed[0] == key else make(key) for key in keys}
 
 
 def discard(exc: ServiceError) -> None:
