@@ -48,7 +48,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
         "required": ["number", "status", "issued_at", "expires", "kid"],
         "properties": {
             "number": {"type": "string", "pattern": "^[0-9A-Z]{4}-[0-9A-Z]{3}$"},
-            "status": {"enum": ["valid", "revoked", "suspended"]},
+            "status": {"enum": ["valid", "expired", "revoked", "suspended"]},
             "status_reason": {"type": ["string", "null"]},
             "issued_at": {"type": "string", "format": "date-time"},
             "expires": {"type": "string", "format": "date"},
