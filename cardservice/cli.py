@@ -611,7 +611,10 @@ def audit_export(out_path: str) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from .cli_residents import residents_group
+
     for command in (
+        residents_group,
         init_city_command,
         users_group,
         tokens_group,

@@ -233,6 +233,27 @@ def _trusted_proxy_addresses(raw: str) -> tuple[str, ...]:
     return items
 
 
+def _city_locale(value: str) -> str:
+    if not value:
+        return ""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(value))
+    except (ValueError, UnknownLocaleError):
+        raise ConfigError(
+            f"{ENV_PREFIX}CITY_LOCALE must be a locale such as fr_FR, got {value!r}"
+        ) from None
+
+
+def _printer_uri(value: str) -> str:
+    if value and not value.startswith(("ipp://", "ipps://")):
+        raise ConfigError(
+            f"{ENV_PREFIX}CARD_PRINTER_URI must be an ipp:// or ipps:// URI, got {value!r}"
+        )
+    return value
+
+
 def _database_url(url: str) -> str:
     # Heroku-style URLs name the old scheme; SQLAlchemy 2 needs the driver spelled out.
     if url.startswith("postgres://"):
@@ -350,6 +371,10 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PROXY_HOPS": settings["proxy_hops"],
         # ...and the addresses they connect from: nobody else's forwarded headers are read.
         "TRUSTED_PROXY_ADDRESSES": _trusted_proxy_addresses(settings["trusted_proxy_addresses"]),
+        "CARD_TITLE": str(settings["card_title"]).strip(),
+        "CITY_LOCALE": _city_locale(str(settings["city_locale"]).strip()),
+        "CARD_PRINTER_URI": _printer_uri(str(settings["card_printer_uri"]).strip()),
+        "CARD_PRINTER_CA_FILE": str(settings["card_printer_ca_file"]).strip(),
     }
     for name in _SECRETS:
         config[name] = _load_secret(name, env, instance_path, environment)

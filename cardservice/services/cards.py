@@ -25,6 +25,7 @@ from ..models import Card, City, SigningKey, StatusListRecord
 from . import audit
 from ._types import DbSession
 from .audit import Actor
+from .citystyle import card_title
 from .context import Deps
 from .errors import ConflictError, NotFoundError, ValidationError
 from .keys import _new_status_list, active_signing_key, get_city, locked_city, rotate_if_due
@@ -336,6 +337,7 @@ def _printable(
             photo=record.photo,
             qr_text=token,
             issuer_code=city.code,
+            card_title=card_title(city, deps.card_title),
         )
     except InvalidCardError:
         raise ConflictError(

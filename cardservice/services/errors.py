@@ -124,6 +124,15 @@ class AuditUnavailableError(ServiceError):
     )
 
 
+class PrinterUnavailableError(ServiceError):
+    """The card printer cannot be reached or refused the job; the card can still be printed
+    from the browser."""
+
+    code = "printer_unavailable"
+    status = 503
+    default_message = _l("The card printer cannot be reached. Print from the browser instead.")
+
+
 class AuthenticationError(ServiceError):
     code = "authentication_failed"
     status = 401

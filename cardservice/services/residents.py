@@ -55,6 +55,7 @@ from .errors import (
     ValidationError,
 )
 from .locking import lock, locked
+from .namefold import FOLDING_VERSION, fold_name, folded_match, same_name
 from .photos import process_photo
 from .policy import PointsResult
 
@@ -283,15 +284,18 @@ def enrol_resident(
     sealed = deps.cipher.seal(resident_id, record)
     _store_data_key(session, resident_id, sealed, now=now)
     try:
-        index = deps.cipher.blind_index(record.display_name, record.birth_date)
-        duplicates = list(session.scalars(select(Resident.id).where(Resident.blind_index == index)))
+        indexes = deps.cipher.blind_indexes(record.display_name, record.birth_date)
+        duplicates = list(
+            session.scalars(select(Resident.id).where(Resident.blind_index.in_(indexes)))
+        )
         session.add(
             Resident(
                 id=resident_id,
                 created_at=now,
                 updated_at=now,
                 ciphertext=sealed.ciphertext,
-                blind_index=index,
+                blind_index=indexes[0],
+                index_version=FOLDING_VERSION,
             )
         )
         audit.record(
@@ -444,20 +448,25 @@ def get_resident(session: DbSession, deps: Deps, resident_id: str) -> ResidentVi
 def find_residents(
     session: DbSession, deps: Deps, *, display_name: str, birth_date: date | None
 ) -> list[ResidentView]:
-    """Exact search by name and birth date through the blind index (no plaintext scan)."""
-    if not isinstance(display_name, str) or not display_name.strip():
+    """Search by name and birth date through the blind index (no plaintext scan), insensitive
+    to case, accents and punctuation (services.namefold); the exact comparison follows on the
+    opened records: names exactly as typed come first."""
+    if not isinstance(display_name, str) or not fold_name(display_name):
         raise ValidationError({"display_name": _l("Type a name to search for.")})
-    index = deps.cipher.blind_index(display_name, birth_date)
+    indexes = deps.cipher.blind_indexes(display_name, birth_date)
     ids = session.scalars(
-        select(Resident.id).where(Resident.blind_index == index).order_by(Resident.created_at)
+        select(Resident.id).where(Resident.blind_index.in_(indexes)).order_by(Resident.created_at)
     )
     found = []
     for resident_id in list(ids):
         try:
-            found.append(get_resident(session, deps, resident_id))
+            view = get_resident(session, deps, resident_id)
         except NotFoundError:
             continue  # a keyless row left by an interrupted erasure: nobody to find
-    return found
+        if folded_match(view.display_name, view.birth_date, display_name, birth_date):
+            found.append(view)
+    # sorted() is stable: within each group, the oldest record first.
+    return sorted(found, key=lambda view: not same_name(view.display_name, display_name))
 
 
 def _record_read(
@@ -548,6 +557,7 @@ def update_resident(
     except MissingMasterKeyError as exc:
         raise _master_key_unavailable(exc) from None
     resident.blind_index = deps.cipher.blind_index(record.display_name, record.birth_date)
+    resident.index_version = FOLDING_VERSION
     resident.updated_at = now
     audit.record(
         session, now=now, actor=actor, action="resident.update", subject=f"resident:{resident.id}"
