@@ -189,12 +189,14 @@ def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, A
     except ConfigError as exc:
         raise ConfigError(f"{ENV_PREFIX}RATELIMIT_ENABLED: {exc}") from None
     login = (env.get(ENV_PREFIX + "RATELIMIT_LOGIN") or "10 per minute").strip()
-    try:
-        parse_many(login)
-    except ValueError:
-        raise ConfigError(
-            f"{ENV_PREFIX}RATELIMIT_LOGIN must be a limit such as '10 per minute', got {login!r}"
-        ) from None
+    search = (env.get(ENV_PREFIX + "RATELIMIT_SEARCH") or "30 per minute").strip()
+    for name, value in (("RATELIMIT_LOGIN", login), ("RATELIMIT_SEARCH", search)):
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ConfigError(
+                f"{ENV_PREFIX}{name} must be a limit such as '10 per minute', got {value!r}"
+            ) from None
     # memory:// keeps counts per worker process; redis://host:6379 shares them.
     storage = (env.get(ENV_PREFIX + "RATELIMIT_STORAGE_URI") or "memory://").strip()
     if environment == "production" and enabled:
@@ -212,6 +214,7 @@ def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, A
     return {
         "RATELIMIT_ENABLED": enabled,
         "RATELIMIT_LOGIN": login,
+        "RATELIMIT_SEARCH": search,
         "RATELIMIT_STORAGE_URI": storage,
         "RATELIMIT_KEY_PREFIX": "cardservice",
         "RATELIMIT_HEADERS_ENABLED": True,

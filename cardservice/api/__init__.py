@@ -12,7 +12,7 @@ import binascii
 import functools
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
@@ -20,10 +20,13 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..models import Card
+from ..ratelimit import limiter, on_search_breach, search_key, search_limit
 from ..services import Actor, ServiceError, deps, utcnow
 from ..services import cards as card_service
 from ..services import residents as resident_service
+from ..services.duplicates import PossibleDuplicateError
 from ..services.errors import AuthenticationError, InsufficientDocumentsError, ValidationError
+from ..services.namefold import same_name
 from ..services.staff import authenticate_token, role_allows
 from .openapi import openapi_document
 from .problems import problem_response
@@ -57,6 +60,8 @@ def _service_problem(exc: ServiceError) -> Response:
         errors = {exc.field: str(exc.message)}
     if isinstance(exc, InsufficientDocumentsError):
         extra = {"points": exc.extra.get("points"), "minimums": exc.extra.get("minimums")}
+    elif isinstance(exc, PossibleDuplicateError):
+        extra = {"candidates": exc.candidates}
     return problem_response(
         exc.status, code=exc.code, detail=str(exc.message), errors=errors, **extra
     )
@@ -169,6 +174,7 @@ def create_resident() -> tuple[Response, int, dict[str, str]]:
         "preferred_language",
         "photo",
         "documents",
+        "confirm_duplicate",
     }
     if unknown:
         # Strict on purpose: a client sending e.g. a document number must learn it is refused.
@@ -186,7 +192,12 @@ def create_resident() -> tuple[Response, int, dict[str, str]]:
         photo=_decode_photo(body.get("photo")),
         documents=body.get("documents", []),
     )
-    result = resident_service.enrol_resident(db.session, deps(), data, now=utcnow(), actor=_actor())
+    confirm = body.get("confirm_duplicate", False)
+    if not isinstance(confirm, bool):
+        raise ValidationError({"confirm_duplicate": _("confirm_duplicate is true or false.")})
+    result = resident_service.enrol_resident(
+        db.session, deps(), data, now=utcnow(), actor=_actor(), confirm_duplicate=confirm
+    )
     location = url_for("api.get_resident", resident_id=result.resident_id)
     return (
         jsonify(
@@ -198,6 +209,45 @@ def create_resident() -> tuple[Response, int, dict[str, str]]:
         ),
         201,
         {"Location": location},
+    )
+
+
+@bp.get("/residents")
+@requires("clerk")
+@limiter.limit(search_limit, key_func=search_key, on_breach=on_search_breach)
+def search_residents() -> Response:
+    """For integrations: the residents with this name (folded: case, accents and punctuation
+    do not matter) and birth date. Audited like a counter search (the count, never the query)
+    and rate-limited per token. Answers only ids, whether the name is exactly as typed, and
+    the cards: the caller knows the name and birth date already, and opens a record (one more
+    audited read) only when it needs the rest."""
+    name = request.args.get("name", "")
+    raw_birth = request.args.get("birth_date", "")
+    birth: date | None = None
+    if raw_birth:
+        try:
+            birth = date.fromisoformat(raw_birth) if len(raw_birth) == 10 else None
+        except ValueError:
+            birth = None
+        if birth is None:
+            raise ValidationError(
+                {"birth_date": _("The birth date must be a date written YYYY-MM-DD.")}
+            )
+    if len(name) > 400:
+        raise ValidationError({"name": _("The name is too long.")})
+    found = resident_service.search_residents(
+        db.session, deps(), display_name=name, birth_date=birth, now=utcnow(), actor=_actor()
+    )
+    return jsonify(
+        results=[
+            {
+                "id": view.id,
+                "exact_name": same_name(view.display_name, name),
+                "created_at": _iso(view.created_at),
+                "cards": [_card_json(card) for card in view.cards],
+            }
+            for view in found
+        ]
     )
 
 

@@ -24,8 +24,6 @@ from flask import (
     url_for,
 )
 from flask_babel import (
-    format_date,
-    format_datetime,
     format_number,
     ngettext,
 )
@@ -37,19 +35,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-import cardformat
-
 from ..extensions import db
 from ..i18n import current_language
 from ..printing import Layout, render_card_pdf
 from ..ratelimit import limiter, login_limit, on_login_breach
-from ..services import Actor, ServiceError, deps, utcnow
+from ..services import Actor, ServiceError, cardprinter, cardrules, deps, utcnow
 from ..services import audit as audit_service
 from ..services import cards as card_service
 from ..services import keys as key_service
 from ..services import residents as resident_service
 from ..services import staff as staff_service
 from ..services import stats as stats_service
+from ..services.duplicates import PossibleDuplicateError
 from ..services.errors import (
     AuditUnavailableError,
     CityNotInitialisedError,
@@ -58,7 +55,7 @@ from ..services.errors import (
     NotFoundError,
     ValidationError,
 )
-from . import bp
+from . import audit_filters, bp, dates, enrolment_page
 from .forms import (
     AccountLanguageForm,
     ActionForm,
@@ -79,6 +76,7 @@ from .labels import (
     REASON_LABELS,
     STATUS_LABELS,
     label,
+    shortfall_message,
     subject_label,
 )
 from .roles import ANONYMOUS, ROLE_LABELS, current_role, has_role, requires
@@ -227,8 +225,15 @@ def _enrolment_form(**kwargs: Any) -> EnrolmentForm:
 
 
 def _render_enrol(
-    form: EnrolmentForm, status: int = 200, *, resident_id: str | None = None
+    form: EnrolmentForm,
+    status: int = 200,
+    *,
+    resident_id: str | None = None,
+    duplicates: list[str] | None = None,
 ) -> tuple[str, int]:
+    if status != 200:
+        enrolment_page.keep_photo(form)
+    kept = form.kept_photo_bytes()
     return (
         render_template(
             "counter/enrol.html",
@@ -236,8 +241,11 @@ def _render_enrol(
             resident_id=resident_id,
             document_kinds=_policy_document_groups(current_language()),
             birth_date_required=deps().policy.birth_date_required,
-            # Browsers never re-fill a file input: after a refused form, say so by the field.
-            photo_again=status != 200 and not form.photo.errors,
+            # Browsers never re-fill a file input: the photo comes back in the form instead.
+            kept_photo_url=(
+                "data:image/jpeg;base64," + base64.b64encode(kept).decode("ascii") if kept else None
+            ),
+            duplicates=duplicates or [],
         ),
         status,
     )
@@ -253,6 +261,8 @@ def _render_resident(
         db.session, deps(), resident_id, now=utcnow(), actor=_actor()
     )
     cards: list[dict[str, Any]] = []
+    now = utcnow()
+    rules = cardrules.Rules.of(deps().policy)
     forms: dict[str, dict[str, ReasonForm]] = {"replace": {}, "suspend": {}, "revoke": {}}
     reasons = {
         "replace": card_service.REPLACE_REASONS,
@@ -269,6 +279,9 @@ def _render_resident(
                 "issued_at": card.issued_at,
                 "expires_at": card.expires_at,
                 "last_printed_at": card.last_printed_at,
+                # Only what the card allows now is offered (services.cardrules).
+                "actions": cardrules.possible_actions(card, now=now, rules=rules),
+                "renewable_from": cardrules.renewable_from(card, now=now, rules=rules),
             }
         )
         for action, codes in reasons.items():
@@ -293,11 +306,10 @@ def _render_resident(
             open_card=failed[1] if failed else None,
             action_form=ActionForm(formdata=None),
             duplicates=duplicates,
-            # Mirrors issue_card's rule (one live card at a time) only to hide a button that
-            # would be refused; the service still decides.
-            has_live_card=any(
-                c["status"] != "revoked" and c["expires_at"] > utcnow() for c in cards
-            ),
+            # issue_card's own rule (services.cardrules): one live card at a time.
+            has_live_card=cardrules.has_live_card(view.cards, now),
+            print_now=request.args.get("print"),
+            card_printer=cardprinter.printer_configured(deps()),
         ),
         status,
     )
@@ -354,10 +366,11 @@ def _counter_context() -> dict[str, Any]:
         "key_state_label": lambda code: label(KEY_STATE_LABELS, code),
         "allowed": lambda action: has_role(ACTION_ROLES[action]),
         "format_number": format_number,
-        "format_date": lambda value: format_date(value, "medium") if value else "",
-        "format_datetime": lambda value: format_datetime(value, "short") if value else "",
-        "format_timestamp": lambda value: format_datetime(value, "medium") if value else "",
-        "format_birth_date": lambda value: format_date(value, "long") if value else _("Not given"),
+        # One date style everywhere, in the city's conventions (counter.dates).
+        "format_date": dates.day,
+        "format_datetime": dates.moment,
+        "format_timestamp": dates.moment,
+        "format_birth_date": lambda value: dates.day(value) if value else _("Not given"),
     }
 
 
@@ -615,32 +628,50 @@ def enrol() -> Any:
     data = _enrolment_input(form)
     try:
         result = resident_service.enrol_resident(
-            db.session, deps(), data, now=utcnow(), actor=_actor()
+            db.session,
+            deps(),
+            data,
+            now=utcnow(),
+            actor=_actor(),
+            confirm_duplicate=enrolment_page.confirmed_candidates(form),
         )
+    except PossibleDuplicateError as exc:
+        # Nothing is written: the clerk checks the candidates, then confirms or stops.
+        _fail(exc)
+        return _render_enrol(form, 409, duplicates=exc.candidates)
     except InsufficientDocumentsError as exc:
         _fail(exc)
-        form.documents.errors = [str(exc.message)]
+        form.documents.errors = [
+            shortfall_message(exc.extra.get("points"), exc.extra.get("minimums"))
+        ]
         return _render_enrol(form, 422)
     except ServiceError as exc:
         _fail(exc)
         _apply_errors(form, exc)
+        enrolment_page.name_the_shortfall(form)
         return _render_enrol(form, 422)
     flash(_("The resident is enrolled. Give all the documents back to the person now."), "handback")
     if result.possible_duplicates:
         flash(
             ngettext(
-                "Possible duplicate: %(num)d other record has the same name and birth date.",
-                "Possible duplicate: %(num)d other records have the same name and birth date.",
+                "Enrolled although %(num)d other record has the same name and birth date.",
+                "Enrolled although %(num)d other records have the same name and birth date.",
                 len(result.possible_duplicates),
             ),
             "warning",
         )
+    # "Enrol and issue the card": the first card in the same step, and it opens in the print
+    # dialog at once. "Enrol only" leaves the card for later (the person comes back for it).
+    number = None
+    if request.form.get("issue") == "1":
+        number = enrolment_page.issue_first_card(result.resident_id, _actor())
     return redirect(
         url_for(
             "counter.resident",
             resident_id=result.resident_id,
             enrolled=1,
             dup=result.possible_duplicates,
+            print=number,
         )
     )
 
@@ -654,7 +685,7 @@ def _enrolment_input(
         gender_marker=form.gender_marker.data or None,
         address=form.address.data or None,
         preferred_language=form.preferred_language.data,
-        photo=form.photo.data.read() if with_photo and form.photo.data else None,
+        photo=form.photo_bytes() if with_photo else None,
         documents=list(form.documents.data or []),
     )
 
@@ -673,9 +704,12 @@ def _add_policy_errors(form: EnrolmentForm) -> None:
                 field.errors = [str(message)]
     except InsufficientDocumentsError as exc:
         if not form.documents.errors:
-            form.documents.errors = [str(exc.message)]
+            form.documents.errors = [
+                shortfall_message(exc.extra.get("points"), exc.extra.get("minimums"))
+            ]
     except ServiceError:
         pass  # anything else is reported when the form is submitted again
+    enrolment_page.name_the_shortfall(form)
 
 
 @bp.route("/residents/<resident_id>/edit", methods=["GET", "POST"])
@@ -774,10 +808,49 @@ def card_pdf(number: str, layout: Layout) -> Any:
         return _card_redirect(number)
     pdf = render_card_pdf(printable, layout=layout)
     response = Response(pdf, mimetype="application/pdf")
+    disposition = "inline" if request.args.get("inline") == "1" else "attachment"
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="card-{printable.number}-{layout}.pdf"'
+        f'{disposition}; filename="card-{printable.number}-{layout}.pdf"'
     )
+    if disposition == "inline":
+        # The resident page prints the card from a frame of its own (counter.js): this one
+        # response may be framed, by the app itself only.
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; frame-ancestors 'self'; object-src 'self'; "
+            "img-src 'self' data:; style-src 'unsafe-inline'"
+        )
     return response
+
+
+@bp.route("/cards/<number>/printer", methods=["POST"])
+@requires("clerk")
+def card_to_printer(number: str) -> Any:
+    """Send the card to the counter's card printer over IPP (services.cardprinter)."""
+    try:
+        sent = cardprinter.send_to_printer(
+            db.session,
+            deps(),
+            number,
+            now=utcnow(),
+            actor=_actor(),
+            reprint=request.form.get("reprint") == "1",
+        )
+    except NotFoundError:
+        raise
+    except ServiceError as exc:
+        _fail(exc)
+        flash(str(exc.message), "error")
+    else:
+        flash(
+            _(
+                "Card %(number)s is sent to the card printer (job %(job)d).",
+                number=number,
+                job=sent.job_id,
+            ),
+            "success",
+        )
+    return _card_redirect(number)
 
 
 @bp.route("/cards/<number>/renew", methods=["POST"])
@@ -795,7 +868,7 @@ def renew(number: str) -> Any:
             _(
                 "Card %(number)s is renewed until %(date)s. Print it again.",
                 number=renewed.number,
-                date=format_date(renewed.expires_at, "long"),
+                date=dates.day(renewed.expires_at),
             ),
             "success",
         )
@@ -912,34 +985,40 @@ def erase(resident_id: str) -> Any:
 @bp.route("/audit")
 @requires("supervisor")
 def audit() -> Any:
-    card_filter = (request.args.get("card") or "").strip()[:20] or None
     before = request.args.get("before", type=int)
     if before is not None and not 0 < before <= MAX_DB_INT:
         before = None  # out of any id's range (PostgreSQL would refuse to compare)
-    filter_error = None
-    number = None
-    if card_filter:
-        try:
-            number = cardformat.normalize_card_number(card_filter)
-        except cardformat.MalformedError:
-            filter_error = _("This is not a valid card number.")
+    users = staff_service.list_users(db.session)
+    filters = audit_filters.parse(request.args, staff_ids={user.id for user in users})
     entries = []
-    if filter_error is None:
+    if not filters.errors:
         entries = audit_service.list_entries(
-            db.session, card_number=number, before_id=before, limit=AUDIT_PAGE_SIZE + 1
+            db.session,
+            card_number=filters.card_number,
+            staff_id=filters.staff_id,
+            action=filters.action or None,
+            since=filters.since,
+            until=filters.until,
+            before_id=before,
+            limit=AUDIT_PAGE_SIZE + 1,
         )
     has_more = len(entries) > AUDIT_PAGE_SIZE
     entries = entries[:AUDIT_PAGE_SIZE]
-    usernames = {user.id: user.username for user in staff_service.list_users(db.session)}
+    usernames = {user.id: user.username for user in users}
     return render_template(
         "counter/audit.html",
         entries=entries,
-        card_filter=card_filter,
-        filter_error=filter_error,
+        filters=filters,
+        staff_choices=sorted(usernames.items(), key=lambda item: item[1].casefold()),
+        action_choices=sorted(
+            ((code, label(ACTION_LABELS, code)) for code in ACTION_LABELS),
+            key=lambda item: item[1].casefold(),
+        ),
         before=before,
         next_before=entries[-1].id if has_more and entries else None,
         actor_label=lambda entry: _actor_label(entry, usernames),
-    ), (422 if filter_error else 200)
+        resident_link=audit_filters.resident_of,
+    ), (422 if filters.errors else 200)
 
 
 @bp.route("/audit/verify")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -22,7 +22,7 @@ import cardformat
 from cardformat import Status, StatusList
 
 from ..models import Card, City, SigningKey, StatusListRecord
-from . import audit
+from . import audit, cardrules
 from ._types import DbSession
 from .audit import Actor
 from .citystyle import card_title
@@ -277,20 +277,6 @@ def issue_card(
     return _issued(card, token)
 
 
-def _require_printable(card: Card, now: datetime) -> None:
-    if card.resident_id is None:
-        raise ConflictError(
-            _l("The holder's data was erased: this card cannot be printed again."),
-            code="resident_erased",
-        )
-    if card.status == "revoked":
-        raise ConflictError(_l("This card is revoked."), code="card_revoked")
-    if card.status == "suspended":
-        raise ConflictError(_l("This card is suspended."), code="card_suspended")
-    if card.expires_at <= now:
-        raise ConflictError(_l("This card has expired: renew it."), code="card_expired")
-
-
 def _printable(
     session: DbSession,
     deps: Deps,
@@ -306,7 +292,7 @@ def _printable(
     holder's wrapped data key when the caller read it already (batch printing)."""
     from ..printing import InvalidCardError, PrintableCard
 
-    _require_printable(card, now)
+    cardrules.check("print", card, now=now, rules=cardrules.Rules.of(deps.policy))
     assert card.resident_id is not None
     resident = (
         card.resident if card.resident is not None else load_resident(session, card.resident_id)
@@ -442,19 +428,8 @@ def renew_card(
     # Before any lock: a key near its not_after is replaced first (keys.rotate_if_due).
     rotate_if_due(session, deps, now=now)
     card = get_card(session, number, for_update=True)
-    if card.resident_id is None:
-        raise ConflictError(
-            _l("The holder's data was erased: this card cannot be renewed."),
-            code="resident_erased",
-        )
-    if card.status != "valid":
-        raise ConflictError(_l("Only a valid card can be renewed."), code="card_not_valid")
-    window = timedelta(days=deps.policy.renewal_window_days)
-    if card.expires_at - now > window:
-        raise ConflictError(
-            _l("This card can be renewed from %(day)s.", day=(card.expires_at - window).date()),
-            code="renewal_too_early",
-        )
+    cardrules.check("renew", card, now=now, rules=cardrules.Rules.of(deps.policy))
+    assert card.resident_id is not None
     record = open_record(session, deps, load_resident(session, card.resident_id))
     card.expires_at = _add_years(now, deps.policy.validity_years)
     token = _sign(
@@ -509,8 +484,7 @@ def revoke_card(
     """Revoke for good (a revoked card is never reinstated). A reason code is required."""
     reason = _check_reason(reason, REVOKE_REASONS)
     card = get_card(session, number, for_update=True)
-    if card.status == "revoked":
-        raise ConflictError(_l("This card is already revoked."), code="card_revoked")
+    cardrules.check("revoke", card, now=now, rules=cardrules.Rules.of(deps.policy))
     revoke_in_transaction(session, card, reason=reason, now=now, actor=actor)
     session.commit()
     return card
@@ -521,8 +495,7 @@ def suspend_card(
 ) -> Card:
     reason = _check_reason(reason, SUSPEND_REASONS)
     card = get_card(session, number, for_update=True)
-    if card.status != "valid":
-        raise ConflictError(_l("Only a valid card can be suspended."), code="card_not_valid")
+    cardrules.check("suspend", card, now=now, rules=cardrules.Rules.of(deps.policy))
     card.status = "suspended"
     card.status_reason = reason
     card.status_changed_at = now
@@ -543,10 +516,7 @@ def reinstate_card(
     session: DbSession, deps: Deps, number: Any, *, now: datetime, actor: Actor
 ) -> Card:
     card = get_card(session, number, for_update=True)
-    if card.status != "suspended":
-        raise ConflictError(
-            _l("Only a suspended card can be reinstated."), code="card_not_suspended"
-        )
+    cardrules.check("reinstate", card, now=now, rules=cardrules.Rules.of(deps.policy))
     card.status = "valid"
     card.status_reason = None
     card.status_changed_at = now
@@ -564,13 +534,8 @@ def replace_card(
     rotate_if_due(session, deps, now=now)
     reason = _check_reason(reason, REPLACE_REASONS)
     old = get_card(session, number, for_update=True)
-    if old.resident_id is None:
-        raise ConflictError(
-            _l("The holder's data was erased: this card cannot be replaced."),
-            code="resident_erased",
-        )
-    if old.status == "revoked":
-        raise ConflictError(_l("This card is already revoked."), code="card_revoked")
+    cardrules.check("replace", old, now=now, rules=cardrules.Rules.of(deps.policy))
+    assert old.resident_id is not None
     resident_id = old.resident_id
     # Locks in the app's order (services.locking): the old card's list, then the newest list
     # (the new card's, taken by the allocation), then the audit head through the revocation.

@@ -44,6 +44,7 @@ from ..models import (
     read_key_rows,
 )
 from . import audit
+from . import duplicates as duplicates_service
 from ._types import DbSession
 from .audit import Actor
 from .context import Deps
@@ -52,6 +53,7 @@ from .errors import (
     AuditUnavailableError,
     MasterKeyUnavailableError,
     NotFoundError,
+    PhotoError,
     ValidationError,
 )
 from .locking import lock, locked
@@ -243,17 +245,31 @@ def validate_enrolment(
         except ValidationError as exc:
             errors.update(exc.errors)
 
-    if errors:
-        raise ValidationError(errors)
-    assert points is not None
-    # Points are checked after the fields, so staff fix typos before re-checking documents.
-    policy.check_documents(list(documents))
-
+    # The photo and the documents are checked even when a field is wrong: every problem is
+    # reported in one round, not one per submission.
     photo = None
+    photo_error: PhotoError | None = None
     if data.photo is not None:
         if not isinstance(data.photo, bytes | bytearray):
-            raise ValidationError({"photo": _l("The photo must be an image file.")})
-        photo = process_photo(bytes(data.photo), policy)
+            errors["photo"] = _l("The photo must be an image file.")
+        else:
+            try:
+                photo = process_photo(bytes(data.photo), policy)
+            except PhotoError as exc:
+                photo_error = exc
+    short = points is not None and not points.sufficient
+    if errors or (photo_error is not None and short):
+        if photo_error is not None:
+            errors["photo"] = photo_error.message
+        if short:
+            errors["documents"] = _l(
+                "The documents shown do not reach the policy's minimum points."
+            )
+        raise ValidationError(errors)
+    if photo_error is not None:
+        raise photo_error  # alone: its own code (photo_too_large, invalid_photo) for the API
+    assert points is not None
+    policy.check_documents(list(documents))
 
     record = ResidentRecord(
         display_name=clean_name,
@@ -273,21 +289,27 @@ def enrol_resident(
     *,
     now: datetime,
     actor: Actor,
+    confirm_duplicate: duplicates_service.Confirmation = False,
 ) -> EnrolmentResult:
-    """Validate, check documents against the points policy, encrypt, store. One transaction.
+    """Validate, check documents against the points policy and duplicates, encrypt, store.
+    One transaction.
 
-    Raises ValidationError, InsufficientDocumentsError or PhotoError; nothing is written then.
+    Raises ValidationError, InsufficientDocumentsError, PhotoError or PossibleDuplicateError
+    (services.duplicates: `confirm_duplicate` confirms candidates); nothing is written then.
     Documents are only counted: no document type, number or scan is stored.
     """
     record, points = validate_enrolment(data, deps, now=now)
+    indexes = deps.cipher.blind_indexes(record.display_name, record.birth_date)
+    try:
+        duplicates_service.check(session, indexes, confirm_duplicate)
+    finally:
+        session.rollback()  # end the read: the key store commits first (module docstring)
     resident_id = secrets.token_hex(16)
     sealed = deps.cipher.seal(resident_id, record)
     _store_data_key(session, resident_id, sealed, now=now)
     try:
-        indexes = deps.cipher.blind_indexes(record.display_name, record.birth_date)
-        duplicates = list(
-            session.scalars(select(Resident.id).where(Resident.blind_index.in_(indexes)))
-        )
+        # Again in the writing transaction: one enrolled meanwhile is flagged in the audit log.
+        duplicates = duplicates_service.candidates(session, indexes)
         session.add(
             Resident(
                 id=resident_id,
