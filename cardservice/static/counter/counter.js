@@ -271,6 +271,14 @@
         frame.contentWindow.focus();
         frame.contentWindow.print();
         document.body.setAttribute("data-printed", link.getAttribute("data-card") || "");
+        // The card is printed now: the next print from this page is a reprint (audited so).
+        document.querySelectorAll('[data-print-card][data-card="' +
+            link.getAttribute("data-card") + '"]').forEach(function (other) {
+          var href = other.getAttribute("href");
+          if (href.indexOf("reprint=1") === -1) {
+            other.setAttribute("href", href + (href.indexOf("?") === -1 ? "?" : "&") + "reprint=1");
+          }
+        });
       } catch (error) {
         // A browser that cannot print a frame: open the PDF, whose viewer prints it.
         window.location.href = url;

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import func, select
 
 from cardservice.models import AuditEntry, Resident
-from cardservice.ratelimit import limiter
 
 from .conftest import auth
 from .test_api import assert_problem, enrol, enrol_json
@@ -97,34 +94,6 @@ def test_search_refuses_bad_queries(client, city, tokens, query, field) -> None:
 
 def test_search_needs_a_token(client, city) -> None:
     assert_problem(client.get("/api/v1/residents?name=Zoe"), 401)
-
-
-@pytest.fixture
-def search_limit_on(app) -> Iterator[None]:
-    enabled, limit = limiter.enabled, app.config.get("RATELIMIT_SEARCH")
-    limiter.enabled = True
-    app.config["RATELIMIT_SEARCH"] = "3 per minute"
-    limiter.reset()
-    yield
-    limiter.enabled = enabled
-    app.config["RATELIMIT_SEARCH"] = limit
-    limiter.reset()
-
-
-def test_search_is_rate_limited_per_token(client, city, tokens, search_limit_on, caplog) -> None:
-    def search(token: str) -> int:
-        return client.get(
-            "/api/v1/residents", query_string={"name": ZOE}, headers=auth(token)
-        ).status_code
-
-    assert [search(tokens["clerk"]) for _ in range(3)] == [200, 200, 200]
-    assert_problem(
-        client.get("/api/v1/residents", query_string={"name": ZOE}, headers=auth(tokens["clerk"])),
-        429,
-    )
-    # Another token has its own allowance.
-    assert search(tokens["supervisor"]) == 200
-    assert ZOE not in caplog.text
 
 
 def test_openapi_describes_the_search_and_the_409(client) -> None:

@@ -264,8 +264,10 @@ def test_issue_print_and_reprint(app: Flask, clerk: FlaskClient) -> None:
     assert inline.headers["Content-Disposition"].startswith("inline;")
     assert inline.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert "frame-ancestors 'self'" in inline.headers["Content-Security-Policy"]
-    assert clerk.get(f"/cards/{number}/card.pdf").headers["Content-Disposition"].startswith(
-        "attachment;"
+    assert (
+        clerk.get(f"/cards/{number}/card.pdf")
+        .headers["Content-Disposition"]
+        .startswith("attachment;")
     )
     assert clerk.get(f"/cards/{number}/card.pdf?reprint=1").status_code == 200
     actions = _actions(app)
@@ -456,7 +458,7 @@ def test_when_expired_the_card_shows_expired(
     monkeypatch.setattr(views, "utcnow", lambda: later)
     page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
     assert 'class="status status--expired"' in page
-    assert "Print card (PDF)" not in page
+    assert "Print the card" not in page
 
 
 def test_admin_resets_a_password_and_unlocks(app: Flask, admin: FlaskClient) -> None:
@@ -584,7 +586,9 @@ def test_audit_filters_by_staff_action_and_dates(
     resident_id = resident_id_from(enrol(clerk))
     _issue(clerk, resident_id)
     with app.app_context():
-        clerk_id = db.session.scalars(select(StaffUser.id).where(StaffUser.username == "clerk")).one()
+        clerk_id = db.session.scalars(
+            select(StaffUser.id).where(StaffUser.username == "clerk")
+        ).one()
         day = db.session.scalars(select(AuditEntry.at).order_by(AuditEntry.id.desc())).first()
     today = day.date().isoformat()
 
@@ -604,8 +608,12 @@ def test_audit_filters_by_staff_action_and_dates(
     assert f'href="/residents/{resident_id}"' in page
     assert 'class="mono nowrap"' in page
     # Hand-edited filters are field errors, not 500s.
-    for query in ({"staff": "99999"}, {"action": "drop table"}, {"from": "yesterday"},
-                  {"from": "2026-03-02", "to": "2026-03-01"}):
+    for query in (
+        {"staff": "99999"},
+        {"action": "drop table"},
+        {"from": "yesterday"},
+        {"from": "2026-03-02", "to": "2026-03-01"},
+    ):
         assert supervisor.get("/audit", query_string=query).status_code == 422
 
 

@@ -154,7 +154,7 @@ def test_the_audit_page_names_the_reads_and_the_chain_stays_intact(
     assert "Zainab" not in english and BIRTH not in english
     french = supervisor.get("/audit", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "Dossier de l&#39;habitant consulté" in french and "Nombre : 1" in french
-    assert f"Dossier <span class=\"mono\">{resident_id[:8]}…</span>" in french
+    assert f'Dossier <span class="mono">{resident_id[:8]}…</span>' in french
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.output.strip() == "Audit log intact." and result.exit_code == 0
 
