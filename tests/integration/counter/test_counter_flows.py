@@ -632,3 +632,27 @@ def test_only_possible_actions_are_shown(app: Flask, clerk: FlaskClient) -> None
     page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
     assert f"/cards/{number}/renew" in page
     assert post(clerk, f"/cards/{number}/renew").status_code == 302
+
+
+def test_dates_follow_the_city_in_the_ui_language(app: Flask, clerk: FlaskClient) -> None:
+    from babel.dates import format_date
+
+    resident_id = resident_id_from(enrol(clerk))
+    number = _issue(clerk, resident_id)
+    expires = _card(app, number).expires_at.date()
+    page = clerk.get(f"/residents/{resident_id}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+    assert '<html lang="en"' in page
+    # English words, the French city's order: "4 Dec 2031", never "Dec 4, 2031" or "12/4/31".
+    assert format_date(expires, "medium", locale="en_FR") in page
+    assert format_date(expires, "medium", locale="en_US") not in page
+    assert format_date(expires, "short", locale="en_US") not in page
+    # CARDSERVICE_CITY_LOCALE sets the conventions explicitly.
+    app.extensions["cardservice"] = __import__("dataclasses").replace(
+        app.extensions["cardservice"], city_locale="en_US"
+    )
+    page = clerk.get(f"/residents/{resident_id}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+    assert format_date(expires, "medium", locale="en_US") in page
