@@ -656,3 +656,30 @@ def test_dates_follow_the_city_in_the_ui_language(app: Flask, clerk: FlaskClient
         as_text=True
     )
     assert format_date(expires, "medium", locale="en_US") in page
+
+
+def test_send_to_the_card_printer(app: Flask, clerk: FlaskClient, tmp_path) -> None:
+    import dataclasses
+
+    from tests.ippeve import ippeveprinter
+
+    resident_id = resident_id_from(enrol(clerk))
+    number = _issue(clerk, resident_id)
+    page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
+    assert "Send to the card printer" not in page  # none set up
+    with ippeveprinter(tmp_path / "printer") as printer:
+        app.extensions["cardservice"] = dataclasses.replace(
+            app.extensions["cardservice"], card_printer_uri=printer.uri
+        )
+        page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
+        assert "Send to the card printer" in page
+        response = post(clerk, f"/cards/{number}/printer")
+        assert response.status_code == 302
+        page = clerk.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
+        assert f"Card {number} is sent to the card printer" in page
+    assert "card.print" in _actions(app)
+    # The printer gone: a clear message on the page, no 500.
+    response = post(clerk, f"/cards/{number}/printer")
+    assert response.status_code == 302
+    page = clerk.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert "The card printer cannot be reached" in page
