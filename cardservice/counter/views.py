@@ -47,6 +47,7 @@ from ..services import residents as resident_service
 from ..services import staff as staff_service
 from ..services import stats as stats_service
 from ..services.duplicates import PossibleDuplicateError
+from ..services.namefold import same_name
 from ..services.errors import (
     AuditUnavailableError,
     CityNotInitialisedError,
@@ -574,6 +575,8 @@ def dashboard() -> Any:
                         "display_name": r.display_name,
                         "birth_date": r.birth_date,
                         "card_count": len(r.cards),
+                        # Found through the folded name: say when it is not the name as typed.
+                        "exact": same_name(r.display_name, person_form.display_name.data or ""),
                     }
                     for r in found
                 ]

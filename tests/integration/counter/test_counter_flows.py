@@ -120,6 +120,12 @@ def test_search_by_number_and_by_name(clerk: FlaskClient) -> None:
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert f"/residents/{resident_id}" in page
+    assert "spelled differently" in page  # case differs
+    # Accents and hyphens do not matter either; the exact spelling is not flagged.
+    response = post(clerk, "/", {"display_name": "ANA-MARIA SOUZA", "birth_date": "1990-04-27"})
+    assert f"/residents/{resident_id}" in response.get_data(as_text=True)
+    response = post(clerk, "/", {"display_name": "Ana María Souza", "birth_date": "1990-04-27"})
+    assert "spelled differently" not in response.get_data(as_text=True)
     response = post(clerk, "/", {"display_name": "Someone Else", "birth_date": "1990-04-27"})
     assert "No resident matches this search." in response.get_data(as_text=True)
 
