@@ -47,7 +47,6 @@ from ..services import residents as resident_service
 from ..services import staff as staff_service
 from ..services import stats as stats_service
 from ..services.duplicates import PossibleDuplicateError
-from ..services.namefold import same_name
 from ..services.errors import (
     AuditUnavailableError,
     CityNotInitialisedError,
@@ -56,6 +55,7 @@ from ..services.errors import (
     NotFoundError,
     ValidationError,
 )
+from ..services.namefold import same_name
 from . import audit_filters, bp, dates, enrolment_page
 from .forms import (
     AccountLanguageForm,
