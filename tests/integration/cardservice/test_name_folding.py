@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from cardservice.models import AuditEntry, Resident
 from cardservice.services import residents
+from cardservice.services.duplicates import PossibleDuplicateError
 from cardservice.services.namefold import FOLDING_VERSION, fold_name, same_name
 from cardservice.services.reindex import reindex_residents
 
@@ -81,10 +82,14 @@ def test_exact_name_comes_first(session, deps, actor, city) -> None:
     plain = residents.enrol_resident(
         session, deps, enrolment(display_name="Zoe Ngoc Lam Dubois"), now=NOW, actor=actor
     )
+    # The same person typed with accents: stopped before anything is written...
+    with pytest.raises(PossibleDuplicateError) as info:
+        residents.enrol_resident(session, deps, enrolment(display_name=ZOE), now=NOW, actor=actor)
+    assert info.value.candidates == [plain.resident_id]
+    # ...and, confirmed as another person, enrolled and flagged.
     accented = residents.enrol_resident(
-        session, deps, enrolment(display_name=ZOE), now=NOW, actor=actor
+        session, deps, enrolment(display_name=ZOE), now=NOW, actor=actor, confirm_duplicate=True
     )
-    # Enrolled second, and flagged: the same person typed without accents.
     assert accented.possible_duplicates == [plain.resident_id]
     found = residents.find_residents(session, deps, display_name=ZOE, birth_date=enrolled_birth())
     assert [view.id for view in found] == [accented.resident_id, plain.resident_id]
