@@ -10,6 +10,7 @@ import base64
 import re
 
 from flask import flash
+from flask_babel import gettext as _
 
 from ..extensions import db
 from ..services import Actor, ServiceError, deps, utcnow
@@ -68,4 +69,8 @@ def issue_first_card(resident_id: str, actor: Actor) -> str | None:
         db.session.rollback()
         flash(str(exc.message), "error")
         return None
+    flash(
+        _("Card %(number)s is issued. Print it and hand it to the person.", number=issued.number),
+        "success",
+    )
     return issued.number
