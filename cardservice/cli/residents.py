@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import click
 
-from .cli import service_command
+from .base import now_utc, service_command, system_actor
 
 
 @click.group("residents")
@@ -20,12 +18,12 @@ def residents_reindex() -> None:
     """Recompute the blind indexes left from an older name folding (search insensitive to
     accents and punctuation). Safe to re-run: only rows below the current version are read, and
     an interrupted run resumes where it stopped. boot.sh runs it after every upgrade."""
-    from .extensions import db
-    from .services import Actor, deps
-    from .services.reindex import reindex_residents
+    from ..extensions import db
+    from ..services import deps
+    from ..services.reindex import reindex_residents
 
     result = reindex_residents(
-        db.session, deps(), now=datetime.now(UTC), actor=Actor.system("residents-reindex")
+        db.session, deps(), now=now_utc(), actor=system_actor("residents-reindex")
     )
     click.echo(f"{result.reindexed} resident(s) re-indexed.")
     if result.keyless:

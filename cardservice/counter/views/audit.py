@@ -1,0 +1,102 @@
+"""Supervision: the audit log, its integrity check, and statistics."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from ...extensions import db
+from ...services import audit as audit_service
+from ...services import staff as staff_service
+from ...services import stats as stats_service
+from ...services import utcnow
+from .. import audit_filters
+from ..blueprint import bp
+from ..labels import ACTION_LABELS, label
+from ..roles import requires
+
+AUDIT_PAGE_SIZE = 50
+
+
+MAX_DB_INT = 2**31 - 1
+
+
+@bp.route("/audit")
+@requires("supervisor")
+def audit() -> Any:
+    before = request.args.get("before", type=int)
+    if before is not None and not 0 < before <= MAX_DB_INT:
+        before = None  # out of any id's range (PostgreSQL would refuse to compare)
+    users = staff_service.list_users(db.session)
+    filters = audit_filters.parse(request.args, staff_ids={user.id for user in users})
+    entries = []
+    if not filters.errors:
+        entries = audit_service.list_entries(
+            db.session,
+            card_number=filters.card_number,
+            staff_id=filters.staff_id,
+            action=filters.action or None,
+            since=filters.since,
+            until=filters.until,
+            before_id=before,
+            limit=AUDIT_PAGE_SIZE + 1,
+        )
+    has_more = len(entries) > AUDIT_PAGE_SIZE
+    entries = entries[:AUDIT_PAGE_SIZE]
+    usernames = {user.id: user.username for user in users}
+    return render_template(
+        "counter/audit.html",
+        entries=entries,
+        filters=filters,
+        staff_choices=sorted(usernames.items(), key=lambda item: item[1].casefold()),
+        action_choices=sorted(
+            ((code, label(ACTION_LABELS, code)) for code in ACTION_LABELS),
+            key=lambda item: item[1].casefold(),
+        ),
+        before=before,
+        next_before=entries[-1].id if has_more and entries else None,
+        actor_label=lambda entry: _actor_label(entry, usernames),
+        resident_link=audit_filters.resident_of,
+    ), (422 if filters.errors else 200)
+
+
+@bp.route("/audit/verify")
+@requires("supervisor")
+def audit_verify() -> Any:
+    """Recompute the hash chain: an edited, inserted or deleted entry shows up here."""
+    problems = audit_service.verify_chain(db.session)
+    if problems:
+        flash(
+            ngettext(
+                "The audit log fails its integrity check: %(num)d problem found. Tell the "
+                "administrator at once.",
+                "The audit log fails its integrity check: %(num)d problems found. Tell the "
+                "administrator at once.",
+                len(problems),
+            ),
+            "error",
+        )
+    else:
+        flash(_("The audit log is intact: no entry was edited, inserted or deleted."), "success")
+    return redirect(url_for("counter.audit"))
+
+
+@bp.route("/statistics")
+@requires("supervisor")
+def statistics() -> Any:
+    figures = stats_service.statistics(db.session, now=utcnow())
+    return render_template("counter/statistics.html", figures=figures)
+
+
+def _actor_label(entry: Any, usernames: dict[int, str]) -> str:
+    if entry.staff_id is not None and entry.staff_id in usernames:
+        return usernames[entry.staff_id]
+    kind, _sep, ident = str(entry.actor).partition(":")
+    if kind == "token":
+        return cast(str, _("API token %(id)s", id=ident))
+    if kind == "system":
+        return cast(str, _("System (%(command)s)", command=ident))
+    return str(entry.actor)
