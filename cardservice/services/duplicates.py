@@ -13,31 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..models import Resident
 from ._types import DbSession
-from .errors import ConflictError
+from .errors import PossibleDuplicateError
 
 #: How an enrolment treats duplicates: False checks (the default), True skips the check (the
 #: caller confirms whatever is found), a collection of ids confirms exactly those candidates.
 Confirmation = bool | Collection[str]
 
-
-class PossibleDuplicateError(ConflictError):
-    """Residents with the same folded name and birth date exist; `candidates` are their ids."""
-
-    code = "possible_duplicate"
-    status = 409
-    default_message = _l(
-        "A resident with this name and birth date is already enrolled. Check the record; if it "
-        "is another person, confirm the enrolment."
-    )
-
-    def __init__(self, candidates: Sequence[str]) -> None:
-        super().__init__(candidates=list(candidates))
-        self.candidates = list(candidates)
+__all__ = ["Confirmation", "PossibleDuplicateError", "candidates", "check"]
 
 
 def candidates(session: DbSession, indexes: Sequence[str]) -> list[str]:

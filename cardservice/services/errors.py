@@ -6,6 +6,7 @@ message); they never carry personal data, so they may be logged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask_babel import LazyString
@@ -122,6 +123,22 @@ class AuditUnavailableError(ServiceError):
         "This record cannot be shown right now: the audit log could not record the reading. "
         "Try again in a moment; if it keeps failing, tell the administrator."
     )
+
+
+class PossibleDuplicateError(ConflictError):
+    """Residents with the same folded name and birth date exist (services.duplicates);
+    `candidates` are their ids. Nothing was written."""
+
+    code = "possible_duplicate"
+    status = 409
+    default_message = _l(
+        "A resident with this name and birth date is already enrolled. Check the record; if it "
+        "is another person, confirm the enrolment."
+    )
+
+    def __init__(self, candidates: Sequence[str]) -> None:
+        super().__init__(candidates=list(candidates))
+        self.candidates = list(candidates)
 
 
 class PrinterUnavailableError(ServiceError):
