@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from cardservice.models import AuditEntry, Resident
 from cardservice.services import residents
 from cardservice.services.duplicates import PossibleDuplicateError
+from cardservice.services.errors import ValidationError
 from cardservice.services.namefold import FOLDING_VERSION, fold_name, same_name
 from cardservice.services.reindex import reindex_residents
 
@@ -68,7 +69,7 @@ def test_search_finds_the_name_however_typed(session, deps, actor, city) -> None
     assert not residents.find_residents(
         session, deps, display_name="zoe ngoc lam-dubois", birth_date=None
     )
-    with pytest.raises(residents.ValidationError):
+    with pytest.raises(ValidationError):
         residents.find_residents(session, deps, display_name=" - ", birth_date=None)
 
 
