@@ -9,5 +9,7 @@ cd "$(dirname "$0")"
 
 # Migrations run once here, before any worker starts, so workers never race on the schema.
 cardservice db upgrade
+# Blind indexes from an older name folding (a no-op once done; see docs/operations.md).
+cardservice residents reindex
 
 exec gunicorn --config config/gunicorn.conf.py "cardservice:create_app()"

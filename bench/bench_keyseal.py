@@ -112,7 +112,12 @@ def bench_issue(apps: dict[str, Any], count: int) -> None:
             fresh[label] = replace(deps(app), key_sealer=KeySealer(deps(app).key_passphrase))
             ids[label] = [
                 enrol_resident(
-                    db.session, fresh[label], enrolment(), now=now, actor=actor
+                    db.session,
+                    fresh[label],
+                    enrolment(),
+                    now=now,
+                    actor=actor,
+                    confirm_duplicate=True,  # the same sample resident, many times
                 ).resident_id
                 for _ in range(count + 1)
             ]

@@ -189,12 +189,14 @@ def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, A
     except ConfigError as exc:
         raise ConfigError(f"{ENV_PREFIX}RATELIMIT_ENABLED: {exc}") from None
     login = (env.get(ENV_PREFIX + "RATELIMIT_LOGIN") or "10 per minute").strip()
-    try:
-        parse_many(login)
-    except ValueError:
-        raise ConfigError(
-            f"{ENV_PREFIX}RATELIMIT_LOGIN must be a limit such as '10 per minute', got {login!r}"
-        ) from None
+    search = (env.get(ENV_PREFIX + "RATELIMIT_SEARCH") or "30 per minute").strip()
+    for name, value in (("RATELIMIT_LOGIN", login), ("RATELIMIT_SEARCH", search)):
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ConfigError(
+                f"{ENV_PREFIX}{name} must be a limit such as '10 per minute', got {value!r}"
+            ) from None
     # memory:// keeps counts per worker process; redis://host:6379 shares them.
     storage = (env.get(ENV_PREFIX + "RATELIMIT_STORAGE_URI") or "memory://").strip()
     if environment == "production" and enabled:
@@ -212,6 +214,7 @@ def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, A
     return {
         "RATELIMIT_ENABLED": enabled,
         "RATELIMIT_LOGIN": login,
+        "RATELIMIT_SEARCH": search,
         "RATELIMIT_STORAGE_URI": storage,
         "RATELIMIT_KEY_PREFIX": "cardservice",
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -231,6 +234,27 @@ def _trusted_proxy_addresses(raw: str) -> tuple[str, ...]:
     except ValueError as exc:
         raise ConfigError(f"{ENV_PREFIX}TRUSTED_PROXY_ADDRESSES: {exc}") from None
     return items
+
+
+def _city_locale(value: str) -> str:
+    if not value:
+        return ""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(value))
+    except (ValueError, UnknownLocaleError):
+        raise ConfigError(
+            f"{ENV_PREFIX}CITY_LOCALE must be a locale such as fr_FR, got {value!r}"
+        ) from None
+
+
+def _printer_uri(value: str) -> str:
+    if value and not value.startswith(("ipp://", "ipps://")):
+        raise ConfigError(
+            f"{ENV_PREFIX}CARD_PRINTER_URI must be an ipp:// or ipps:// URI, got {value!r}"
+        )
+    return value
 
 
 def _database_url(url: str) -> str:
@@ -350,6 +374,10 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PROXY_HOPS": settings["proxy_hops"],
         # ...and the addresses they connect from: nobody else's forwarded headers are read.
         "TRUSTED_PROXY_ADDRESSES": _trusted_proxy_addresses(settings["trusted_proxy_addresses"]),
+        "CARD_TITLE": str(settings["card_title"]).strip(),
+        "CITY_LOCALE": _city_locale(str(settings["city_locale"]).strip()),
+        "CARD_PRINTER_URI": _printer_uri(str(settings["card_printer_uri"]).strip()),
+        "CARD_PRINTER_CA_FILE": str(settings["card_printer_ca_file"]).strip(),
     }
     for name in _SECRETS:
         config[name] = _load_secret(name, env, instance_path, environment)

@@ -1,4 +1,5 @@
-"""Rate limiting of the staff sign-in form per client address (Flask-Limiter).
+"""Rate limiting (Flask-Limiter): the staff sign-in form per client address, and the API's
+search by name and birth date per API token.
 
 Only the login POST is limited: it is the one form an attacker can hammer without an account.
 The per-account lockout (services.staff.authenticate) stays; this limit adds a ceiling per client
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -36,6 +37,23 @@ def login_limit() -> str:
 def on_login_breach(limit: object) -> None:
     # Our own line, without the client address (an address is personal data: logs carry none).
     log.warning("sign-in rate limit exceeded on %s", request.endpoint)
+
+
+def search_limit() -> str:
+    limit: str = current_app.config.get("RATELIMIT_SEARCH", "30 per minute")
+    return limit
+
+
+def search_key() -> str:
+    """Per API token: an integration that loops over names is slowed down whichever address it
+    calls from. (Before authentication there is no token yet: then the client address.)"""
+    actor = g.get("api_actor")
+    return f"search:{actor.label}" if actor is not None else f"search:{get_remote_address()}"
+
+
+def on_search_breach(limit: object) -> None:
+    # Neither the token nor the query: the query is a name and a birth date.
+    log.warning("search rate limit exceeded on %s", request.endpoint)
 
 
 def init_app(app: Flask) -> None:

@@ -22,6 +22,8 @@ REQUIREMENTS=(
     "pg_dump postgresql-client"        # the erasure scan of a PostgreSQL dump
     "redis-cli redis-tools"            # CI's Redis liveness check
     "node nodejs"                      # the agent page's JavaScript tests (node 20 or later)
+    "ippeveprinter cups-ipp-utils"     # a real IPP Everywhere printer for the card-printer tests
+    "dbus-daemon dbus-daemon"          # a private bus for ippeveprinter (it stops without one)
 )
 NODE_MAJOR_MIN=20
 

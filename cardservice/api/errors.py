@@ -8,6 +8,7 @@ from flask import Response
 
 from ..extensions import db
 from ..services import ServiceError
+from ..services.duplicates import PossibleDuplicateError
 from ..services.errors import InsufficientDocumentsError, ValidationError
 from .base import ApiProblem
 from .blueprint import bp
@@ -31,6 +32,8 @@ def _service_problem(exc: ServiceError) -> Response:
         errors = {exc.field: str(exc.message)}
     if isinstance(exc, InsufficientDocumentsError):
         extra = {"points": exc.extra.get("points"), "minimums": exc.extra.get("minimums")}
+    elif isinstance(exc, PossibleDuplicateError):
+        extra = {"candidates": exc.candidates}
     return problem_response(
         exc.status, code=exc.code, detail=str(exc.message), errors=errors, **extra
     )

@@ -92,6 +92,42 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                 }
             },
             "/residents": {
+                "get": {
+                    "summary": "Find residents by name and birth date (for integrations)",
+                    "description": (
+                        "The name is matched folded: case, accents, apostrophes, hyphens and "
+                        "spaces do not matter (`zoe ngoc lam-dubois` finds `Zoé Ngọc "
+                        "Lâm-Dubois`); scripts without case or accents match as written. The "
+                        "birth date must match exactly (omit it for residents enrolled without "
+                        "one). Results whose stored name is exactly the one typed come first "
+                        "(`exact_name`). Each search is written to the audit log "
+                        "(`resident.search`, with the number of results, never the query) and "
+                        "is rate-limited per token (`CARDSERVICE_RATELIMIT_SEARCH`, default 30 "
+                        "per minute)."
+                    ),
+                    "x-required-role": "clerk",
+                    "parameters": [
+                        {
+                            "name": "name",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "maxLength": 400},
+                        },
+                        {
+                            "name": "birth_date",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "format": "date"},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("The residents found (maybe none)", "SearchResults"),
+                        "422": _problem("No name, or a malformed birth date."),
+                        "429": _problem("Too many searches with this token: wait a minute."),
+                        "503": _problem("`audit_unavailable`: the search could not be audited."),
+                        **_AUTH_ERRORS,
+                    },
+                },
                 "post": {
                     "summary": "Enrol a resident (documents are checked and handed back)",
                     "x-required-role": "clerk",
@@ -106,6 +142,12 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "responses": {
                         "201": _json("Enrolled", "Enrolled"),
                         "400": _problem("The body is not a JSON object."),
+                        "409": _problem(
+                            "`possible_duplicate`: residents with the same name (folded) and "
+                            "birth date exist; their ids are in `candidates`. Nothing was "
+                            "written. Check them, then send the enrolment again with "
+                            "`confirm_duplicate: true` if it is another person."
+                        ),
                         "413": _problem("The request or the photo is too large."),
                         "415": _problem("The body is not JSON."),
                         "422": _problem(
@@ -114,7 +156,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                         ),
                         **_AUTH_ERRORS,
                     },
-                }
+                },
             },
             "/residents/{resident_id}": {
                 "parameters": [_RESIDENT_ID],
@@ -301,6 +343,39 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                             "items": {"type": "string"},
                             "description": "Policy category ids seen and handed back",
                         },
+                        "confirm_duplicate": {
+                            "type": "boolean",
+                            "default": False,
+                            "description": (
+                                "Enrol even though residents with the same name and birth date "
+                                "exist (after a 409 `possible_duplicate`)"
+                            ),
+                        },
+                    },
+                },
+                "SearchResults": {
+                    "type": "object",
+                    "required": ["results"],
+                    "properties": {
+                        "results": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "exact_name", "created_at", "cards"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "exact_name": {
+                                        "type": "boolean",
+                                        "description": "the stored name is exactly the one typed",
+                                    },
+                                    "created_at": {"type": "string", "format": "date-time"},
+                                    "cards": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Card"},
+                                    },
+                                },
+                            },
+                        }
                     },
                 },
                 "Enrolled": {

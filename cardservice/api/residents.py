@@ -5,16 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import date
 from typing import Any
 
-from flask import Response, jsonify, url_for
+from flask import Response, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from ..extensions import db
+from ..ratelimit import limiter, on_search_breach, search_key, search_limit
 from ..services import deps, utcnow
 from ..services import erasure as erasure_service
 from ..services import residents as resident_service
 from ..services.errors import ValidationError
+from ..services.namefold import same_name
 from .base import ApiProblem, card_json, iso, json_body, requires, token_actor
 from .blueprint import bp
 
@@ -53,6 +56,7 @@ def create_resident() -> tuple[Response, int, dict[str, str]]:
         "preferred_language",
         "photo",
         "documents",
+        "confirm_duplicate",
     }
     if unknown:
         # Strict on purpose: a client sending e.g. a document number must learn it is refused.
@@ -70,8 +74,11 @@ def create_resident() -> tuple[Response, int, dict[str, str]]:
         photo=_decode_photo(body.get("photo")),
         documents=body.get("documents", []),
     )
+    confirm = body.get("confirm_duplicate", False)
+    if not isinstance(confirm, bool):
+        raise ValidationError({"confirm_duplicate": _("confirm_duplicate is true or false.")})
     result = resident_service.enrol_resident(
-        db.session, deps(), data, now=utcnow(), actor=token_actor()
+        db.session, deps(), data, now=utcnow(), actor=token_actor(), confirm_duplicate=confirm
     )
     location = url_for("api.get_resident", resident_id=result.resident_id)
     return (
@@ -84,6 +91,45 @@ def create_resident() -> tuple[Response, int, dict[str, str]]:
         ),
         201,
         {"Location": location},
+    )
+
+
+@bp.get("/residents")
+@requires("clerk")
+@limiter.limit(search_limit, key_func=search_key, on_breach=on_search_breach)
+def search_residents() -> Response:
+    """For integrations: the residents with this name (folded: case, accents and punctuation
+    do not matter) and birth date. Audited like a counter search (the count, never the query)
+    and rate-limited per token. Answers only ids, whether the name is exactly as typed, and
+    the cards: the caller knows the name and birth date already, and opens a record (one more
+    audited read) only when it needs the rest."""
+    name = request.args.get("name", "")
+    raw_birth = request.args.get("birth_date", "")
+    birth: date | None = None
+    if raw_birth:
+        try:
+            birth = date.fromisoformat(raw_birth) if len(raw_birth) == 10 else None
+        except ValueError:
+            birth = None
+        if birth is None:
+            raise ValidationError(
+                {"birth_date": _("The birth date must be a date written YYYY-MM-DD.")}
+            )
+    if len(name) > 400:
+        raise ValidationError({"name": _("The name is too long.")})
+    found = resident_service.search_residents(
+        db.session, deps(), display_name=name, birth_date=birth, now=utcnow(), actor=token_actor()
+    )
+    return jsonify(
+        results=[
+            {
+                "id": view.id,
+                "exact_name": same_name(view.display_name, name),
+                "created_at": iso(view.created_at),
+                "cards": [card_json(card) for card in view.cards],
+            }
+            for view in found
+        ]
     )
 
 

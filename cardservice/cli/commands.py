@@ -9,6 +9,7 @@ from .cards import cards_group
 from .city import init_city_command
 from .keys import keys_group
 from .purge import purge_command
+from .residents import residents_group
 from .status import status_group
 from .tokens import tokens_group
 from .users import users_group
@@ -22,6 +23,7 @@ def register_commands(app: Flask) -> None:
         keys_group,
         cards_group,
         purge_command,
+        residents_group,
         audit_group,
         status_group,
     ):

@@ -9,6 +9,8 @@ onto these fields.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import unicodedata
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -235,6 +237,12 @@ class EnrolmentForm(FlaskForm):
         ],
         render_kw={"accept": "image/jpeg,image/png"},
     )
+    # The photo of a submission that came back with errors, as the clean JPEG the server made
+    # of it (base64): browsers never re-fill a file input, and a clerk must not have to take the
+    # photo twice. It comes back from the browser like any upload and is checked again.
+    kept_photo = HiddenField()
+    # Set by the clerk who saw the possible duplicates and confirms this is another person.
+    confirm_duplicate = HiddenField()
     documents = MultiCheckboxField(
         _l("Documents seen"),
         choices=[],
@@ -257,8 +265,27 @@ class EnrolmentForm(FlaskForm):
 
     def validate_photo(self, field: Any) -> None:
         # A correction may keep the current photo; an enrolment needs one.
-        if not field.data and self.photo_required:
+        if not field.data and not self.kept_photo_bytes() and self.photo_required:
             raise ValidationError(_l("Add a photo: upload a file or take one with the camera."))
+
+    def kept_photo_bytes(self) -> bytes | None:
+        """The kept photo's bytes, or None (none kept, or not base64: then it is ignored and
+        the form asks for a photo)."""
+        raw = self.kept_photo.data
+        if not raw or not isinstance(raw, str):
+            return None
+        try:
+            return base64.b64decode(raw, validate=True) or None
+        except (ValueError, binascii.Error):
+            return None
+
+    def photo_bytes(self) -> bytes | None:
+        """The photo to use: a newly chosen file wins over the kept one."""
+        if self.photo.data:
+            data: bytes = self.photo.data.read()
+            self.photo.data.seek(0)
+            return data
+        return self.kept_photo_bytes()
 
 
 class ReasonForm(FlaskForm):

@@ -40,6 +40,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     "resident.erase": _l("Resident record deleted on request"),
     "resident.purge": _l("Resident record purged (retention period over)"),
     "resident.purge_all": _l("All resident records purged (emergency purge)"),
+    "resident.reindex": _l("Search indexes of resident records recomputed"),
     "card.issue": _l("Card issued"),
     "card.print": _l("Card printed"),
     "card.reprint": _l("Card reprinted"),
@@ -103,3 +104,27 @@ def subject_label(subject: str | None) -> str:
     kind, _, ident = subject.partition(":")
     found = SUBJECT_KIND_LABELS.get(kind)
     return f"{found} {ident}" if found is not None and ident else subject
+
+
+DOCUMENT_KIND_LABELS: dict[str, LazyString] = {
+    "identity": _l("Identity"),
+    "residence": _l("Residence in the city"),
+}
+
+
+def shortfall_message(points: dict[str, int] | None, minimums: dict[str, int] | None) -> str:
+    """Which document categories are short, with their points: "Not enough points for
+    Residence in the city (1 of 2)." The same words as the live meter on the form."""
+    short = [
+        _l(
+            "%(kind)s (%(points)d of %(minimum)d)",
+            kind=label(DOCUMENT_KIND_LABELS, kind),
+            points=(points or {}).get(kind, 0),
+            minimum=minimum,
+        )
+        for kind, minimum in (minimums or {}).items()
+        if (points or {}).get(kind, 0) < minimum
+    ]
+    if not short:
+        return str(_l("The documents shown do not reach the policy's minimum points."))
+    return str(_l("Not enough points for %(kinds)s.", kinds=", ".join(str(s) for s in short)))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -34,5 +34,11 @@ class Resident(db.Model):  # type: ignore[name-defined,misc]
     # HMAC-SHA256 (index key) of the normalised name and birth date: exact lookup and duplicate
     # flagging without plaintext. Not unique: two residents may share both.
     blind_index: Mapped[str] = mapped_column(String(64), index=True)
+    # Which name folding the blind index was computed with (services.namefold.FOLDING_VERSION):
+    # `cardservice residents reindex` brings older rows to the current one. Deferred: only the
+    # re-index and the start-up key check read it, and the reads of every page need not.
+    index_version: Mapped[int] = mapped_column(
+        SmallInteger, default=1, server_default="1", deferred=True
+    )
 
     cards = relationship("Card", back_populates="resident", passive_deletes=True)

@@ -13,6 +13,7 @@ Public interface::
         photo: bytes | None         # JPEG, already re-encoded by the app
         qr_text: str                # "MC1:..." in the QR alphanumeric set
         issuer_code: str = ""       # e.g. "FR SXB"
+        card_title: str = ""        # what the card is, e.g. "Carte citoyenne · City card"
 
     render_card_pdf(card, *, layout="card") -> bytes
     render_batch(cards, out, *, layout="a4", progress=None) -> int   # number rendered
@@ -27,12 +28,17 @@ Layouts:
 - ``"a4"``: for office printers. Front and back side by side at true size with cut marks; a
   batch puts four cards on each A4 sheet.
 
-The front shows the city name, the photo (or a neutral silhouette when there is none), the
-holder's name, birth date and gender marker (each only when present), the card number and the
-expiry date, under short bilingual labels. The back carries the QR code (34 mm, vector squares,
-error correction M, alphanumeric mode), the card number, and a notice in French, English,
-Spanish, Portuguese and Arabic that the card is issued to residents and says nothing about
-immigration status. Text that does not fit shrinks to a minimum size, then wraps to two lines
+The front's band says whose card it is and what it is: the city name, the card's title under
+it, the issuer code on the right. Then the photo (or a neutral silhouette when there is none),
+the holder's name, birth date and gender marker (each only when present), the card number and
+the expiry date, under short bilingual labels. The holder's data (name, dates, gender marker,
+number) and the QR code are pure black (DeviceGray 0), so a card printer's driver sends them to
+the resin black panel, which a solvent or a scratch does not lift (docs/operations.md, "Card
+printers"). The back carries the card's title in its top band, the QR code (34 mm, vector
+squares, error correction M, alphanumeric mode), the card number, and a notice in French,
+English, Spanish, Portuguese and Arabic that the card is issued to residents and says nothing
+about immigration status. No empty band: the foot strips of both faces are gone.
+Text that does not fit shrinks to a minimum size, then wraps to two lines
 (the holder's name to up to four, see ``fit_holder_name``), then is shortened with an ellipsis:
 it never overflows its box.
 

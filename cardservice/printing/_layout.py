@@ -102,8 +102,8 @@ _QR_Y = 12.5 * MM
 _NOTICE_X = _QR_X + QR_SIZE + 3.5 * MM
 _TOP_BAND_H = 4.0 * MM
 
-_FRONT_FORM = "citycard-front-v1"
-_BACK_FORM = "citycard-back-v1"
+_FRONT_FORM = "citycard-front-v2"
+_BACK_FORM = "citycard-back-v2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,7 @@ class Face:
 
     city_name: str
     issuer_code: str
+    card_title: str
     holder_name: str
     birth_date: date | None
     gender_marker: str | None
@@ -140,17 +141,18 @@ def _ensure_forms(pdf: StreamingPdf, defined: set[str]) -> None:
 
 
 def _front_artwork(canvas: Canvas) -> None:
+    # One band, which carries the city, the card's title and the issuer code. (The thin strip
+    # at the foot of both faces, which carried nothing, is gone: the space goes to the fields.)
     canvas.setFillColor(BAND)
     canvas.rect(-BLEED, CARD_H - _BAND_H, CARD_W + 2 * BLEED, _BAND_H + BLEED, stroke=0, fill=1)
-    canvas.rect(-BLEED, -BLEED, CARD_W + 2 * BLEED, 2.2 * MM + BLEED, stroke=0, fill=1)
 
 
 def _back_artwork(canvas: Canvas) -> None:
+    # The top band carries the card's title (draw_back), so the back too says what it is.
     canvas.setFillColor(BAND)
     canvas.rect(
         -BLEED, CARD_H - _TOP_BAND_H, CARD_W + 2 * BLEED, _TOP_BAND_H + BLEED, stroke=0, fill=1
     )
-    canvas.rect(-BLEED, -BLEED, CARD_W + 2 * BLEED, 2.2 * MM + BLEED, stroke=0, fill=1)
     canvas.setFillColor(INK)
     width = _RIGHT - _NOTICE_X
     top = CARD_H - _TOP_BAND_H - 2.5 * MM
@@ -191,8 +193,15 @@ def _label(canvas: Canvas, key: str, x: float, y: float) -> None:
     _text.draw_line(canvas, _text.shape_line(LABELS[key], "regular"), x, y, 4.6)
 
 
+def _personal_ink(canvas: Canvas) -> None:
+    """Pure black, DeviceGray 0: what card printers' drivers print with the resin black panel
+    (a near-black such as INK would be printed with the dye colour panels, which a solvent
+    lifts). Used for everything that is the holder's own data."""
+    canvas.setFillGray(0)
+
+
 def _value(canvas: Canvas, text: str, x: float, y: float, width: float, size: float) -> None:
-    canvas.setFillColor(INK)
+    _personal_ink(canvas)
     block = _text.fit(text, "bold", width=width, height=size * 1.2, max_size=size, min_size=5.0)
     _text.draw_line(canvas, block.lines[0], x, y, block.size)
 
@@ -213,19 +222,32 @@ def draw_front(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set
         code_w = code.width(7.0)
         _text.draw_line(canvas, code, _RIGHT, CARD_H - 7.0 * MM, 7.0, align="right")
     city_w = _RIGHT - _PAD - (code_w + 3 * MM if code_w else 0.0)
+    # The city's name, and under it what the card is: two short lines in the band.
+    title_size = 0.0
+    title_lines: tuple[_text.Line, ...] = ()
+    if face.card_title:
+        title = _text.fit(
+            face.card_title, "regular", width=city_w, height=3.2 * MM, max_size=6.5, min_size=4.6
+        )
+        title_size, title_lines = title.size, title.lines[:1]
+    city_h = 8.5 * MM - (title_size * 1.25 if title_lines else 0.0)
     city = _text.fit(
-        face.city_name, "bold", width=city_w, height=8.5 * MM, max_size=12.0, min_size=6.0
+        face.city_name, "bold", width=city_w, height=city_h, max_size=12.0, min_size=6.0
     )
     block_h = city.size * (0.72 + (len(city.lines) - 1) * city.leading)
+    if title_lines:
+        block_h += title_size * 1.25
     band_mid = CARD_H - _BAND_H / 2
     top = band_mid + block_h / 2 + city.size * 0.2
-    _text.draw_block(canvas, city, _PAD, top, align="left")
+    last = _text.draw_block(canvas, city, _PAD, top, align="left")
+    if title_lines:
+        _text.draw_line(canvas, title_lines[0], _PAD, last - title_size * 1.25, title_size)
 
     _draw_photo(pdf, face.photo, face.photo_info)
 
     # Name, one to four lines in its box (fit_holder_name).
     _label(canvas, "name", _COL_A, 37.4 * MM)
-    canvas.setFillColor(INK)
+    _personal_ink(canvas)
     name = fit_holder_name(face.holder_name)
     # A right-to-left name on several lines is set flush right, so both lines start on the same
     # edge; on one line it starts under the label like every other field.
@@ -280,8 +302,26 @@ def draw_back(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set[
     canvas.saveState()
     canvas.translate(x0, y0)
     canvas.doForm(_BACK_FORM)
+    if face.card_title:
+        canvas.setFillColor(white)
+        title = _text.fit(
+            face.card_title,
+            "bold",
+            width=CARD_W - 2 * _PAD,
+            height=_TOP_BAND_H,
+            max_size=6.0,
+            min_size=4.6,
+        )
+        _text.draw_line(
+            canvas,
+            title.lines[0],
+            CARD_W / 2,
+            CARD_H - _TOP_BAND_H + 1.3 * MM,
+            title.size,
+            align="center",
+        )
     draw_qr(canvas, face.qr_rows, _QR_X, _QR_Y, QR_SIZE)
-    canvas.setFillColor(INK)
+    _personal_ink(canvas)
     caption = f"{face.issuer_code}  {face.number}" if face.issuer_code else face.number
     line = _text.shape_line(caption, "bold")
     _text.draw_line(canvas, line, _QR_X + QR_SIZE / 2, 7.2 * MM, 7.0, align="center")

@@ -69,12 +69,14 @@ class PrintableCard:
     photo: bytes | None  # JPEG, already re-encoded by the app
     qr_text: str  # "MC1:..." in the QR alphanumeric set
     issuer_code: str = ""  # e.g. "FR SXB"
+    card_title: str = ""  # what the card is, e.g. "Carte citoyenne · City card"
 
     def __post_init__(self) -> None:
         _check_text("city_name", self.city_name)
         _check_text("holder_name", self.holder_name)
         _check_text("number", self.number)
         _check_text("issuer_code", self.issuer_code, required=False)
+        _check_text("card_title", self.card_title, required=False)
         _check_date("birth_date", self.birth_date, required=False)
         _check_date("expires", self.expires)
         if self.gender_marker is not None and self.gender_marker not in _GENDER_MARKERS:
@@ -108,6 +110,7 @@ def _face(card: PrintableCard, qr: tuple[str, ...] | str | None = None) -> _layo
     return _layout.Face(
         city_name=card.city_name,
         issuer_code=card.issuer_code,
+        card_title=card.card_title,
         holder_name=card.holder_name,
         birth_date=card.birth_date,
         gender_marker=card.gender_marker,

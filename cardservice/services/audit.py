@@ -141,15 +141,25 @@ def list_entries(
     *,
     card_number: str | None = None,
     staff_id: int | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     before_id: int | None = None,
     limit: int = 100,
 ) -> list[AuditEntry]:
-    """Newest first; page with `before_id`."""
+    """Newest first; page with `before_id`. Filters: a card, a staff member, an action, and
+    a time range (`since` included, `until` excluded)."""
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(max(1, min(limit, 1000)))
     if card_number is not None:
         query = query.where(AuditEntry.card_number == card_number)
     if staff_id is not None:
         query = query.where(AuditEntry.staff_id == staff_id)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
     return list(session.scalars(query))

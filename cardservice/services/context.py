@@ -27,6 +27,13 @@ class Deps:
     # Seals and opens the root and signing keys; keeps the passphrase's derived key per process.
     key_sealer: KeySealer
     public_url: str
+    # The card's title as configured (CARDSERVICE_CARD_TITLE); "" for the built-in one.
+    card_title: str = ""
+    # The locale of the city's date conventions (CARDSERVICE_CITY_LOCALE); "" to derive it.
+    city_locale: str = ""
+    # The card printer's IPP URI and CA file (CARDSERVICE_CARD_PRINTER_URI); "" for none.
+    card_printer_uri: str = ""
+    card_printer_ca_file: str = ""
 
 
 def build_deps(app: Flask) -> Deps:
@@ -54,6 +61,10 @@ def build_deps(app: Flask) -> Deps:
         key_passphrase=passphrase,
         key_sealer=KeySealer(passphrase),
         public_url=config["PUBLIC_URL"],
+        card_title=config.get("CARD_TITLE", ""),
+        city_locale=config.get("CITY_LOCALE", ""),
+        card_printer_uri=config.get("CARD_PRINTER_URI", ""),
+        card_printer_ca_file=config.get("CARD_PRINTER_CA_FILE", ""),
     )
 
 

@@ -39,6 +39,8 @@ import cbor2
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .namefold import FOLDING_VERSION, fold_name
+
 RECORD_VERSION = 1
 _NONCE_BYTES = 12
 
@@ -135,7 +137,9 @@ class SealedRecord:
 
 
 def normalise_for_index(name: str) -> str:
-    """Compatibility-fold, case-fold and collapse spaces, so 'Ana  MARÍA' finds 'ana maría'."""
+    """The blind index's first normalisation (version 1): compatibility-fold, case-fold and
+    collapse spaces, so 'Ana  MARÍA' finds 'ana maría' but not 'ana maria'. Kept only to find
+    rows not yet re-indexed (`cardservice residents reindex`); version 2 is namefold.fold_name."""
     folded = unicodedata.normalize("NFKC", name).casefold()
     return " ".join(folded.split())
 
@@ -230,12 +234,30 @@ class ResidentCipher:
         tells whether two instances hold the same key and nothing about the key."""
         return hmac.new(self._index_key, b"citycard index key check v1", hashlib.sha256).digest()
 
-    def blind_index(self, display_name: str, birth_date: date | None) -> str:
+    def blind_index(
+        self, display_name: str, birth_date: date | None, *, version: int = FOLDING_VERSION
+    ) -> str:
+        """HMAC of the name folded as `version` says, and the birth date. Each version has its
+        own domain label, so indexes of two versions never collide."""
+        if version == 1:
+            label, name = b"citycard name+birth v1", normalise_for_index(display_name)
+        elif version == 2:
+            label, name = b"citycard name+birth v2", fold_name(display_name)
+        else:
+            raise ValueError(f"unknown blind index version {version}")
         message = b"\x00".join(
             (
-                b"citycard name+birth v1",
-                normalise_for_index(display_name).encode("utf-8"),
+                label,
+                name.encode("utf-8"),
                 (birth_date.isoformat() if birth_date else "").encode("ascii"),
             )
         )
         return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
+
+    def blind_indexes(self, display_name: str, birth_date: date | None) -> tuple[str, ...]:
+        """Every index a stored row for this name and birth date may carry: the current
+        version's, and version 1's for rows the re-index has not reached yet."""
+        return tuple(
+            self.blind_index(display_name, birth_date, version=v)
+            for v in range(FOLDING_VERSION, 0, -1)
+        )

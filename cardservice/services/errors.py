@@ -6,6 +6,7 @@ message); they never carry personal data, so they may be logged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask_babel import LazyString
@@ -122,6 +123,31 @@ class AuditUnavailableError(ServiceError):
         "This record cannot be shown right now: the audit log could not record the reading. "
         "Try again in a moment; if it keeps failing, tell the administrator."
     )
+
+
+class PossibleDuplicateError(ConflictError):
+    """Residents with the same folded name and birth date exist (services.duplicates);
+    `candidates` are their ids. Nothing was written."""
+
+    code = "possible_duplicate"
+    status = 409
+    default_message = _l(
+        "A resident with this name and birth date is already enrolled. Check the record; if it "
+        "is another person, confirm the enrolment."
+    )
+
+    def __init__(self, candidates: Sequence[str]) -> None:
+        super().__init__(candidates=list(candidates))
+        self.candidates = list(candidates)
+
+
+class PrinterUnavailableError(ServiceError):
+    """The card printer cannot be reached or refused the job; the card can still be printed
+    from the browser."""
+
+    code = "printer_unavailable"
+    status = 503
+    default_message = _l("The card printer cannot be reached. Print from the browser instead.")
 
 
 class AuthenticationError(ServiceError):

@@ -183,7 +183,9 @@ def verify_index_key(session: DbSession, deps: Deps, *, now: datetime, hsm: bool
         sample = _sample_record(session, deps, hsm)
         if sample is not None:
             resident, record = sample
-            computed = deps.cipher.blind_index(record.display_name, record.birth_date)
+            computed = deps.cipher.blind_index(
+                record.display_name, record.birth_date, version=resident.index_version
+            )
             if not hmac.compare_digest(computed, resident.blind_index):
                 raise _wrong_index_key()
         _record_first(

@@ -8,14 +8,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-import cardformat
-
 from ...extensions import db
 from ...services import audit as audit_service
 from ...services import staff as staff_service
 from ...services import stats as stats_service
 from ...services import utcnow
+from .. import audit_filters
 from ..blueprint import bp
+from ..labels import ACTION_LABELS, label
 from ..roles import requires
 
 AUDIT_PAGE_SIZE = 50
@@ -27,34 +27,40 @@ MAX_DB_INT = 2**31 - 1
 @bp.route("/audit")
 @requires("supervisor")
 def audit() -> Any:
-    card_filter = (request.args.get("card") or "").strip()[:20] or None
     before = request.args.get("before", type=int)
     if before is not None and not 0 < before <= MAX_DB_INT:
         before = None  # out of any id's range (PostgreSQL would refuse to compare)
-    filter_error = None
-    number = None
-    if card_filter:
-        try:
-            number = cardformat.normalize_card_number(card_filter)
-        except cardformat.MalformedError:
-            filter_error = _("This is not a valid card number.")
+    users = staff_service.list_users(db.session)
+    filters = audit_filters.parse(request.args, staff_ids={user.id for user in users})
     entries = []
-    if filter_error is None:
+    if not filters.errors:
         entries = audit_service.list_entries(
-            db.session, card_number=number, before_id=before, limit=AUDIT_PAGE_SIZE + 1
+            db.session,
+            card_number=filters.card_number,
+            staff_id=filters.staff_id,
+            action=filters.action or None,
+            since=filters.since,
+            until=filters.until,
+            before_id=before,
+            limit=AUDIT_PAGE_SIZE + 1,
         )
     has_more = len(entries) > AUDIT_PAGE_SIZE
     entries = entries[:AUDIT_PAGE_SIZE]
-    usernames = {user.id: user.username for user in staff_service.list_users(db.session)}
+    usernames = {user.id: user.username for user in users}
     return render_template(
         "counter/audit.html",
         entries=entries,
-        card_filter=card_filter,
-        filter_error=filter_error,
+        filters=filters,
+        staff_choices=sorted(usernames.items(), key=lambda item: item[1].casefold()),
+        action_choices=sorted(
+            ((code, label(ACTION_LABELS, code)) for code in ACTION_LABELS),
+            key=lambda item: item[1].casefold(),
+        ),
         before=before,
         next_before=entries[-1].id if has_more and entries else None,
         actor_label=lambda entry: _actor_label(entry, usernames),
-    ), (422 if filter_error else 200)
+        resident_link=audit_filters.resident_of,
+    ), (422 if filters.errors else 200)
 
 
 @bp.route("/audit/verify")

@@ -14,6 +14,7 @@ from ...extensions import db
 from ...services import Actor, ServiceError
 from ...services.errors import InsufficientDocumentsError, NotFoundError, ValidationError
 from ..forms import FlaskForm
+from ..labels import shortfall_message
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -73,7 +74,10 @@ def _apply_errors(form: FlaskForm, exc: ServiceError) -> None:
     if isinstance(exc, ValidationError):
         fields = dict(exc.errors)
     elif isinstance(exc, InsufficientDocumentsError):
-        fields = {"documents": exc.message}
+        # The categories that are short and by how much, in the words of the live meter.
+        fields = {
+            "documents": shortfall_message(exc.extra.get("points"), exc.extra.get("minimums"))
+        }
     elif exc.field:
         fields = {exc.field: exc.message}
     if not fields:

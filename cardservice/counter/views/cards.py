@@ -6,14 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, abort, flash, redirect, request, url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ...extensions import db
 from ...printing import Layout, render_card_pdf
+from ...services import cardprinter, deps, utcnow
 from ...services import cards as card_service
-from ...services import deps, utcnow
+from .. import dates
 from ..blueprint import bp
 from ..roles import requires
 from .base import attempt, staff_actor
@@ -61,10 +61,45 @@ def card_pdf(number: str, layout: Layout) -> Any:
         return _card_redirect(number)
     pdf = render_card_pdf(printable, layout=layout)
     response = Response(pdf, mimetype="application/pdf")
+    disposition = "inline" if request.args.get("inline") == "1" else "attachment"
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="card-{printable.number}-{layout}.pdf"'
+        f'{disposition}; filename="card-{printable.number}-{layout}.pdf"'
     )
+    if disposition == "inline":
+        # The resident page prints the card from a frame of its own (counter.js): this one
+        # response may be framed, by the app itself only.
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; frame-ancestors 'self'; object-src 'self'; "
+            "img-src 'self' data:; style-src 'unsafe-inline'"
+        )
     return response
+
+
+@bp.route("/cards/<number>/printer", methods=["POST"])
+@requires("clerk")
+def card_to_printer(number: str) -> Any:
+    """Send the card to the counter's card printer over IPP (services.cardprinter)."""
+    sent = attempt(
+        lambda: cardprinter.send_to_printer(
+            db.session,
+            deps(),
+            number,
+            now=utcnow(),
+            actor=staff_actor(),
+            reprint=request.form.get("reprint") == "1",
+        )
+    )
+    if sent is not None:
+        flash(
+            _(
+                "Card %(number)s is sent to the card printer (job %(job)d).",
+                number=number,
+                job=sent.job_id,
+            ),
+            "success",
+        )
+    return _card_redirect(number)
 
 
 @bp.route("/cards/<number>/renew", methods=["POST"])
@@ -80,7 +115,7 @@ def renew(number: str) -> Any:
             _(
                 "Card %(number)s is renewed until %(date)s. Print it again.",
                 number=renewed.number,
-                date=format_date(renewed.expires_at, "long"),
+                date=dates.day(renewed.expires_at),
             ),
             "success",
         )

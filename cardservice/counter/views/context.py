@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from flask import request, url_for
-from flask_babel import format_date, format_datetime, format_number
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,6 +16,7 @@ from ...extensions import db
 from ...i18n import current_language
 from ...services import keys as key_service
 from ...services.errors import CityNotInitialisedError
+from .. import dates
 from ..blueprint import bp
 from ..forms import ActionForm
 from ..labels import (
@@ -83,10 +84,11 @@ def _counter_context() -> dict[str, Any]:
         "key_state_label": lambda code: label(KEY_STATE_LABELS, code),
         "allowed": lambda action: has_role(ACTION_ROLES[action]),
         "format_number": format_number,
-        "format_date": lambda value: format_date(value, "medium") if value else "",
-        "format_datetime": lambda value: format_datetime(value, "short") if value else "",
-        "format_timestamp": lambda value: format_datetime(value, "medium") if value else "",
-        "format_birth_date": lambda value: format_date(value, "long") if value else _("Not given"),
+        # One date style everywhere, in the city's conventions (counter.dates).
+        "format_date": dates.day,
+        "format_datetime": dates.moment,
+        "format_timestamp": dates.moment,
+        "format_birth_date": lambda value: dates.day(value) if value else _("Not given"),
     }
 
 

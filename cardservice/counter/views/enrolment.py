@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -12,22 +13,24 @@ from ...extensions import db
 from ...i18n import current_language
 from ...services import ServiceError, deps, utcnow
 from ...services import residents as resident_service
+from ...services.duplicates import PossibleDuplicateError
 from ...services.errors import InsufficientDocumentsError, NotFoundError, ValidationError
 from ..blueprint import bp
 from ..forms import EnrolmentForm
+from ..labels import DOCUMENT_KIND_LABELS, label, shortfall_message
 from ..roles import requires
-from .base import refuse, staff_actor
+from . import enrolment_page
+from .base import discard, refuse, staff_actor
 
 
 def _policy_document_groups(language: str) -> list[dict[str, Any]]:
     policy = deps().policy
-    kind_labels = {"identity": _("Identity"), "residence": _("Residence in the city")}
     groups = []
     for kind, minimum in policy.minimums.items():
         groups.append(
             {
                 "id": kind,
-                "label": kind_labels.get(kind, kind),
+                "label": label(DOCUMENT_KIND_LABELS, kind),
                 "minimum": minimum,
                 "documents": [
                     {
@@ -61,8 +64,15 @@ def enrolment_form(**kwargs: Any) -> EnrolmentForm:
 
 
 def render_enrol(
-    form: EnrolmentForm, status: int = 200, *, resident_id: str | None = None
+    form: EnrolmentForm,
+    status: int = 200,
+    *,
+    resident_id: str | None = None,
+    duplicates: list[str] | None = None,
 ) -> tuple[str, int]:
+    if status != 200:
+        enrolment_page.keep_photo(form)
+    kept = form.kept_photo_bytes()
     return (
         render_template(
             "counter/enrol.html",
@@ -70,8 +80,11 @@ def render_enrol(
             resident_id=resident_id,
             document_kinds=_policy_document_groups(current_language()),
             birth_date_required=deps().policy.birth_date_required,
-            # Browsers never re-fill a file input: after a refused form, say so by the field.
-            photo_again=status != 200 and not form.photo.errors,
+            # Browsers never re-fill a file input: the photo comes back in the form instead.
+            kept_photo_url=(
+                "data:image/jpeg;base64," + base64.b64encode(kept).decode("ascii") if kept else None
+            ),
+            duplicates=duplicates or [],
         ),
         status,
     )
@@ -90,27 +103,43 @@ def enrol() -> Any:
     data = _enrolment_input(form)
     try:
         result = resident_service.enrol_resident(
-            db.session, deps(), data, now=utcnow(), actor=staff_actor()
+            db.session,
+            deps(),
+            data,
+            now=utcnow(),
+            actor=staff_actor(),
+            confirm_duplicate=enrolment_page.confirmed_candidates(form),
         )
+    except PossibleDuplicateError as exc:
+        # Nothing is written: the clerk checks the candidates, then confirms or stops.
+        discard(exc)
+        return render_enrol(form, 409, duplicates=exc.candidates)
     except ServiceError as exc:
         refuse(exc, form)
+        enrolment_page.name_the_shortfall(form)
         return render_enrol(form, 422)
     flash(_("The resident is enrolled. Give all the documents back to the person now."), "handback")
     if result.possible_duplicates:
         flash(
             ngettext(
-                "Possible duplicate: %(num)d other record has the same name and birth date.",
-                "Possible duplicate: %(num)d other records have the same name and birth date.",
+                "Enrolled although %(num)d other record has the same name and birth date.",
+                "Enrolled although %(num)d other records have the same name and birth date.",
                 len(result.possible_duplicates),
             ),
             "warning",
         )
+    # "Enrol and issue the card": the first card in the same step, and it opens in the print
+    # dialog at once. "Enrol only" leaves the card for later (the person comes back for it).
+    number = None
+    if request.form.get("issue") == "1":
+        number = enrolment_page.issue_first_card(result.resident_id, staff_actor())
     return redirect(
         url_for(
             "counter.resident",
             resident_id=result.resident_id,
             enrolled=1,
             dup=result.possible_duplicates,
+            print=number,
         )
     )
 
@@ -124,7 +153,7 @@ def _enrolment_input(
         gender_marker=form.gender_marker.data or None,
         address=form.address.data or None,
         preferred_language=form.preferred_language.data,
-        photo=form.photo.data.read() if with_photo and form.photo.data else None,
+        photo=form.photo_bytes() if with_photo else None,
         documents=list(form.documents.data or []),
     )
 
@@ -143,9 +172,12 @@ def _add_policy_errors(form: EnrolmentForm) -> None:
                 field.errors = [str(message)]
     except InsufficientDocumentsError as exc:
         if not form.documents.errors:
-            form.documents.errors = [str(exc.message)]
+            form.documents.errors = [
+                shortfall_message(exc.extra.get("points"), exc.extra.get("minimums"))
+            ]
     except ServiceError:
         pass  # anything else is reported when the form is submitted again
+    enrolment_page.name_the_shortfall(form)
 
 
 @bp.route("/residents/<resident_id>/edit", methods=["GET", "POST"])

@@ -13,8 +13,8 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from ...extensions import db
+from ...services import cardprinter, cardrules, deps, utcnow
 from ...services import cards as card_service
-from ...services import deps, utcnow
 from ...services import erasure as erasure_service
 from ...services import residents as resident_service
 from ...services.errors import NotFoundError
@@ -60,6 +60,7 @@ def render_resident(
         db.session, deps(), resident_id, now=now, actor=staff_actor()
     )
     cards: list[dict[str, Any]] = []
+    rules = cardrules.Rules.of(deps().policy)
     forms: dict[str, dict[str, ReasonForm]] = {"replace": {}, "suspend": {}, "revoke": {}}
     reasons = {
         "replace": card_service.REPLACE_REASONS,
@@ -76,6 +77,9 @@ def render_resident(
                 "issued_at": card.issued_at,
                 "expires_at": card.expires_at,
                 "last_printed_at": card.last_printed_at,
+                # Only what the card allows now is offered (services.cardrules).
+                "actions": cardrules.possible_actions(card, now=now, rules=rules),
+                "renewable_from": cardrules.renewable_from(card, now=now, rules=rules),
             }
         )
         for action, codes in reasons.items():
@@ -100,9 +104,10 @@ def render_resident(
             open_card=failed[1] if failed else None,
             action_form=ActionForm(formdata=None),
             duplicates=duplicates,
-            # Only hides a button issue_card would refuse (one live card at a time); the
-            # service still decides.
-            has_live_card=any(card_service.is_live(card, now) for card in view.cards),
+            # issue_card's own rule (services.cardrules): one live card at a time.
+            has_live_card=cardrules.has_live_card(view.cards, now),
+            print_now=request.args.get("print"),
+            card_printer=cardprinter.printer_configured(deps()),
         ),
         status,
     )

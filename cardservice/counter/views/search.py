@@ -12,6 +12,7 @@ from ...services import ServiceError, deps, utcnow
 from ...services import cards as card_service
 from ...services import residents as resident_service
 from ...services.errors import AuditUnavailableError, NotFoundError
+from ...services.namefold import same_name
 from ..blueprint import bp
 from ..forms import NumberSearchForm, PersonSearchForm
 from ..labels import STATUS_LABELS, label
@@ -49,6 +50,8 @@ def dashboard() -> Any:
                         "display_name": r.display_name,
                         "birth_date": r.birth_date,
                         "card_count": len(r.cards),
+                        # Found through the folded name: say when it is not the name as typed.
+                        "exact": same_name(r.display_name, person_form.display_name.data or ""),
                     }
                     for r in found
                 ]

@@ -10,6 +10,7 @@ printing (the printer's input, one card or a batch).
 
 from __future__ import annotations
 
+from ..cardrules import is_live
 from .issuance import IssuedCard, issue_card
 from .lifecycle import reinstate_card, renew_card, replace_card, revoke_card, suspend_card
 from .printing import print_batch, print_card
@@ -19,7 +20,6 @@ from .queries import (
     display_status,
     get_card,
     has_live_card,
-    is_live,
 )
 from .status import REPLACE_REASONS, REVOKE_REASONS, SUSPEND_REASONS, revoke_in_transaction
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ...models import Card, StatusListRecord
-from .. import audit
+from .. import audit, cardrules
 from .._types import DbSession
 from ..audit import Actor
 from ..context import Deps
-from ..errors import ConflictError
 from ..keys import rotate_if_due
 from ..locking import lock
 from ..residents.datakeys import open_record
@@ -26,7 +24,6 @@ from .status import (
     SUSPEND_REASONS,
     change_status,
     check_reason,
-    check_transition,
     list_size,
     revoke_in_transaction,
 )
@@ -39,19 +36,8 @@ def renew_card(
     # Before any lock: a key near its not_after is replaced first (keys.rotate_if_due).
     rotate_if_due(session, deps, now=now)
     card = get_card(session, number, for_update=True)
-    if card.resident_id is None:
-        raise ConflictError(
-            _l("The holder's data was erased: this card cannot be renewed."),
-            code="resident_erased",
-        )
-    if card.status != "valid":
-        raise ConflictError(_l("Only a valid card can be renewed."), code="card_not_valid")
-    window = timedelta(days=deps.policy.renewal_window_days)
-    if card.expires_at - now > window:
-        raise ConflictError(
-            _l("This card can be renewed from %(day)s.", day=(card.expires_at - window).date()),
-            code="renewal_too_early",
-        )
+    cardrules.check("renew", card, now=now, rules=cardrules.Rules.of(deps.policy))
+    assert card.resident_id is not None
     record = open_record(session, deps, load_resident(session, card.resident_id))
     card.expires_at = add_years(now, deps.policy.validity_years)
     token = sign_card_token(
@@ -67,28 +53,36 @@ def revoke_card(
 ) -> Card:
     """Revoke for good (a revoked card is never reinstated). A reason code is required."""
     reason = check_reason(reason, REVOKE_REASONS)
-    return _change(session, number, "revoked", reason=reason, now=now, actor=actor)
+    return _change(session, deps, number, "revoke", reason=reason, now=now, actor=actor)
 
 
 def suspend_card(
     session: DbSession, deps: Deps, number: Any, *, reason: Any, now: datetime, actor: Actor
 ) -> Card:
     reason = check_reason(reason, SUSPEND_REASONS)
-    return _change(session, number, "suspended", reason=reason, now=now, actor=actor)
+    return _change(session, deps, number, "suspend", reason=reason, now=now, actor=actor)
 
 
 def reinstate_card(
     session: DbSession, deps: Deps, number: Any, *, now: datetime, actor: Actor
 ) -> Card:
-    return _change(session, number, "valid", reason=None, now=now, actor=actor)
+    return _change(session, deps, number, "reinstate", reason=None, now=now, actor=actor)
 
 
 def _change(
-    session: DbSession, number: Any, to: str, *, reason: str | None, now: datetime, actor: Actor
+    session: DbSession,
+    deps: Deps,
+    number: Any,
+    action: str,
+    *,
+    reason: str | None,
+    now: datetime,
+    actor: Actor,
 ) -> Card:
-    """One status change of status.TRANSITIONS, in its own transaction."""
+    """One lifecycle action that changes a card's status (cardrules), in its own transaction."""
     card = get_card(session, number, for_update=True)
-    change_status(session, card, to, reason=reason, now=now, actor=actor)
+    cardrules.check(action, card, now=now, rules=cardrules.Rules.of(deps.policy))
+    change_status(session, card, cardrules.target(action), reason=reason, now=now, actor=actor)
     session.commit()
     return card
 
@@ -101,12 +95,8 @@ def replace_card(
     rotate_if_due(session, deps, now=now)
     reason = check_reason(reason, REPLACE_REASONS)
     old = get_card(session, number, for_update=True)
-    if old.resident_id is None:
-        raise ConflictError(
-            _l("The holder's data was erased: this card cannot be replaced."),
-            code="resident_erased",
-        )
-    check_transition(old, "revoked")
+    cardrules.check("replace", old, now=now, rules=cardrules.Rules.of(deps.policy))
+    assert old.resident_id is not None  # cardrules refuses a replacement once data is erased
     resident_id = old.resident_id
     # Locks in the app's order (services.locking): the old card's list, then the newest list
     # (the new card's, taken by the allocation), then the audit head through the revocation.

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ...models import Card
-from .. import audit
+from .. import audit, cardrules
 from .._types import DbSession
 from ..audit import Actor
+from ..citystyle import card_title
 from ..context import Deps
 from ..errors import ConflictError, NotFoundError
 from ..keys import rotate_if_due
@@ -27,20 +28,6 @@ if TYPE_CHECKING:
 
 from .issuance import Signer, sign_card_token
 from .queries import get_card
-
-
-def _require_printable(card: Card, now: datetime) -> None:
-    if card.resident_id is None:
-        raise ConflictError(
-            _l("The holder's data was erased: this card cannot be printed again."),
-            code="resident_erased",
-        )
-    if card.status == "revoked":
-        raise ConflictError(_l("This card is revoked."), code="card_revoked")
-    if card.status == "suspended":
-        raise ConflictError(_l("This card is suspended."), code="card_suspended")
-    if card.expires_at <= now:
-        raise ConflictError(_l("This card has expired: renew it."), code="card_expired")
 
 
 def _printable(
@@ -58,7 +45,7 @@ def _printable(
     holder's wrapped data key when the caller read it already (batch printing)."""
     from ...printing import InvalidCardError, PrintableCard
 
-    _require_printable(card, now)
+    cardrules.check("print", card, now=now, rules=cardrules.Rules.of(deps.policy))
     assert card.resident_id is not None
     resident = (
         card.resident if card.resident is not None else load_resident(session, card.resident_id)
@@ -89,6 +76,7 @@ def _printable(
             photo=record.photo,
             qr_text=token,
             issuer_code=city.code,
+            card_title=card_title(city, deps.card_title),
         )
     except InvalidCardError:
         raise ConflictError(

@@ -45,14 +45,9 @@ def display_status(card: Card, now: datetime) -> str:
     return str(card.status)
 
 
-def is_live(card: Card, now: datetime) -> bool:
-    """A live card blocks a new issue (renew or replace it instead): not revoked, not expired.
-    The same condition as has_live_card's query, for a card already loaded."""
-    return card.status != "revoked" and card.expires_at > now
-
-
 def has_live_card(session: DbSession, resident_id: str, now: datetime) -> bool:
-    """Whether a resident holds a live card (see is_live): the one-live-card rule of issue."""
+    """Whether a resident holds a live card: cardrules.is_live as a query, the one-live-card rule
+    of issue."""
     return bool(
         session.scalar(
             select(

@@ -14,12 +14,14 @@ from sqlalchemy import select
 
 from ...models import Card, Resident
 from .. import audit
+from .. import duplicates as duplicates_service
 from .._types import DbSession
 from ..audit import Actor
 from ..context import Deps
 from ..crypto import MissingMasterKeyError, ResidentRecord
 from ..errors import NotFoundError, ValidationError
 from ..locking import locked
+from ..namefold import FOLDING_VERSION, fold_name, folded_match, same_name
 from ..policy import PointsResult
 from .datakeys import (
     data_key,
@@ -59,26 +61,35 @@ def enrol_resident(
     *,
     now: datetime,
     actor: Actor,
+    confirm_duplicate: duplicates_service.Confirmation = False,
 ) -> EnrolmentResult:
-    """Validate, check documents against the points policy, encrypt, store. One transaction.
+    """Validate, check documents against the points policy and duplicates, encrypt, store.
+    One transaction.
 
-    Raises ValidationError, InsufficientDocumentsError or PhotoError; nothing is written then.
+    Raises ValidationError, InsufficientDocumentsError, PhotoError or PossibleDuplicateError
+    (services.duplicates: `confirm_duplicate` confirms candidates); nothing is written then.
     Documents are only counted: no document type, number or scan is stored.
     """
     record, points = validate_enrolment(data, deps, now=now)
+    indexes = deps.cipher.blind_indexes(record.display_name, record.birth_date)
+    try:
+        duplicates_service.check(session, indexes, confirm_duplicate)
+    finally:
+        session.rollback()  # end the read: the key store commits first (module docstring)
     resident_id = secrets.token_hex(16)
     sealed = deps.cipher.seal(resident_id, record)
     store_data_key(session, resident_id, sealed, now=now)
     try:
-        index = deps.cipher.blind_index(record.display_name, record.birth_date)
-        duplicates = list(session.scalars(select(Resident.id).where(Resident.blind_index == index)))
+        # Again in the writing transaction: one enrolled meanwhile is flagged in the audit log.
+        duplicates = duplicates_service.candidates(session, indexes)
         session.add(
             Resident(
                 id=resident_id,
                 created_at=now,
                 updated_at=now,
                 ciphertext=sealed.ciphertext,
-                blind_index=index,
+                blind_index=indexes[0],
+                index_version=FOLDING_VERSION,
             )
         )
         audit.record(
@@ -129,20 +140,25 @@ def get_resident(session: DbSession, deps: Deps, resident_id: str) -> ResidentVi
 def find_residents(
     session: DbSession, deps: Deps, *, display_name: str, birth_date: date | None
 ) -> list[ResidentView]:
-    """Exact search by name and birth date through the blind index (no plaintext scan)."""
-    if not isinstance(display_name, str) or not display_name.strip():
+    """Search by name and birth date through the blind index (no plaintext scan), insensitive
+    to case, accents and punctuation (services.namefold); the exact comparison follows on the
+    opened records: names exactly as typed come first."""
+    if not isinstance(display_name, str) or not fold_name(display_name):
         raise ValidationError({"display_name": _l("Type a name to search for.")})
-    index = deps.cipher.blind_index(display_name, birth_date)
+    indexes = deps.cipher.blind_indexes(display_name, birth_date)
     ids = session.scalars(
-        select(Resident.id).where(Resident.blind_index == index).order_by(Resident.created_at)
+        select(Resident.id).where(Resident.blind_index.in_(indexes)).order_by(Resident.created_at)
     )
     found = []
     for resident_id in list(ids):
         try:
-            found.append(get_resident(session, deps, resident_id))
+            view = get_resident(session, deps, resident_id)
         except NotFoundError:
             continue  # a keyless row left by an interrupted erasure: nobody to find
-    return found
+        if folded_match(view.display_name, view.birth_date, display_name, birth_date):
+            found.append(view)
+    # sorted() is stable: within each group, the oldest record first.
+    return sorted(found, key=lambda view: not same_name(view.display_name, display_name))
 
 
 def update_resident(
@@ -176,6 +192,7 @@ def update_resident(
     except MissingMasterKeyError as exc:
         raise master_key_unavailable(exc) from None
     resident.blind_index = deps.cipher.blind_index(record.display_name, record.birth_date)
+    resident.index_version = FOLDING_VERSION
     resident.updated_at = now
     audit.record(
         session, now=now, actor=actor, action="resident.update", subject=f"resident:{resident.id}"

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..context import Deps
 from ..crypto import ResidentRecord
-from ..errors import ValidationError
+from ..errors import PhotoError, ValidationError
 from ..holder_names import check_display_name
 from ..photos import process_photo
 from ..policy import PointsResult
@@ -139,17 +139,31 @@ def validate_enrolment(
         except ValidationError as exc:
             errors.update(exc.errors)
 
-    if errors:
-        raise ValidationError(errors)
-    assert points is not None
-    # Points are checked after the fields, so staff fix typos before re-checking documents.
-    policy.check_documents(list(documents))
-
+    # The photo and the documents are checked even when a field is wrong: every problem is
+    # reported in one round, not one per submission.
     photo = None
+    photo_error: PhotoError | None = None
     if data.photo is not None:
         if not isinstance(data.photo, bytes | bytearray):
-            raise ValidationError({"photo": _l("The photo must be an image file.")})
-        photo = process_photo(bytes(data.photo), policy)
+            errors["photo"] = _l("The photo must be an image file.")
+        else:
+            try:
+                photo = process_photo(bytes(data.photo), policy)
+            except PhotoError as exc:
+                photo_error = exc
+    short = points is not None and not points.sufficient
+    if errors or (photo_error is not None and short):
+        if photo_error is not None:
+            errors["photo"] = photo_error.message
+        if short:
+            errors["documents"] = _l(
+                "The documents shown do not reach the policy's minimum points."
+            )
+        raise ValidationError(errors)
+    if photo_error is not None:
+        raise photo_error  # alone: its own code (photo_too_large, invalid_photo) for the API
+    assert points is not None
+    policy.check_documents(list(documents))
 
     record = ResidentRecord(
         display_name=clean_name,

@@ -48,6 +48,29 @@
       if (met && unmet) {
         met.hidden = !allMet;
         unmet.hidden = allMet;
+        // Name the short categories, with their points: "Residence in the city (1 / 2)".
+        var short = [];
+        outputs.forEach(function (output) {
+          var kind = output.getAttribute("data-kind-total");
+          var minimum = parseInt(output.getAttribute("data-minimum"), 10) || 0;
+          if ((totals[kind] || 0) < minimum) {
+            var holder = meter.querySelector('[data-kind="' + kind + '"]');
+            var name = holder ? holder.getAttribute("data-kind-label") : kind;
+            short.push(name + " (" + (totals[kind] || 0) + " / " + minimum + ")");
+          }
+        });
+        var template = unmet.getAttribute("data-template");
+        if (template && short.length) {
+          unmet.textContent = template.replace("{kinds}", short.join(", "));
+        }
+      }
+      // While points are short the enrol button waits, and says why next to it.
+      var state = document.querySelector("[data-submit-state]");
+      if (state) {
+        document.querySelectorAll("[data-submit]").forEach(function (submit) {
+          submit.disabled = !allMet;
+        });
+        state.hidden = allMet;
       }
     }
 
@@ -173,6 +196,98 @@
     window.addEventListener("pagehide", stop);
   }
 
+  // A form being sent says so and cannot be sent twice (a second click would enrol twice).
+  function setupBusy() {
+    document.querySelectorAll("form").forEach(function (form) {
+      if (!form.querySelector("[data-submit][data-busy-text]")) {
+        return;
+      }
+      form.addEventListener("submit", function (event) {
+        if (event.defaultPrevented) {
+          return;
+        }
+        if (form.getAttribute("data-busy") === "true") {
+          event.preventDefault();
+          return;
+        }
+        form.setAttribute("data-busy", "true");
+        // The button pressed says what is happening; the others wait. (Not disabled: a
+        // disabled button's name and value would not be sent.)
+        var pressed = event.submitter || form.querySelector("[data-submit]");
+        form.querySelectorAll("[data-submit]").forEach(function (button) {
+          button.setAttribute("aria-disabled", "true");
+        });
+        if (pressed && pressed.hasAttribute("data-busy-text")) {
+          pressed.textContent = pressed.getAttribute("data-busy-text");
+        }
+      });
+    });
+  }
+
+  // A chosen file replaces a photo kept from a refused submission.
+  function setupKeptPhoto() {
+    var kept = document.querySelector("input[name='kept_photo']");
+    var file = document.querySelector("input[type='file'][name='photo']");
+    if (!kept || !file) {
+      return;
+    }
+    file.addEventListener("change", function () {
+      if (file.files && file.files.length) {
+        kept.value = "";
+        var note = document.querySelector("[data-photo-kept]");
+        if (note) {
+          note.hidden = true;
+        }
+      }
+    });
+  }
+
+  // "Print the card": the card's PDF opens in a hidden frame and the browser's print dialog
+  // opens on it, without leaving the page. Without JavaScript the link opens the PDF itself.
+  function setupPrint() {
+    document.querySelectorAll("[data-print-card]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        printCard(link.getAttribute("href"), link);
+      });
+      if (link.hasAttribute("data-print-now")) {
+        printCard(link.getAttribute("href"), link);
+      }
+    });
+  }
+
+  function printCard(url, link) {
+    var old = document.getElementById("card-print-frame");
+    if (old) {
+      old.remove();
+    }
+    var frame = document.createElement("iframe");
+    frame.id = "card-print-frame";
+    frame.className = "print-frame";
+    frame.setAttribute("aria-hidden", "true");
+    frame.setAttribute("tabindex", "-1");
+    frame.addEventListener("load", function () {
+      try {
+        frame.contentWindow.focus();
+        frame.contentWindow.print();
+        document.body.setAttribute("data-printed", link.getAttribute("data-card") || "");
+        // The card is printed now: the next print from this page is a reprint (audited so).
+        document.querySelectorAll('[data-print-card][data-card="' +
+            link.getAttribute("data-card") + '"]').forEach(function (other) {
+          var href = other.getAttribute("href");
+          if (href.indexOf("reprint=1") === -1) {
+            other.setAttribute("href", href + (href.indexOf("?") === -1 ? "?" : "&") + "reprint=1");
+          }
+        });
+      } catch (error) {
+        // A browser that cannot print a frame: open the PDF, whose viewer prints it.
+        window.location.href = url;
+      }
+    });
+    frame.src = url;
+    document.body.appendChild(frame);
+  }
+
   // Buttons that destroy something ask once more (data-confirm holds the translated question).
   function setupConfirm() {
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
@@ -189,5 +304,8 @@
     setupPoints();
     setupCamera();
     setupConfirm();
+    setupBusy();
+    setupKeptPhoto();
+    setupPrint();
   });
 })();

@@ -147,7 +147,7 @@ def test_duplicate_flag(client, city, tokens) -> None:
     enrol(client, tokens["clerk"])
     response = client.post(
         "/api/v1/residents",
-        json=enrol_json(display_name="OKSANA kovalenko"),
+        json=enrol_json(display_name="OKSANA kovalenko", confirm_duplicate=True),
         headers=auth(tokens["clerk"]),
     )
     assert response.status_code == 201

@@ -36,7 +36,10 @@ def _active_kid(session: Any) -> str:
 
 
 def _enrol(session: Any, deps: Any, actor: Any) -> str:
-    return residents.enrol_resident(session, deps, enrolment(), now=NOW, actor=actor).resident_id
+    # The same sample resident each time: confirmed as the duplicate check asks.
+    return residents.enrol_resident(
+        session, deps, enrolment(), now=NOW, actor=actor, confirm_duplicate=True
+    ).resident_id
 
 
 def test_a_card_issued_after_the_key_expired_is_signed_by_a_fresh_key(

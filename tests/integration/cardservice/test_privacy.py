@@ -34,6 +34,7 @@ RESIDENT_COLUMNS = {
     "updated_at",
     "ciphertext",
     "blind_index",
+    "index_version",
 }
 # Clear-text columns whose names look personal but hold the city's or the staff's own data.
 STAFF_OR_CITY_DATA = {

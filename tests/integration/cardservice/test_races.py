@@ -54,7 +54,9 @@ def test_two_issuers_drawing_the_same_number_both_get_a_card(
     from cardservice.services.residents import enrol_resident
 
     residents = [
-        enrol_resident(session, deps, enrolment(), now=NOW, actor=actor).resident_id
+        enrol_resident(
+            session, deps, enrolment(), now=NOW, actor=actor, confirm_duplicate=True
+        ).resident_id
         for _ in range(2)
     ]
     session.commit()

@@ -60,6 +60,7 @@ def test_a_root_rotation_reads_as_words_in_the_audit_log(
         db.session.remove()
     english = supervisor.get("/audit", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Root key rotated" in english
-    assert "key.root_rotate" not in english
+    # The code is only the value of the action filter's option, never text a person reads.
+    assert "key.root_rotate" not in re.sub(r'value="[^"]*"', "", english)
     french = supervisor.get("/audit", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "Clé racine remplacée" in french

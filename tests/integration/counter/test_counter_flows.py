@@ -122,6 +122,12 @@ def test_search_by_number_and_by_name(clerk: FlaskClient) -> None:
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert f"/residents/{resident_id}" in page
+    assert "spelled differently" in page  # case differs
+    # Accents and hyphens do not matter either; the exact spelling is not flagged.
+    response = post(clerk, "/", {"display_name": "ANA-MARIA SOUZA", "birth_date": "1990-04-27"})
+    assert f"/residents/{resident_id}" in response.get_data(as_text=True)
+    response = post(clerk, "/", {"display_name": "Ana María Souza", "birth_date": "1990-04-27"})
+    assert "spelled differently" not in response.get_data(as_text=True)
     response = post(clerk, "/", {"display_name": "Someone Else", "birth_date": "1990-04-27"})
     assert "No resident matches this search." in response.get_data(as_text=True)
 
@@ -167,13 +173,69 @@ def test_enrolment_hands_the_documents_back_and_flags_duplicates(
     assert "Give all the documents back to the person now." in page
     assert "Possible duplicate" not in page
 
-    second = enrol(clerk)  # same name and birth date: flagged, not blocked
-    assert second.status_code == 302
-    page = clerk.get(second.headers["Location"]).get_data(as_text=True)
-    assert "Possible duplicate: 1 other record" in page
-    assert f"/residents/{resident_id_from(first)}" in page
+    # Same person typed without accents or capitals: stopped BEFORE anything is written, with
+    # the candidate to check and the photo kept for the confirmation.
+    second = enrol(clerk, display_name="amina  HADDAD")
+    assert second.status_code == 409
+    page = second.get_data(as_text=True)
+    first_id = resident_id_from(first)
+    assert f"/residents/{first_id}" in page
+    assert f'name="confirm_duplicate" value="{first_id}"' in page
+    kept = re.search(r'name="kept_photo" type="hidden" value="([^"]+)"', page)
+    assert kept, "the photo is kept across the refused submission"
+    with app.app_context():
+        assert len(db.session.scalars(select(Resident.id)).all()) == 1
+
+    # Confirmed, without choosing the photo again: enrolled, and flagged on the record page.
+    confirmed = enrol(
+        clerk,
+        display_name="amina  HADDAD",
+        photo=None,
+        kept_photo=kept.group(1),
+        confirm_duplicate=first_id,
+    )
+    assert confirmed.status_code == 302
+    page = clerk.get(confirmed.headers["Location"]).get_data(as_text=True)
+    assert "Enrolled although 1 other record" in page
+    assert f"/residents/{first_id}" in page
     with app.app_context():
         assert len(db.session.scalars(select(Resident.id)).all()) == 2
+
+
+def test_a_confirmation_covers_only_the_candidates_seen(app: Flask, clerk: FlaskClient) -> None:
+    first = resident_id_from(enrol(clerk))
+    second = resident_id_from(enrol(clerk, confirm_duplicate=first))
+    # A third enrolment confirmed against the first only: the second is new to the clerk.
+    third = enrol(clerk, confirm_duplicate=first)
+    assert third.status_code == 409
+    page = third.get_data(as_text=True)
+    assert f"/residents/{second}" in page
+    with app.app_context():
+        assert len(db.session.scalars(select(Resident.id)).all()) == 2
+
+
+def test_enrol_and_issue_opens_the_print_dialog(app: Flask, clerk: FlaskClient) -> None:
+    response = enrol(clerk, issue="1")
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    number = re.search(r"print=([0-9A-Z]{4}-[0-9A-Z]{3})", location.replace("%2D", "-"))
+    assert number, location
+    page = clerk.get(location).get_data(as_text=True)
+    # The card's print link opens the dialog at once (counter.js), from the page itself.
+    assert f'data-card="{number.group(1)}" data-print-now' in page
+    assert "card.issue" in _actions(app)
+
+
+def test_every_error_in_one_round(app: Flask, clerk: FlaskClient) -> None:
+    # No name, a bad birth date AND too few documents: all three reported at once, the short
+    # category named, and the photo kept.
+    response = enrol(clerk, display_name="", birth_date="1990-13-45", documents=["utility_bill"])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for field in ("display_name", "birth_date", "documents"):
+        assert f'id="{field}-error"' in page
+    assert "Not enough points for Identity (0 of 3)." in page
+    assert 'name="kept_photo" type="hidden" value="/9j/' in page  # a JPEG, base64
 
 
 def test_enrolment_without_address_or_gender_marker(clerk: FlaskClient) -> None:
@@ -204,11 +266,21 @@ def test_issue_print_and_reprint(app: Flask, clerk: FlaskClient) -> None:
         assert response.mimetype == "application/pdf"
         assert response.data.startswith(b"%PDF")
     page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
-    assert "Reprint card (PDF)" in page
+    assert "Reprint the card" in page
+    # Printing from the page: the PDF opens inline, framed by the app itself only.
+    inline = clerk.get(f"/cards/{number}/card.pdf?reprint=1&inline=1")
+    assert inline.headers["Content-Disposition"].startswith("inline;")
+    assert inline.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in inline.headers["Content-Security-Policy"]
+    assert (
+        clerk.get(f"/cards/{number}/card.pdf")
+        .headers["Content-Disposition"]
+        .startswith("attachment;")
+    )
     assert clerk.get(f"/cards/{number}/card.pdf?reprint=1").status_code == 200
     actions = _actions(app)
-    assert actions.count("card.print") == 2
-    assert actions.count("card.reprint") == 1
+    assert actions.count("card.print") == 3
+    assert actions.count("card.reprint") == 2
     assert "Issue a new card" not in page
     # A second card while the first is valid is refused with a message, not a 500.
     response = post(clerk, f"/residents/{resident_id}/cards")
@@ -317,7 +389,8 @@ def test_audit_log_lists_actions_without_personal_data(
     filtered = supervisor.get("/audit", query_string={"card": number.lower()}).get_data(
         as_text=True
     )
-    assert "Card issued" in filtered and "Resident enrolled" not in filtered
+    rows = filtered.split("<tbody>", 1)[1]  # the entries, not the filter's choices
+    assert "Card issued" in rows and "Resident enrolled" not in rows
     response = supervisor.get("/audit", query_string={"card": "not-a-card"})
     assert response.status_code == 422
 
@@ -393,7 +466,7 @@ def test_when_expired_the_card_shows_expired(
     monkeypatch.setattr(resident_views, "utcnow", lambda: later)
     page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
     assert 'class="status status--expired"' in page
-    assert "Print card (PDF)" not in page
+    assert "Print the card" not in page
 
 
 def test_admin_resets_a_password_and_unlocks(app: Flask, admin: FlaskClient) -> None:
@@ -531,3 +604,108 @@ def test_database_failure_shows_an_error_page_not_a_traceback(
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert "Service briefly unavailable" in page
     assert "Traceback" not in page and "OperationalError" not in page
+
+
+def test_audit_filters_by_staff_action_and_dates(
+    app: Flask, clerk: FlaskClient, supervisor: FlaskClient
+) -> None:
+    resident_id = resident_id_from(enrol(clerk))
+    _issue(clerk, resident_id)
+    with app.app_context():
+        clerk_id = db.session.scalars(
+            select(StaffUser.id).where(StaffUser.username == "clerk")
+        ).one()
+        day = db.session.scalars(select(AuditEntry.at).order_by(AuditEntry.id.desc())).first()
+    today = day.date().isoformat()
+
+    def rows(**query: str) -> str:
+        response = supervisor.get("/audit", query_string=query)
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        return response.get_data(as_text=True).split("<tbody>", 1)[1]
+
+    by_clerk = rows(staff=str(clerk_id), action="card.issue")
+    assert "Card issued" in by_clerk and "Resident enrolled" not in by_clerk
+    assert "Card issued" in rows(**{"from": today, "to": today})
+    assert "No entries" in supervisor.get(
+        "/audit", query_string={"from": "2001-01-01", "to": "2001-01-02"}
+    ).get_data(as_text=True)
+    # The record's id is a link to the record, and the number never wraps.
+    page = rows(action="resident.enrol")
+    assert f'href="/residents/{resident_id}"' in page
+    assert 'class="mono nowrap"' in page
+    # Hand-edited filters are field errors, not 500s.
+    for query in (
+        {"staff": "99999"},
+        {"action": "drop table"},
+        {"from": "yesterday"},
+        {"from": "2026-03-02", "to": "2026-03-01"},
+    ):
+        assert supervisor.get("/audit", query_string=query).status_code == 422
+
+
+def test_only_possible_actions_are_shown(app: Flask, clerk: FlaskClient) -> None:
+    resident_id = resident_id_from(enrol(clerk))
+    number = _issue(clerk, resident_id)
+    page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
+    # A brand-new card: no "Renew" (it would be refused), but when it becomes renewable.
+    assert f"/cards/{number}/renew" not in page
+    assert "Can be renewed from" in page
+    # Near its expiry the button is there, and renewing works.
+    with app.app_context():
+        card = db.session.scalars(select(Card).where(Card.number == number)).one()
+        card.expires_at = card.issued_at + timedelta(days=30)
+        db.session.commit()
+    page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
+    assert f"/cards/{number}/renew" in page
+    assert post(clerk, f"/cards/{number}/renew").status_code == 302
+
+
+def test_dates_follow_the_city_in_the_ui_language(app: Flask, clerk: FlaskClient) -> None:
+    from babel.dates import format_date
+
+    resident_id = resident_id_from(enrol(clerk))
+    number = _issue(clerk, resident_id)
+    expires = _card(app, number).expires_at.date()
+    page = clerk.get(f"/residents/{resident_id}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+    assert '<html lang="en"' in page
+    # English words, the French city's order: "4 Dec 2031", never "Dec 4, 2031" or "12/4/31".
+    assert format_date(expires, "medium", locale="en_FR") in page
+    assert format_date(expires, "medium", locale="en_US") not in page
+    assert format_date(expires, "short", locale="en_US") not in page
+    # CARDSERVICE_CITY_LOCALE sets the conventions explicitly.
+    app.extensions["cardservice"] = __import__("dataclasses").replace(
+        app.extensions["cardservice"], city_locale="en_US"
+    )
+    page = clerk.get(f"/residents/{resident_id}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+    assert format_date(expires, "medium", locale="en_US") in page
+
+
+def test_send_to_the_card_printer(app: Flask, clerk: FlaskClient, tmp_path) -> None:
+    import dataclasses
+
+    from tests.ippeve import ippeveprinter
+
+    resident_id = resident_id_from(enrol(clerk))
+    number = _issue(clerk, resident_id)
+    page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
+    assert "Send to the card printer" not in page  # none set up
+    with ippeveprinter(tmp_path / "printer") as printer:
+        app.extensions["cardservice"] = dataclasses.replace(
+            app.extensions["cardservice"], card_printer_uri=printer.uri
+        )
+        page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
+        assert "Send to the card printer" in page
+        response = post(clerk, f"/cards/{number}/printer")
+        assert response.status_code == 302
+        page = clerk.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
+        assert f"Card {number} is sent to the card printer" in page
+    assert "card.print" in _actions(app)
+    # The printer gone: a clear message on the page, no 500.
+    response = post(clerk, f"/cards/{number}/printer")
+    assert response.status_code == 302
+    page = clerk.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert "The card printer cannot be reached" in page

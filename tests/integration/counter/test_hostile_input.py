@@ -99,7 +99,7 @@ def _photo(data: bytes, name: str = "photo.jpg", mimetype: str = "image/jpeg") -
         ({"gender_marker": "Q"}, "gender_marker", "listed options"),
         ({"preferred_language": "xx"}, "preferred_language", "listed languages"),
         ({"documents": ["passport", "nationality"]}, "documents", "listed document categories"),
-        ({"documents": []}, "documents", "minimum points"),
+        ({"documents": []}, "documents", "Not enough points for Identity (0 of 3)"),
         ({"photo": None}, "photo", "Add a photo"),
         ({"photo": _photo(_fake_jpeg_pdf())}, "photo", "JPEG or PNG"),
         ({"photo": _photo(_fake_jpeg_pdf(), "scan.pdf", "application/pdf")}, "photo", "JPEG"),

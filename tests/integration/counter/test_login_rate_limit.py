@@ -142,3 +142,42 @@ def test_configuration(tmp_path: Path) -> None:
         load_config({**base, "CARDSERVICE_RATELIMIT_LOGIN": "often"})
     with pytest.raises(ConfigError, match="RATELIMIT_ENABLED"):
         load_config({**base, "CARDSERVICE_RATELIMIT_ENABLED": "maybe"})
+
+
+def test_the_api_search_is_limited_per_token(
+    limited_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    """GET /api/v1/residents (a search by name and birth date) is limited per API token, so an
+    integration cannot walk through names; the log line names neither token nor query."""
+    from cardservice.services import Actor, utcnow
+    from cardservice.services.tokens import create_token
+
+    limited = limited_app(RATELIMIT_SEARCH="3 per minute")
+    with limited.app_context():
+        tokens = [
+            create_token(
+                db.session,
+                name=f"search-{uuid.uuid4().hex[:8]}",
+                role="clerk",
+                now=utcnow(),
+                actor=Actor.system("tests"),
+            ).token
+            for _ in range(2)
+        ]
+        db.session.remove()
+    client = limited.test_client()
+
+    def search(token: str) -> int:
+        response = client.get(
+            "/api/v1/residents",
+            query_string={"name": "Zoé Lâm", "birth_date": "1990-04-27"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        return response.status_code
+
+    with caplog.at_level(logging.INFO):
+        assert [search(tokens[0]) for _ in range(4)] == [200, 200, 200, 429]
+    assert search(tokens[1]) == 200  # another token has its own allowance
+    messages = " ".join(record.getMessage() for record in caplog.records)
+    assert "search rate limit exceeded" in messages
+    assert "Zoé" not in messages and tokens[0] not in messages

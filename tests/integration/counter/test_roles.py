@@ -35,6 +35,7 @@ EXPECTED = {
     "counter.edit": "clerk",
     "counter.issue": "clerk",
     "counter.card_pdf": "clerk",
+    "counter.card_to_printer": "clerk",
     "counter.renew": "clerk",
     "counter.replace": "supervisor",
     "counter.suspend": "supervisor",

@@ -184,6 +184,12 @@ def test_no_key_in_any_response_or_page(
     ).get_json()["id"]
     call("GET", "/api/v1/residents/<resident_id>", f"/api/v1/residents/{rid}", counter=False)
     call(
+        "GET",
+        "/api/v1/residents",
+        "/api/v1/residents?name=Third%20Person&birth_date=2001-02-03",
+        counter=False,
+    )
+    call(
         "POST",
         "/api/v1/residents/<resident_id>/cards",
         f"/api/v1/residents/{third}/cards",
@@ -244,6 +250,7 @@ def test_no_key_in_any_response_or_page(
         ("/residents/<resident_id>/edit", f"/residents/{rid}/edit", {"display_name": ""}),
         ("/residents/<resident_id>/cards", f"/residents/{rid}/cards", {}),
         ("/cards/<number>/renew", f"/cards/{number}/renew", {}),
+        ("/cards/<number>/printer", f"/cards/{number}/printer", {}),  # none set up: refused
         ("/cards/<number>/suspend", f"/cards/{number}/suspend", {"reason": "check"}),
         ("/cards/<number>/reinstate", f"/cards/{number}/reinstate", {}),
         ("/cards/<number>/replace", f"/cards/{number}/replace", {"reason": "lost"}),

@@ -97,7 +97,7 @@ def _seed_old_layout(app: Flask) -> dict[str, tuple[str, bytes]]:
                 "mk": sealed.master_key_id,
                 "wk": sealed.wrapped_data_key,
                 "ct": sealed.ciphertext,
-                "bi": cipher.blind_index(name, None),
+                "bi": cipher.blind_index(name, None, version=1),  # the layout of the time
             },
         )
         seeded[rid] = (name, sealed.wrapped_data_key)

@@ -160,7 +160,8 @@ def test_concurrent_issue_gives_one_card(app, session, deps, actor, city) -> Non
 def test_one_table_says_which_status_changes_a_card_allows(
     session, deps, actor, city, start: str, to: str
 ) -> None:
-    from cardservice.services.cards.status import TRANSITIONS, change_status
+    from cardservice.services.cardrules import TRANSITIONS
+    from cardservice.services.cards.status import change_status
 
     rid = residents.enrol_resident(session, deps, enrolment(), now=NOW, actor=actor).resident_id
     number = cards.issue_card(session, deps, rid, now=NOW, actor=actor).number

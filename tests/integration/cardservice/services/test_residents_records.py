@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 import cardformat
 from cardservice.models import Resident, ResidentKey
@@ -46,10 +47,26 @@ def test_resident_view_round_trips_encrypted_fields(session, deps, actor, city) 
     assert view.photo is not None and view.photo.startswith(b"\xff\xd8")
 
 
-def test_duplicate_flagged_not_blocked(session, deps, actor, city) -> None:
+def test_duplicate_stopped_then_confirmed(session, deps, actor, city) -> None:
+    from cardservice.services.duplicates import PossibleDuplicateError
+
     first = residents.enrol_resident(session, deps, enrolment(), now=NOW, actor=actor)
+    # Before anything is written: the candidate is named, no key and no record are stored.
+    keys_before = session.scalar(select(func.count()).select_from(ResidentKey))
+    with pytest.raises(PossibleDuplicateError) as info:
+        residents.enrol_resident(
+            session, deps, enrolment(display_name="amira  HADDAD"), now=NOW, actor=actor
+        )
+    assert info.value.candidates == [first.resident_id] and info.value.status == 409
+    assert session.scalar(select(func.count()).select_from(ResidentKey)) == keys_before
+    assert session.scalar(select(func.count()).select_from(Resident)) == 1
     second = residents.enrol_resident(
-        session, deps, enrolment(display_name="amira  HADDAD"), now=NOW, actor=actor
+        session,
+        deps,
+        enrolment(display_name="amira  HADDAD"),
+        now=NOW,
+        actor=actor,
+        confirm_duplicate=frozenset({first.resident_id}),
     )
     assert second.possible_duplicates == [first.resident_id]
     found = residents.find_residents(
