@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cardformat import (
     CardFormatError,
@@ -48,6 +48,11 @@ from cardformat import (
 )
 
 from .ed25519 import SodiumPublicKey
+
+if TYPE_CHECKING:
+    from cardformat import NetworkDirectory
+
+    from .networks import NetworkRecord, Vouch
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +159,15 @@ class PartnerRecord:
     last_success_at: datetime | None = None
     last_error: str | None = None
     metadata_etag: str | None = None
+    # Pinned by this verifier's operator (True), or only listed by pinned networks (False): then
+    # ``fingerprint`` is the root the networks list, and the networks decide whether it is
+    # trusted (verifier/networks.py).
+    direct: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
             "code": self.code,
+            "direct": self.direct,
             "metadata_url": self.metadata_url,
             "fingerprint": self.fingerprint,
             "added_at": _time(self.added_at),
@@ -185,8 +195,12 @@ class PartnerRecord:
         if not isinstance(lists, list):
             raise TrustStoreError(f"partner {code}: status_lists is not a list")
         error = obj.get("last_error")
+        direct = obj.get("direct", True)  # stores written before networks pinned every partner
+        if not isinstance(direct, bool):
+            raise TrustStoreError(f"partner {code}: direct is not a boolean")
         return cls(
             code=str(code),
+            direct=direct,
             metadata_url=str(url),
             fingerprint=str(fp),
             added_at=added_at,
@@ -200,6 +214,14 @@ class PartnerRecord:
         )
 
 
+@dataclass
+class TrustDocument:
+    """The whole store: the partners and the networks pinned, by code."""
+
+    partners: dict[str, PartnerRecord]
+    networks: dict[str, NetworkRecord]
+
+
 class TrustStore:
     """The trust store file of one instance folder: atomic reads and locked, atomic writes."""
 
@@ -210,16 +232,26 @@ class TrustStore:
 
     def read(self) -> dict[str, PartnerRecord]:
         """The partners by code; an empty store when the file does not exist yet."""
+        return self.read_all().partners
+
+    def read_all(self) -> TrustDocument:
+        """The partners and the networks; an empty store when the file does not exist yet."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
-            return {}
+            return TrustDocument(partners={}, networks={})
         except OSError as exc:
             raise TrustStoreError(f"cannot read {self.path}: {exc.strerror}") from exc
-        return self.parse(raw)
+        return self.parse_all(raw)
 
     @staticmethod
     def parse(raw: bytes) -> dict[str, PartnerRecord]:
+        return TrustStore.parse_all(raw).partners
+
+    @staticmethod
+    def parse_all(raw: bytes) -> TrustDocument:
+        from .networks import parse_networks
+
         try:
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -232,30 +264,41 @@ class TrustStore:
         if not isinstance(partners, list):
             raise TrustStoreError("the trust store has no partners list")
         records = [PartnerRecord.from_json(item) for item in partners]
-        return {record.code: record for record in records}
+        return TrustDocument(
+            partners={record.code: record for record in records}, networks=parse_networks(doc)
+        )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[dict[str, PartnerRecord]]:
-        """Lock, read, let the caller change the mapping, write it back atomically, unlock.
+        """Lock, read, let the caller change the partners, write them back atomically, unlock.
 
         Nothing is written if the body raises.
         """
+        with self.transaction_all() as document:
+            yield document.partners
+
+    @contextlib.contextmanager
+    def transaction_all(self) -> Iterator[TrustDocument]:
+        """As ``transaction``, for partners and networks together (one atomic write)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.lock_path, "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                records = self.read()
-                yield records
-                self._write(records)
+                document = self.read_all()
+                yield document
+                self._write(document)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _write(self, records: dict[str, PartnerRecord]) -> None:
-        doc = {
+    def _write(self, document: TrustDocument) -> None:
+        records, networks = document.partners, document.networks
+        doc: dict[str, Any] = {
             "format": FORMAT,
             "version": VERSION,
             "partners": [records[code].to_json() for code in sorted(records)],
         }
+        if networks:
+            doc["networks"] = [networks[code].to_json() for code in sorted(networks)]
         data = json.dumps(doc, indent=1, sort_keys=False).encode("utf-8") + b"\n"
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".trust.", suffix=".tmp")
         try:
@@ -299,10 +342,24 @@ class LoadedPartner:
     status_lists: dict[int, VerifiedStatusList] = field(default_factory=dict)
     fetched_at: dict[int, datetime] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    # What each pinned network says of this city (verifier/networks.py).
+    vouches: tuple[Vouch, ...] = ()
 
     @property
     def code(self) -> str:
         return self.record.code
+
+    @property
+    def direct(self) -> bool:
+        return self.record.direct
+
+    def vouching(self, now: datetime) -> list[Vouch]:
+        """The networks that vouch for this city at ``now``: listed active, not expired."""
+        return [vouch for vouch in self.vouches if vouch.holds(now)]
+
+    def trusted_at(self, now: datetime) -> bool:
+        """Whether its cards may be ``valid``: pinned directly, or vouched for by a network."""
+        return self.direct or bool(self.vouching(now))
 
 
 def load_partner(record: PartnerRecord) -> LoadedPartner:
@@ -361,6 +418,7 @@ class TrustIndex:
     identity: tuple[int, int, int] | None = None
     loaded_at: datetime | None = None
     problems: tuple[str, ...] = ()
+    networks: dict[str, NetworkDirectory] = field(default_factory=dict)
 
     def resolve(self, kid: bytes) -> TrustedKey | None:
         return self.keys.get(kid)
@@ -377,14 +435,24 @@ class TrustIndex:
         cls,
         records: dict[str, PartnerRecord],
         *,
+        networks: dict[str, NetworkRecord] | None = None,
         identity: tuple[int, int, int] | None = None,
         loaded_at: datetime | None = None,
     ) -> TrustIndex:
+        from .networks import load_networks, vouches_for
+
+        directories, problems = load_networks((networks or {}).values())
         partners: dict[str, LoadedPartner] = {}
-        problems: list[str] = []
         for code, record in records.items():
+            vouches, conflicts = vouches_for(code, record.fingerprint, directories)
+            if not record.direct and (conflicts or not vouches):
+                # Listed by no pinned network any more (removed), or networks disagree on its
+                # root: it is trusted through none of them.
+                if conflicts:
+                    problems.append(f"{code}: networks {', '.join(conflicts)} list another root")
+                continue
             try:
-                partners[code] = load_partner(record)
+                partners[code] = replace(load_partner(record), vouches=tuple(vouches))
             except (CardFormatError, TrustStoreError) as exc:
                 # The stored copy was tampered with or damaged: that partner is untrusted until
                 # the next sync stores a good copy. Never fall back to trusting it unverified.
@@ -409,6 +477,7 @@ class TrustIndex:
             identity=identity,
             loaded_at=loaded_at,
             problems=tuple(problems),
+            networks=directories,
         )
 
 
@@ -454,10 +523,15 @@ class TrustCache:
             return replace(TrustIndex.empty(), loaded_at=datetime.now(UTC))
         try:
             raw = self.store.path.read_bytes()
-            records = TrustStore.parse(raw)
+            document = TrustStore.parse_all(raw)
         except (OSError, TrustStoreError) as exc:
             # Keep serving the last good index: a damaged file must not turn every card into
             # unknown_issuer, and the next good write replaces it.
             log.error("trust store unreadable, keeping the previous copy: %s", exc)
             return replace(previous, identity=identity)
-        return TrustIndex.build(records, identity=identity, loaded_at=datetime.now(UTC))
+        return TrustIndex.build(
+            document.partners,
+            networks=document.networks,
+            identity=identity,
+            loaded_at=datetime.now(UTC),
+        )

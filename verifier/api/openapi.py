@@ -190,8 +190,21 @@ def openapi_document() -> dict[str, Any]:
                             "properties": {
                                 "code": {"type": "string", "description": "UN/LOCODE"},
                                 "name": {"type": "string"},
+                                "networks": {
+                                    "type": "array",
+                                    "description": "the networks that vouch for the issuer",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "code": {"type": "string"},
+                                            "name": {"type": "string"},
+                                        },
+                                        "required": ["code", "name"],
+                                        "additionalProperties": False,
+                                    },
+                                },
                             },
-                            "required": ["code", "name"],
+                            "required": ["code", "name", "networks"],
                             "additionalProperties": False,
                         },
                         "card": {
