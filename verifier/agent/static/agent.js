@@ -146,6 +146,10 @@ function render(answer, offline, { keepTimer = false } = {}) {
     $("d-name").textContent = answer.holder.name;
     $("d-birth").textContent = formatDate(answer.holder.birth_date);
     $("d-issuer").textContent = answer.issuer ? answer.issuer.name || answer.issuer.code : "—";
+    // The networks that vouch for the issuer, when it is trusted through one (issue 15).
+    const networks = (answer.issuer && answer.issuer.networks) || [];
+    $("d-network").textContent = networks.map((net) => net.name || net.code).join(", ");
+    $("d-network-row").hidden = networks.length === 0;
     $("d-expires").textContent = answer.card ? formatDate(answer.card.expires) : "—";
     $("d-number").textContent = answer.card ? answer.card.number : "—";
     $("d-checked").textContent = formatDateTime(answer.status_checked_at);
