@@ -45,7 +45,7 @@ def _store() -> StateStore:
 
 
 def _fetcher() -> service.Fetch:
-    from verifier.sync import HttpFetcher
+    from webguard.fetch import HttpFetcher
 
     return HttpFetcher(timeout=10, retries=1)
 

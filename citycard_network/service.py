@@ -31,6 +31,7 @@ from cardformat import (
     validate_network_code,
     verify_metadata,
 )
+from cardformat.metadata import MAX_METADATA_BYTES
 from cardformat.network import (
     DEFAULT_UPDATE_INTERVAL,
     DEFAULT_VALIDITY,
@@ -39,7 +40,7 @@ from cardformat.network import (
     validate_reason,
     validate_url,
 )
-from verifier.sync import MAX_METADATA_BYTES, FetchError, check_url
+from webguard.fetch import FetchError, check_url
 from webguard.keyseal import KeySealer, SealedKeyError
 
 from .state import NetworkState, StateError, StateStore, write_atomically

@@ -28,16 +28,10 @@ from cardformat import (
     verify_metadata,
 )
 from cardformat.network import MAX_DIRECTORY_BYTES
+from webguard.fetch import FetchError, check_url
 
 from .networks import NetworkRecord, WantedMember, load_network, wanted_members
-from .sync import (
-    MAX_METADATA_BYTES,
-    Fetch,
-    FetchError,
-    PartnerError,
-    _fetch_document,
-    check_url,
-)
+from .sync import MAX_METADATA_BYTES, Fetch, PartnerError, _fetch_document
 from .trust import PartnerRecord, TrustDocument, TrustStore, code_key
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """The trust snapshot the agent page caches to verify offline (issue 4, item 5).
 
 Everything in it is public: partners' published signing keys and status lists, already verified
-by this server, and the networks that vouch for partners (code, names, state, expiry). The browser verifies card signatures with these keys (WebCrypto Ed25519) and
+by this server, and the networks that vouch for partners (code, names, state, expiry). The
+browser verifies card signatures with these keys (WebCrypto Ed25519) and
 reads statuses from these lists, applying the same staleness rule as the server
 (verification.is_stale): a list older than ``max_status_age_seconds`` or past its
 ``expires_at`` gives status_unknown. Binary values are base64url without padding.
