@@ -5,7 +5,7 @@ member the network suspended is never genuine."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from verifier.trust import TrustStore
 
 from .agent_support import FakeIssuer, LiveServer
 from .test_agent_page import open_page, scan_with_wedge, verdict_of
+from .test_agent_parity import Clock, parity  # noqa: F401 (the parity fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -93,3 +94,45 @@ def test_offline_page_never_shows_a_suspended_member_genuine(
         assert page.locator("#d-network-row").is_hidden()
     finally:
         server.stop()
+
+
+def test_server_and_page_agree_on_network_verdicts(tmp_path: Path, parity: Any) -> None:  # noqa: F811
+    """Active, suspended, expired and direct-and-network cities: the same verdicts and the same
+    vouching networks from the server and from the page's own verifier."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    instance = tmp_path / "net"
+    active, held, both = FakeIssuer(), FakeIssuer(code="BR SAO"), FakeIssuer(code="TN TUN")
+    for city in (active, held, both):
+        city.install(instance, now=now - timedelta(hours=1))
+    root = generate_key()
+    members = [
+        (c.code, c.names, f"{c.base_url}/x", public_key_bytes(c.root)) for c in (active, held, both)
+    ]
+    directory = signed_directory(
+        network=NETWORK,
+        root=root,
+        members=members,
+        now=now - timedelta(hours=1),
+        suspended=[held.code, both.code],
+        validity=timedelta(days=2),
+    )
+    with TrustStore(instance).transaction_all() as document:
+        for city in (active, held):  # TN TUN stays pinned directly as well
+            document.partners[city.code] = replace(document.partners[city.code], direct=False)
+        document.networks[NETWORK] = network_record(
+            network=NETWORK, root=root, directory=directory, url="https://net.example/", at=now
+        )
+    earlier = now - timedelta(days=1)
+    later = now + timedelta(days=3)  # past the directory's expiry, lists still fresh
+    cases = [
+        {"name": "active", "text": active.card(now=earlier), "now": now.timestamp()},
+        {"name": "suspended", "text": held.card(now=earlier), "now": now.timestamp()},
+        {"name": "direct, suspended there", "text": both.card(now=earlier), "now": now.timestamp()},
+        {"name": "expired directory", "text": active.card(now=earlier), "now": later.timestamp()},
+    ]
+    answers = parity(instance, Clock(now), cases)
+    assert [a["result"] for a in answers] == ["valid", "status_unknown", "valid", "status_unknown"]
+    assert answers[0]["issuer"]["networks"] == [
+        {"code": NETWORK, "name": "Migration-Routes network"}
+    ]
+    assert [a["issuer"]["networks"] for a in answers[1:]] == [[], [], []]
