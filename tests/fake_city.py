@@ -273,11 +273,13 @@ def signed_directory(
     serial: int = 1,
     suspended: Iterable[str] = (),
     validity: timedelta = timedelta(days=30),
+    admitted_at: datetime | None = None,
 ) -> bytes:
     """A network's directory listing ``members`` (code, names, metadata URL, raw root key), all
-    admitted at ``now`` and those named in ``suspended`` suspended at ``now``; signed by
-    ``root`` as citycard-network would sign it."""
-    at = now.replace(microsecond=0)
+    admitted at ``admitted_at`` (default ``now``) and those named in ``suspended`` suspended
+    then; signed at ``now`` by ``root`` as citycard-network would sign it."""
+    at = (admitted_at or now).replace(microsecond=0)
+    issued = now.replace(microsecond=0)
     held = set(suspended)
     listed = sorted(members, key=lambda m: m[0].encode())
     history = [HistoryEvent(at=at, issuer=m[0], event=Event.ADMITTED, reason="") for m in listed]
@@ -291,9 +293,9 @@ def signed_directory(
         names={"en": f"{network.title()} network"},
         root_key=public_key_bytes(root),
         serial=serial,
-        issued_at=at,
-        next_update=at + min(validity, timedelta(days=7)),
-        expires_at=at + validity,
+        issued_at=issued,
+        next_update=issued + min(validity, timedelta(days=7)),
+        expires_at=issued + validity,
         members=tuple(
             Member(
                 issuer=code,
