@@ -1,5 +1,5 @@
 """The network coordinator's tool, ``citycard-network``: keeps a network's member directory and
-publishes it signed (docs/card-format.md section 9, docs/federation.md section 7).
+publishes it signed (docs/card-format.md section 9, docs/federation.md section 6).
 
 It needs no issuance service, no database and no web server: an instance folder
 (``CITYCARD_NETWORK_INSTANCE_PATH``) holds the network's state as JSON and its root key sealed

@@ -1,6 +1,6 @@
 """Pinning networks and syncing their directories into the trust store.
 
-Rules (docs/card-format.md section 9, docs/federation.md section 7):
+Rules (docs/card-format.md section 9, docs/federation.md section 6):
 - a directory is verified before it is stored: against the pinned network fingerprint
   (following endorsements), not dated in the future, not expired, and as the successor of the
   copy already stored (no lower serial, no other directory under the same serial, a history that

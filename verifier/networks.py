@@ -1,6 +1,6 @@
 """Networks a verifier pinned: their stored directories, and what they vouch for.
 
-A network is pinned like a city, by its root fingerprint (docs/federation.md section 7). Its
+A network is pinned like a city, by its root fingerprint (docs/federation.md section 6). Its
 last good directory is kept in the trust store beside the partners, as received (signed bytes),
 and verified again whenever the store is loaded. Each city the network lists becomes a partner
 whose root is the one the directory lists (``PartnerRecord.direct`` False); a city pinned

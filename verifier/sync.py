@@ -172,7 +172,7 @@ def add_partner(
             if code_key(existing.code) == code_key(record.code):
                 if not existing.direct:
                     # Trusted through a network until now: pinned directly from now on, one
-                    # partner either way (docs/federation.md section 7).
+                    # partner either way (docs/federation.md section 6).
                     del records[existing.code]
                     record = replace(record, added_at=existing.added_at)
                     break
