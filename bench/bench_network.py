@@ -3,7 +3,7 @@ cities trusted, and the size of a 1,000-member directory.
 
 Run from the repository root: ``.venv/bin/python bench/bench_network.py``.
 Options: ``--members N`` for the sync timing (default 200), ``--trusted N`` for the throughput
-comparison (default 1000), ``--rounds N`` of that comparison.
+comparison (default 1000), ``--rounds N`` of that comparison, ``--only a|b|c`` (repeatable).
 
 (a) N fake issuing cities (bench_federation's: own root and signing keys, signed metadata, a
     131,072-entry status list with about 1% revoked) behind one HTTP server on 127.0.0.1, and a
@@ -288,12 +288,19 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--trusted", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument(
+        "--only", choices=["a", "b", "c"], action="append", help="run only these parts"
+    )
     args = parser.parse_args()
+    parts = set(args.only or "abc")
     workdir = Path(tempfile.mkdtemp(prefix="bench-network-"))
     try:
-        bench_size(1000)
-        bench_sync(args.members, workdir)
-        bench_throughput(args.trusted, args.rounds, workdir)
+        if "c" in parts:
+            bench_size(1000)
+        if "a" in parts:
+            bench_sync(args.members, workdir)
+        if "b" in parts:
+            bench_throughput(args.trusted, args.rounds, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -174,8 +174,10 @@ def sync_networks(
         )
 
     # Every network's current word, fetched now or stored, decides who is a partner.
-    directories = {code: d for code, r in document.networks.items() if (d := _stored(r))}
-    directories.update({f.record.code: f.directory for f in fetched if f.directory is not None})
+    directories = {f.record.code: f.directory for f in fetched if f.directory is not None}
+    for code, other in document.networks.items():
+        if code not in records and (stored := _stored(other)) is not None:
+            directories[code] = stored
     wanted, conflicts = wanted_members(directories)
     to_fetch = [
         member

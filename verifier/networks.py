@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cardformat import CardFormatError, MemberState, NetworkDirectory, fingerprint
+from cardformat import CardFormatError, Member, MemberState, NetworkDirectory, fingerprint
 from cardformat.network import load_signed_directory
 
 from .trust import TrustStoreError, _b64, _etag, _time, _unb64, _untime, code_key
@@ -130,29 +130,41 @@ class Vouch:
         return self.state is MemberState.ACTIVE and now < self.expires_at
 
 
+def listings(networks: dict[str, NetworkDirectory]) -> dict[str, list[tuple[str, Member]]]:
+    """Every listed city by its loose code (code_key): the networks listing it and how. Built
+    once per load, so that finding a partner's vouches is a lookup, not a scan of every
+    directory (a store of 1,000 members would otherwise cost a million comparisons)."""
+    found: dict[str, list[tuple[str, Member]]] = {}
+    for name in sorted(networks):
+        for member in networks[name].members:
+            found.setdefault(code_key(member.issuer), []).append((name, member))
+    return found
+
+
 def vouches_for(
-    code: str, root_fingerprint: str, networks: dict[str, NetworkDirectory]
+    code: str,
+    root_fingerprint: str,
+    networks: dict[str, NetworkDirectory],
+    listed: dict[str, list[tuple[str, Member]]],
 ) -> tuple[list[Vouch], list[str]]:
     """What each loaded network says of the city ``code`` with that root, and the networks that
-    list the code with another root (a conflict: none of those vouch)."""
+    list the code with another root (a conflict: none of those vouch). ``listed`` is
+    ``listings(networks)``."""
     vouches: list[Vouch] = []
     conflicts: list[str] = []
-    for name in sorted(networks):
+    for name, member in listed.get(code_key(code), ()):
+        if fingerprint(member.root_key) != root_fingerprint:
+            conflicts.append(name)
+            continue
         directory = networks[name]
-        for member in directory.members:
-            if code_key(member.issuer) != code_key(code):
-                continue
-            if fingerprint(member.root_key) != root_fingerprint:
-                conflicts.append(name)
-                continue
-            vouches.append(
-                Vouch(
-                    network=name,
-                    names=directory.names,
-                    state=member.state,
-                    expires_at=directory.expires_at,
-                )
+        vouches.append(
+            Vouch(
+                network=name,
+                names=directory.names,
+                state=member.state,
+                expires_at=directory.expires_at,
             )
+        )
     return vouches, conflicts
 
 

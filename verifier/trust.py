@@ -439,12 +439,13 @@ class TrustIndex:
         identity: tuple[int, int, int] | None = None,
         loaded_at: datetime | None = None,
     ) -> TrustIndex:
-        from .networks import load_networks, vouches_for
+        from .networks import listings, load_networks, vouches_for
 
         directories, problems = load_networks((networks or {}).values())
+        listed = listings(directories)
         partners: dict[str, LoadedPartner] = {}
         for code, record in records.items():
-            vouches, conflicts = vouches_for(code, record.fingerprint, directories)
+            vouches, conflicts = vouches_for(code, record.fingerprint, directories, listed)
             if not record.direct and (conflicts or not vouches):
                 # Listed by no pinned network any more (removed), or networks disagree on its
                 # root: it is trusted through none of them.
