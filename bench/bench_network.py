@@ -228,28 +228,37 @@ def bench_throughput(count: int, rounds: int, workdir: Path) -> float:
         clients[label] = client
     calls = 300
     labels = list(clients)
+    # Per round: verifications per second of wall-clock time, and per second of this process's
+    # CPU time, which the other processes of a shared machine disturb far less.
     rates: dict[str, list[float]] = {label: [] for label in labels}
+    cpu_rates: dict[str, list[float]] = {label: [] for label in labels}
     for n in range(rounds + 1):
         for label in labels if n % 2 else reversed(labels):  # neither side always first
             client = clients[label]
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for _ in range(calls):
                 client.post("/api/v1/verify", json={"qr": card})
             if n:  # round 0 warms both sides up
                 rates[label].append(calls / (time.perf_counter() - start))
-    one_rates, many_rates = rates[labels[0]], rates[labels[1]]
-    best = max(many_rates) / max(one_rates)
-    paired = statistics.median(m / o for m, o in zip(many_rates, one_rates, strict=True))
+                cpu_rates[label].append(calls / (time.process_time() - cpu))
     print(f"\n(b) POST /api/v1/verify in-process, a member's card, {rounds} interleaved rounds")
     print(f"    of {calls} ({count} member cities built and signed in {built:.1f} s):")
-    for label, side in rates.items():
+    for label in labels:
+        side, cpu_side = rates[label], cpu_rates[label]
         print(
-            f"    {label} trusted: best {max(side):,.0f}/s, median "
-            f"{statistics.median(side):,.0f}/s (store loaded in {loads[label] * 1000:.0f} ms)"
+            f"    {label} trusted: wall best {max(side):,.0f}/s, median "
+            f"{statistics.median(side):,.0f}/s; CPU best {max(cpu_side):,.0f}/s, median "
+            f"{statistics.median(cpu_side):,.0f}/s (store loaded in {loads[label] * 1000:.0f} ms)"
         )
-    print(f"    ratio, best rounds: {best:.3f} (target >= 0.9)")
-    print(f"    median of the per-round ratios: {paired:.3f}")
-    return best
+    results = {}
+    for what, table in (("wall", rates), ("CPU", cpu_rates)):
+        one_rates, many_rates = table[labels[0]], table[labels[1]]
+        best = max(many_rates) / max(one_rates)
+        paired = statistics.median(m / o for m, o in zip(many_rates, one_rates, strict=True))
+        print(f"    ratio ({what} time): best rounds {best:.3f}, median per-round {paired:.3f}")
+        results[what] = best
+    print("    (target >= 0.9)")
+    return results["CPU"]
 
 
 def bench_size(count: int) -> int:
