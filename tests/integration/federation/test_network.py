@@ -282,3 +282,25 @@ def test_a_member_whose_metadata_does_not_match_the_listed_root_is_not_trusted(
     assert result.exit_code == 1
     assert "does not verify against that fingerprint" in result.output
     assert "0 member(s)" in coordinator.cli("members", "list").output
+
+
+def test_verifiers_follow_the_coordinators_root_rotation(
+    make_city: Callable[[str, str], City],
+    make_verifier: Callable[..., Verifier],
+    make_coordinator: Callable[[str], Coordinator],
+) -> None:
+    coordinator, cities, verifier, cards = _two_city_network(
+        make_city, make_verifier, make_coordinator
+    )
+    pinned = coordinator.fingerprint
+    rotated = coordinator.cli("rotate-root")
+    assert coordinator.fingerprint != pinned
+    coordinator.cli("members", "suspend", cities[1].code, "--reason", "audit")
+    coordinator.publish()
+    result = verifier.sync()  # pinned the old root; follows the endorsement to the new one
+    assert result.exit_code == 0, result.output
+    assert f"network {NETWORK}: ok, serial 2, 1 active, 1 suspended" in result.output
+    assert verifier.verify(cards[cities[0].code]) == "valid"
+    assert verifier.verify(cards[cities[1].code]) == "status_unknown"
+    assert pinned in verifier.cli("networks", "list").output  # the pin stays what was exchanged
+    assert coordinator.fingerprint in rotated.output

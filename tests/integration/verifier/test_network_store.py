@@ -104,3 +104,23 @@ def test_a_store_written_before_networks_still_loads(tmp_path: Path) -> None:
     with store.transaction() as partners:  # a partner-only write keeps the networks it read
         assert "FR SXB" in partners
     assert "networks" not in json.loads(store.path.read_text())
+
+
+def test_networks_that_disagree_on_a_root_vouch_through_neither(tmp_path: Path) -> None:
+    store, _ = _store(tmp_path, direct=False)
+    other_root = generate_key()
+    directory = signed_directory(
+        network="OTHER",
+        root=other_root,
+        members=[
+            ("FR SXB", {"fr": "Strasbourg"}, f"{BASE}/issuer", public_key_bytes(generate_key()))
+        ],
+        now=NOW,
+    )
+    with store.transaction_all() as document:
+        document.networks["OTHER"] = network_record(
+            network="OTHER", root=other_root, directory=directory, url=f"{BASE}/other", at=NOW
+        )
+    index = _index(store)
+    assert index.partner("FR SXB") is None
+    assert "FR SXB: networks OTHER list another root" in index.problems
