@@ -208,6 +208,9 @@ def network_vectors() -> list[dict[str, Any]]:
     malformed("a name that is not text", names={"en": 7})
     malformed("root of small order", root=WEAK_KEY)
     malformed("serial negative", serial=-1)
+    malformed("endorsements not an array", end=5)
+    malformed("an endorsement that is not a byte string", end=["not bytes"])
+    malformed("members not an array", members={})
     malformed("next-update not after iat", next=ts(IAT))
     malformed("expiry before next-update", exp=ts(NEXT) - 1)
     malformed("members out of order", members=[MEMBERS[1], MEMBERS[0], MEMBERS[2]])
@@ -250,6 +253,10 @@ def network_vectors() -> list[dict[str, Any]]:
     malformed(
         "a reason with a control character",
         history=[*HISTORY[:3], [ts(SUSPENDED), "TN TUN", "suspended", "un\npaid"]],
+    )
+    malformed(
+        "a reason with leading white space",
+        history=[*HISTORY[:3], [ts(SUSPENDED), "TN TUN", "suspended", " unpaid dues"]],
     )
     malformed(
         "reinstating an active member",

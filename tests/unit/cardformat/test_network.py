@@ -109,3 +109,27 @@ def test_network_codes() -> None:
     for bad in ("", "m", "1NET", "NET WORK", "A" * 33, 7):
         with pytest.raises(cf.MalformedError):
             cf.validate_network_code(bad)
+
+
+def test_names_and_bounds() -> None:
+    key, directory = _network()
+    member = directory.members[0]
+    assert member.default_name == "Strasbourg"
+    assert replace(member, names={}).default_name == "FR SXB"
+    assert replace(directory, names={}).default_name == "NET"
+    with pytest.raises(cf.MalformedError, match="4 MiB"):
+        cf.verify_directory(
+            b"\xd2" * (4 << 20 | 1),
+            pinned_fingerprint=cf.fingerprint(key),
+            now=T0,  # type: ignore[arg-type]
+        )
+
+
+def test_a_previous_directory_of_another_network_is_refused() -> None:
+    key, directory = _network()
+    data = cf.sign_directory(directory, root_key=key)  # type: ignore[arg-type]
+    other = replace(directory, network="OTHER")
+    with pytest.raises(cf.BadSignatureError, match="another network"):
+        cf.verify_directory(
+            data, pinned_fingerprint=cf.fingerprint(directory.root_key), now=T0, previous=other
+        )
