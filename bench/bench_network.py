@@ -81,8 +81,9 @@ def _sync(instance: Path) -> tuple[float, str]:
 
 
 def bench_sync(count: int, workdir: Path) -> float:
+    from verifier.fetch import HttpFetcher
     from verifier.network_sync import add_network, sync_networks
-    from verifier.sync import HttpFetcher, sync_partners
+    from verifier.sync import sync_partners
     from verifier.trust import TrustStore
 
     now = datetime.now(UTC)

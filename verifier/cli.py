@@ -24,16 +24,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from .cli_networks import networks_group, print_network_report, trusted_through
+from .fetch import HttpFetcher
 from .network_sync import sync_networks
-from .sync import (
-    HttpFetcher,
-    PartnerError,
-    PartnerReport,
-    add_partner,
-    remove_partner,
-    sync_partners,
-)
-from .trust import TrustIndex, TrustStore, TrustStoreError
+from .sync import PartnerError, PartnerReport, add_partner, remove_partner, sync_partners
+from .trust import TrustStore, TrustStoreError
+from .trust_index import TrustIndex
 from .verification import is_stale
 
 

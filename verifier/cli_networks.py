@@ -14,10 +14,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .fetch import HttpFetcher
 from .network_sync import NetworkPinError, NetworkReport, add_network, remove_network, sync_networks
 from .networks import load_network
-from .sync import HttpFetcher, sync_partners
-from .trust import LoadedPartner, PartnerRecord, TrustStore, TrustStoreError
+from .sync import sync_partners
+from .trust import PartnerRecord, TrustStore, TrustStoreError
+from .trust_index import LoadedPartner
 
 
 def _store() -> TrustStore:

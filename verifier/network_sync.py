@@ -28,10 +28,10 @@ from cardformat import (
     verify_metadata,
 )
 from cardformat.network import MAX_DIRECTORY_BYTES
-from webguard.fetch import FetchError, check_url
 
+from .fetch import MAX_METADATA_BYTES, Fetch, FetchError, check_url, fetch_document
 from .networks import NetworkRecord, WantedMember, load_network, wanted_members
-from .sync import MAX_METADATA_BYTES, Fetch, PartnerError, _fetch_document
+from .sync import PartnerError
 from .trust import PartnerRecord, TrustDocument, TrustStore, code_key
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def _fetch_network(record: NetworkRecord, *, now: datetime, fetch: Fetch) -> _Fe
     stored = _stored(record)
     out.directory = stored
     try:
-        data, out.etag = _fetch_document(
+        data, out.etag = fetch_document(
             fetch,
             record.directory_url,
             max_bytes=MAX_DIRECTORY_BYTES,
@@ -139,7 +139,7 @@ def _fetch_member(wanted: WantedMember, *, now: datetime, fetch: Fetch) -> bytes
     """The member's metadata bytes, verified against the root its networks list; or why not."""
     try:
         check_url(wanted.metadata_url)
-        data, _etag = _fetch_document(
+        data, _etag = fetch_document(
             fetch, wanted.metadata_url, max_bytes=MAX_METADATA_BYTES, stored=None, etag=None
         )
         metadata = verify_metadata(data, pinned_fingerprint=wanted.fingerprint, now=now)
@@ -296,7 +296,7 @@ def add_network(
     try:
         pinned = normalize_fingerprint(pinned_fingerprint)
         check_url(directory_url)
-        data, etag = _fetch_document(
+        data, etag = fetch_document(
             fetch, directory_url, max_bytes=MAX_DIRECTORY_BYTES, stored=None, etag=None
         )
     except CardFormatError as exc:

@@ -1,6 +1,6 @@
 """Fetching and verifying what partner cities publish, into the trust store.
 
-Rules (DESIGN.md section 4, issue 5):
+Rules (docs/federation.md, section 3):
 - every document is verified before it is stored: metadata against the pinned root
   fingerprint, each status list against that partner's own signing keys;
 - a metadata serial lower than the stored one is refused (rollback), and so is a status list
@@ -17,7 +17,7 @@ into the store in one short transaction at the end.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -35,47 +35,22 @@ from cardformat import (
     verify_status_list,
 )
 
-# Re-exported: the verifier's commands, tests and benchmarks fetch through this module.
-from webguard.fetch import USER_AGENT as USER_AGENT
-from webguard.fetch import Download
-from webguard.fetch import FetchError as FetchError
-from webguard.fetch import HttpFetcher as HttpFetcher
-from webguard.fetch import check_url as check_url
-
-from .trust import PartnerRecord, StoredStatusList, TrustStore, code_key, load_partner
+from .fetch import (
+    MAX_METADATA_BYTES,
+    MAX_STATUS_LIST_BYTES,
+    Fetch,
+    FetchError,
+    check_url,
+    fetch_document,
+)
+from .trust import PartnerRecord, StoredStatusList, TrustStore, code_key
+from .trust_index import load_partner
 
 log = logging.getLogger(__name__)
-
-MAX_METADATA_BYTES = 1 << 20
-MAX_STATUS_LIST_BYTES = 8 << 20
 
 
 class PartnerError(Exception):
     """Adding or removing a partner failed; the message says why."""
-
-
-Fetch = Callable[..., bytes]
-
-
-def _fetch_document(
-    fetch: Fetch, url: str, *, max_bytes: int, stored: bytes | None, etag: str | None
-) -> tuple[bytes, str | None]:
-    """The document's bytes and ETag, revalidating ``stored`` when the fetcher can.
-
-    A plain fetch function (tests, embeddings) downloads in full every time. A 304 answers
-    with the stored bytes: the caller verifies them at the current time, as it would new ones.
-    """
-    conditional = getattr(fetch, "conditional", None)
-    if conditional is None:
-        return fetch(url, max_bytes=max_bytes), None
-    download: Download = conditional(
-        url, max_bytes=max_bytes, etag=etag if stored is not None else None
-    )
-    if download.body is None:
-        if stored is None:  # a fetcher that reports 304 to a request it did not make conditional
-            raise FetchError(f"{url} answered 304 Not Modified to an unconditional request")
-        return stored, download.etag
-    return download.body, download.etag
 
 
 @dataclass(kw_only=True)
@@ -116,9 +91,6 @@ def _describe(exc: CardFormatError) -> str:
     return f"{exc.code}: {exc}"
 
 
-# --- adding, removing ---------------------------------------------------------------------
-
-
 def add_partner(
     store: TrustStore,
     *,
@@ -138,7 +110,7 @@ def add_partner(
         raise PartnerError(f"invalid fingerprint: {exc}") from None
     try:
         check_url(metadata_url)
-        data, etag = _fetch_document(
+        data, etag = fetch_document(
             fetch, metadata_url, max_bytes=MAX_METADATA_BYTES, stored=None, etag=None
         )
     except FetchError as exc:
@@ -210,9 +182,6 @@ def remove_partner(store: TrustStore, code: str) -> PartnerRecord:
     raise PartnerError(f"no partner {code!r} is pinned")
 
 
-# --- syncing ------------------------------------------------------------------------------
-
-
 @dataclass(kw_only=True)
 class _Fetched:
     """The outcome of one partner's network round, before it is merged into the store."""
@@ -248,7 +217,7 @@ def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -
     metadata: IssuerMetadata | None = current
     metadata_ok = False
     try:
-        data, out.metadata_etag = _fetch_document(
+        data, out.metadata_etag = fetch_document(
             fetch,
             record.metadata_url,
             max_bytes=MAX_METADATA_BYTES,
@@ -300,7 +269,7 @@ def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -
         previous = stored.get(ref.id)
         same_uri = previous is not None and previous.uri == ref.uri
         try:
-            token, etag = _fetch_document(
+            token, etag = fetch_document(
                 fetch,
                 url,
                 max_bytes=MAX_STATUS_LIST_BYTES,

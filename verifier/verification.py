@@ -1,9 +1,9 @@
 """The verification service: card text in, one result code and what may be shown out.
 
-This is the reference verdict (DESIGN.md section 6): the API and the agent page's upload path
+This is the reference verdict (docs/interfaces.md): the API and the agent page's upload path
 call it, and the page's offline verifier must agree with it. It reads only the in-memory trust
 index: verifying never contacts the issuing city, and nothing here logs the card, its holder or
-its text (DESIGN.md section 5, rule 3).
+its text (docs/privacy.md, rule 3).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from threading import Lock
 
 from cardformat import CardFormatError, VerifiedCard, card_status, statuslist, verify_card
 
-from .trust import LoadedPartner, TrustIndex
+from .trust_index import LoadedPartner, TrustIndex
 
 log = logging.getLogger(__name__)
 

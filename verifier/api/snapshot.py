@@ -20,7 +20,7 @@ from flask import json
 
 from cardformat import KeyState
 
-from ..trust import TrustIndex
+from ..trust_index import TrustIndex
 
 
 def b64url(data: bytes) -> str:

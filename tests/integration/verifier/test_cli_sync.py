@@ -345,7 +345,8 @@ def test_sync_every_keeps_syncing(city: FakeIssuer, runner: Any, monkeypatch: An
 def test_an_unexpected_error_for_one_partner_does_not_stop_the_others(
     city: FakeIssuer, serve_issuer: Any, runner: Any, instance: Path, clock: Any
 ) -> None:
-    from verifier.sync import HttpFetcher, sync_partners
+    from verifier.fetch import HttpFetcher
+    from verifier.sync import sync_partners
     from verifier.trust import TrustStore
 
     other = serve_issuer("PT LIS", {"pt": "Lisboa"})

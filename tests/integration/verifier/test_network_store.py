@@ -10,7 +10,8 @@ from pathlib import Path
 
 from cardformat import MIN_STATUS_LIST_SIZE, StatusList, generate_key, public_key_bytes
 from tests.fake_city import network_record, partner_record, published_documents, signed_directory
-from verifier.trust import TrustIndex, TrustStore
+from verifier.trust import TrustStore
+from verifier.trust_index import TrustIndex
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 BASE = "https://cards.example"
