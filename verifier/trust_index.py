@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -100,6 +101,19 @@ def load_partner(record: PartnerRecord) -> LoadedPartner:
     )
 
 
+def latest_fetch(records: Iterable[PartnerRecord]) -> datetime | None:
+    """The latest fetch time recorded in the store (metadata or status list), or None."""
+    moments = [
+        moment
+        for record in records
+        for moment in (
+            record.metadata_fetched_at,
+            *(entry.fetched_at for entry in record.status_lists),
+        )
+    ]
+    return max(moments, default=None)
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrustIndex:
     """An immutable snapshot of the trust store, indexed for verification.
@@ -114,6 +128,9 @@ class TrustIndex:
     loaded_at: datetime | None = None
     problems: tuple[str, ...] = ()
     networks: dict[str, NetworkDirectory] = field(default_factory=dict)
+    # The latest moment this verifier fetched anything it trusts, by its own clock: a clock
+    # that reads earlier has gone back in time, and cannot judge expiry or staleness.
+    fetched_until: datetime | None = None
 
     def resolve(self, kid: bytes) -> TrustedKey | None:
         return self.keys.get(kid)
@@ -172,6 +189,7 @@ class TrustIndex:
             loaded_at=loaded_at,
             problems=tuple(problems),
             networks=directories,
+            fetched_until=latest_fetch(records.values()),
         )
 
 
