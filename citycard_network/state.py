@@ -43,6 +43,13 @@ def _untime(text: Any) -> datetime | None:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone(UTC)
 
 
+def _required_time(text: Any) -> datetime:
+    moment = _untime(text)
+    if moment is None:
+        raise ValueError("a required time is missing")
+    return moment
+
+
 @dataclass
 class NetworkState:
     network: str
@@ -92,23 +99,22 @@ class NetworkState:
         try:
             members = {}
             for m in doc["members"]:
-                since = _untime(m["since"])
-                assert since is not None
                 members[m["iss"]] = Member(
                     issuer=m["iss"],
                     names=dict(m["names"]),
                     metadata_url=m["url"],
                     root_key=bytes.fromhex(m["root"]),
                     state=MemberState(m["state"]),
-                    since=since,
+                    since=_required_time(m["since"]),
                 )
             history = []
             for e in doc["history"]:
-                at = _untime(e["at"])
-                assert at is not None
                 history.append(
                     HistoryEvent(
-                        at=at, issuer=e["iss"], event=Event(e["event"]), reason=e["reason"]
+                        at=_required_time(e["at"]),
+                        issuer=e["iss"],
+                        event=Event(e["event"]),
+                        reason=e["reason"],
                     )
                 )
             return cls(
@@ -122,7 +128,7 @@ class NetworkState:
                 published_at=_untime(doc.get("published_at")),
                 published_expires_at=_untime(doc.get("published_expires_at")),
             )
-        except (KeyError, TypeError, ValueError, AssertionError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"the network's state is damaged ({type(exc).__name__})") from None
 
 

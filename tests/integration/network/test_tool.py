@@ -176,3 +176,13 @@ def test_an_interrupted_rotation_is_completed(tmp_path: Path) -> None:
     assert not store.next_key_path.exists()
     data = publication.path.read_bytes()
     assert load_signed_directory(data, pinned_fingerprint=cf.fingerprint(new)).serial == 1
+
+
+def test_a_damaged_state_file_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    instance = tmp_path / "net"
+    assert run(instance, "init", "--code", "ROUTES", "--name", "Routes").returncode == 0
+    state = (instance / "network.json").read_text()
+    (instance / "network.json").write_text(state.replace('"history": []', '"history": [{}]'))
+    result = run(instance, "members", "list")
+    assert result.returncode == 1
+    assert "the network's state is damaged" in result.stderr and "Traceback" not in result.stderr
