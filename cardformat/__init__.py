@@ -40,6 +40,7 @@ from .metadata import (
     sign_metadata,
     verify_metadata,
 )
+from .names import InvalidNameError, check_holder_name, validate_holder_name
 from .network import (
     Event,
     HistoryEvent,
@@ -68,7 +69,6 @@ from .token import (
     Card,
     VerifiedCard,
     sign_card,
-    validate_holder_name,
     validate_issuer_code,
     verify_card,
 )
@@ -84,6 +84,7 @@ __all__ = [
     "Event",
     "ExpiredError",
     "HistoryEvent",
+    "InvalidNameError",
     "IssuerMetadata",
     "KeyFileError",
     "KeyResolver",
@@ -107,6 +108,7 @@ __all__ = [
     "VerifiedStatusList",
     "allocate_index",
     "card_status",
+    "check_holder_name",
     "dump_private_key",
     "endorse_root",
     "fingerprint",
