@@ -1,8 +1,9 @@
 """The municipal citizenship card format, framework-free.
 
 Everything a card issuer or verifier needs: keys and key ids, the signed card token (``MC1:``
-text in the QR code), status lists, and signed issuer metadata. Imports only the standard
-library, ``cryptography`` and ``cbor2``. The normative specification is docs/card-format.md.
+text in the QR code), status lists, signed issuer metadata, and the signed member directories of
+networks of cities. Imports only the standard library, ``cryptography`` and ``cbor2``. The
+normative specification is docs/card-format.md.
 """
 
 from .errors import (
@@ -40,6 +41,16 @@ from .metadata import (
     verify_metadata,
 )
 from .names import InvalidNameError, check_holder_name, validate_holder_name
+from .network import (
+    Event,
+    HistoryEvent,
+    Member,
+    MemberState,
+    NetworkDirectory,
+    sign_directory,
+    validate_network_code,
+    verify_directory,
+)
 from .numbers import generate_card_number, normalize_card_number
 from .statuslist import (
     MIN_STATUS_LIST_SIZE,
@@ -70,7 +81,9 @@ __all__ = [
     "BadSignatureError",
     "Card",
     "CardFormatError",
+    "Event",
     "ExpiredError",
+    "HistoryEvent",
     "InvalidNameError",
     "IssuerMetadata",
     "KeyFileError",
@@ -78,6 +91,9 @@ __all__ = [
     "KeyRevokedError",
     "KeyState",
     "MalformedError",
+    "Member",
+    "MemberState",
+    "NetworkDirectory",
     "NotYetValidError",
     "PublishedKey",
     "RollbackError",
@@ -105,11 +121,14 @@ __all__ = [
     "normalize_fingerprint",
     "public_key_bytes",
     "sign_card",
+    "sign_directory",
     "sign_metadata",
     "sign_status_list",
     "validate_holder_name",
     "validate_issuer_code",
+    "validate_network_code",
     "verify_card",
+    "verify_directory",
     "verify_metadata",
     "verify_status_list",
 ]

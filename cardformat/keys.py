@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,15 +61,22 @@ def load_public_key(raw: bytes) -> Ed25519PublicKey:
     """A published public key, refused unless it is the canonical encoding of a strong point."""
     if not isinstance(raw, bytes) or len(raw) != PUBLIC_KEY_LENGTH:
         raise MalformedError("an Ed25519 public key is 32 raw bytes")
-    y = int.from_bytes(raw, "little") & _Y_MASK
-    x_is_odd = raw[31] >> 7
-    if y >= _P or not _has_x(y, x_is_odd):
+    if not _on_curve(raw):
         raise MalformedError("the public key is not a point of Ed25519")
     if is_small_order_point(raw):
         # Under a key of small order anyone can make signatures that some Ed25519
         # implementations accept: a city's mistake would let anyone forge its cards.
         raise MalformedError("the public key is a point of small order")
     return Ed25519PublicKey.from_public_bytes(raw)
+
+
+@functools.lru_cache(maxsize=8192)
+def _on_curve(raw: bytes) -> bool:
+    """Whether 32 bytes canonically encode a curve point. A pure function of the bytes, cached:
+    a verifier reloading its trust store, or a network directory listing a thousand member
+    roots, checks the same keys again and again, and each check is two modular powers."""
+    y = int.from_bytes(raw, "little") & _Y_MASK
+    return y < _P and _has_x(y, raw[31] >> 7)
 
 
 def _has_x(y: int, x_is_odd: int) -> bool:

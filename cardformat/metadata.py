@@ -212,7 +212,9 @@ def verify_metadata(
     meta = _parse(cose.loads_deterministic(message.payload))
     if kid != key_id(meta.root_key):
         raise BadSignatureError("the metadata is not signed by the root it names")
-    _check_root_chain(meta, normalize_fingerprint(pinned_fingerprint))
+    check_root_chain(
+        meta.root_key, meta.endorsements, meta.issuer, normalize_fingerprint(pinned_fingerprint)
+    )
     cose.verify_signature(message, load_public_key(meta.root_key))
     if meta.issued_at > now + CLOCK_SKEW:
         raise NotYetValidError("the metadata is dated in the future")
@@ -221,22 +223,26 @@ def verify_metadata(
     return meta
 
 
-def _check_root_chain(meta: IssuerMetadata, pinned: str) -> None:
-    """Walk from the pinned root to the metadata's root through endorsements, or refuse."""
+def check_root_chain(
+    root: bytes, endorsements: tuple[bytes, ...], issuer: str, pinned: str
+) -> None:
+    """Walk from the pinned root to ``root`` through endorsements, or refuse.
+
+    Shared by every document signed by a root: a city's metadata (``issuer`` its code) and a
+    network's directory (``issuer`` the network's code, cardformat.network).
+    """
     current = pinned
-    target = fingerprint(meta.root_key)
-    remaining = list(meta.endorsements)
+    target = fingerprint(root)
+    remaining = list(endorsements)
     while current != target:
         for endorsement in remaining:
-            successor = _endorsed_successor(endorsement, current, meta.issuer)
+            successor = _endorsed_successor(endorsement, current, issuer)
             if successor is not None:
                 remaining.remove(endorsement)
                 current = fingerprint(successor)
                 break
         else:
-            raise BadSignatureError(
-                "the metadata's root key is neither the pinned root nor endorsed by it"
-            )
+            raise BadSignatureError("the root key is neither the pinned root nor endorsed by it")
 
 
 def _endorsed_successor(endorsement: bytes, endorser: str, issuer: str) -> bytes | None:

@@ -82,15 +82,12 @@ def private_folder(path: Path) -> None:
     """Create `path` as 0700, or tighten it to 0700: it holds the SQLite databases, the key store
     and the generated secrets, which no other account of the machine may read (in development
     too: a laptop's demo city still holds real-looking records and working keys)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o077:
-        try:
-            os.chmod(path, 0o700)
-        except OSError as exc:
-            raise ConfigError(
-                f"the instance folder {path} is open to other accounts and cannot be made "
-                f"private ({exc.strerror}): make it mode 0700, owned by the service's user"
-            ) from None
+    from webguard.secret_files import private_folder as make_private
+
+    try:
+        make_private(path)
+    except ValueError as exc:
+        raise ConfigError(str(exc).replace("the folder", "the instance folder", 1)) from None
 
 
 def _load_secret(name: str, env: Mapping[str, str], instance_path: Path, environment: str) -> str:
@@ -108,19 +105,12 @@ def _load_secret(name: str, env: Mapping[str, str], instance_path: Path, environ
         )
     # Development and tests: keep one generated value per instance folder, so restarts keep
     # sessions, keys and resident data readable. Never a fixed fallback secret.
-    secret_dir = instance_path / "secrets"
-    path = secret_dir / name.lower()
-    if path.exists():
-        value = path.read_text(encoding="utf-8").strip()
-        if value:
-            return value
-    private_folder(secret_dir)
-    value = generate()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(value + "\n")
-    os.chmod(path, 0o600)
-    return str(value)
+    from webguard.secret_files import development_secret
+
+    try:
+        return development_secret(instance_path / "secrets", name.lower(), lambda: str(generate()))
+    except ValueError as exc:  # the folder cannot be made private
+        raise ConfigError(str(exc)) from None
 
 
 def decode_key(name: str, value: str) -> bytes:

@@ -15,7 +15,7 @@ sys.path).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,8 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cardformat import (
     MIN_STATUS_LIST_SIZE,
     Card,
+    Event,
+    HistoryEvent,
     IssuerMetadata,
     KeyState,
+    Member,
+    MemberState,
+    NetworkDirectory,
     PublishedKey,
     StatusList,
     StatusListRef,
@@ -34,9 +39,11 @@ from cardformat import (
     key_id,
     public_key_bytes,
     sign_card,
+    sign_directory,
     sign_metadata,
     sign_status_list,
 )
+from verifier.networks import NetworkRecord
 from verifier.trust import PartnerRecord, StoredStatusList
 
 METADATA_TTL = 86400  # seconds a verifier may rely on the metadata, as cardservice sets it
@@ -254,4 +261,68 @@ def pinned_city_record(
         status_list_uri=uri,
         status_list_token=token,
         at=at,
+    )
+
+
+def signed_directory(
+    *,
+    network: str,
+    root: Ed25519PrivateKey,
+    members: Iterable[tuple[str, Mapping[str, str], str, bytes]],
+    now: datetime,
+    serial: int = 1,
+    suspended: Iterable[str] = (),
+    validity: timedelta = timedelta(days=30),
+    admitted_at: datetime | None = None,
+) -> bytes:
+    """A network's directory listing ``members`` (code, names, metadata URL, raw root key), all
+    admitted at ``admitted_at`` (default ``now``) and those named in ``suspended`` suspended
+    then; signed at ``now`` by ``root`` as citycard-network would sign it."""
+    at = (admitted_at or now).replace(microsecond=0)
+    issued = now.replace(microsecond=0)
+    held = set(suspended)
+    listed = sorted(members, key=lambda m: m[0].encode())
+    history = [HistoryEvent(at=at, issuer=m[0], event=Event.ADMITTED, reason="") for m in listed]
+    history += [
+        HistoryEvent(at=at, issuer=m[0], event=Event.SUSPENDED, reason="test")
+        for m in listed
+        if m[0] in held
+    ]
+    directory = NetworkDirectory(
+        network=network,
+        names={"en": f"{network.title()} network"},
+        root_key=public_key_bytes(root),
+        serial=serial,
+        issued_at=issued,
+        next_update=issued + min(validity, timedelta(days=7)),
+        expires_at=issued + validity,
+        members=tuple(
+            Member(
+                issuer=code,
+                names=dict(names),
+                metadata_url=url,
+                root_key=member_root,
+                state=MemberState.SUSPENDED if code in held else MemberState.ACTIVE,
+                since=at,
+            )
+            for code, names, url, member_root in listed
+        ),
+        history=tuple(history),
+    )
+    return sign_directory(directory, root_key=root)
+
+
+def network_record(
+    *, network: str, root: Ed25519PrivateKey, directory: bytes, url: str, at: datetime
+) -> NetworkRecord:
+    """How the trust store keeps a pinned network after a sync."""
+    return NetworkRecord(
+        code=network,
+        directory_url=url,
+        fingerprint=fingerprint(root),
+        added_at=at,
+        directory=directory,
+        fetched_at=at,
+        last_attempt_at=at,
+        last_success_at=at,
     )

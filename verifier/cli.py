@@ -3,6 +3,9 @@
     verifier partners add --metadata-url URL --fingerprint FP
     verifier partners list
     verifier partners remove CODE
+    verifier networks add --directory-url URL --fingerprint FP
+    verifier networks list
+    verifier networks remove CODE
     verifier sync [--every SECONDS]
     verifier run --port N
 
@@ -20,7 +23,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
+from .cli_networks import networks_group, print_network_report, trusted_through
 from .fetch import HttpFetcher
+from .network_sync import sync_networks
 from .sync import PartnerError, PartnerReport, add_partner, remove_partner, sync_partners
 from .trust import TrustStore, TrustStoreError
 from .trust_index import TrustIndex
@@ -101,13 +106,15 @@ def partners_list() -> None:
     if not records:
         click.echo("No partner is pinned. Add one with: verifier partners add")
         return
-    index = TrustIndex.build(records)
+    document = store.read_all()
+    index = TrustIndex.build(document.partners, networks=document.networks)
     now = _now()
     max_age = timedelta(seconds=current_app.config["MAX_STATUS_AGE"])
     for code in sorted(records):
         record = records[code]
         partner = index.partner(code)
         click.echo(f"{code}")
+        click.echo(f"  trusted:      {trusted_through(record, index.partner(code), now)}")
         click.echo(f"  metadata:     {record.metadata_url}")
         click.echo(f"  fingerprint:  {record.fingerprint}")
         click.echo(f"  last success: {_when(record.last_success_at)}")
@@ -165,6 +172,12 @@ def sync_command(every: int | None) -> None:
     """
     while True:
         try:
+            network_reports = sync_networks(
+                _store(),
+                now=_now(),
+                fetch=_fetcher(),
+                workers=current_app.config["SYNC_WORKERS"],
+            )
             reports = sync_partners(
                 _store(),
                 now=_now(),
@@ -178,14 +191,22 @@ def sync_command(every: int | None) -> None:
             click.echo(f"error: {exc}", err=True)
             time.sleep(every)
             continue
-        if not reports:
-            click.echo("No partner is pinned. Add one with: verifier partners add")
+        if not reports and not network_reports:
+            click.echo(
+                "No partner is pinned. Add one with: verifier partners add "
+                "(or a network: verifier networks add)"
+            )
+        for network_report in network_reports:
+            print_network_report(network_report)
         for report in reports:
             _print_report(report)
         failed = [r.code for r in reports if not r.ok]
+        failed += [f"network {r.code}" for r in network_reports if not r.ok]
         if every is None:
             if failed:
-                click.echo(f"{len(failed)} of {len(reports)} partners failed.", err=True)
+                what = "partners and networks" if network_reports else "partners"
+                total = len(reports) + len(network_reports)
+                click.echo(f"{len(failed)} of {total} {what} failed.", err=True)
                 sys.exit(1)
             return
         time.sleep(every)
@@ -193,6 +214,7 @@ def sync_command(every: int | None) -> None:
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(partners_group)
+    app.cli.add_command(networks_group)
     app.cli.add_command(sync_command)
 
 

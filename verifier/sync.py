@@ -140,8 +140,14 @@ def add_partner(
         metadata_etag=etag,
     )
     with store.transaction() as records:
-        for existing in records.values():
+        for existing in list(records.values()):
             if code_key(existing.code) == code_key(record.code):
+                if not existing.direct:
+                    # Trusted through a network until now: pinned directly from now on, one
+                    # partner either way (docs/federation.md section 6).
+                    del records[existing.code]
+                    record = replace(record, added_at=existing.added_at)
+                    break
                 raise PartnerError(
                     f"{existing.code} is already pinned (from {existing.metadata_url}); "
                     "remove it first to pin it again"
@@ -152,10 +158,26 @@ def add_partner(
 
 
 def remove_partner(store: TrustStore, code: str) -> PartnerRecord:
+    """Unpin a city. One that pinned networks list stays a partner through them (the next sync
+    checks its metadata against the root they list); one only networks list cannot be removed
+    here (remove or leave the network instead)."""
+    from .network_sync import listed_by_networks
+
+    listed = listed_by_networks(store, code)
     with store.transaction() as records:
         for existing_code, record in list(records.items()):
             if code_key(existing_code) == code_key(code):
-                del records[existing_code]
+                if not record.direct:
+                    raise PartnerError(
+                        f"{existing_code} is trusted through a network, not pinned here: "
+                        "`verifier networks remove` stops trusting the network's members"
+                    )
+                if listed is None:
+                    del records[existing_code]
+                else:
+                    records[existing_code] = replace(
+                        record, direct=False, fingerprint=listed.fingerprint
+                    )
                 return record
     raise PartnerError(f"no partner {code!r} is pinned")
 

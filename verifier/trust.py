@@ -33,7 +33,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .networks import NetworkRecord
 
 TRUST_FILE = "trust.json"
 LOCK_FILE = "trust.lock"
@@ -138,10 +141,15 @@ class PartnerRecord:
     last_success_at: datetime | None = None
     last_error: str | None = None
     metadata_etag: str | None = None
+    # Pinned by this verifier's operator (True), or only listed by pinned networks (False): then
+    # ``fingerprint`` is the root the networks list, and the networks decide whether it is
+    # trusted (verifier/networks.py).
+    direct: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
             "code": self.code,
+            "direct": self.direct,
             "metadata_url": self.metadata_url,
             "fingerprint": self.fingerprint,
             "added_at": _time(self.added_at),
@@ -169,8 +177,12 @@ class PartnerRecord:
         if not isinstance(lists, list):
             raise TrustStoreError(f"partner {code}: status_lists is not a list")
         error = obj.get("last_error")
+        direct = obj.get("direct", True)  # stores written before networks pinned every partner
+        if not isinstance(direct, bool):
+            raise TrustStoreError(f"partner {code}: direct is not a boolean")
         return cls(
             code=str(code),
+            direct=direct,
             metadata_url=str(url),
             fingerprint=str(fp),
             added_at=added_at,
@@ -184,6 +196,14 @@ class PartnerRecord:
         )
 
 
+@dataclass
+class TrustDocument:
+    """The whole store: the partners and the networks pinned, by code."""
+
+    partners: dict[str, PartnerRecord]
+    networks: dict[str, NetworkRecord]
+
+
 class TrustStore:
     """The trust store file of one instance folder: atomic reads and locked, atomic writes."""
 
@@ -194,16 +214,26 @@ class TrustStore:
 
     def read(self) -> dict[str, PartnerRecord]:
         """The partners by code; an empty store when the file does not exist yet."""
+        return self.read_all().partners
+
+    def read_all(self) -> TrustDocument:
+        """The partners and the networks; an empty store when the file does not exist yet."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
-            return {}
+            return TrustDocument(partners={}, networks={})
         except OSError as exc:
             raise TrustStoreError(f"cannot read {self.path}: {exc.strerror}") from exc
-        return self.parse(raw)
+        return self.parse_all(raw)
 
     @staticmethod
     def parse(raw: bytes) -> dict[str, PartnerRecord]:
+        return TrustStore.parse_all(raw).partners
+
+    @staticmethod
+    def parse_all(raw: bytes) -> TrustDocument:
+        from .networks import parse_networks
+
         try:
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -216,30 +246,41 @@ class TrustStore:
         if not isinstance(partners, list):
             raise TrustStoreError("the trust store has no partners list")
         records = [PartnerRecord.from_json(item) for item in partners]
-        return {record.code: record for record in records}
+        return TrustDocument(
+            partners={record.code: record for record in records}, networks=parse_networks(doc)
+        )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[dict[str, PartnerRecord]]:
-        """Lock, read, let the caller change the mapping, write it back atomically, unlock.
+        """Lock, read, let the caller change the partners, write them back atomically, unlock.
 
         Nothing is written if the body raises.
         """
+        with self.transaction_all() as document:
+            yield document.partners
+
+    @contextlib.contextmanager
+    def transaction_all(self) -> Iterator[TrustDocument]:
+        """As ``transaction``, for partners and networks together (one atomic write)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.lock_path, "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                records = self.read()
-                yield records
-                self._write(records)
+                document = self.read_all()
+                yield document
+                self._write(document)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _write(self, records: dict[str, PartnerRecord]) -> None:
-        doc = {
+    def _write(self, document: TrustDocument) -> None:
+        records, networks = document.partners, document.networks
+        doc: dict[str, Any] = {
             "format": FORMAT,
             "version": VERSION,
             "partners": [records[code].to_json() for code in sorted(records)],
         }
+        if networks:
+            doc["networks"] = [networks[code].to_json() for code in sorted(networks)]
         data = json.dumps(doc, indent=1, sort_keys=False).encode("utf-8") + b"\n"
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".trust.", suffix=".tmp")
         try:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from cardformat import (
     CardFormatError,
     IssuerMetadata,
+    NetworkDirectory,
     TrustedKey,
     VerifiedStatusList,
     verify_metadata,
@@ -21,6 +22,7 @@ from cardformat import (
 )
 
 from .ed25519 import SodiumPublicKey
+from .networks import NetworkRecord, Vouch, listings, load_networks, vouches_for
 from .trust import PartnerRecord, TrustStore, TrustStoreError, code_key
 
 log = logging.getLogger("verifier.trust")  # the name operators filter on
@@ -36,10 +38,24 @@ class LoadedPartner:
     status_lists: dict[int, VerifiedStatusList] = field(default_factory=dict)
     fetched_at: dict[int, datetime] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    # What each pinned network says of this city (verifier/networks.py).
+    vouches: tuple[Vouch, ...] = ()
 
     @property
     def code(self) -> str:
         return self.record.code
+
+    @property
+    def direct(self) -> bool:
+        return self.record.direct
+
+    def vouching(self, now: datetime) -> list[Vouch]:
+        """The networks that vouch for this city at ``now``: listed active, not expired."""
+        return [vouch for vouch in self.vouches if vouch.holds(now)]
+
+    def trusted_at(self, now: datetime) -> bool:
+        """Whether its cards may be ``valid``: pinned directly, or vouched for by a network."""
+        return self.direct or bool(self.vouching(now))
 
 
 def load_partner(record: PartnerRecord) -> LoadedPartner:
@@ -111,6 +127,7 @@ class TrustIndex:
     identity: tuple[int, int, int] | None = None
     loaded_at: datetime | None = None
     problems: tuple[str, ...] = ()
+    networks: dict[str, NetworkDirectory] = field(default_factory=dict)
     # The latest moment this verifier fetched anything it trusts, by its own clock: a clock
     # that reads earlier has gone back in time, and cannot judge expiry or staleness.
     fetched_until: datetime | None = None
@@ -130,14 +147,23 @@ class TrustIndex:
         cls,
         records: dict[str, PartnerRecord],
         *,
+        networks: dict[str, NetworkRecord] | None = None,
         identity: tuple[int, int, int] | None = None,
         loaded_at: datetime | None = None,
     ) -> TrustIndex:
+        directories, problems = load_networks((networks or {}).values())
+        listed = listings(directories)
         partners: dict[str, LoadedPartner] = {}
-        problems: list[str] = []
         for code, record in records.items():
+            vouches, conflicts = vouches_for(code, record.fingerprint, directories, listed)
+            if not record.direct and (conflicts or not vouches):
+                # Listed by no pinned network any more (removed), or networks disagree on its
+                # root: it is trusted through none of them.
+                if conflicts:
+                    problems.append(f"{code}: networks {', '.join(conflicts)} list another root")
+                continue
             try:
-                partners[code] = load_partner(record)
+                partners[code] = replace(load_partner(record), vouches=tuple(vouches))
             except (CardFormatError, TrustStoreError) as exc:
                 # The stored copy was tampered with or damaged: that partner is untrusted until
                 # the next sync stores a good copy. Never fall back to trusting it unverified.
@@ -162,6 +188,7 @@ class TrustIndex:
             identity=identity,
             loaded_at=loaded_at,
             problems=tuple(problems),
+            networks=directories,
             fetched_until=latest_fetch(records.values()),
         )
 
@@ -208,10 +235,15 @@ class TrustCache:
             return replace(TrustIndex.empty(), loaded_at=datetime.now(UTC))
         try:
             raw = self.store.path.read_bytes()
-            records = TrustStore.parse(raw)
+            document = TrustStore.parse_all(raw)
         except (OSError, TrustStoreError) as exc:
             # Keep serving the last good index: a damaged file must not turn every card into
             # unknown_issuer, and the next good write replaces it.
             log.error("trust store unreadable, keeping the previous copy: %s", exc)
             return replace(previous, identity=identity)
-        return TrustIndex.build(records, identity=identity, loaded_at=datetime.now(UTC))
+        return TrustIndex.build(
+            document.partners,
+            networks=document.networks,
+            identity=identity,
+            loaded_at=datetime.now(UTC),
+        )

@@ -63,6 +63,8 @@ class Outcome:
     holder_name: str | None = None
     birth_date: date | None = None
     status_checked_at: datetime | None = None
+    # The networks that vouch for the issuer now (verifier/networks.py): code and names.
+    networks: tuple[tuple[str, Mapping[str, str]], ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -125,6 +127,11 @@ def _verify(text: str, *, index: TrustIndex, now: datetime, max_status_age: time
     if partner is None:  # the key resolved, so this cannot happen unless the index is corrupt
         return Outcome(result="unknown_issuer")
     result, checked_at = _status(verified, partner, now=now, max_status_age=max_status_age)
+    vouching = partner.vouching(now)
+    if not partner.direct and not vouching:
+        # Trusted only through networks, and none vouches now: suspended there, or their
+        # directories expired. Never valid (docs/card-format.md section 9).
+        result = "status_unknown"
     card = verified.card
     return Outcome(
         result=result,
@@ -135,6 +142,7 @@ def _verify(text: str, *, index: TrustIndex, now: datetime, max_status_age: time
         holder_name=card.holder_name,
         birth_date=card.birth_date,
         status_checked_at=checked_at,
+        networks=tuple((vouch.network, vouch.names) for vouch in vouching),
     )
 
 

@@ -8,7 +8,11 @@
 - ``webguard.images``: untrusted image bytes: the decoding cost estimated from the headers, and a
   PNG stripped of everything but its pixels, before Pillow decodes anything;
 - ``webguard.secret_files``: a secret given as a file (``<APP>_<NAME>_FILE``), read the same way
-  by both apps.
+  by both apps, and a development secret generated once into the instance folder;
+- ``webguard.fetch``: public documents downloaded with a timeout, a size cap, retries and ETags,
+  following only http(s) (the verifier's sync and the network coordinator's tool);
+- ``webguard.keyseal``: private keys at rest, sealed under a passphrase (the issuance app's keys
+  and the network coordinator's root key), and the rule for a passphrase strong enough.
 
 Why a package of its own: the issuance app (``cardservice``) and the verifier need the same rules,
 written once, yet the verifier imports no cardservice code (a partner city runs it alone) and

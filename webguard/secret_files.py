@@ -9,6 +9,8 @@ file stops it with a message naming the setting and the file, never with a fallb
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -24,4 +26,39 @@ def read_secret_file(path: str, setting: str) -> str:
         raise ValueError(f"cannot read secret file {path} ({setting}): {reason}") from None
     if not value:
         raise ValueError(f"secret file {path} ({setting}) is empty")
+    return value
+
+
+def private_folder(path: Path) -> None:
+    """Create ``path`` as 0700, or tighten it to 0700: it holds secrets (generated development
+    secrets, keys) that no other account of the machine may read. Raises ValueError when the
+    folder is open to others and cannot be tightened."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        try:
+            os.chmod(path, 0o700)
+        except OSError as exc:
+            raise ValueError(
+                f"the folder {path} is open to other accounts and cannot be made private "
+                f"({exc.strerror}): make it mode 0700, owned by the service's user"
+            ) from None
+
+
+def development_secret(folder: Path, name: str, generate: Callable[[], str]) -> str:
+    """The secret kept in ``folder/name``, generated there (mode 0600) the first time.
+
+    Development and tests only (each app refuses to do this in production): one generated value
+    per instance folder keeps sessions, keys and data readable across restarts, and is never a
+    fixed fallback secret."""
+    path = folder / name
+    if path.exists():
+        value = path.read_text(encoding="utf-8").strip()
+        if value:
+            return value
+    private_folder(folder)
+    value = generate()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value + "\n")
+    os.chmod(path, 0o600)
     return value

@@ -28,6 +28,7 @@ KINDS = {
     "metadata": ("metadata.json", "document"),
     "status-list": ("status-lists.json", "token"),
     "status": ("status-decisions.json", "text"),
+    "network": ("network.json", "document"),
 }
 # Fields that are the answer, not the context: never shown to the command.
 _ANSWER_FIELDS = frozenset({"expected", "error", "claims", "metadata"})

@@ -25,9 +25,11 @@ from .. import (
     card_status,
     load_public_key,
     verify_card,
+    verify_directory,
     verify_metadata,
     verify_status_list,
 )
+from ..network import load_signed_directory
 
 
 def _time(text: str | None) -> datetime | None:
@@ -84,6 +86,18 @@ def answer(kind: str, data: bytes, context: Mapping[str, Any]) -> str:
                 min_serial=context["min_serial"],
             )
             return "stale" if meta.is_stale(now) else "valid"
+        if kind == "network":
+            pinned = context["pinned_fingerprint"]
+            previous = context["previous"]
+            directory = verify_directory(
+                data,
+                pinned_fingerprint=pinned,
+                now=now,
+                previous=None
+                if previous is None
+                else load_signed_directory(bytes.fromhex(previous), pinned_fingerprint=pinned),
+            )
+            return "stale" if directory.is_late(now) else "valid"
         keys = trusted_keys(context["keys"])
         if kind == "status-list":
             verify_status_list(

@@ -1,5 +1,6 @@
-"""Generate the card-format v1 test vectors: tests/vectors/cards.json here, and metadata.json,
-status-lists.json and status-decisions.json through generate_documents.py.
+"""Generate the card-format v1 test vectors: tests/vectors/cards.json here, metadata.json,
+status-lists.json and status-decisions.json through generate_documents.py, and network.json
+through generate_network.py.
 
 Run from the repository root: ``python tests/vectors/generate_cards.py`` (``make vectors``). The
 output is deterministic (fixed seeds, fixed times, Ed25519 signatures are deterministic), so
@@ -627,9 +628,14 @@ def dump(document: dict[str, Any]) -> str:
 
 
 def outputs() -> dict[Path, str]:
-    from generate_documents import documents  # a sibling module, imported when run
+    from generate_documents import documents  # sibling modules, imported when run
+    from generate_network import network_document
 
-    return {OUT: build()} | {OUT.with_name(name): dump(doc) for name, doc in documents().items()}
+    return (
+        {OUT: build()}
+        | {OUT.with_name(name): dump(doc) for name, doc in documents().items()}
+        | {OUT.with_name("network.json"): dump(network_document())}
+    )
 
 
 def main(argv: list[str]) -> int:

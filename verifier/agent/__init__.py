@@ -80,6 +80,7 @@ PAGE_STRINGS: dict[str, Any] = {
     "birth_date": lazy_gettext("Date of birth"),
     "not_given": lazy_gettext("Not on the card"),
     "issuer": lazy_gettext("Issued by"),
+    "vouched_by": lazy_gettext("Recognised through the network"),
     "expires": lazy_gettext("Valid until"),
     "card_number": lazy_gettext("Card number"),
     "status_checked": lazy_gettext("Status as of"),

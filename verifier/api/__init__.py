@@ -46,7 +46,15 @@ def answer(outcome: Outcome, language: str | None = None) -> dict[str, Any]:
     if outcome.issuer_code is not None:
         names = outcome.issuer_names or {}
         default = current_app.config["DEFAULT_LANGUAGE"]
-        issuer = {"code": outcome.issuer_code, "name": _issuer_name(names, language, default)}
+        issuer = {
+            "code": outcome.issuer_code,
+            "name": _issuer_name(names, language, default),
+            # The networks vouching for it (empty for a city pinned directly and in none).
+            "networks": [
+                {"code": code, "name": _issuer_name(net_names, language, default) or code}
+                for code, net_names in outcome.networks
+            ],
+        }
     card = None
     if outcome.card_number is not None:
         card = {"number": outcome.card_number, "expires": rfc3339(outcome.expires_at)}

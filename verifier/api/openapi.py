@@ -14,6 +14,11 @@ from ..verification import RESULTS
 _TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 _B64URL = {"type": "string", "pattern": "^[A-Za-z0-9_-]*$", "contentEncoding": "base64url"}
+_NAMES = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "description": "by language code",
+}
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -190,8 +195,21 @@ def openapi_document() -> dict[str, Any]:
                             "properties": {
                                 "code": {"type": "string", "description": "UN/LOCODE"},
                                 "name": {"type": "string"},
+                                "networks": {
+                                    "type": "array",
+                                    "description": "the networks that vouch for the issuer",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "code": {"type": "string"},
+                                            "name": {"type": "string"},
+                                        },
+                                        "required": ["code", "name"],
+                                        "additionalProperties": False,
+                                    },
+                                },
                             },
-                            "required": ["code", "name"],
+                            "required": ["code", "name", "networks"],
                             "additionalProperties": False,
                         },
                         "card": {
@@ -236,6 +254,30 @@ def openapi_document() -> dict[str, Any]:
                             "type": "array",
                             "items": {"$ref": "#/components/schemas/SnapshotIssuer"},
                         },
+                        "networks": {
+                            "type": "array",
+                            "description": "the networks pinned, by their last good directory",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "name": _NAMES,
+                                    "serial": {"type": "integer", "minimum": 0},
+                                    "issued_at": _TIME,
+                                    "expires_at": _TIME,
+                                    "members": {"type": "integer", "minimum": 0},
+                                },
+                                "required": [
+                                    "code",
+                                    "name",
+                                    "serial",
+                                    "issued_at",
+                                    "expires_at",
+                                    "members",
+                                ],
+                                "additionalProperties": False,
+                            },
+                        },
                         "max_status_age_seconds": {"type": "integer", "minimum": 1},
                         "generated_at": _TIME,
                         "trust_fetched_at": {
@@ -249,6 +291,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "required": [
                         "issuers",
+                        "networks",
                         "max_status_age_seconds",
                         "generated_at",
                         "trust_fetched_at",
@@ -314,8 +357,35 @@ def openapi_document() -> dict[str, Any]:
                                 "additionalProperties": False,
                             },
                         },
+                        "direct": {
+                            "type": "boolean",
+                            "description": "pinned here (false: trusted only through networks)",
+                        },
+                        "networks": {
+                            "type": "array",
+                            "description": "what each pinned network says of this city",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "name": _NAMES,
+                                    "state": {"enum": ["active", "suspended"]},
+                                    "expires_at": _TIME,
+                                },
+                                "required": ["code", "name", "state", "expires_at"],
+                                "additionalProperties": False,
+                            },
+                        },
                     },
-                    "required": ["code", "name", "keys", "status_list_size", "status_lists"],
+                    "required": [
+                        "code",
+                        "name",
+                        "keys",
+                        "status_list_size",
+                        "status_lists",
+                        "direct",
+                        "networks",
+                    ],
                     "additionalProperties": False,
                 },
                 "Problem": {

@@ -1,7 +1,8 @@
 """The trust snapshot the agent page caches to verify offline (issue 4, item 5).
 
 Everything in it is public: partners' published signing keys and status lists, already verified
-by this server. The browser verifies card signatures with these keys (WebCrypto Ed25519) and
+by this server, and the networks that vouch for partners (code, names, state, expiry). The
+browser verifies card signatures with these keys (WebCrypto Ed25519) and
 reads statuses from these lists, applying the same staleness rule as the server
 (verification.is_stale): a list older than ``max_status_age_seconds`` or past its
 ``expires_at`` gives status_unknown. Binary values are base64url without padding.
@@ -75,10 +76,33 @@ def build_snapshot(index: TrustIndex, *, now: datetime, max_status_age: int) -> 
                 "keys": keys,
                 "status_list_size": meta.status_list_size,
                 "status_lists": lists,
+                # Pinned here, or trusted only through networks: then verify.js needs, as the
+                # server does, one network listing it active in a directory not expired.
+                "direct": partner.direct,
+                "networks": [
+                    {
+                        "code": vouch.network,
+                        "name": dict(vouch.names),
+                        "state": vouch.state.value,
+                        "expires_at": rfc3339(vouch.expires_at),
+                    }
+                    for vouch in partner.vouches
+                ],
             }
         )
     return {
         "issuers": issuers,
+        "networks": [
+            {
+                "code": code,
+                "name": dict(directory.names),
+                "serial": directory.serial,
+                "issued_at": rfc3339(directory.issued_at),
+                "expires_at": rfc3339(directory.expires_at),
+                "members": len(directory.members),
+            }
+            for code, directory in sorted(index.networks.items())
+        ],
         "max_status_age_seconds": max_status_age,
         "generated_at": rfc3339(now),
         # The server's latest fetch of this data: a device whose clock reads earlier cannot

@@ -353,3 +353,7 @@ def proxy_for() -> Iterator[Callable[[City], MetadataProxy]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+# A network coordinator (citycard-network) and its static web server: tests/.../test_network.py.
+from .network_fixtures import make_coordinator  # noqa: E402, F401

@@ -26,7 +26,7 @@ def test_valid_card_answers_exactly_the_contract(client: Any, city: FakeIssuer, 
     assert set(body) == ANSWER_KEYS
     assert body["result"] == "valid"
     assert body["valid"] is True
-    assert body["issuer"] == {"code": "FR SXB", "name": "Strasbourg"}
+    assert body["issuer"] == {"code": "FR SXB", "name": "Strasbourg", "networks": []}
     assert body["card"]["number"] == card.number
     assert body["card"]["expires"] == (clock() + timedelta(days=3 * 365)).strftime(
         "%Y-%m-%dT%H:%M:%SZ"

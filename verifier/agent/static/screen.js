@@ -6,7 +6,15 @@
 import { needsComparison, showsHolder, titleKey, verdictOf } from "./verdicts.js";
 
 const $ = (id) => document.getElementById(id);
-const DETAILS = ["d-name", "d-birth", "d-issuer", "d-expires", "d-number", "d-checked"];
+const DETAILS = [
+  "d-name",
+  "d-birth",
+  "d-issuer",
+  "d-network",
+  "d-expires",
+  "d-number",
+  "d-checked",
+];
 
 /** A birth or expiry date ("2029-12-05..."), in `lang`, as written on a card. */
 export function formatDate(iso, lang) {
@@ -99,6 +107,10 @@ export class VerdictScreen {
         ? formatDate(holder.birth_date, lang)
         : this.text("not_given");
       $("d-issuer").textContent = issuer ? issuer.name || issuer.code : "—";
+      // The networks that vouch for the issuer, when it is trusted through one (issue 15).
+      const networks = (issuer && issuer.networks) || [];
+      $("d-network").textContent = networks.map((net) => net.name || net.code).join(", ");
+      $("d-network-row").hidden = networks.length === 0;
       $("d-expires").textContent = card ? formatDate(card.expires, lang) : "—";
       $("d-number").textContent = card ? card.number : "—";
       $("d-checked").textContent = formatDateTime(answer.status_checked_at, lang);

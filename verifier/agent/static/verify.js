@@ -732,6 +732,14 @@ export async function loadSnapshot(snapshot) {
       names: issuer.name || {},
       statusListSize: issuer.status_list_size,
       lists,
+      // Pinned on the server, or trusted only through networks (docs/card-format.md section 9).
+      direct: issuer.direct !== false,
+      networks: (issuer.networks || []).map((net) => ({
+        code: net.code,
+        names: net.name || {},
+        active: net.state === "active",
+        expiresAt: parseTime(net.expires_at),
+      })),
     });
     for (const key of issuer.keys || []) {
       const raw = b64urlDecode(key.public_key);
@@ -923,11 +931,21 @@ async function judgeCard(
   }
   const status = readStatus(claims, trust, now);
   const issuer = trust.issuers.get(claims.issuer);
-  answer.result = status.result;
-  answer.valid = status.result === "valid";
+  // The networks vouching now: the member is active there and the directory has not expired.
+  const vouching = ((issuer && issuer.networks) || []).filter(
+    (net) => net.active && net.expiresAt !== null && now < net.expiresAt,
+  );
+  // Trusted only through networks and none vouches: never valid, as on the server.
+  const unvouched = issuer && !issuer.direct && vouching.length === 0;
+  answer.result = unvouched ? "status_unknown" : status.result;
+  answer.valid = answer.result === "valid";
   answer.issuer = {
     code: claims.issuer,
     name: issuerName(issuer && issuer.names, lang, defaultLang, claims.issuer),
+    networks: vouching.map((net) => ({
+      code: net.code,
+      name: issuerName(net.names, lang, defaultLang, net.code),
+    })),
   };
   answer.card = { number: claims.card.number, expires: isoSeconds(claims.expiresAt) };
   answer.holder = { name: claims.card.holderName, birth_date: claims.card.birthDate };
