@@ -66,6 +66,10 @@ ACTION_LABELS: dict[str, LazyString] = {
     "user.language": _l("Staff language changed"),
     "user.activate": _l("Staff account reactivated"),
     "user.deactivate": _l("Staff account deactivated"),
+    "session.end": _l("Staff session ended by an administrator"),
+    "session.end_all": _l("Staff member signed out everywhere"),
+    "user.sso_login": _l("Staff member signed in with single sign-on"),
+    "user.sso_create": _l("Staff account created at first single sign-on"),
     "token.create": _l("API token created"),
     "token.revoke": _l("API token revoked"),
 }

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..i18n import LANGUAGES
 from ..models import ROLES, ApiToken, StaffUser
-from . import audit
+from . import audit, tokens
 from ._types import DbSession
 from .audit import Actor
 from .errors import (
@@ -32,6 +32,7 @@ from .errors import (
     ValidationError,
 )
 from .locking import lock, locked
+from .sessions import end_sessions
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, t=3, p=4)
 
@@ -231,6 +232,8 @@ def set_password(
     user.password_hash = _hasher.hash(password)
     user.failed_logins = 0
     user.locked_until = None
+    # A new password ends every session made with the old one, in the same transaction.
+    end_sessions(user.id, db_session=session, commit=False)
     audit.record(session, now=now, actor=actor, action="user.password", subject=f"user:{user.id}")
     session.commit()
 
@@ -242,6 +245,8 @@ def set_user_active(
     if user is None:
         raise NotFoundError(_l("No such user."))
     user.active = active
+    if not active:
+        end_sessions(user.id, db_session=session, commit=False)
     audit.record(
         session,
         now=now,
@@ -287,6 +292,8 @@ class CreatedToken:
     name: str
     role: str
     token: str  # shown once, never stored
+    scopes: tuple[str, ...] = ()
+    expires_at: datetime | None = None
 
 
 def _hash_token(token: str) -> str:
@@ -294,16 +301,35 @@ def _hash_token(token: str) -> str:
 
 
 def create_token(
-    session: DbSession, *, name: str, role: str, now: datetime, actor: Actor
+    session: DbSession,
+    *,
+    name: str,
+    role: str,
+    now: datetime,
+    actor: Actor,
+    scopes: str | None = None,
+    days: int | None = None,
+    default_days: int = 90,
 ) -> CreatedToken:
+    """A new token for `role`, limited to `scopes` (default: all the role allows), valid for
+    `days` (default `default_days`, the CARDSERVICE_TOKEN_DAYS setting)."""
     if not isinstance(name, str) or not _TOKEN_NAME.fullmatch(name):
         raise ValidationError({"name": _l("Token names use up to 64 letters, digits or spaces.")})
     _check_role(role)
+    granted = tokens.parse_scopes(scopes, role)
+    expires_at = tokens.expiry(now, days, default_days)
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)):
         raise ConflictError(_l("A token with this name exists."), code="token_name_taken")
     # 256 bits from the OS; SHA-256 suffices for storage (no need for a slow hash: not guessable).
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(name=name, token_hash=_hash_token(token), role=role, created_at=now)
+    record = ApiToken(
+        name=name,
+        token_hash=_hash_token(token),
+        role=role,
+        created_at=now,
+        expires_at=expires_at,
+        scopes=" ".join(granted),
+    )
     session.add(record)
     _insert(session, ConflictError(_l("A token with this name exists."), code="token_name_taken"))
     audit.record(
@@ -315,7 +341,9 @@ def create_token(
         detail=role,
     )
     session.commit()
-    return CreatedToken(id=record.id, name=name, role=role, token=token)
+    return CreatedToken(
+        id=record.id, name=name, role=role, token=token, scopes=granted, expires_at=expires_at
+    )
 
 
 @dataclass(frozen=True)
@@ -328,6 +356,8 @@ class TokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime
+    scopes: tuple[str, ...]
 
 
 def list_tokens(session: DbSession) -> list[TokenInfo]:
@@ -343,6 +373,8 @@ def list_tokens(session: DbSession) -> list[TokenInfo]:
             created_at=r.created_at,
             last_used_at=r.last_used_at,
             revoked_at=r.revoked_at,
+            expires_at=r.expires_at,
+            scopes=tuple(r.scopes.split()),
         )
         for r in records
     ]
@@ -390,6 +422,8 @@ def authenticate_token(session: DbSession, token: str, *, now: datetime) -> ApiT
         raise AuthenticationError(_l("Invalid or missing API token."), code="invalid_token")
     if record.revoked_at is not None:
         raise AuthenticationError(_l("This API token was revoked."), code="invalid_token")
+    if record.expires_at <= now:
+        raise AuthenticationError(_l("This API token has expired."), code="invalid_token")
     # Record use at most once a minute: a write per request would serialise the API on SQLite.
     # One guarded statement, not a read then a write: concurrent requests do not queue on the
     # row, and the one whose statement matches writes it.

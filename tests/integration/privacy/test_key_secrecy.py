@@ -10,6 +10,7 @@ import logging
 import re
 import stat
 import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,9 @@ def test_no_key_in_any_response_or_page(
         create_user(
             session, username="root-admin", password=PASSWORD, role="admin", now=NOW, actor=system
         )
-        token = create_token(session, name="admin", role="admin", now=NOW, actor=system).token
+        token = create_token(
+            session, name="admin", role="admin", now=datetime.now(UTC), actor=system
+        ).token
         # Two signing keys (one retired) for the key pages.
         rotate_signing_key(session, deps, now=NOW, actor=system)
         kid = session.scalars(select(SigningKey.kid).where(SigningKey.state == "retired")).one()
