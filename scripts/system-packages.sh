@@ -22,6 +22,7 @@ REQUIREMENTS=(
     "pg_dump postgresql-client"        # the erasure scan of a PostgreSQL dump
     "redis-cli redis-tools"            # CI's Redis liveness check
     "node nodejs"                      # the agent page's JavaScript tests (node 20 or later)
+    "npm npm"                          # installs the test OpenID provider (tests/oidc, npm ci)
 )
 NODE_MAJOR_MIN=20
 

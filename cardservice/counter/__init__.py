@@ -22,6 +22,6 @@ bp = Blueprint(
 )
 
 from . import views  # noqa: E402,F401  (registers the routes on bp)
-from . import session_views  # noqa: E402,F401
+from . import session_views, sso_views  # noqa: E402,F401
 
 __all__ = ["bp"]

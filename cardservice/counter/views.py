@@ -461,7 +461,10 @@ def login() -> Any:
     form = LoginForm()
     if request.method == "GET":
         form.next.data = _safe_next(request.args.get("next")) or ""
-    if form.validate_on_submit():
+    if request.method == "POST" and not current_app.config["LOCAL_PASSWORDS"]:
+        # Local passwords are switched off: only single sign-on signs anyone in.
+        form.form_errors.append(_("Sign in with the city's account."))
+    elif form.validate_on_submit():
         config = current_app.config
         try:
             user = staff_service.authenticate(
