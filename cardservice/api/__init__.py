@@ -23,9 +23,11 @@ from ..models import Card
 from ..services import Actor, ServiceError, deps, utcnow
 from ..services import cards as card_service
 from ..services import residents as resident_service
+from ..services.lookups import look_up_card, look_up_resident
 from ..services.errors import AuthenticationError, InsufficientDocumentsError, ValidationError
 from ..services.staff import authenticate_token, role_allows
 from .openapi import openapi_document
+from .tokenchecks import check_scope_and_rate
 from .problems import problem_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -80,6 +82,7 @@ def requires(role: str) -> Callable[[F], F]:
                 raise ApiProblem(401, exc.code, str(exc.message)) from None
             if not role_allows(record.role, role):
                 raise ApiProblem(403, "forbidden", _("Your role does not allow this action."))
+            check_scope_and_rate(record)
             g.api_actor = Actor.token(record.id)
             return view(*args, **kwargs)
 
@@ -204,9 +207,7 @@ def create_resident() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/residents/<resident_id>")
 @requires("clerk")
 def get_resident(resident_id: str) -> Response:
-    view = resident_service.view_resident(
-        db.session, deps(), resident_id, now=utcnow(), actor=_actor()
-    )
+    view = look_up_resident(db.session, deps(), resident_id, now=utcnow(), actor=_actor())
     return jsonify(
         id=view.id,
         display_name=view.display_name,
@@ -271,7 +272,7 @@ def card_pdf(number: str) -> Response:
 @bp.get("/cards/<number>")
 @requires("clerk")
 def get_card(number: str) -> Response:
-    return jsonify(_card_json(card_service.get_card(db.session, number)))
+    return jsonify(_card_json(look_up_card(db.session, number, now=utcnow(), actor=_actor())))
 
 
 @bp.post("/cards/<number>/revoke")

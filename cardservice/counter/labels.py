@@ -70,6 +70,9 @@ ACTION_LABELS: dict[str, LazyString] = {
     "session.end_all": _l("Staff member signed out everywhere"),
     "user.sso_login": _l("Staff member signed in with single sign-on"),
     "user.sso_create": _l("Staff account created at first single sign-on"),
+    "card.view": _l("Card looked up through the API"),
+    "card.lookup_miss": _l("API card look-up found nothing"),
+    "resident.lookup_miss": _l("API resident look-up found nothing"),
     "token.create": _l("API token created"),
     "token.revoke": _l("API token revoked"),
 }

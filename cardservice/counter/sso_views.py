@@ -80,6 +80,8 @@ def sso_login() -> Any:
     (a step-up before a sensitive action)."""
     from .views import _safe_next
 
+    if not current_app.config.get("OIDC_ENABLED"):
+        abort(404)
     reauth = request.args.get("reauth") == "1"
     if current_user.is_authenticated and not reauth:
         return redirect(url_for("counter.dashboard"))
@@ -100,6 +102,8 @@ def sso_login() -> Any:
 @bp.route("/sso/callback", methods=["GET"])
 @requires(ANONYMOUS)
 def sso_callback() -> Any:
+    if not current_app.config.get("OIDC_ENABLED"):
+        abort(404)
     if request.args.get("error"):
         # The member cancelled, or the provider refused: its code only, never its text.
         log.info("identity provider answered an error: %s", request.args.get("error", "")[:40])

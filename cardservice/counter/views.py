@@ -1158,6 +1158,7 @@ def admin_tokens() -> Any:
         "counter/admin_tokens.html",
         tokens=staff_service.list_tokens(db.session),
         action_form=ActionForm(formdata=None),
+        now=utcnow(),
     )
 
 
