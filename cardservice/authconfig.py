@@ -62,7 +62,7 @@ def is_loopback_url(url: str) -> bool:
 
 
 def _role_map(raw: str) -> dict[str, str]:
-    """"group-a=admin,group-b=clerk": claim value -> role."""
+    """ "group-a=admin,group-b=clerk": claim value -> role."""
     mapping: dict[str, str] = {}
     for item in raw.split(","):
         if not item.strip():

@@ -23,12 +23,12 @@ from ..models import Card
 from ..services import Actor, ServiceError, deps, utcnow
 from ..services import cards as card_service
 from ..services import residents as resident_service
-from ..services.lookups import look_up_card, look_up_resident
 from ..services.errors import AuthenticationError, InsufficientDocumentsError, ValidationError
+from ..services.lookups import look_up_card, look_up_resident
 from ..services.staff import authenticate_token, role_allows
 from .openapi import openapi_document
-from .tokenchecks import check_scope_and_rate
 from .problems import problem_response
+from .tokenchecks import check_scope_and_rate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -21,9 +21,7 @@ def check_scope_and_rate(record: ApiToken) -> None:
     scope = required_scope(request.method, rule)
     if scope is None or scope not in record.scopes.split():
         # RFC 6750 3.1: the token is valid but not for this; no hint about any resource.
-        raise ApiProblem(
-            403, "insufficient_scope", _("This API token may not call this endpoint.")
-        )
+        raise ApiProblem(403, "insufficient_scope", _("This API token may not call this endpoint."))
     wait = retry_after(record.id)
     if wait is not None:
         raise ApiProblem(

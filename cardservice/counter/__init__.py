@@ -21,7 +21,10 @@ bp = Blueprint(
     static_url_path="/counter-static",
 )
 
-from . import views  # noqa: E402,F401  (registers the routes on bp)
-from . import session_views, sso_views  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    session_views,
+    sso_views,
+    views,
+)
 
 __all__ = ["bp"]

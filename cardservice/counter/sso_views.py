@@ -13,8 +13,17 @@ from typing import Any
 
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, abort, current_app, flash, redirect, render_template, request, session
-from flask import url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from joserfc.errors import JoseError
@@ -23,8 +32,8 @@ from requests import RequestException
 from ..extensions import db
 from ..models import StaffUser
 from ..serversession import rotate_session_id
-from ..services import utcnow
 from ..services import oidc as oidc_service
+from ..services import utcnow
 from ..services.errors import ServiceError
 from . import bp
 from .roles import ANONYMOUS, requires
@@ -39,7 +48,7 @@ def init_app(app: Flask) -> None:
     if not app.config.get("OIDC_ENABLED"):
         return
     oauth = OAuth(app)
-    oauth.register(
+    oauth.register(  # type: ignore[no-untyped-call]
         CLIENT,
         client_id=app.config["OIDC_CLIENT_ID"],
         client_secret=app.config["OIDC_CLIENT_SECRET"],
@@ -57,7 +66,7 @@ def _client() -> Any:
     oauth: OAuth | None = current_app.extensions.get("authlib.integrations.flask_client")
     if oauth is None or not current_app.config.get("OIDC_ENABLED"):
         abort(404)
-    client = oauth.create_client(CLIENT)
+    client = oauth.create_client(CLIENT)  # type: ignore[no-untyped-call]
     metadata = client.load_server_metadata()
     # The discovery document must name the issuer we trust (OpenID Connect Discovery 4.3):
     # otherwise another provider's tokens could be accepted as this one's.

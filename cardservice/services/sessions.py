@@ -1,7 +1,7 @@
 """Server-side staff sessions: their rules and their storage (table staff_session).
 
-The counter's session lives in the resident database, not in the cookie (cardservice/serversession.py
-plugs it into Flask). The database, not Redis, because:
+The counter's session lives in the resident database, not in the cookie
+(cardservice/serversession.py plugs it into Flask). The database, not Redis, because:
 
 * the two instances of the reference deployment share one PostgreSQL already, and Redis is only
   optional there (the sign-in rate limit); a session store must be as durable and as shared as
@@ -224,9 +224,7 @@ def end_session(session: DbSession, *, row_id: int, now: datetime, actor: Actor)
         .where(StaffSession.id == row_id)
         .execution_options(synchronize_session=False)
     )
-    audit.record(
-        session, now=now, actor=actor, action="session.end", subject=f"user:{staff_id}"
-    )
+    audit.record(session, now=now, actor=actor, action="session.end", subject=f"user:{staff_id}")
     session.commit()
 
 
@@ -272,7 +270,7 @@ def list_sessions(
     return [
         SessionInfo(
             id=row.id,
-            staff_id=int(row.staff_id),
+            staff_id=int(row.staff_id or 0),
             username=username,
             role=role,
             started_at=row.created_at,

@@ -120,7 +120,7 @@ def test_every_api_route_has_a_scope(app: Flask) -> None:
 
 
 def test_one_404_for_unknown_malformed_and_unseen_cards(app: Flask) -> None:
-    resident_id, number = _card(app)
+    _resident_id, number = _card(app)
     _other_resident, erased_number = _card(app)
     supervisor = _token(app, role="supervisor")
     client = app.test_client()
@@ -212,7 +212,10 @@ def test_a_rate_limit_per_token(app: Flask, limited: Callable[..., Flask]) -> No
 def test_the_token_settings(tmp_path: Path) -> None:
     from cardservice.authconfig import token_settings
 
-    assert token_settings({}) == {"TOKEN_DAYS": 90, "RATELIMIT_TOKEN": "5 per second;120 per minute"}
+    assert token_settings({}) == {
+        "TOKEN_DAYS": 90,
+        "RATELIMIT_TOKEN": "5 per second;120 per minute",
+    }
     with pytest.raises(RuntimeError):
         token_settings({"CARDSERVICE_RATELIMIT_TOKEN": "lots"})
     with pytest.raises(RuntimeError):

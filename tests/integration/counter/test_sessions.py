@@ -107,9 +107,7 @@ def test_logout_ends_the_session_on_the_server(app: Flask, clerk: FlaskClient) -
     assert replay.get("/").status_code == 302  # back to the sign-in page
 
 
-def test_a_password_reset_ends_every_session_of_the_account(
-    app: Flask, admin: FlaskClient
-) -> None:
+def test_a_password_reset_ends_every_session_of_the_account(app: Flask, admin: FlaskClient) -> None:
     first, second = app.test_client(), app.test_client()
     assert login(first, "clerk").status_code == 302
     assert login(second, "clerk").status_code == 302

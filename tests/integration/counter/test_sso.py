@@ -151,7 +151,12 @@ def test_first_sign_in_creates_the_account_with_the_claimed_role_and_mfa(
     again = sso_app.test_client()
     assert sso_sign_in(again, "amira").status_code == 302  # type: ignore[attr-defined]
     with sso_app.app_context():
-        assert db.session.scalar(select(StaffIdentity.staff_id).where(StaffIdentity.subject == "amira")) == user.id
+        assert (
+            db.session.scalar(
+                select(StaffIdentity.staff_id).where(StaffIdentity.subject == "amira")
+            )
+            == user.id
+        )
         assert "user.sso_login" in db.session.scalars(select(AuditEntry.action)).all()
         db.session.remove()
 
@@ -257,7 +262,10 @@ def test_the_provider_being_down_is_a_clear_error(
         ({"CARDSERVICE_OIDC_ISSUER": "http://idp.example.org/realms/city"}, "https://"),
         ({"CARDSERVICE_OIDC_ISSUER": "https://idp.example.org"}, "CLIENT_ID"),
         (
-            {"CARDSERVICE_OIDC_ISSUER": "https://idp.example.org", "CARDSERVICE_OIDC_CLIENT_ID": "c"},
+            {
+                "CARDSERVICE_OIDC_ISSUER": "https://idp.example.org",
+                "CARDSERVICE_OIDC_CLIENT_ID": "c",
+            },
             "CLIENT_SECRET",
         ),
         ({"CARDSERVICE_LOCAL_PASSWORDS": "false"}, "nobody"),
