@@ -145,6 +145,7 @@ def sso_callback() -> Any:
     rotate_session_id()
     login_user(user)
     session.permanent = True
+    session["auth_at"] = int(utcnow().timestamp())
     session["amr"] = list(result.amr)
     if result.mfa_at is not None:
         session["mfa_at"] = result.mfa_at

@@ -483,6 +483,8 @@ def login() -> Any:
             session.clear()  # nothing from before the login survives into the staff session
             login_user(user)
             session.permanent = True
+            # When the member last proved who they are (services/sessions.py: re-authentication).
+            session["auth_at"] = int(utcnow().timestamp())
             return redirect(_safe_next(form.next.data) or url_for("counter.dashboard"))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("counter/login.html", form=form), status

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import has_request_context
 from flask_babel import lazy_gettext as _l
@@ -39,6 +41,18 @@ from .errors import NotFoundError
 
 #: Expired rows removed each time a session is created (amortised clean-up).
 PURGE_BATCH = 50
+#: How recent a sign-in (or second factor) must be to stand for "authenticated again".
+REAUTH_WINDOW = timedelta(minutes=10)
+
+
+def recently_authenticated(data: Mapping[str, Any], *, now: datetime) -> bool:
+    """Whether the session's last sign-in or second factor (``auth_at``, ``mfa_at``: UTC epoch
+    seconds) lies within REAUTH_WINDOW: ASVS 7.5.2 asks for one before ending sessions."""
+    latest = max(
+        (value for value in (data.get("auth_at"), data.get("mfa_at")) if isinstance(value, int)),
+        default=None,
+    )
+    return latest is not None and 0 <= now.timestamp() - latest <= REAUTH_WINDOW.total_seconds()
 
 
 @dataclass(frozen=True)

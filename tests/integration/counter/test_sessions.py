@@ -268,3 +268,29 @@ def test_admin_set_password_service_ends_sessions(app: Flask, clerk: FlaskClient
         )
         db.session.remove()
     assert not _signed_in(clerk)
+
+
+def test_signing_out_everywhere_needs_a_recent_sign_in_or_the_password(
+    app: Flask, clock: Clock
+) -> None:
+    here, elsewhere = app.test_client(), app.test_client()
+    assert login(here, "clerk").status_code == 302
+    assert login(elsewhere, "clerk").status_code == 302
+    clock.now += timedelta(minutes=11)
+    page = here.get("/account/sessions").get_data(as_text=True)
+    assert 'name="password"' in page
+    assert post(here, "/account/sessions/end-all").status_code == 422
+    wrong = post(here, "/account/sessions/end-all", {"password": "not the password!"})
+    assert wrong.status_code == 422
+    assert _signed_in(here) and _signed_in(elsewhere)
+    right = post(here, "/account/sessions/end-all", {"password": PASSWORD})
+    assert right.status_code == 302
+    assert not _signed_in(here) and not _signed_in(elsewhere)
+
+
+def test_every_signed_in_page_offers_the_logout(admin: FlaskClient) -> None:
+    for path in ("/", "/residents/new", "/audit", "/statistics", "/account", "/account/sessions"):
+        page = admin.get(path).get_data(as_text=True)
+        assert 'action="/logout"' in page, path
+    for path in ("/admin/staff", "/admin/keys", "/admin/tokens", "/admin/sessions"):
+        assert 'action="/logout"' in admin.get(path).get_data(as_text=True), path

@@ -298,3 +298,28 @@ def test_production_refuses_a_plain_http_issuer_even_on_loopback(tmp_path: Path)
     with pytest.raises(RuntimeError, match="never in production"):
         oidc_settings(env, production=True, secret="s")
     assert oidc_settings(env, production=False, secret="s")["OIDC_ENABLED"]
+
+
+def test_a_single_sign_on_member_confirms_at_the_provider_before_ending_sessions(
+    sso_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    client = sso_app.test_client()
+    assert sso_sign_in(client, "bruno").status_code == 302  # type: ignore[attr-defined]
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    monkeypatch.setattr("cardservice.counter.session_views.utcnow", lambda: later)
+    monkeypatch.setattr("cardservice.counter.sso_views.utcnow", lambda: later)
+    page = client.get("/account/sessions").get_data(as_text=True)
+    assert "/sso/login?reauth=1" in page and 'name="password"' not in page
+    refused = post(client, "/account/sessions/end-all")
+    assert refused.status_code == 302 and refused.headers["Location"] == "/account/sessions"
+    assert client.get("/").status_code == 200  # nothing ended
+    # The provider is asked for a fresh sign-in (prompt=login, max_age=0).
+    location = _to_provider(client, "/sso/login?reauth=1&next=/account/sessions")
+    query = parse_qs(urlsplit(location).query)
+    assert query["prompt"] == ["login"] and query["max_age"] == ["0"]
+    back = _callback(client, _at_provider(location, "bruno"))
+    assert back.headers["Location"] == "/account/sessions"  # type: ignore[attr-defined]
+    assert post(client, "/account/sessions/end-all").status_code == 302
+    assert client.get("/").status_code == 302
