@@ -30,7 +30,7 @@ from typing import Any
 
 from flask import has_request_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from ..extensions import db
 from ..models import StaffSession, StaffUser
@@ -90,20 +90,23 @@ def digest(sid: str) -> str:
     return hashlib.sha256(sid.encode("utf-8")).hexdigest()
 
 
+# Built once: the hot path (every staff request) then only binds values. Run on the session's
+# connection, Core rather than ORM, which halves its cost (bench/bench_sessions.py).
+_LOAD = select(
+    StaffSession.id,
+    StaffSession.staff_id,
+    StaffSession.data,
+    StaffSession.last_seen_at,
+    StaffSession.created_at,
+    StaffSession.absolute_expires_at,
+).where(StaffSession.sid_hash == bindparam("sid_hash"), StaffSession.expires_at > bindparam("now"))
+
+
 def load(conn: DbSession, sid: str, *, now: datetime) -> StoredSession | None:
     """The live session for a cookie's id, or None (unknown, ended or expired)."""
     if not sid or len(sid) > 100:
         return None
-    row = conn.execute(
-        select(
-            StaffSession.id,
-            StaffSession.staff_id,
-            StaffSession.data,
-            StaffSession.last_seen_at,
-            StaffSession.created_at,
-            StaffSession.absolute_expires_at,
-        ).where(StaffSession.sid_hash == digest(sid), StaffSession.expires_at > now)
-    ).first()
+    row = conn.connection().execute(_LOAD, {"sid_hash": digest(sid), "now": now}).first()
     if row is None:
         return None
     return StoredSession(
