@@ -85,12 +85,11 @@ def run(rounds: int, postgres: str | None) -> None:
     best = {name: max(values) for name, values in rates.items()}
     median = {name: statistics.median(values) for name, values in rates.items()}
     print(f"{backend}, {rounds} rounds of {ROUND} signed-in GET /account per side")
-    print(
-        f"  cookie sessions (baseline): best {best['cookie']:.0f}/s, median {median['cookie']:.0f}/s"
-    )
-    print(
-        f"  server-side sessions:       best {best['server']:.0f}/s, median {median['server']:.0f}/s"
-    )
+    for name, label in (
+        ("cookie", "cookie sessions (baseline)"),
+        ("server", "server-side sessions"),
+    ):
+        print(f"  {label:27} best {best[name]:.0f}/s, median {median[name]:.0f}/s")
     print(
         f"  ratio server/cookie: best rounds {best['server'] / best['cookie']:.3f}, "
         f"median rounds {median['server'] / median['cookie']:.3f}"
