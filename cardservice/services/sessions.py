@@ -245,6 +245,58 @@ def end_session(session: DbSession, *, row_id: int, now: datetime, actor: Actor)
     session.commit()
 
 
+def end_user_sessions(session: DbSession, *, staff_id: int, now: datetime, actor: Actor) -> int:
+    """An administrator ends every session of one staff member."""
+    if session.get(StaffUser, staff_id) is None:
+        raise NotFoundError(_l("No such user."))
+    ended = end_sessions(staff_id, db_session=session, commit=False)
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="session.end_user",
+        subject=f"user:{staff_id}",
+        detail=str(ended),
+    )
+    session.commit()
+    return ended
+
+
+def end_everyones_sessions(
+    session: DbSession, *, now: datetime, actor: Actor, keep_row_id: int | None
+) -> int:
+    """An administrator ends every signed-in session but their own (``keep_row_id``), e.g.
+    after a suspected compromise. Sign-in pages' anonymous sessions are left alone."""
+    query = delete(StaffSession).where(StaffSession.staff_id.is_not(None))
+    if keep_row_id is not None:
+        query = query.where(StaffSession.id != keep_row_id)
+    result = session.execute(query.execution_options(synchronize_session=False))
+    ended = int(getattr(result, "rowcount", 0) or 0)
+    audit.record(session, now=now, actor=actor, action="session.end_everyone", detail=str(ended))
+    session.commit()
+    return ended
+
+
+def end_own_session(session: DbSession, *, staff_id: int, row_id: int, now: datetime) -> None:
+    """A staff member ends one of their own sessions (another browser, a lost laptop)."""
+    result = session.execute(
+        delete(StaffSession)
+        .where(StaffSession.id == row_id, StaffSession.staff_id == staff_id)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        session.rollback()
+        raise NotFoundError(_l("No active session has this id."))
+    audit.record(
+        session,
+        now=now,
+        actor=Actor.staff(staff_id),
+        action="session.end_own",
+        subject=f"user:{staff_id}",
+    )
+    session.commit()
+
+
 def sign_out_everywhere(session: DbSession, *, staff_id: int, now: datetime) -> int:
     """A staff member ends all their own sessions (the request's too)."""
     ended = end_sessions(staff_id, db_session=session, commit=False)

@@ -56,6 +56,10 @@ EXPECTED = {
     "counter.end_my_sessions": "clerk",
     "counter.admin_sessions": "admin",
     "counter.admin_sessions_end": "admin",
+    "counter.admin_sessions_end_user": "admin",
+    "counter.admin_sessions_end_everyone": "admin",
+    "counter.end_my_session": "clerk",
+    "counter.confirm_password": "clerk",
     # Single sign-on starts signed out (404 while no provider is configured).
     "counter.sso_login": "anonymous",
     "counter.sso_callback": "anonymous",

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import inspect, select
 
 from cardservice.extensions import db
-from cardservice.models import StaffSession, StaffUser
+from cardservice.models import AuditEntry, StaffSession, StaffUser
 from cardservice.services import Actor
 from cardservice.services import sessions as session_service
 from cardservice.services import staff as staff_service
@@ -26,6 +26,12 @@ COOKIE = "cardservice_session"
 def _sid(client: FlaskClient) -> str | None:
     cookie = client.get_cookie(COOKIE)
     return cookie.value if cookie else None
+
+
+def _hash(client: FlaskClient) -> str:
+    sid = _sid(client)
+    assert sid
+    return session_service.digest(sid)
 
 
 def _signed_in(client: FlaskClient) -> bool:
@@ -215,8 +221,6 @@ def test_admins_see_and_end_sessions(app: Flask, admin: FlaskClient, clerk: Flas
     assert not _signed_in(clerk)
     assert post(admin, f"/admin/sessions/{row_id}/end").status_code == 404
     with app.app_context():
-        from cardservice.models import AuditEntry
-
         actions = db.session.scalars(select(AuditEntry.action)).all()
         db.session.remove()
     assert "session.end" in actions
@@ -270,7 +274,7 @@ def test_admin_set_password_service_ends_sessions(app: Flask, clerk: FlaskClient
     assert not _signed_in(clerk)
 
 
-def test_signing_out_everywhere_needs_a_recent_sign_in_or_the_password(
+def test_ending_sessions_needs_a_recent_sign_in_or_the_password_again(
     app: Flask, clock: Clock
 ) -> None:
     here, elsewhere = app.test_client(), app.test_client()
@@ -278,14 +282,51 @@ def test_signing_out_everywhere_needs_a_recent_sign_in_or_the_password(
     assert login(elsewhere, "clerk").status_code == 302
     clock.now += timedelta(minutes=11)
     page = here.get("/account/sessions").get_data(as_text=True)
-    assert 'name="password"' in page
-    assert post(here, "/account/sessions/end-all").status_code == 422
-    wrong = post(here, "/account/sessions/end-all", {"password": "not the password!"})
+    assert 'name="password"' in page and "/account/sessions/end-all" not in page
+    refused = post(here, "/account/sessions/end-all")
+    assert refused.status_code == 302 and refused.headers["Location"] == "/account/sessions"
+    other_row = next(
+        row.id for row in _rows(app) if row.staff_id is not None and row.sid_hash != _hash(here)
+    )
+    assert post(here, f"/account/sessions/{other_row}/end").status_code == 302
+    assert _signed_in(elsewhere)  # nothing ended without the confirmation
+    wrong = post(here, "/account/sessions/confirm", {"password": "not the password!"})
     assert wrong.status_code == 422
-    assert _signed_in(here) and _signed_in(elsewhere)
-    right = post(here, "/account/sessions/end-all", {"password": PASSWORD})
-    assert right.status_code == 302
-    assert not _signed_in(here) and not _signed_in(elsewhere)
+    before = _sid(here)
+    assert post(here, "/account/sessions/confirm", {"password": PASSWORD}).status_code == 302
+    assert _sid(here) != before  # re-authentication rotates the id too
+    assert post(here, f"/account/sessions/{other_row}/end").status_code == 302
+    assert not _signed_in(elsewhere) and _signed_in(here)
+    assert post(here, "/account/sessions/end-all").status_code == 302
+    assert not _signed_in(here)
+
+
+def test_members_end_only_their_own_sessions(app: Flask, clerk: FlaskClient) -> None:
+    other = app.test_client()
+    assert login(other, "supervisor").status_code == 302
+    supervisor_id = _user_id(app, "supervisor")
+    row_id = next(row.id for row in _rows(app) if row.staff_id == supervisor_id)
+    assert post(clerk, f"/account/sessions/{row_id}/end").status_code == 404
+    assert _signed_in(other)
+
+
+def test_admins_end_one_members_sessions_or_everyones(app: Flask, admin: FlaskClient) -> None:
+    clerks = [app.test_client(), app.test_client()]
+    for client in clerks:
+        assert login(client, "clerk").status_code == 302
+    supervisor = app.test_client()
+    assert login(supervisor, "supervisor").status_code == 302
+    clerk_id = _user_id(app, "clerk")
+    assert post(admin, f"/admin/sessions/user/{clerk_id}/end").status_code == 302
+    assert not any(_signed_in(client) for client in clerks)
+    assert _signed_in(supervisor)
+    assert post(admin, "/admin/sessions/end-everyone").status_code == 302
+    assert not _signed_in(supervisor)
+    assert _signed_in(admin)  # the administrator's own session stays
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEntry.action)).all()
+        db.session.remove()
+    assert "session.end_user" in actions and "session.end_everyone" in actions
 
 
 def test_every_signed_in_page_offers_the_logout(admin: FlaskClient) -> None:

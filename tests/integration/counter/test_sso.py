@@ -319,7 +319,21 @@ def test_a_single_sign_on_member_confirms_at_the_provider_before_ending_sessions
     location = _to_provider(client, "/sso/login?reauth=1&next=/account/sessions")
     query = parse_qs(urlsplit(location).query)
     assert query["prompt"] == ["login"] and query["max_age"] == ["0"]
+    before = client.get_cookie(COOKIE)
     back = _callback(client, _at_provider(location, "bruno"))
     assert back.headers["Location"] == "/account/sessions"  # type: ignore[attr-defined]
+    after = client.get_cookie(COOKIE)
+    assert before and after and after.value != before.value  # a re-authentication rotates too
     assert post(client, "/account/sessions/end-all").status_code == 302
     assert client.get("/").status_code == 302
+
+
+def test_metadata_naming_another_issuer_is_refused(
+    app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same provider under another spelling of its address: its discovery document names
+    # http://127.0.0.1:PORT, not the configured issuer, and nothing is trusted from it.
+    other = provider.issuer.replace("127.0.0.1", "localhost")
+    impostor = _app_with(app, provider, monkeypatch, CARDSERVICE_OIDC_ISSUER=other)
+    response = impostor.test_client().get("/sso/login")
+    assert response.status_code == 502
