@@ -94,7 +94,9 @@ def oidc_settings(
     env: Mapping[str, str], *, production: bool, secret: str | None
 ) -> dict[str, Any]:
     """OpenID Connect sign-in (services/oidc.py); off while CARDSERVICE_OIDC_ISSUER is empty."""
-    issuer = (env.get(PREFIX + "OIDC_ISSUER") or "").strip().rstrip("/")
+    # Kept exactly as given: the provider's metadata and tokens must name this very string
+    # (LemonLDAP::NG's issuer ends with a slash, Keycloak's does not).
+    issuer = (env.get(PREFIX + "OIDC_ISSUER") or "").strip()
     local_passwords = _bool(env, "LOCAL_PASSWORDS", True)
     settings: dict[str, Any] = {"OIDC_ENABLED": bool(issuer), "LOCAL_PASSWORDS": local_passwords}
     if not issuer:

@@ -52,7 +52,8 @@ def init_app(app: Flask) -> None:
         CLIENT,
         client_id=app.config["OIDC_CLIENT_ID"],
         client_secret=app.config["OIDC_CLIENT_SECRET"],
-        server_metadata_url=app.config["OIDC_ISSUER"] + "/.well-known/openid-configuration",
+        server_metadata_url=app.config["OIDC_ISSUER"].rstrip("/")
+        + "/.well-known/openid-configuration",
         client_kwargs={
             "scope": app.config["OIDC_SCOPES"],
             "code_challenge_method": "S256",

@@ -45,7 +45,9 @@ from .errors import AuthenticationError
 from .locking import locked
 
 ROLE_RANK = {"clerk": 1, "supervisor": 2, "admin": 3}
-_USERNAME = re.compile(r"[A-Za-z0-9._-]{2,64}")
+# Local accounts' user names plus "@": Entra ID's and many directories' user names are
+# addresses (user@city.example), unique in the directory.
+_USERNAME = re.compile(r"[A-Za-z0-9._@+-]{2,64}")
 #: Not an argon2 hash: no password ever verifies against it (services/staff.authenticate).
 NO_PASSWORD = "!sso"
 
