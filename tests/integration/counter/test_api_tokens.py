@@ -117,6 +117,14 @@ def test_every_api_route_has_a_scope(app: Flask) -> None:
                 assert required_scope(method, rule.rule), (method, rule.rule)
                 routes.add((method, rule.rule))
     assert routes == set(SCOPES)  # and no scope names a route that is gone
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    published = {
+        (method.upper(), "/api/v1" + path.replace("{", "<").replace("}", ">")): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "x-required-role" in operation
+    }
+    assert {key: op["x-required-scope"] for key, op in published.items()} == SCOPES
 
 
 def test_one_404_for_unknown_malformed_and_unseen_cards(app: Flask) -> None:
