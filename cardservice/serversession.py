@@ -33,6 +33,9 @@ from .services import sessions as store
 from .services import utcnow
 
 log = logging.getLogger("cardservice.sessions")
+#: Paths whose requests never use the session (the counter's static files, the JSON API, the
+#: public documents, the health check).
+SESSIONLESS_PATHS = ("/counter-static/", "/api/", "/.well-known/", "/healthz")
 _serializer = TaggedJSONSerializer()
 
 
@@ -52,6 +55,8 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.rotate = False
         # The storage failed while the session was opened: nothing is written back.
         self.failed: SQLAlchemyError | None = None
+        # A request that has no use for the session (SESSIONLESS_PATHS): never stored.
+        self.detached = False
 
     @property
     def row_id(self) -> int | None:
@@ -85,6 +90,12 @@ class DatabaseSessionInterface(SessionInterface):
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid:
             return ServerSession()
+        if request.path.startswith(SESSIONLESS_PATHS):
+            # Stylesheets, scripts and the bearer-token API need no session: no database read
+            # for them, and nothing written back.
+            detached = ServerSession()
+            detached.detached = True
+            return detached
         try:
             stored = store.load(db.session, sid, now=utcnow())
             db.session.commit()
@@ -105,7 +116,7 @@ class DatabaseSessionInterface(SessionInterface):
         return opened
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if not isinstance(session, ServerSession) or session.failed is not None:
+        if not isinstance(session, ServerSession) or session.failed or session.detached:
             return
         if session.accessed:
             response.vary.add("Cookie")

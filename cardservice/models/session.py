@@ -48,7 +48,9 @@ class StaffIdentity(db.Model):  # type: ignore[name-defined,misc]
     """
 
     __tablename__ = "staff_identity"
-    __table_args__ = (UniqueConstraint("issuer", "subject", name="issuer_subject"),)
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject", name="uq_staff_identity_issuer_subject"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(

@@ -335,3 +335,18 @@ def test_every_signed_in_page_offers_the_logout(admin: FlaskClient) -> None:
         assert 'action="/logout"' in page, path
     for path in ("/admin/staff", "/admin/keys", "/admin/tokens", "/admin/sessions"):
         assert 'action="/logout"' in admin.get(path).get_data(as_text=True), path
+
+
+def test_static_files_and_the_api_do_not_touch_the_session_store(
+    app: Flask, clerk: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cardservice.services import sessions as store
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the session store was read")
+
+    monkeypatch.setattr(store, "load", refuse)
+    with clerk.get("/counter-static/counter.css") as response:  # a file: close it
+        assert response.status_code == 200
+    assert clerk.get("/api/v1/openapi.json").status_code == 200
+    assert clerk.get("/healthz").status_code == 200
