@@ -350,3 +350,17 @@ def test_static_files_and_the_api_do_not_touch_the_session_store(
         assert response.status_code == 200
     assert clerk.get("/api/v1/openapi.json").status_code == 200
     assert clerk.get("/healthz").status_code == 200
+
+
+def test_the_test_clients_session_transaction_works_on_the_server_side_store(
+    app: Flask, clerk: FlaskClient
+) -> None:
+    # Other suites set session values this way (e.g. an old second factor's time).
+    with clerk.session_transaction() as session:
+        assert session["_user_id"]
+        session["mfa_at"] = 1234
+    stored = next(row for row in _rows(app) if row.staff_id is not None)
+    assert '"mfa_at":1234' in stored.data
+    with clerk.session_transaction() as session:
+        assert session["mfa_at"] == 1234
+    assert _signed_in(clerk)
