@@ -13,6 +13,7 @@ the number was ever issued.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -27,12 +28,17 @@ from .errors import NotFoundError
 from .residents import ResidentView, view_resident
 
 _NO_CARD = _l("No card has this number.")
+log = logging.getLogger("cardservice.audit")
 
 
 def _miss(session: DbSession, *, now: datetime, actor: Actor, action: str) -> None:
     session.rollback()
-    audit.record(session, now=now, actor=actor, action=action, detail="not_found")
-    session.commit()
+    try:
+        audit.record(session, now=now, actor=actor, action=action, detail="not_found")
+        session.commit()
+    except Exception as exc:  # the answer shows nothing either way: still the same 404
+        session.rollback()
+        log.warning("a look-up miss could not be audited: %s", type(exc).__name__)
 
 
 def look_up_card(session: DbSession, number: object, *, now: datetime, actor: Actor) -> Card:

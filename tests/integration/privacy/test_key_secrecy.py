@@ -236,7 +236,12 @@ def test_no_key_in_any_response_or_page(
         ("/admin/staff", "/admin/staff"),
         ("/admin/keys", "/admin/keys"),
         ("/admin/tokens", "/admin/tokens"),
+        ("/admin/sessions", "/admin/sessions"),
         ("/account", "/account"),
+        ("/account/sessions", "/account/sessions"),
+        # Single sign-on is not configured here: both answer 404.
+        ("/sso/login", "/sso/login"),
+        ("/sso/callback", "/sso/callback?code=x&state=y"),
     ):
         call("GET", rule, url, counter=True)
     call("GET", "/", f"/?name=Zofia&birth_date=1983-11-29&number={number}", counter=True)
@@ -270,6 +275,25 @@ def test_no_key_in_any_response_or_page(
             "/admin/tokens/2147483647/revoke",
             {},
         ),
+        ("/account/sessions/confirm", "/account/sessions/confirm", {"password": "wrong"}),
+        (
+            "/account/sessions/<int(max=2147483647):session_id>/end",
+            "/account/sessions/2147483647/end",
+            {},
+        ),
+        (
+            "/admin/sessions/<int(max=2147483647):session_id>/end",
+            "/admin/sessions/2147483647/end",
+            {},
+        ),
+        (
+            "/admin/sessions/user/<int(max=2147483647):user_id>/end",
+            f"/admin/sessions/user/{user_id}/end",
+            {},
+        ),
+        ("/admin/sessions/end-everyone", "/admin/sessions/end-everyone", {}),
+        # Last: these two end the walker's session.
+        ("/account/sessions/end-all", "/account/sessions/end-all", {}),
         ("/logout", "/logout", {}),
     ):
         call("POST", rule, url, counter=True, data=data, follow_redirects=True)
