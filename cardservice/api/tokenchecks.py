@@ -15,7 +15,7 @@ from ..tokenlimit import retry_after
 
 
 def check_scope_and_rate(record: ApiToken) -> None:
-    from . import ApiProblem
+    from .base import ApiProblem
 
     rule = request.url_rule.rule if request.url_rule is not None else None
     scope = required_scope(request.method, rule)

@@ -16,7 +16,7 @@ from ..services import Actor, ServiceError, utcnow
 from ..services import sessions as session_service
 from ..services import staff as staff_service
 from ..services.oidc import NO_PASSWORD
-from . import bp
+from .blueprint import bp
 from .forms import ActionForm
 from .reauth_forms import ConfirmPasswordForm
 from .roles import requires

@@ -35,7 +35,7 @@ from ..serversession import rotate_session_id
 from ..services import oidc as oidc_service
 from ..services import utcnow
 from ..services.errors import ServiceError
-from . import bp
+from .blueprint import bp
 from .roles import ANONYMOUS, requires
 
 log = logging.getLogger("cardservice.sso")
@@ -88,7 +88,7 @@ def _failed(message: str, status: int) -> tuple[str, int]:
 def sso_login() -> Any:
     """Send the browser to the provider. ``reauth=1`` asks it to sign the member in afresh
     (a step-up before a sensitive action)."""
-    from .views import _safe_next
+    from .views.signin import _safe_next
 
     if not current_app.config.get("OIDC_ENABLED"):
         abort(404)

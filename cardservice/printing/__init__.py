@@ -38,7 +38,8 @@ it never overflows its box.
 
 Names print in any script the shipped fonts cover (``fonts/``: Noto Sans for Latin, Greek and
 Cyrillic, Noto Sans Arabic, Hebrew, Armenian, Georgian, Ethiopic, Devanagari, Bengali, Tamil,
-Thai, Droid Sans Fallback for Han and kana, Nanum Gothic for Hangul): per-script font fallback,
+Malayalam, Gujarati, Gurmukhi, Telugu, Kannada, Oriya, Sinhala, Thai, Lao, Khmer, Myanmar,
+Droid Sans Fallback for Han and kana, Nanum Gothic for Hangul): per-script font fallback,
 bidi reordering and HarfBuzz shaping (see ``_text``). The fonts are embedded, subset, once per
 PDF; the app never depends on system fonts.
 

@@ -339,11 +339,14 @@ def sheet_caption(canvas: Canvas) -> None:
 def fit_holder_name(name: str) -> _text.Block:
     """The holder's name in its box on the front: one line, shrinking from 12 pt; then two,
     three or four lines, shrinking down to 5 pt (a little above the labels' 4.6 pt). At 5 pt
-    four lines hold about 116 em, more than 100 bytes of the widest letter the fonts draw
-    ("m", 0.98 em in the bold cut), so every name the card format accepts prints whole, with
-    the one exception of presentation-form ligatures several em wide (U+FDFD is 7.9 em): the
-    counter refuses a name that is still ``cut``, so a card never prints less than the name
-    signed. The box's height does not change: more lines come only at sizes where they fit."""
+    four lines hold about 116 em, more than 100 bytes of the widest character per byte that
+    the fonts draw and the card format allows ("m", 0.98 em in the bold cut; the format refuses
+    the Arabic word ligatures, U+FDFD being 7.9 em), so every name the format accepts prints
+    whole (tests/integration/printing/test_names.py checks the widest of every font). Lines
+    are placed by their glyphs' real ink (``ink=True``): the four combining marks in a row
+    that the format allows, stacked on a letter, push the line down or the size down rather
+    than climbing into the label. The counter still refuses a name that comes out ``cut``, so
+    a card never prints less than the name signed. The box's height does not change."""
     return _text.fit(
         name,
         "bold",
@@ -354,4 +357,6 @@ def fit_holder_name(name: str) -> _text.Block:
         max_lines=4,
         # Two lines at 8 pt read better at a glance than one line at 6.5 pt.
         min_single_line=8.0,
+        # Marks stacked on a letter (up to four, section 3.2) must not climb into the label.
+        ink=True,
     )
