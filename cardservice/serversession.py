@@ -58,6 +58,20 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         # A request that has no use for the session (SESSIONLESS_PATHS): never stored.
         self.detached = False
 
+    # Reading marks the session accessed too (as Flask's own session does): the answer then
+    # carries "Vary: Cookie".
+    def __getitem__(self, key: str) -> Any:
+        self.accessed = True
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.accessed = True
+        return super().get(key, default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self.accessed = True
+        return super().setdefault(key, default)
+
     @property
     def row_id(self) -> int | None:
         return self.stored.row_id if self.stored else None
