@@ -170,8 +170,12 @@ def test_absolute_timeout_even_when_used_all_the_time(
     assert not _signed_in(client)
 
 
-def test_timeouts_follow_the_configuration(app: Flask, clock: Clock) -> None:
-    app.config.update(SESSION_IDLE_MINUTES=5, SESSION_ABSOLUTE_MINUTES=60)
+def test_timeouts_follow_the_configuration(
+    app: Flask, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Through monkeypatch: on PostgreSQL the app outlives the test.
+    monkeypatch.setitem(app.config, "SESSION_IDLE_MINUTES", 5)
+    monkeypatch.setitem(app.config, "SESSION_ABSOLUTE_MINUTES", 60)
     client = app.test_client()
     assert login(client, "clerk").status_code == 302
     row = next(row for row in _rows(app) if row.staff_id is not None)

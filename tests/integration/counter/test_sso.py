@@ -31,25 +31,41 @@ def provider() -> Iterator[Provider]:
         yield running
 
 
-def _app_with(app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch, **env: str) -> Flask:
-    for key, value in provider.env(**env).items():
-        monkeypatch.setenv(key, value)
-    return open_app(
+_OPENED: list[Flask] = []
+
+
+def _second_app(app: Flask) -> Flask:
+    """Another app on the test's database, built from the environment as it is now; its
+    connections are closed after the test (`_close_second_apps`)."""
+    second = open_app(
         Path(app.instance_path),
         app.config["SQLALCHEMY_DATABASE_URI"],
         SQLALCHEMY_BINDS=app.config["SQLALCHEMY_BINDS"],
         SQLALCHEMY_ENGINE_OPTIONS=app.config["SQLALCHEMY_ENGINE_OPTIONS"],
     )
+    _OPENED.append(second)
+    return second
+
+
+@pytest.fixture(autouse=True)
+def _close_second_apps() -> Iterator[None]:
+    yield
+    while _OPENED:
+        with _OPENED.pop().app_context():
+            db.session.remove()
+            for bound in db.engines.values():
+                bound.dispose()
+
+
+def _app_with(app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch, **env: str) -> Flask:
+    for key, value in provider.env(**env).items():
+        monkeypatch.setenv(key, value)
+    return _second_app(app)
 
 
 @pytest.fixture
-def sso_app(app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    application = _app_with(app, provider, monkeypatch)
-    yield application
-    with application.app_context():
-        db.session.remove()
-        for bound in db.engines.values():
-            bound.dispose()
+def sso_app(app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch) -> Flask:
+    return _app_with(app, provider, monkeypatch)
 
 
 def _to_provider(client: FlaskClient, path: str = "/sso/login") -> str:
@@ -245,12 +261,7 @@ def test_the_provider_being_down_is_a_clear_error(
     monkeypatch.setenv("CARDSERVICE_OIDC_ISSUER", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("CARDSERVICE_OIDC_CLIENT_ID", "x")
     monkeypatch.setenv("CARDSERVICE_OIDC_CLIENT_SECRET", "y")
-    down = open_app(
-        Path(app.instance_path),
-        app.config["SQLALCHEMY_DATABASE_URI"],
-        SQLALCHEMY_BINDS=app.config["SQLALCHEMY_BINDS"],
-        SQLALCHEMY_ENGINE_OPTIONS=app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-    )
+    down = _second_app(app)
     response = down.test_client().get("/sso/login")
     assert response.status_code == 502
     assert "cannot be reached" in response.get_data(as_text=True)
