@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -q
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages lint test test-unit test-rest test-postgres test-concurrency test-stack image-test stack run bench vectors clean
+.PHONY: install oidc-provider system-packages lint test test-unit test-rest test-postgres test-concurrency test-stack image-test stack run bench vectors clean
 
 $(STAMP): pyproject.toml setup.py cardformat/_base45.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,14 @@ $(STAMP): pyproject.toml setup.py cardformat/_base45.c
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The real OpenID provider the single sign-on tests start (tests/oidc: node, from its lock file).
+OIDC_STAMP := tests/oidc/node_modules/.installed
+$(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund
+	touch $(OIDC_STAMP)
+
+oidc-provider: $(OIDC_STAMP)
 
 # Debian packages the suite needs (Chromium, nginx, podman, softhsm2, node, ...): installed when
 # missing and run as root on Debian, otherwise the script names the one command to run.
@@ -33,10 +41,10 @@ test: system-packages lint test-unit test-rest test-postgres test-concurrency te
 test-unit: install
 	$(PYTEST) tests/unit --cov=cardformat --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=95
 
-test-rest: install
+test-rest: install oidc-provider
 	env -u TEST_POSTGRES_URL $(PYTEST) --ignore=tests/unit --ignore=tests/concurrency --ignore=tests/stack
 
-test-postgres: install
+test-postgres: install oidc-provider
 ifdef TEST_POSTGRES_URL
 	$(PYTEST) -m postgres
 else

@@ -40,7 +40,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         networks = parse_networks(app.config["TRUSTED_PROXY_ADDRESSES"])
         hops = int(app.config["PROXY_HOPS"])
         app.wsgi_app = TrustedProxyFix(app.wsgi_app, hops, networks)  # type: ignore[method-assign]
-    app.permanent_session_lifetime = timedelta(minutes=int(app.config["SESSION_MINUTES"]))
+    # Sessions are server side (serversession.py); this bounds their cookie only.
+    app.permanent_session_lifetime = timedelta(minutes=int(app.config["SESSION_ABSOLUTE_MINUTES"]))
 
     logging.getLogger("cardservice").setLevel(app.config["LOG_LEVEL"])
     if app.config["CARDSERVICE_ENV"] == "testing":
@@ -48,7 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         use_fast_password_hashing()
 
-    from . import accesslog, ratelimit, security
+    from . import accesslog, ratelimit, security, serversession
     from .extensions import csrf, db, login_manager, migrate
     from .services.context import EXTENSION_KEY, build_deps
 
@@ -63,6 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
+    serversession.init_app(app)
     security.init_app(app)
     ratelimit.init_app(app)
     accesslog.init_app(app)
@@ -97,6 +99,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         app.register_blueprint(counter_bp)
         login_manager.login_view = "counter.login"
+        from .counter.sso_views import init_app as init_sso
+
+        init_sso(app)
 
     @app.before_request
     def _fresh_locale() -> None:

@@ -306,6 +306,20 @@ def _keystore_url(
     return url
 
 
+def _auth_settings(env: Mapping[str, str], production: bool) -> dict[str, Any]:
+    """Session timeouts, single sign-on and API tokens (authconfig.py)."""
+    from .authconfig import auth_settings
+
+    secret = env.get(ENV_PREFIX + "OIDC_CLIENT_SECRET") or None
+    secret_file = env.get(ENV_PREFIX + "OIDC_CLIENT_SECRET_FILE")
+    if not secret and secret_file:
+        secret = _secret_file_value(secret_file, f"{ENV_PREFIX}OIDC_CLIENT_SECRET_FILE")
+    try:
+        return auth_settings(env, production=production, oidc_secret=secret)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Flask configuration from the defaults file and the environment.
 
@@ -345,7 +359,6 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "POLICY": settings["policy"],
         "MAX_CONTENT_LENGTH": settings["max_content_length"],
         "LOG_LEVEL": str(settings["log_level"]).upper(),
-        "SESSION_MINUTES": settings["session_minutes"],
         "MAX_FAILED_LOGINS": settings["max_failed_logins"],
         "LOCKOUT_MINUTES": settings["lockout_minutes"],
         "TESTING": environment == "testing",
@@ -384,6 +397,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     ]
     config.update(_pkcs11_settings(env))
     config.update(_ratelimit_settings(env, environment))
+    config.update(_auth_settings(env, production))
     if production:
         from .services.keyseal import passphrase_weakness
 

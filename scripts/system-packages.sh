@@ -24,6 +24,7 @@ REQUIREMENTS=(
     "node nodejs"                      # the agent page's JavaScript tests (node 20 or later)
     "ippeveprinter cups-ipp-utils"     # a real IPP Everywhere printer for the card-printer tests
     "dbus-daemon dbus-daemon"          # a private bus for ippeveprinter (it stops without one)
+    "npm npm"                          # installs the test OpenID provider (tests/oidc, npm ci)
 )
 NODE_MAJOR_MIN=20
 

@@ -19,6 +19,7 @@ from ..services import cards as card_service
 from ..services.errors import AuthenticationError
 from ..services.staff import role_allows
 from ..services.tokens import authenticate_token
+from .tokenchecks import check_scope_and_rate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +48,7 @@ def requires(role: str) -> Callable[[F], F]:
                 raise ApiProblem(401, exc.code, str(exc.message)) from None
             if not role_allows(record.role, role):
                 raise ApiProblem(403, "forbidden", _("Your role does not allow this action."))
+            check_scope_and_rate(record)
             g.api_actor = Actor.token(record.id)
             return view(*args, **kwargs)
 

@@ -11,6 +11,7 @@ from ..extensions import db
 from ..services import cards as card_service
 from ..services import deps, utcnow
 from ..services.errors import ValidationError
+from ..services.lookups import look_up_card
 from .base import ApiProblem, card_json, iso, json_body, requires, token_actor
 from .blueprint import bp
 
@@ -61,7 +62,7 @@ def card_pdf(number: str) -> Response:
 @bp.get("/cards/<number>")
 @requires("clerk")
 def get_card(number: str) -> Response:
-    return jsonify(card_json(card_service.get_card(db.session, number)))
+    return jsonify(card_json(look_up_card(db.session, number, now=utcnow(), actor=token_actor())))
 
 
 @bp.post("/cards/<number>/revoke")

@@ -24,8 +24,12 @@ def _json(description: str, schema_ref: str) -> dict[str, Any]:
 
 
 _AUTH_ERRORS = {
-    "401": _problem("Missing, invalid or revoked API token."),
-    "403": _problem("The token's role does not allow this endpoint."),
+    "401": _problem("Missing, invalid, expired or revoked API token."),
+    "403": _problem(
+        "The token's role or scopes do not allow this endpoint (code forbidden or "
+        "insufficient_scope)."
+    ),
+    "429": _problem("Too many requests with this token (Retry-After says when to retry)."),
 }
 _RESIDENT_ID = {
     "name": "resident_id",
@@ -59,7 +63,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
             "kid": {"type": "string", "description": "signing key of the latest printed token"},
         },
     }
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Citizenship card issuance API",
@@ -207,7 +211,10 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "x-required-role": "clerk",
                     "responses": {
                         "200": _json("The card", "Card"),
-                        "404": _problem("No such card."),
+                        "404": _problem(
+                            "No such card, or one this token may not see (an erased "
+                            "resident's): the same answer. Every look-up is audited."
+                        ),
                         **_AUTH_ERRORS,
                     },
                 },
@@ -269,7 +276,12 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "A token from `cardservice tokens create NAME --role ROLE`.",
+                    "description": (
+                        "A token from `cardservice tokens create NAME --role ROLE "
+                        "[--scopes ...] [--days N]`. Tokens expire (90 days by default), "
+                        "carry scopes (each endpoint's is in x-required-scope) and are "
+                        "rate-limited one by one."
+                    ),
                 }
             },
             "schemas": {
@@ -428,3 +440,16 @@ def openapi_document(public_url: str) -> dict[str, Any]:
             },
         },
     }
+    _add_scopes(document["paths"])
+    return document
+
+
+def _add_scopes(paths: dict[str, Any]) -> None:
+    """Each operation's token scope (services/tokenscopes.SCOPES, keyed by Flask's URL rules)."""
+    from ..services.tokenscopes import required_scope
+
+    for path, item in paths.items():
+        rule = "/api/v1" + path.replace("{", "<").replace("}", ">")
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "x-required-role" in operation:
+                operation["x-required-scope"] = required_scope(method.upper(), rule)

@@ -33,4 +33,6 @@ def problem_response(
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="cardservice"'
+    if isinstance(extra.get("retry_after"), int):
+        response.headers["Retry-After"] = str(extra["retry_after"])
     return response

@@ -17,6 +17,7 @@ from ..services import deps, utcnow
 from ..services import erasure as erasure_service
 from ..services import residents as resident_service
 from ..services.errors import ValidationError
+from ..services.lookups import look_up_resident
 from ..services.namefold import same_name
 from .base import ApiProblem, card_json, iso, json_body, requires, token_actor
 from .blueprint import bp
@@ -136,9 +137,7 @@ def search_residents() -> Response:
 @bp.get("/residents/<resident_id>")
 @requires("clerk")
 def get_resident(resident_id: str) -> Response:
-    view = resident_service.view_resident(
-        db.session, deps(), resident_id, now=utcnow(), actor=token_actor()
-    )
+    view = look_up_resident(db.session, deps(), resident_id, now=utcnow(), actor=token_actor())
     return jsonify(
         id=view.id,
         display_name=view.display_name,

@@ -20,14 +20,31 @@ def tokens_group() -> None:
     default="clerk",
     show_default=True,
 )
+@click.option(
+    "--scopes",
+    default=None,
+    help="Space- or comma-separated scopes (default: all the role allows), e.g. 'cards:read'.",
+)
+@click.option(
+    "--days", type=int, default=None, help="Days until it expires (default CARDSERVICE_TOKEN_DAYS)."
+)
 @service_command
-def tokens_create(name: str, role: str) -> None:
+def tokens_create(name: str, role: str, scopes: str | None, days: int | None) -> None:
     """Create an API token; it is printed once and only its hash is kept."""
+    from flask import current_app
+
     from ..services.tokens import create_token
 
     session, _ = session_and_deps()
     created = create_token(
-        session, name=name, role=role, now=now_utc(), actor=system_actor("tokens")
+        session,
+        name=name,
+        role=role,
+        now=now_utc(),
+        actor=system_actor("tokens"),
+        scopes=scopes,
+        days=days,
+        default_days=int(current_app.config["TOKEN_DAYS"]),
     )
     click.echo(created.token)
 

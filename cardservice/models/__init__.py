@@ -13,6 +13,7 @@ from .keystore import (
     use_write_ahead_log,
 )
 from .resident import Resident
+from .session import StaffIdentity, StaffSession
 from .staff import ROLES, ApiToken, StaffUser
 from .types import UTCDateTime
 
@@ -30,6 +31,8 @@ __all__ = [
     "Resident",
     "ResidentKey",
     "SigningKey",
+    "StaffIdentity",
+    "StaffSession",
     "StaffUser",
     "StatusListRecord",
     "UTCDateTime",

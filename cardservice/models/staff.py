@@ -47,4 +47,8 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     role: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Tokens expire (default 90 days, services/tokenscopes.py) and carry the endpoints they may
+    # call, space-separated scopes, within what their role allows.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    scopes: Mapped[str] = mapped_column(String(512))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

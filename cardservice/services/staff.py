@@ -28,6 +28,7 @@ from .errors import (
     ValidationError,
 )
 from .locking import locked
+from .sessions import end_sessions
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, t=3, p=4)
 
@@ -231,6 +232,8 @@ def set_password(
     user.password_hash = _hasher.hash(password)
     user.failed_logins = 0
     user.locked_until = None
+    # A new password ends every session made with the old one, in the same transaction.
+    end_sessions(user.id, db_session=session, commit=False)
     audit.record(session, now=now, actor=actor, action="user.password", subject=f"user:{user.id}")
     session.commit()
 
@@ -245,6 +248,8 @@ def set_user_active(
     if user is None:
         raise NotFoundError(_l("No such user."))
     user.active = active
+    if not active:
+        end_sessions(user.id, db_session=session, commit=False)
     action = "user.activate" if active else "user.deactivate"
     audit.record(session, now=now, actor=actor, action=action, subject=f"user:{user.id}")
     session.commit()

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 
 from ..models import ApiToken
-from . import audit
+from . import audit, tokenscopes
 from ._types import DbSession
 from .audit import Actor
 from .errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
@@ -35,6 +35,8 @@ class CreatedToken:
     name: str
     role: str
     token: str  # shown once, never stored
+    scopes: tuple[str, ...] = ()
+    expires_at: datetime | None = None
 
 
 def _hash_token(token: str) -> str:
@@ -42,16 +44,35 @@ def _hash_token(token: str) -> str:
 
 
 def create_token(
-    session: DbSession, *, name: str, role: str, now: datetime, actor: Actor
+    session: DbSession,
+    *,
+    name: str,
+    role: str,
+    now: datetime,
+    actor: Actor,
+    scopes: str | None = None,
+    days: int | None = None,
+    default_days: int = 90,
 ) -> CreatedToken:
+    """A new token for `role`, limited to `scopes` (default: all the role allows), valid for
+    `days` (default `default_days`, the CARDSERVICE_TOKEN_DAYS setting)."""
     if not isinstance(name, str) or not _TOKEN_NAME.fullmatch(name):
         raise ValidationError({"name": _l("Token names use up to 64 letters, digits or spaces.")})
     check_role(role)
+    granted = tokenscopes.parse_scopes(scopes, role)
+    expires_at = tokenscopes.expiry(now, days, default_days)
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)):
         raise ConflictError(_l("A token with this name exists."), code="token_name_taken")
     # 256 bits from the OS; SHA-256 suffices for storage (no need for a slow hash: not guessable).
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(name=name, token_hash=_hash_token(token), role=role, created_at=now)
+    record = ApiToken(
+        name=name,
+        token_hash=_hash_token(token),
+        role=role,
+        created_at=now,
+        expires_at=expires_at,
+        scopes=" ".join(granted),
+    )
     session.add(record)
     insert_unique(
         session, ConflictError(_l("A token with this name exists."), code="token_name_taken")
@@ -59,7 +80,9 @@ def create_token(
     subject = f"token:{record.id}"
     audit.record(session, now=now, actor=actor, action="token.create", subject=subject, detail=role)
     session.commit()
-    return CreatedToken(id=record.id, name=name, role=role, token=token)
+    return CreatedToken(
+        id=record.id, name=name, role=role, token=token, scopes=granted, expires_at=expires_at
+    )
 
 
 @dataclass(frozen=True)
@@ -72,6 +95,8 @@ class TokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime
+    scopes: tuple[str, ...]
 
 
 def list_tokens(session: DbSession) -> list[TokenInfo]:
@@ -87,6 +112,8 @@ def list_tokens(session: DbSession) -> list[TokenInfo]:
             created_at=r.created_at,
             last_used_at=r.last_used_at,
             revoked_at=r.revoked_at,
+            expires_at=r.expires_at,
+            scopes=tuple(r.scopes.split()),
         )
         for r in records
     ]
@@ -134,6 +161,8 @@ def authenticate_token(session: DbSession, token: str, *, now: datetime) -> ApiT
         raise AuthenticationError(_l("Invalid or missing API token."), code="invalid_token")
     if record.revoked_at is not None:
         raise AuthenticationError(_l("This API token was revoked."), code="invalid_token")
+    if record.expires_at <= now:
+        raise AuthenticationError(_l("This API token has expired."), code="invalid_token")
     # Record use at most once a minute: a write per request would serialise the API on SQLite.
     # One guarded statement, not a read then a write: concurrent requests do not queue on the
     # row, and the one whose statement matches writes it.

@@ -94,6 +94,7 @@ def admin_tokens() -> Any:
         "counter/admin_tokens.html",
         tokens=token_service.list_tokens(db.session),
         action_form=ActionForm(formdata=None),
+        now=utcnow(),
     )
 
 

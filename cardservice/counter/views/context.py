@@ -57,6 +57,7 @@ def _counter_context() -> dict[str, Any]:
             ("counter.admin_staff", _("Staff"), "admin", ("counter.admin_staff",)),
             ("counter.admin_keys", _("Keys"), "admin", ("counter.admin_keys",)),
             ("counter.admin_tokens", _("API tokens"), "admin", ("counter.admin_tokens",)),
+            ("counter.admin_sessions", _("Sessions"), "admin", ("counter.admin_sessions",)),
         ]
         nav = [
             {"url": url_for(target), "label": text, "current": endpoint in current}

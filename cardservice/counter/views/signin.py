@@ -45,7 +45,10 @@ def login() -> Any:
     form = LoginForm()
     if request.method == "GET":
         form.next.data = _safe_next(request.args.get("next")) or ""
-    if form.validate_on_submit():
+    if request.method == "POST" and not current_app.config["LOCAL_PASSWORDS"]:
+        # Local passwords are switched off: only single sign-on signs anyone in.
+        form.form_errors.append(_("Sign in with the city's account."))
+    elif form.validate_on_submit():
         config = current_app.config
         try:
             user = staff_service.authenticate(
@@ -63,6 +66,8 @@ def login() -> Any:
             session.clear()  # nothing from before the login survives into the staff session
             login_user(user)
             session.permanent = True
+            # When the member last proved who they are (services/sessions.py: re-authentication).
+            session["auth_at"] = int(utcnow().timestamp())
             return redirect(_safe_next(form.next.data) or url_for("counter.dashboard"))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("counter/login.html", form=form), status

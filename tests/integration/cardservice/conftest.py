@@ -114,7 +114,10 @@ def tokens(app: Flask, session: Any, actor: Any) -> dict[str, str]:
     from cardservice.services.tokens import create_token
 
     return {
-        role: create_token(session, name=f"{role}-token", role=role, now=NOW, actor=actor).token
+        # Made now, not at NOW: tokens expire (90 days) and the API checks them against the clock.
+        role: create_token(
+            session, name=f"{role}-token", role=role, now=datetime.now(UTC), actor=actor
+        ).token
         for role in ("clerk", "supervisor", "admin")
     }
 

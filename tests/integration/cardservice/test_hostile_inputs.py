@@ -211,7 +211,15 @@ def test_hostile_path_parameters(client, session, city, tokens, value: str) -> N
     ):
         response = client.open(url, method=method, json=body, headers=supervisor)
         _assert_4xx_problem(response)
-    assert _counts(session) == before
+    # Nothing written but audit entries of look-ups that found nothing: every API look-up that
+    # reaches a view is audited, a miss too (services/lookups.py); a value the URL map refuses
+    # (a slash in it) reaches none.
+    residents, cards, entries = _counts(session)
+    assert (residents, cards) == before[:2]
+    added = session.scalars(
+        select(AuditEntry.action).order_by(AuditEntry.id.desc()).limit(entries - before[2])
+    ).all()
+    assert set(added) <= {"card.lookup_miss", "resident.lookup_miss"}
 
 
 @pytest.mark.parametrize("reason", [*HOSTILE_STRINGS, *WRONG_TYPES, None, ""])
@@ -290,7 +298,7 @@ def test_unexpected_error_is_a_bare_problem(app, client, city, tokens, monkeypat
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr("cardservice.api.cards.card_service.get_card", explode)
+    monkeypatch.setattr("cardservice.services.lookups.get_card", explode)
     response = client.get("/api/v1/cards/ABCD-123", headers=auth(tokens["clerk"]))
     assert response.status_code == 500
     assert response.mimetype == "application/problem+json"

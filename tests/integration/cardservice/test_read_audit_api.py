@@ -47,13 +47,17 @@ def test_get_resident_writes_one_view_entry(client, session, city, tokens) -> No
     assert _since(session, before) == [
         (f"token:{token_id}", None, "resident.view", None, f"resident:{resident_id}", None)
     ]
-    # An unknown or refused read shows nothing and is not an entry.
+    # An unknown record shows nothing but the look-up is an entry (a token walking ids is
+    # seen), without the id it tried; a read refused before any look-up is not.
     assert (
         client.get("/api/v1/residents/" + "0" * 32, headers=auth(tokens["clerk"])).status_code
         == 404
     )
     assert client.get(f"/api/v1/residents/{resident_id}").status_code == 401
-    assert len(_since(session, before)) == 1
+    clerk_token = _token_id(session, "clerk")
+    assert _since(session, before)[1:] == [
+        (f"token:{clerk_token}", None, "resident.lookup_miss", None, None, "not_found")
+    ]
 
 
 def test_card_pdf_is_audited_once_as_a_print(client, session, city, tokens) -> None:

@@ -16,7 +16,8 @@ from cardservice.services.errors import AuthenticationError, NotFoundError
 
 from .support import post
 
-NOW = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+# Days ago, not a fixed date: tokens expire after 90 days and the page compares with the clock.
+NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
 
 
 def _tokens(app: Flask) -> dict[str, tuple[int, str, str]]:

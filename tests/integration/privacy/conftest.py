@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,10 @@ def tokens(app: Flask, session: Any, actor: Any, city: Any) -> dict[str, str]:
     from cardservice.services.tokens import create_token
 
     return {
-        role: create_token(session, name=f"{role}-token", role=role, now=NOW, actor=actor).token
+        # Made now, not at NOW: tokens expire (90 days) and the API checks them against the clock.
+        role: create_token(
+            session, name=f"{role}-token", role=role, now=datetime.now(UTC), actor=actor
+        ).token
         for role in ("clerk", "supervisor", "admin")
     }
 

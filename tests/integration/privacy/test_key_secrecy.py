@@ -10,6 +10,7 @@ import logging
 import re
 import stat
 import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,9 @@ def test_no_key_in_any_response_or_page(
         create_user(
             session, username="root-admin", password=PASSWORD, role="admin", now=NOW, actor=system
         )
-        token = create_token(session, name="admin", role="admin", now=NOW, actor=system).token
+        token = create_token(
+            session, name="admin", role="admin", now=datetime.now(UTC), actor=system
+        ).token
         # Two signing keys (one retired) for the key pages.
         rotate_signing_key(session, deps, now=NOW, actor=system)
         kid = session.scalars(select(SigningKey.kid).where(SigningKey.state == "retired")).one()
@@ -240,7 +243,12 @@ def test_no_key_in_any_response_or_page(
         ("/admin/staff", "/admin/staff"),
         ("/admin/keys", "/admin/keys"),
         ("/admin/tokens", "/admin/tokens"),
+        ("/admin/sessions", "/admin/sessions"),
         ("/account", "/account"),
+        ("/account/sessions", "/account/sessions"),
+        # Single sign-on is not configured here: both answer 404.
+        ("/sso/login", "/sso/login"),
+        ("/sso/callback", "/sso/callback?code=x&state=y"),
     ):
         call("GET", rule, url, counter=True)
     call("GET", "/", f"/?name=Zofia&birth_date=1983-11-29&number={number}", counter=True)
@@ -275,6 +283,25 @@ def test_no_key_in_any_response_or_page(
             "/admin/tokens/2147483647/revoke",
             {},
         ),
+        ("/account/sessions/confirm", "/account/sessions/confirm", {"password": "wrong"}),
+        (
+            "/account/sessions/<int(max=2147483647):session_id>/end",
+            "/account/sessions/2147483647/end",
+            {},
+        ),
+        (
+            "/admin/sessions/<int(max=2147483647):session_id>/end",
+            "/admin/sessions/2147483647/end",
+            {},
+        ),
+        (
+            "/admin/sessions/user/<int(max=2147483647):user_id>/end",
+            f"/admin/sessions/user/{user_id}/end",
+            {},
+        ),
+        ("/admin/sessions/end-everyone", "/admin/sessions/end-everyone", {}),
+        # Last: these two end the walker's session.
+        ("/account/sessions/end-all", "/account/sessions/end-all", {}),
         ("/logout", "/logout", {}),
     ):
         call("POST", rule, url, counter=True, data=data, follow_redirects=True)

@@ -1,0 +1,350 @@
+"""Single sign-on against a real OpenID provider (tests/oidc: panva/oidc-provider on loopback),
+through the Flask test client; the browser runs the provider's pages over real HTTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from cardservice.config import ConfigError, load_config
+from cardservice.extensions import db
+from cardservice.models import AuditEntry, StaffIdentity, StaffUser
+from tests.oidc.harness import PASSWORD, Provider, run_provider
+
+from .support import login, open_app, post
+
+COOKIE = "cardservice_session"
+CALLBACK = "http://localhost/sso/callback"
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[Provider]:
+    with run_provider([CALLBACK]) as running:
+        yield running
+
+
+_OPENED: list[Flask] = []
+
+
+def _second_app(app: Flask) -> Flask:
+    """Another app on the test's database, built from the environment as it is now; its
+    connections are closed after the test (`_close_second_apps`)."""
+    second = open_app(
+        Path(app.instance_path),
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        SQLALCHEMY_BINDS=app.config["SQLALCHEMY_BINDS"],
+        SQLALCHEMY_ENGINE_OPTIONS=app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+    )
+    _OPENED.append(second)
+    return second
+
+
+@pytest.fixture(autouse=True)
+def _close_second_apps() -> Iterator[None]:
+    yield
+    while _OPENED:
+        with _OPENED.pop().app_context():
+            db.session.remove()
+            for bound in db.engines.values():
+                bound.dispose()
+
+
+def _app_with(app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch, **env: str) -> Flask:
+    for key, value in provider.env(**env).items():
+        monkeypatch.setenv(key, value)
+    return _second_app(app)
+
+
+@pytest.fixture
+def sso_app(app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch) -> Flask:
+    return _app_with(app, provider, monkeypatch)
+
+
+def _to_provider(client: FlaskClient, path: str = "/sso/login") -> str:
+    response = client.get(path)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"]
+
+
+def _at_provider(location: str, username: str, password: str = PASSWORD) -> str:
+    """Play the browser at the provider: sign in there; returns the callback URL it sends to."""
+    browser = requests.Session()
+    url = location
+    for _ in range(10):
+        response = browser.get(url, allow_redirects=False, timeout=10)
+        if response.status_code == 200 and "<form" in response.text:
+            action = re.search(r'action="([^"]+)"', response.text)
+            assert action
+            response = browser.post(
+                urljoin(url, action.group(1)),
+                data={"username": username, "password": password},
+                allow_redirects=False,
+                timeout=10,
+            )
+        assert response.status_code in (302, 303), (response.status_code, response.text[:500])
+        url = urljoin(url, response.headers["Location"])
+        if url.startswith(CALLBACK):
+            return url
+    raise AssertionError("the provider never sent the browser back")
+
+
+def _callback(client: FlaskClient, url: str) -> object:
+    parts = urlsplit(url)
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def sso_sign_in(client: FlaskClient, username: str, path: str = "/sso/login") -> object:
+    return _callback(client, _at_provider(_to_provider(client, path), username))
+
+
+def _staff(app: Flask, username: str) -> StaffUser | None:
+    with app.app_context():
+        user = db.session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+        db.session.expunge_all()
+        db.session.remove()
+    return user
+
+
+def _session_data(client: FlaskClient, app: Flask) -> dict[str, object]:
+    from flask.json.tag import TaggedJSONSerializer
+
+    from cardservice.models import StaffSession
+    from cardservice.services.sessions import digest
+
+    cookie = client.get_cookie(COOKIE)
+    assert cookie
+    with app.app_context():
+        data = db.session.scalar(
+            select(StaffSession.data).where(StaffSession.sid_hash == digest(cookie.value))
+        )
+        db.session.remove()
+    assert data
+    loaded: dict[str, object] = TaggedJSONSerializer().loads(data)
+    return loaded
+
+
+def test_the_authorization_request_uses_pkce_state_and_nonce(sso_app: Flask) -> None:
+    query = parse_qs(urlsplit(_to_provider(sso_app.test_client())).query)
+    assert query["response_type"] == ["code"]
+    assert query["code_challenge_method"] == ["S256"]
+    assert len(query["code_challenge"][0]) >= 43
+    assert query["state"][0] and query["nonce"][0]
+    assert query["redirect_uri"] == [CALLBACK]
+    assert "openid" in query["scope"][0].split()
+
+
+def test_first_sign_in_creates_the_account_with_the_claimed_role_and_mfa(
+    sso_app: Flask,
+) -> None:
+    client = sso_app.test_client()
+    client.get("/login")
+    before = client.get_cookie(COOKIE)
+    response = sso_sign_in(client, "amira")
+    assert response.status_code == 302 and response.headers["Location"] == "/"  # type: ignore[attr-defined]
+    assert client.get("/admin/staff").status_code == 200  # admin, from the roles claim
+    after = client.get_cookie(COOKIE)
+    assert after and (before is None or after.value != before.value)  # new session id
+    user = _staff(sso_app, "amira.admin")
+    assert user and user.role == "admin" and user.password_hash == "!sso"
+    data = _session_data(client, sso_app)
+    assert data["amr"] == ["pwd", "otp", "mfa"]
+    assert isinstance(data["mfa_at"], int)
+    with sso_app.app_context():
+        identity = db.session.scalars(select(StaffIdentity)).one()
+        assert identity.issuer == sso_app.config["OIDC_ISSUER"] and identity.subject == "amira"
+        actions = db.session.scalars(select(AuditEntry.action)).all()
+        db.session.remove()
+    assert "user.sso_create" in actions
+    # Next time the (issuer, subject) link finds the same account.
+    again = sso_app.test_client()
+    assert sso_sign_in(again, "amira").status_code == 302  # type: ignore[attr-defined]
+    with sso_app.app_context():
+        assert (
+            db.session.scalar(
+                select(StaffIdentity.staff_id).where(StaffIdentity.subject == "amira")
+            )
+            == user.id
+        )
+        assert "user.sso_login" in db.session.scalars(select(AuditEntry.action)).all()
+        db.session.remove()
+
+
+def test_a_password_only_sign_in_does_not_count_as_a_second_factor(sso_app: Flask) -> None:
+    client = sso_app.test_client()
+    assert sso_sign_in(client, "bruno").status_code == 302  # type: ignore[attr-defined]
+    assert client.get("/").status_code == 200
+    assert client.get("/audit").status_code == 403  # a clerk
+    data = _session_data(client, sso_app)
+    assert data["amr"] == ["pwd"] and "mfa_at" not in data
+
+
+def test_no_role_in_the_claims_no_entry(sso_app: Flask) -> None:
+    client = sso_app.test_client()
+    response = sso_sign_in(client, "chloe")
+    assert response.status_code == 403  # type: ignore[attr-defined]
+    assert "no role in this service" in response.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert client.get("/").status_code == 302
+    assert _staff(sso_app, "chloe") is None
+
+
+def test_a_provider_user_name_never_takes_over_a_local_account(sso_app: Flask) -> None:
+    client = sso_app.test_client()
+    response = sso_sign_in(client, "mallory")  # claims the user name "admin"
+    assert response.status_code == 403  # type: ignore[attr-defined]
+    assert client.get("/").status_code == 302
+
+
+def test_linking_existing_accounts_when_the_city_turns_it_on(
+    app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    linked = _app_with(app, provider, monkeypatch, CARDSERVICE_OIDC_LINK_EXISTING="true")
+    client = linked.test_client()
+    assert sso_sign_in(client, "mallory").status_code == 302  # type: ignore[attr-defined]
+    user = _staff(linked, "admin")
+    assert user and user.role == "clerk"  # the provider's role replaces the local one
+
+
+def test_a_callback_cannot_be_replayed_or_forged(sso_app: Flask) -> None:
+    client = sso_app.test_client()
+    callback = _at_provider(_to_provider(client), "bruno")
+    assert _callback(client, callback).status_code == 302  # type: ignore[attr-defined]
+    other = sso_app.test_client()
+    assert _callback(other, callback).status_code == 400  # type: ignore[attr-defined]  # not its state
+    assert other.get("/").status_code == 302
+    fresh = sso_app.test_client()
+    _to_provider(fresh)
+    forged = callback.replace("state=", "state=x")
+    assert _callback(fresh, forged).status_code == 400  # type: ignore[attr-defined]
+    assert fresh.get("/sso/callback?error=access_denied").status_code == 401
+
+
+def test_a_deactivated_account_stays_out(sso_app: Flask) -> None:
+    client = sso_app.test_client()
+    assert sso_sign_in(client, "bruno").status_code == 302  # type: ignore[attr-defined]
+    admin = sso_app.test_client()
+    assert login(admin, "admin").status_code == 302
+    user = _staff(sso_app, "bruno")
+    assert user
+    assert post(admin, f"/admin/staff/{user.id}/active", {"active": "0"}).status_code == 302
+    assert client.get("/").status_code == 302  # its session ended with the deactivation
+    assert sso_sign_in(sso_app.test_client(), "bruno").status_code == 403  # type: ignore[attr-defined]
+
+
+def test_local_passwords_can_be_switched_off(
+    app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    only_sso = _app_with(app, provider, monkeypatch, CARDSERVICE_LOCAL_PASSWORDS="false")
+    client = only_sso.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    assert 'id="sso-login"' in page and 'name="password"' not in page
+    # Even a well-formed POST with the right password is refused.
+    client.get("/sso/login")  # a session with a CSRF token is not needed to be refused
+    response = client.post("/login", data={"username": "admin", "password": "x" * 20})
+    assert response.status_code in (400, 422)
+    assert client.get("/").status_code == 302
+    assert sso_sign_in(client, "bruno").status_code == 302  # type: ignore[attr-defined]
+
+
+def test_the_provider_being_down_is_a_clear_error(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scripts.stack import free_port
+
+    monkeypatch.setenv("CARDSERVICE_OIDC_ISSUER", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("CARDSERVICE_OIDC_CLIENT_ID", "x")
+    monkeypatch.setenv("CARDSERVICE_OIDC_CLIENT_SECRET", "y")
+    down = _second_app(app)
+    response = down.test_client().get("/sso/login")
+    assert response.status_code == 502
+    assert "cannot be reached" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CARDSERVICE_OIDC_ISSUER": "http://idp.example.org/realms/city"}, "https://"),
+        ({"CARDSERVICE_OIDC_ISSUER": "https://idp.example.org"}, "CLIENT_ID"),
+        (
+            {
+                "CARDSERVICE_OIDC_ISSUER": "https://idp.example.org",
+                "CARDSERVICE_OIDC_CLIENT_ID": "c",
+            },
+            "CLIENT_SECRET",
+        ),
+        ({"CARDSERVICE_LOCAL_PASSWORDS": "false"}, "nobody"),
+        (
+            {
+                "CARDSERVICE_OIDC_ISSUER": "https://idp.example.org",
+                "CARDSERVICE_OIDC_CLIENT_ID": "c",
+                "CARDSERVICE_OIDC_CLIENT_SECRET": "s",
+                "CARDSERVICE_OIDC_ROLE_MAP": "staff=superuser",
+            },
+            "ROLE_MAP",
+        ),
+    ],
+)
+def test_unsafe_or_incomplete_settings_stop_the_start(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    base = {"CARDSERVICE_ENV": "testing", "CARDSERVICE_INSTANCE_PATH": str(tmp_path)}
+    with pytest.raises(ConfigError, match=message):
+        load_config({**base, **env})
+
+
+def test_production_refuses_a_plain_http_issuer_even_on_loopback(tmp_path: Path) -> None:
+    from cardservice.authconfig import oidc_settings
+
+    env = {
+        "CARDSERVICE_OIDC_ISSUER": "http://127.0.0.1:8080",
+        "CARDSERVICE_OIDC_CLIENT_ID": "c",
+    }
+    with pytest.raises(RuntimeError, match="never in production"):
+        oidc_settings(env, production=True, secret="s")
+    assert oidc_settings(env, production=False, secret="s")["OIDC_ENABLED"]
+
+
+def test_a_single_sign_on_member_confirms_at_the_provider_before_ending_sessions(
+    sso_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    client = sso_app.test_client()
+    assert sso_sign_in(client, "bruno").status_code == 302  # type: ignore[attr-defined]
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    monkeypatch.setattr("cardservice.counter.session_views.utcnow", lambda: later)
+    monkeypatch.setattr("cardservice.counter.sso_views.utcnow", lambda: later)
+    page = client.get("/account/sessions").get_data(as_text=True)
+    assert "/sso/login?reauth=1" in page and 'name="password"' not in page
+    refused = post(client, "/account/sessions/end-all")
+    assert refused.status_code == 302 and refused.headers["Location"] == "/account/sessions"
+    assert client.get("/").status_code == 200  # nothing ended
+    # The provider is asked for a fresh sign-in (prompt=login, max_age=0).
+    location = _to_provider(client, "/sso/login?reauth=1&next=/account/sessions")
+    query = parse_qs(urlsplit(location).query)
+    assert query["prompt"] == ["login"] and query["max_age"] == ["0"]
+    before = client.get_cookie(COOKIE)
+    back = _callback(client, _at_provider(location, "bruno"))
+    assert back.headers["Location"] == "/account/sessions"  # type: ignore[attr-defined]
+    after = client.get_cookie(COOKIE)
+    assert before and after and after.value != before.value  # a re-authentication rotates too
+    assert post(client, "/account/sessions/end-all").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_metadata_naming_another_issuer_is_refused(
+    app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same provider under another spelling of its address: its discovery document names
+    # http://127.0.0.1:PORT, not the configured issuer, and nothing is trusted from it.
+    other = provider.issuer.replace("127.0.0.1", "localhost")
+    impostor = _app_with(app, provider, monkeypatch, CARDSERVICE_OIDC_ISSUER=other)
+    response = impostor.test_client().get("/sso/login")
+    assert response.status_code == 502
