@@ -8,7 +8,7 @@ re-run, it only touches rows still below the current version). Until then, searc
 versions, so nothing found before is missed.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-06
 """
 
