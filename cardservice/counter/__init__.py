@@ -21,6 +21,11 @@ bp = Blueprint(
     static_url_path="/counter-static",
 )
 
-from . import views  # noqa: E402,F401  (registers the routes on bp)
+from . import (  # noqa: E402,F401  (sign-in steps, step-up)
+    account_security,
+    enrolment,
+    signin,
+    views,
+)
 
 __all__ = ["bp"]

@@ -31,7 +31,7 @@ from flask_babel import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -470,16 +470,17 @@ def login() -> Any:
                 now=utcnow(),
                 max_failed=int(config["MAX_FAILED_LOGINS"]),
                 lockout=timedelta(minutes=int(config["LOCKOUT_MINUTES"])),
+                steps_follow=True,
             )
         except ServiceError as exc:
-            # The service keeps one message for unknown user and wrong password on purpose.
+            # One message for unknown user, wrong password and locked account, on purpose.
             _fail(exc)
             form.form_errors.append(str(exc.message))
         else:
-            session.clear()  # nothing from before the login survives into the staff session
-            login_user(user)
-            session.permanent = True
-            return redirect(_safe_next(form.next.data) or url_for("counter.dashboard"))
+            # Second factor, enrolment, forced password change: counter/signin.py.
+            from .signin import after_password
+
+            return after_password(user, _safe_next(form.next.data))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("counter/login.html", form=form), status
 

@@ -12,6 +12,7 @@ from .keystore import (
     read_key_rows,
     use_write_ahead_log,
 )
+from .mfa import RecoveryCode, StaffTotp, WebAuthnCredential
 from .resident import Resident
 from .staff import ROLES, ApiToken, StaffUser
 from .types import UTCDateTime
@@ -27,12 +28,15 @@ __all__ = [
     "Card",
     "City",
     "KeyCheck",
+    "RecoveryCode",
     "Resident",
     "ResidentKey",
     "SigningKey",
+    "StaffTotp",
     "StaffUser",
     "StatusListRecord",
     "UTCDateTime",
+    "WebAuthnCredential",
     "forget_deleted_keys",
     "insert_key_row",
     "read_key_rows",

@@ -42,6 +42,9 @@ def use_fast_password_hashing() -> None:
     global _hasher
     _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     _dummy_hash.cache_clear()
+    from .mfa import use_fast_code_hashing
+
+    use_fast_code_hashing()
 
 
 @functools.cache
@@ -54,8 +57,6 @@ def _dummy_hash() -> str:
 
 _USERNAME = re.compile(r"[A-Za-z0-9._-]{2,64}")
 _TOKEN_NAME = re.compile(r"[A-Za-z0-9._ -]{1,64}")
-MIN_PASSWORD_LENGTH = 12
-MAX_PASSWORD_LENGTH = 1024
 TOKEN_PREFIX = "cst_"
 ROLE_RANK = {"clerk": 1, "supervisor": 2, "admin": 3}
 
@@ -70,13 +71,28 @@ def _check_role(role: str) -> None:
         raise ValidationError({"role": _l("The role is clerk, supervisor or admin.")})
 
 
-def _check_password(password: str) -> None:
-    if not isinstance(password, str) or not (
-        MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH
-    ):
-        raise ValidationError(
-            {"password": _l("The password needs at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)}
-        )
+def _check_password(password: str, username: str) -> None:
+    from .passwords import check_password
+
+    check_password(password, username=username)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches; always costs one argon2 verification."""
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def verify_dummy(password: str) -> None:
+    """Spend what a real verification costs, for an answer that must not be faster."""
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_dummy_hash(), password or "-")
 
 
 def _insert(session: DbSession, taken: ConflictError) -> None:
@@ -104,7 +120,7 @@ def create_user(
             {"username": _l("User names use 2 to 64 letters, digits, dots, dashes or underscores.")}
         )
     _check_role(role)
-    _check_password(password)
+    _check_password(password, username)
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
         raise ConflictError(_l("This user name is taken."), code="username_taken", field="username")
     user = StaffUser(
@@ -113,6 +129,9 @@ def create_user(
         role=role,
         active=True,
         failed_logins=0,
+        lockouts=0,
+        # An administrator chose it (or the CLI did): its owner replaces it at first sign-in.
+        must_change_password=True,
         preferred_language=preferred_language,
         created_at=now,
     )
@@ -128,6 +147,16 @@ def create_user(
     return user
 
 
+FIRST_LOCKOUT = timedelta(minutes=1)
+
+
+def lockout_length(lockouts_before: int, cap: timedelta) -> timedelta:
+    """The n-th lockout in a row lasts twice the one before (1, 2, 4, 8 ... minutes), at most
+    `cap`: a guesser is slowed to a few tries per `cap`, and whoever locks an account keeps its
+    owner out for at most `cap` after their last counted try (docs/security.md)."""
+    return min(FIRST_LOCKOUT * (2 ** min(lockouts_before, 20)), cap)
+
+
 def authenticate(
     session: DbSession,
     *,
@@ -136,8 +165,10 @@ def authenticate(
     now: datetime,
     max_failed: int = 5,
     lockout: timedelta = timedelta(minutes=15),
+    steps_follow: bool = False,
 ) -> StaffUser:
-    """Check a login. After `max_failed` failures in a row the account locks for `lockout`.
+    """Check a login. After `max_failed` failures in a row the account locks, for
+    lockout_length(): one minute, doubling with each lockout in a row, at most `lockout`.
 
     Every attempt is counted before its password is checked, in one UPDATE ... RETURNING that
     also refuses a locked account: concurrent attempts each get their own number, so no two of
@@ -146,14 +177,20 @@ def authenticate(
     numbered past it. A right password signs in only if, once checked, the account is still
     unlocked and within the limit (the reset to zero is the same kind of guarded statement): a
     right password sent in a burst of wrong ones that passes the limit does not get in.
+    Attempts on a locked account are not counted and do not extend the lockout.
 
-    Raises AuthenticationError (same message whether the user exists or not) or
-    AccountLockedError. Commits the counter either way.
+    Unknown user, wrong password and locked account give the same answer after the same work
+    (one argon2 verification each): the form tells an attacker nothing about which it was.
+    With `steps_follow`, a right password only undoes its own count: the failures
+    reset when the second factor completes the sign-in (services.mfa.complete_sign_in), so
+    wrong codes tried between right passwords add up to a lockout too.
+
+    Raises AuthenticationError (AccountLockedError, a subclass with the same message, for a
+    locked account). Commits the counter either way.
     """
     user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
     if user is None or not user.active:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_dummy_hash(), password or "-")
+        verify_dummy(password)
         raise AuthenticationError()
     user_id, password_hash = user.id, user.password_hash
     unlocked = or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now)
@@ -166,23 +203,26 @@ def authenticate(
     )
     # Committed before the slow password check, so concurrent attempts see this one.
     session.commit()
-    if attempt is None:
+    if attempt is None or attempt > max_failed:
+        verify_dummy(password)
+        if attempt is not None:
+            _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
         raise AccountLockedError()
-    if attempt > max_failed:
-        _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
-        raise AccountLockedError()
-    try:
-        # No transaction is open during the check (SQLite would hold its write lock through it).
-        _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    # No transaction is open during the check (SQLite would hold its write lock through it).
+    if not verify_password(password_hash, password):
         if attempt >= max_failed:
             _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
-            raise AccountLockedError() from None
-        raise AuthenticationError() from None
+            raise AccountLockedError()
+        raise AuthenticationError()
+    values: dict[str, Any] = (
+        {"failed_logins": StaffUser.failed_logins - 1}
+        if steps_follow
+        else {"failed_logins": 0, "lockouts": 0, "locked_until": None, "last_login_at": now}
+    )
     signed_in = session.scalar(
         update(StaffUser)
         .where(StaffUser.id == user_id, unlocked, StaffUser.failed_logins <= max_failed)
-        .values(failed_logins=0, locked_until=None, last_login_at=now)
+        .values(**values)
         .returning(StaffUser.id)
         .execution_options(synchronize_session=False)
     )
@@ -193,20 +233,55 @@ def authenticate(
     assert user is not None  # the UPDATE above just found it, and this transaction holds it
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    audit.record(session, now=now, actor=Actor.staff(user.id), action="user.login")
+    if not steps_follow:
+        audit.record(session, now=now, actor=Actor.staff(user.id), action="user.login")
     session.commit()
     return user
+
+
+def record_failed_factor(
+    session: DbSession,
+    *,
+    user_id: int,
+    now: datetime,
+    max_failed: int = 5,
+    lockout: timedelta = timedelta(minutes=15),
+) -> None:
+    """A wrong second factor counts like a wrong password, in the same counter, so knowing the
+    password does not buy unlimited guesses at the codes."""
+    unlocked = or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now)
+    attempt = session.scalar(
+        update(StaffUser)
+        .where(StaffUser.id == user_id, unlocked)
+        .values(failed_logins=StaffUser.failed_logins + 1)
+        .returning(StaffUser.failed_logins)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if attempt is not None and attempt >= max_failed:
+        _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
+
+
+def is_locked(session: DbSession, user_id: int, *, now: datetime) -> bool:
+    until = session.scalar(select(StaffUser.locked_until).where(StaffUser.id == user_id))
+    return until is not None and until > now
 
 
 def _lock(
     session: DbSession, user_id: int, *, now: datetime, lockout: timedelta, unlocked: Any
 ) -> None:
     """Lock the account now, unless a concurrent attempt already did (one audit entry per
-    lockout). The counter starts again from zero when the lockout ends."""
+    lockout). The counter starts again from zero when the lockout ends; the lockout count
+    stays, so the next one lasts twice as long."""
+    before = session.scalar(select(StaffUser.lockouts).where(StaffUser.id == user_id)) or 0
     locked_now = session.scalar(
         update(StaffUser)
         .where(StaffUser.id == user_id, unlocked)
-        .values(locked_until=now + lockout, failed_logins=0)
+        .values(
+            locked_until=now + lockout_length(before, lockout),
+            failed_logins=0,
+            lockouts=StaffUser.lockouts + 1,
+        )
         .returning(StaffUser.id)
         .execution_options(synchronize_session=False)
     )
@@ -224,13 +299,16 @@ def _lock(
 def set_password(
     session: DbSession, *, user_id: int, password: str, now: datetime, actor: Actor
 ) -> None:
-    _check_password(password)
     user = locked(session, StaffUser, user_id)
     if user is None:
         raise NotFoundError(_l("No such user."))
+    _check_password(password, user.username)
     user.password_hash = _hasher.hash(password)
     user.failed_logins = 0
+    user.lockouts = 0
     user.locked_until = None
+    # Chosen by an administrator: its owner replaces it at the next sign-in.
+    user.must_change_password = True
     audit.record(session, now=now, actor=actor, action="user.password", subject=f"user:{user.id}")
     session.commit()
 
