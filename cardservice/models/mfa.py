@@ -54,6 +54,6 @@ class WebAuthnCredential(db.Model):  # type: ignore[name-defined,misc]
     credential_id: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
-    name: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(64))  # chosen by its owner: "blue key"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -132,7 +132,7 @@ def register(
         credential_id=verified.credential_id,
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
-        name=(name.strip() or "Passkey")[:_NAME_CHARS],
+        label=(name.strip() or "Passkey")[:_NAME_CHARS],
         created_at=now,
     )
     session.add(record)

@@ -182,6 +182,56 @@ def first_sign_in(
     )
 
 
+_SECRET_ON_PAGE = re.compile(r'id="totp-secret"[^>]*>([A-Z2-7]+)<')
+
+
+def sign_in_every_step(
+    client: FlaskClient, username: str, password: str, new_password: str | None = None
+) -> dict[str, Any]:
+    """Sign in as a person new to the counter would: the password, a new password when an
+    administrator chose it, and the set-up of an authenticator app when the role needs one
+    (the secret read off the page, as a person would type it). Returns what was set up:
+    {"secret": ..., "recovery_codes": [...], "password": ...}; asserts it ends signed in."""
+    result: dict[str, Any] = {"password": password, "secret": None, "recovery_codes": []}
+    response = login(client, username, password)
+    for _step in range(4):
+        assert response.status_code == 302, response.get_data(as_text=True)
+        location = response.headers["Location"]
+        if location == "/login/password":
+            result["password"] = new_password or password + " anew"
+            response = client.post(
+                location,
+                data={
+                    "password": result["password"],
+                    "confirm": result["password"],
+                    "csrf_token": csrf_token(client, location),
+                },
+            )
+        elif location == "/login/enrol":
+            page = client.get(location).get_data(as_text=True)
+            match = _SECRET_ON_PAGE.search(page)
+            assert match, "no authenticator key on the set-up page"
+            result["secret"] = match.group(1)
+            response = client.post(
+                "/login/enrol/totp",
+                data={
+                    "code": pyotp.TOTP(result["secret"]).now(),
+                    "csrf_token": _CSRF.search(page).group(1),  # type: ignore[union-attr]
+                },
+            )
+            page = response.get_data(as_text=True)
+            assert response.status_code == 200, page
+            result["recovery_codes"] = re.findall(r"<code>([a-z2-9-]{19})</code>", page)
+            response = client.post(
+                "/login/continue",
+                data={"csrf_token": _CSRF.search(page).group(1)},  # type: ignore[union-attr]
+            )
+        else:
+            assert not location.startswith("/login"), location
+            return result
+    raise AssertionError("the sign-in did not end")
+
+
 def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
     """POST a form with the session's CSRF token (any page of the session carries it).
 

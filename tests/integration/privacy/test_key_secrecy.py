@@ -234,6 +234,11 @@ def test_no_key_in_any_response_or_page(
         ("/admin/keys", "/admin/keys"),
         ("/admin/tokens", "/admin/tokens"),
         ("/account", "/account"),
+        ("/account/security", "/account/security"),
+        ("/account/password", "/account/password"),
+        ("/login/verify", "/login/verify"),
+        ("/login/enrol", "/login/enrol"),
+        ("/login/password", "/login/password"),
     ):
         call("GET", rule, url, counter=True)
     call("GET", "/", f"/?name=Zofia&birth_date=1983-11-29&number={number}", counter=True)
@@ -265,6 +270,20 @@ def test_no_key_in_any_response_or_page(
         (
             "/admin/tokens/<int(max=2147483647):token_id>/revoke",
             "/admin/tokens/2147483647/revoke",
+            {},
+        ),
+        ("/login/verify", "/login/verify", {"code": "000000"}),
+        ("/login/verify/passkey", "/login/verify/passkey", {"credential": "{}"}),
+        ("/login/continue", "/login/continue", {}),
+        ("/login/enrol/totp", "/login/enrol/totp", {"code": "1"}),
+        ("/login/enrol/passkey", "/login/enrol/passkey", {"credential": "{}"}),
+        ("/login/password", "/login/password", {}),
+        ("/account/password", "/account/password", {"current_password": "x"}),
+        ("/account/security/recovery-codes", "/account/security/recovery-codes", {}),
+        ("/account/security/totp/remove", "/account/security/totp/remove", {}),
+        (
+            "/account/security/passkeys/<int(max=2147483647):credential>/remove",
+            "/account/security/passkeys/2147483647/remove",
             {},
         ),
         ("/logout", "/logout", {}),
