@@ -28,6 +28,9 @@ from .roles import has_role, requires
 from .security_forms import PasswordChangeForm
 from .signin import actor_of, refused
 
+ENROL_ENDPOINTS = frozenset(
+    {"counter.signin_enrol", "counter.signin_enrol_totp", "counter.signin_enrol_passkey"}
+)
 #: Endpoints that need a second factor within STEP_UP_MINUTES (every method: a GET of the
 #: page comes first, so the step-up happens before the form is filled in, not after).
 STEP_UP_ENDPOINTS = frozenset(
@@ -42,6 +45,9 @@ STEP_UP_ENDPOINTS = frozenset(
         "counter.account_security_remove_totp",
         "counter.account_security_remove_passkey",
         "counter.account_security_recovery_codes",
+        # Adding a factor to a signed-in account (a stolen session must not add its own key);
+        # the very first factor of an account is the exception, with nothing to step up with.
+        *ENROL_ENDPOINTS,
     }
 )
 
@@ -62,6 +68,9 @@ def _step_up() -> WerkzeugResponse | None:
         return None  # the view answers 403 itself
     if mfa_fresh():
         return None
+    has_factor = mfa_service.status(db.session, int(current_user.id)).any
+    if not has_factor and request.endpoint in ENROL_ENDPOINTS:
+        return None
     from .views import _safe_next
 
     if request.method == "GET":
@@ -70,7 +79,7 @@ def _step_up() -> WerkzeugResponse | None:
         referrer = request.referrer or ""
         host = request.host_url
         target = referrer[len(host) - 1 :] if referrer.startswith(host) else ""
-    if not mfa_service.status(db.session, int(current_user.id)).any:
+    if not has_factor:
         flash(_("Set up a second factor first: this action needs one."), "error")
         return redirect(url_for("counter.account_security"))
     flash(_("Confirm it is you: this action needs your second factor again."), "info")

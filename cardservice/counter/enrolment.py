@@ -38,10 +38,22 @@ from .signin import (
 
 
 def _who() -> tuple[int, dict[str, Any] | None] | None:
+    """(account, None) signed in (step-up guards these pages then: account_security), or
+    (account, pending state) in a sign-in whose account has no second factor yet. A pending
+    sign-in of an account that has one proves it first: enrolling another would bypass it."""
     if current_user.is_authenticated:
         return int(current_user.id), None
     found = pending()
-    return None if found is None else (found[1].id, found[0])
+    if found is None:
+        return None
+    state, user = found
+    if not state["mfa"] and mfa_service.status(db.session, user.id).any:
+        return None
+    return user.id, state
+
+
+def _elsewhere() -> Any:
+    return continue_sign_in() if pending() is not None else redirect(url_for("counter.login"))
 
 
 def _qr_data_uri(text: str) -> str:
@@ -94,7 +106,7 @@ def _after_enrolment(codes: list[str], signing_in: bool) -> Any:
 def signin_enrol() -> Any:
     who = _who()
     if who is None:
-        return redirect(url_for("counter.login"))
+        return _elsewhere()
     return _enrol_page(who[0])
 
 
@@ -103,7 +115,7 @@ def signin_enrol() -> Any:
 def signin_enrol_totp() -> Any:
     who = _who()
     if who is None:
-        return redirect(url_for("counter.login"))
+        return _elsewhere()
     user_id, state = who
     form = TotpConfirmForm()
     if form.validate_on_submit():
@@ -132,7 +144,7 @@ def signin_enrol_totp() -> Any:
 def signin_enrol_passkey() -> Any:
     who = _who()
     if who is None:
-        return redirect(url_for("counter.login"))
+        return _elsewhere()
     user_id, state = who
     form = PasskeyForm()
     challenge = take_challenge("create")
