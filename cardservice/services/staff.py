@@ -154,7 +154,8 @@ def lockout_length(lockouts_before: int, cap: timedelta) -> timedelta:
     """The n-th lockout in a row lasts twice the one before (1, 2, 4, 8 ... minutes), at most
     `cap`: a guesser is slowed to a few tries per `cap`, and whoever locks an account keeps its
     owner out for at most `cap` after their last counted try (docs/security.md)."""
-    return min(FIRST_LOCKOUT * (2 ** min(lockouts_before, 20)), cap)
+    doubled: timedelta = FIRST_LOCKOUT * (2 ** min(lockouts_before, 20))
+    return min(doubled, cap)
 
 
 def authenticate(
