@@ -202,7 +202,7 @@ class KeySealer:
 MIN_PASSPHRASE_CHARS = 16
 MIN_PASSPHRASE_GUESSES_LOG10 = 14.0
 # zxcvbn's matching grows quickly with length; what lies beyond this only adds strength.
-_ZXCVBN_MAX_CHARS = 100
+_ZXCVBN_MAX_CHARS = 72  # zxcvbn 4.5 refuses longer input (ValueError)
 
 
 def passphrase_weakness(passphrase: str) -> str | None:

@@ -30,7 +30,7 @@ MAX_LENGTH = 1024
 # scenario" (10^8 to 10^10 guesses); the online form is further rate limited and locked.
 MIN_SCORE = 3
 # zxcvbn's matching grows quickly with length; what lies beyond this only adds strength.
-_ZXCVBN_MAX_CHARS = 100
+_ZXCVBN_MAX_CHARS = 72  # zxcvbn 4.5 refuses longer input (ValueError)
 _COMMON = Path(__file__).resolve().parent / "data" / "common-passwords.txt"
 
 

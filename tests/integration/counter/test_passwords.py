@@ -205,3 +205,42 @@ def test_cli_create_refuses_a_common_password(app: Flask) -> None:
     assert result.exit_code == 1 and "most common" in result.output
     with app.app_context():
         assert "bob" not in {user.username for user in staff_service.list_users(db.session)}
+
+
+def test_long_passphrases_are_welcome_and_checked_exactly(app: Flask, clerk: FlaskClient) -> None:
+    long = "the quick brown town crier jumps over seventy lazy archive boxes " * 3  # 195
+    response = post(
+        clerk,
+        "/account/password",
+        {"current_password": PASSWORD, "password": long, "confirm": long},
+    )
+    assert response.status_code == 302
+    # As typed: no trimming, no case folding.
+    assert login(app.test_client(), "clerk", long.strip()).status_code == 422
+    assert login(app.test_client(), "clerk", long.upper()).status_code == 422
+    assert login(app.test_client(), "clerk", long).headers["Location"] == "/"
+
+
+def test_a_password_reset_does_not_bypass_the_second_factor(app: Flask, admin: FlaskClient) -> None:
+    with app.app_context():
+        user_id = db.session.scalar(select(StaffUser.id).where(StaffUser.username == "supervisor"))
+    assert (
+        post(
+            admin,
+            f"/admin/staff/{user_id}/password",
+            {f"user{user_id}-password": "reset by an admin"},
+        ).status_code
+        == 302
+    )
+    client = app.test_client()
+    response = client.post(
+        "/login",
+        data={
+            "username": "supervisor",
+            "password": "reset by an admin",
+            "csrf_token": csrf_token(client),
+        },
+    )
+    # The second factor first, then the new password: knowing the reset one is not enough.
+    assert response.headers["Location"] == "/login/verify"
+    assert client.get("/login/password").headers["Location"] == "/login/verify"
