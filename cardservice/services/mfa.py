@@ -8,7 +8,7 @@ secret. A code is accepted once: the time step of the last accepted code is kept
 that step or an earlier one is refused (RFC 6238 section 5.2).
 
 Recovery codes are 16 characters in four groups; the first group finds the row (not secret),
-the other three (60 random bits) are kept as an argon2id hash. Each works once.
+the other three (12 characters of 31, about 59 random bits) are kept as an argon2id hash. Each works once.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ TOTP_WINDOW = 1
 RECOVERY_CODES = 10
 _ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: read aloud or typed from paper
 _NONCE = 12
-# OWASP's minimum for argon2id (19 MiB, t=2, p=1): a code has 60 random bits, so the hash only
+# OWASP's minimum for argon2id (19 MiB, t=2, p=1): a code has about 59 random bits, so the hash only
 # has to make a stolen table slow to search, and ten codes are hashed at once.
 _code_hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 
