@@ -138,8 +138,8 @@ def encryption_timer(app: Any) -> Iterator[list[float]]:
     """
     from cardservice.extensions import db
     from cardservice.models import KEYSTORE_BIND
-    from cardservice.services import residents
     from cardservice.services.crypto import ResidentCipher
+    from cardservice.services.residents import datakeys, records
 
     spent = [0.0]
     depth = [0]
@@ -164,8 +164,9 @@ def encryption_timer(app: Any) -> Iterator[list[float]]:
     driver_calls = ("do_begin", "do_execute", "do_execute_no_params", "do_executemany")
     patched: list[tuple[Any, str, Any]] = [
         *((ResidentCipher, name, getattr(ResidentCipher, name)) for name in cipher_steps),
-        (residents, "_data_key", residents._data_key),
-        (residents, "_store_data_key", residents._store_data_key),
+        (datakeys, "data_key", datakeys.data_key),
+        (records, "data_key", records.data_key),
+        (records, "store_data_key", records.store_data_key),
         *(
             (keystore_dialect, name, getattr(keystore_dialect, name))
             for name in (*driver_calls, "do_commit", "do_rollback")
@@ -294,7 +295,7 @@ def _seed_cards(app: Any, count: int) -> None:
     from cardservice.extensions import db
     from cardservice.models import Resident, ResidentKey
     from cardservice.services import deps
-    from cardservice.services.cards import _issue
+    from cardservice.services.cards.issuance import new_card
     from cardservice.services.photos import process_photo
 
     with app.app_context():
@@ -316,7 +317,7 @@ def _seed_cards(app: Any, count: int) -> None:
             # key store on a connection of its own, which sees only committed keys.
             db.session.commit()
             for rid in ids:
-                _issue(db.session, d, rid, now=now)
+                new_card(db.session, d, rid, now=now)
             db.session.commit()
             db.session.expunge_all()
 

@@ -267,7 +267,8 @@ class Cities:
 
 def _pin(instance: Path, cities: list[FakeCity], now: datetime) -> None:
     """Pin each city with the verifier's own code (fetch, check fingerprint, sync)."""
-    from verifier.sync import HttpFetcher, add_partner
+    from verifier.fetch import HttpFetcher
+    from verifier.sync import add_partner
     from verifier.trust import TrustStore
 
     store = TrustStore(instance)

@@ -1,9 +1,10 @@
 """What one revocation costs its status list, at two zlib levels.
 
 A revocation decodes its list, sets one entry and compresses the list again while it holds the
-list's row lock (services.cards._set_status), and the next fetch compresses it once more to sign
-it; so the compression time bounds how many revocations per second one list can take. This
-measures the update on a default 131,072-entry list with some entries revoked, at zlib level 9
+list's row lock (services.cards.status.set_list_status), and the next fetch compresses it once
+more to sign it; so the compression time bounds how many revocations per second one list can
+take. This measures the update on a default 131,072-entry list with some entries revoked, at
+zlib level 9
 (what cardformat uses: the status-list draft recommends the highest level, and its examples are
 byte-exact at it) and at zlib's default 6 for comparison, with the sizes the two give.
 

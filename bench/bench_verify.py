@@ -52,7 +52,8 @@ from cardformat import (  # noqa: E402
     generate_key,
 )
 from tests.fake_city import published_documents, signed_card  # noqa: E402
-from verifier.sync import HttpFetcher, add_partner, sync_partners  # noqa: E402
+from verifier.fetch import HttpFetcher  # noqa: E402
+from verifier.sync import add_partner, sync_partners  # noqa: E402
 from verifier.trust import TrustStore  # noqa: E402
 
 CONNECTIONS = 16

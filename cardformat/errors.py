@@ -1,7 +1,7 @@
 """The typed errors of the card format.
 
 Verification never returns False: it returns what it verified or raises exactly one of these.
-Each error carries ``code``, the verifier result code it maps to (DESIGN.md section 6), so the
+Each error carries ``code``, the verifier result code it maps to (docs/interfaces.md), so the
 mapping is defined once, here, and every verifier agrees on it.
 """
 

@@ -38,7 +38,7 @@ _SMALL_ORDER_ENCODINGS = frozenset(
 
 
 class KeyState(StrEnum):
-    """Life cycle of a signing key (DESIGN.md section 4)."""
+    """Life cycle of a signing key (docs/federation.md)."""
 
     ACTIVE = "active"
     RETIRED = "retired"  # still verifies what it signed before retirement

@@ -2,7 +2,7 @@
 
 A card carries one index; the issuer publishes, per list, a signed token whose ``lst`` is the
 zlib-compressed array of ``bits``-wide statuses. Verifiers download whole lists, so the issuer
-never learns which card was checked (herd privacy, DESIGN.md section 4).
+never learns which card was checked (herd privacy, docs/federation.md).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ ALLOWED_BITS = (1, 2, 4, 8)  # the draft's; this format's lists use STATUS_BITS 
 STATUS_BITS = 2
 _REQUIRED_CLAIMS = frozenset({CLAIM_ISS, CLAIM_SUB, CLAIM_IAT, CLAIM_TTL, CLAIM_STATUS_LIST})
 _ALLOWED_CLAIMS = _REQUIRED_CLAIMS | {CLAIM_EXP}
-MIN_STATUS_LIST_SIZE = 131_072  # herd privacy: no list is smaller (DESIGN.md section 4)
+MIN_STATUS_LIST_SIZE = 131_072  # herd privacy: no list is smaller (docs/federation.md)
 MAX_STATUS_LIST_SIZE = 1 << 26  # refuse to inflate more than 64 Mi entries from the wire
 _ZLIB_LEVEL = 9
 

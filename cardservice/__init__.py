@@ -138,7 +138,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             db.session.rollback()
         return jsonify(status="ok", status_lists={"ok": not mismatched, "mismatched": mismatched})
 
-    from .cli import register_commands
+    from .cli.commands import register_commands
 
     register_commands(app)
 

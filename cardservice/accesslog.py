@@ -1,7 +1,7 @@
 """What the server logs of a request: its route, never its path; no client details in errors.
 
 Paths carry resident ids, card numbers and API tokens' subjects (``/api/v1/cards/<number>``,
-``/residents/<int:resident_id>``), and DESIGN.md section 5 rule 7 keeps those out of every log,
+``/residents/<int:resident_id>``), and docs/privacy.md, rule 7 keeps those out of every log,
 access logs included. The one rule, for every route present and future: a request is logged by
 the URL rule it matched (``/api/v1/cards/<number>.pdf``), never by the path it asked for. A
 request that matched no route is logged as ``(no route)``: its path could be a mistyped card

@@ -30,7 +30,7 @@ class Base(DeclarativeBase):
 
 # hide_parameters on every engine (the resident database and the key store, whatever options a
 # deployment or a test adds): a database error's message then never quotes a statement's values,
-# which are names, birth dates and wrapped keys, into a log line (DESIGN.md section 5, rule 7).
+# which are names, birth dates and wrapped keys, into a log line (docs/privacy.md, rule 7).
 db = SQLAlchemy(model_class=Base, engine_options={"hide_parameters": True})
 migrate = Migrate()
 # Every form of the staff UI carries a CSRF token; the bearer-token JSON API is exempted in

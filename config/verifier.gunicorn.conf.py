@@ -22,7 +22,7 @@ limit_request_fields = 64
 limit_request_field_size = 8190
 
 # No access log: a line per request would say when, and from which agent's address, each card
-# was checked, which the verifier must not record (DESIGN.md section 5, rule 3). What is counted
+# was checked, which the verifier must not record (docs/privacy.md, rule 3). What is counted
 # is per result code only (GET /healthz).
 accesslog = None
 errorlog = "-"

@@ -22,7 +22,8 @@ from . import i18n
 from .api import problems, ratelimit
 from .api.snapshot import SnapshotCache
 from .config import ensure_secret_key, ensure_shared_ratelimit_storage, load_config
-from .trust import TrustCache, TrustStore
+from .trust import TrustStore
+from .trust_index import TrustCache
 from .verification import ResultCounters
 
 
@@ -115,7 +116,7 @@ def _healthz() -> Response:
     """Liveness and readiness: the trust store loads.
 
     Besides the partner count, the verdicts this worker process has given, as counts per
-    result code: the only trace verifications leave (DESIGN.md section 5, rule 3).
+    result code: the only trace verifications leave (docs/privacy.md, rule 3).
     """
     state = current_app.extensions["verifier"]
     index = state.trust.current()

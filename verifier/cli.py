@@ -20,16 +20,16 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
-from .sync import (
-    HttpFetcher,
-    PartnerError,
-    PartnerReport,
-    add_partner,
-    remove_partner,
-    sync_partners,
-)
-from .trust import TrustIndex, TrustStore, TrustStoreError
+from .fetch import HttpFetcher
+from .sync import PartnerError, PartnerReport, add_partner, remove_partner, sync_partners
+from .trust import TrustStore, TrustStoreError
+from .trust_index import TrustIndex
 from .verification import is_stale
+
+# A revocation reaches the agents at the next sync. Issuers re-sign a changed list at once and
+# answer unchanged ones with 304, so a short interval costs them little; below a few seconds
+# a sync could still be running when the next one starts. Production: docs/federation.md.
+MIN_SYNC_INTERVAL = 5
 
 
 def _store() -> TrustStore:
@@ -151,9 +151,12 @@ def partners_remove(code: str) -> None:
 @with_appcontext
 @click.option(
     "--every",
-    type=click.IntRange(min=60),
+    type=click.IntRange(min=MIN_SYNC_INTERVAL),
     default=None,
-    help="Keep running, syncing every SECONDS (at least 60). Without it: sync once and exit.",
+    help=(
+        f"Keep running, syncing every SECONDS (at least {MIN_SYNC_INTERVAL}). "
+        "Without it: sync once and exit."
+    ),
 )
 def sync_command(every: int | None) -> None:
     """Fetch and verify every partner's metadata and status lists; report per partner.

@@ -60,6 +60,10 @@ RESULT_MESSAGES: dict[str, _LazyString] = {
         "The card is genuine, but its current status could not be checked recently. "
         "Do not treat it as valid until this verifier is up to date."
     ),
+    "clock_in_doubt": lazy_gettext(
+        "The verifier's clock is earlier than its last update, so it cannot tell whether the "
+        "card is valid now. Its date and time must be corrected before checking cards."
+    ),
 }
 
 # Titles of the API's problem+json answers (RFC 9457), by HTTP status.

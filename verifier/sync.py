@@ -1,6 +1,6 @@
 """Fetching and verifying what partner cities publish, into the trust store.
 
-Rules (DESIGN.md section 4, issue 5):
+Rules (docs/federation.md, section 3):
 - every document is verified before it is stored: metadata against the pinned root
   fingerprint, each status list against that partner's own signing keys;
 - a metadata serial lower than the stored one is refused (rollback), and so is a status list
@@ -16,17 +16,13 @@ into the store in one short transaction at the end.
 
 from __future__ import annotations
 
-import http.client
 import logging
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import cbor2
 
@@ -39,126 +35,22 @@ from cardformat import (
     verify_status_list,
 )
 
-from .trust import PartnerRecord, StoredStatusList, TrustStore, code_key, load_partner
+from .fetch import (
+    MAX_METADATA_BYTES,
+    MAX_STATUS_LIST_BYTES,
+    Fetch,
+    FetchError,
+    check_url,
+    fetch_document,
+)
+from .trust import PartnerRecord, StoredStatusList, TrustStore, code_key
+from .trust_index import load_partner
 
 log = logging.getLogger(__name__)
-
-MAX_METADATA_BYTES = 1 << 20
-MAX_STATUS_LIST_BYTES = 8 << 20
-USER_AGENT = "citycard-verifier/1 (+sync)"
-
-
-class FetchError(Exception):
-    """A document could not be downloaded; the message is safe to show an operator."""
 
 
 class PartnerError(Exception):
     """Adding or removing a partner failed; the message says why."""
-
-
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to http(s): never to file:, ftp: or anything a server chooses."""
-
-    def redirect_request(  # type: ignore[no-untyped-def]
-        self, req, fp, code, msg, headers, newurl
-    ):
-        if urlsplit(newurl).scheme not in ("http", "https"):
-            raise FetchError(f"refused redirect to {urlsplit(newurl).scheme}: URL")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise FetchError(f"not an http(s) URL: {url}")
-    return url
-
-
-class HttpFetcher:
-    """GET with a timeout, a size cap and a few retries with backoff (stdlib only)."""
-
-    def __init__(self, *, timeout: float = 10.0, retries: int = 1, backoff: float = 0.5) -> None:
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self._opener = urllib.request.build_opener(_HttpOnlyRedirects())
-
-    def __call__(self, url: str, *, max_bytes: int) -> bytes:
-        body = self.conditional(url, max_bytes=max_bytes).body
-        if body is None:  # cannot happen: without an ETag, a 304 is an HTTP error
-            raise FetchError(f"{url} answered 304 Not Modified to an unconditional request")
-        return body
-
-    def conditional(self, url: str, *, max_bytes: int, etag: str | None = None) -> Download:
-        """GET, with If-None-Match when ``etag`` is given; body None means 304 Not Modified."""
-        check_url(url)
-        attempt = 0
-        while True:
-            try:
-                return self._get(url, max_bytes, etag)
-            except FetchError as exc:
-                if attempt >= self.retries or not getattr(exc, "retryable", True):
-                    raise
-            attempt += 1
-            time.sleep(self.backoff * 2 ** (attempt - 1))
-
-    def _get(self, url: str, max_bytes: int, etag: str | None) -> Download:
-        headers = {"User-Agent": USER_AGENT}
-        if etag is not None:
-            headers["If-None-Match"] = etag
-        request = urllib.request.Request(url, headers=headers)
-        try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                body: bytes = response.read(max_bytes + 1)
-                new_etag = response.headers.get("ETag")
-        except urllib.error.HTTPError as exc:
-            exc.close()  # it holds the connection open otherwise
-            if exc.code == 304 and etag is not None:
-                return Download(body=None, etag=exc.headers.get("ETag") or etag)
-            error = FetchError(f"HTTP {exc.code} from {url}")
-            # A 4xx will not change on retry; a 5xx or 429 might.
-            error.retryable = exc.code >= 500 or exc.code == 429  # type: ignore[attr-defined]
-            raise error from None
-        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise FetchError(f"cannot fetch {url}: {reason}") from None
-        if len(body) > max_bytes:
-            error = FetchError(f"{url} is larger than {max_bytes} bytes")
-            error.retryable = False  # type: ignore[attr-defined]
-            raise error
-        return Download(body=body, etag=new_etag)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Download:
-    """What a GET brought: the body (None for 304 Not Modified) and the ETag it came with."""
-
-    body: bytes | None
-    etag: str | None
-
-
-Fetch = Callable[..., bytes]
-
-
-def _fetch_document(
-    fetch: Fetch, url: str, *, max_bytes: int, stored: bytes | None, etag: str | None
-) -> tuple[bytes, str | None]:
-    """The document's bytes and ETag, revalidating ``stored`` when the fetcher can.
-
-    A plain fetch function (tests, embeddings) downloads in full every time. A 304 answers
-    with the stored bytes: the caller verifies them at the current time, as it would new ones.
-    """
-    conditional = getattr(fetch, "conditional", None)
-    if conditional is None:
-        return fetch(url, max_bytes=max_bytes), None
-    download: Download = conditional(
-        url, max_bytes=max_bytes, etag=etag if stored is not None else None
-    )
-    if download.body is None:
-        if stored is None:  # a fetcher that reports 304 to a request it did not make conditional
-            raise FetchError(f"{url} answered 304 Not Modified to an unconditional request")
-        return stored, download.etag
-    return download.body, download.etag
 
 
 @dataclass(kw_only=True)
@@ -199,9 +91,6 @@ def _describe(exc: CardFormatError) -> str:
     return f"{exc.code}: {exc}"
 
 
-# --- adding, removing ---------------------------------------------------------------------
-
-
 def add_partner(
     store: TrustStore,
     *,
@@ -221,7 +110,7 @@ def add_partner(
         raise PartnerError(f"invalid fingerprint: {exc}") from None
     try:
         check_url(metadata_url)
-        data, etag = _fetch_document(
+        data, etag = fetch_document(
             fetch, metadata_url, max_bytes=MAX_METADATA_BYTES, stored=None, etag=None
         )
     except FetchError as exc:
@@ -271,9 +160,6 @@ def remove_partner(store: TrustStore, code: str) -> PartnerRecord:
     raise PartnerError(f"no partner {code!r} is pinned")
 
 
-# --- syncing ------------------------------------------------------------------------------
-
-
 @dataclass(kw_only=True)
 class _Fetched:
     """The outcome of one partner's network round, before it is merged into the store."""
@@ -309,7 +195,7 @@ def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -
     metadata: IssuerMetadata | None = current
     metadata_ok = False
     try:
-        data, out.metadata_etag = _fetch_document(
+        data, out.metadata_etag = fetch_document(
             fetch,
             record.metadata_url,
             max_bytes=MAX_METADATA_BYTES,
@@ -361,7 +247,7 @@ def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -
         previous = stored.get(ref.id)
         same_uri = previous is not None and previous.uri == ref.uri
         try:
-            token, etag = _fetch_document(
+            token, etag = fetch_document(
                 fetch,
                 url,
                 max_bytes=MAX_STATUS_LIST_BYTES,

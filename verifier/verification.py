@@ -1,9 +1,9 @@
 """The verification service: card text in, one result code and what may be shown out.
 
-This is the reference verdict (DESIGN.md section 6): the API and the agent page's upload path
+This is the reference verdict (docs/interfaces.md): the API and the agent page's upload path
 call it, and the page's offline verifier must agree with it. It reads only the in-memory trust
 index: verifying never contacts the issuing city, and nothing here logs the card, its holder or
-its text (DESIGN.md section 5, rule 3).
+its text (docs/privacy.md, rule 3).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from datetime import date, datetime, timedelta
 from threading import Lock
 
 from cardformat import CardFormatError, VerifiedCard, card_status, statuslist, verify_card
+from cardformat.token import CLOCK_SKEW
 
-from .trust import LoadedPartner, TrustIndex
+from .trust_index import LoadedPartner, TrustIndex
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,22 @@ RESULTS = (
     "bad_signature",
     "malformed",
     "status_unknown",
+    "clock_in_doubt",
 )
 # Every error code cardformat's verify_card can raise maps to itself; anything else is a bug in
 # the mapping and is reported as malformed rather than crashing (tested).
-_CARD_ERROR_RESULTS = frozenset(RESULTS) - {"valid", "revoked", "suspended", "status_unknown"}
+_CARD_ERROR_RESULTS = frozenset(RESULTS) - {
+    "valid",
+    "revoked",
+    "suspended",
+    "status_unknown",
+    "clock_in_doubt",
+}
+# The results that rest on the clock (expiry, validity start, staleness of the status list).
+# When the clock is in doubt they give way to clock_in_doubt; a structural or signature
+# failure, an unknown issuer, a withdrawn key and a published revocation or suspension do not
+# depend on the time and are reported as they are. verify.js applies the same rule.
+TIME_JUDGED = frozenset({"valid", "status_unknown", "expired", "not_yet_valid"})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -72,10 +85,32 @@ class ResultCounters:
             return {code: self._counts.get(code, 0) for code in RESULTS}
 
 
+def clock_in_doubt(now: datetime, fetched_until: datetime | None) -> bool:
+    """Whether ``now`` is earlier than a moment this verifier has already seen.
+
+    The trust data was fetched at ``fetched_until`` by the same clock: reading an earlier time
+    now means the clock went back (a reset, a wrong manual setting), and a wrong clock turns an
+    expired card valid or a valid one expired. The usual skew is allowed, as for cards.
+    """
+    return fetched_until is not None and now + CLOCK_SKEW < fetched_until
+
+
 def verify_text(
     text: str, *, index: TrustIndex, now: datetime, max_status_age: timedelta
 ) -> Outcome:
-    """Verify a card's text against the trust index at ``now``; never raises for bad input."""
+    """Verify a card's text against the trust index at ``now``; never raises for bad input.
+
+    A result that rests on the clock becomes clock_in_doubt, without the card's details, when
+    ``now`` is earlier than the trust store's last fetch (section "The clock" of
+    docs/verifier.md).
+    """
+    outcome = _verify(text, index=index, now=now, max_status_age=max_status_age)
+    if outcome.result in TIME_JUDGED and clock_in_doubt(now, index.fetched_until):
+        return Outcome(result="clock_in_doubt")
+    return outcome
+
+
+def _verify(text: str, *, index: TrustIndex, now: datetime, max_status_age: timedelta) -> Outcome:
     try:
         verified = verify_card(text, resolve_key=index.resolve, now=now)
     except CardFormatError as exc:

@@ -2,7 +2,7 @@
 
 gunicorn's own error lines name the client ("Invalid request from ip=ADDR: ...") and quote the
 request line, whose path can carry a resident id or a card number. An address says who used the
-service from where (DESIGN.md section 5): the issuance app keeps none in any log, and the verifier
+service from where (docs/privacy.md): the issuance app keeps none in any log, and the verifier
 records nothing that says when or from where a card was checked (it has no access log at all).
 ``GunicornLogger`` reports such a request by its kind only.
 

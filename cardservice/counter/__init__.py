@@ -7,25 +7,7 @@ scripts in ``cardservice/static/counter/`` (served by the app itself: no CDN).
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import Blueprint
-
-_PACKAGE = Path(__file__).resolve().parent
-
-bp = Blueprint(
-    "counter",
-    __name__,
-    template_folder="templates",
-    static_folder=str(_PACKAGE.parent / "static" / "counter"),
-    static_url_path="/counter-static",
-)
-
-from . import (  # noqa: E402,F401  (sign-in steps, step-up)
-    account_security,
-    enrolment,
-    signin,
-    views,
-)
+from . import views  # noqa: F401  (registers the routes on bp)
+from .blueprint import bp
 
 __all__ = ["bp"]

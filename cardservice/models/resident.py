@@ -1,4 +1,4 @@
-"""Residents: nothing in clear but the creation time (DESIGN.md section 5 rule 2).
+"""Residents: nothing in clear but the creation time (docs/privacy.md, rule 2).
 
 Name, birth date, gender marker, address, preferred language and photo live in one AES-256-GCM
 blob per resident, under a data key of their own. That key is not in this database: it is kept,

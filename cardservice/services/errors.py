@@ -114,7 +114,7 @@ class MasterKeyUnavailableError(ServiceError):
 
 class AuditUnavailableError(ServiceError):
     """A read of a resident's record could not be written to the audit log, so the record is
-    not shown: a read that leaves no trail is not served (DESIGN.md section 5)."""
+    not shown: a read that leaves no trail is not served (docs/privacy.md)."""
 
     code = "audit_unavailable"
     status = 503

@@ -30,7 +30,7 @@ from .errors import (
 from .keyseal import KeySealer, is_legacy, params_of
 from .locking import lock
 
-# Signing keys are rotated yearly by default (DESIGN.md section 4); not_after tells partners when
+# Signing keys are rotated yearly by default (docs/federation.md); not_after tells partners when
 # a key stops being used for new cards, retirement ends its use for real.
 SIGNING_KEY_LIFETIME = timedelta(days=366)
 # Verifiers refuse a card or status list issued outside its key's nbf..exp (docs/card-format.md
@@ -83,7 +83,7 @@ def _new_signing_key(deps: Deps, now: datetime) -> tuple[SigningKey, Ed25519Priv
     return record, key
 
 
-def _new_status_list(list_id: int, size: int, now: datetime) -> StatusListRecord:
+def new_status_list(list_id: int, size: int, now: datetime) -> StatusListRecord:
     return StatusListRecord(
         id=list_id,
         size=size,
@@ -141,7 +141,7 @@ def init_city(
         session.rollback()
         raise CityExistsError() from None
     signing, _ = _new_signing_key(deps, now)
-    session.add_all([signing, _new_status_list(0, deps.policy.status_list_size, now)])
+    session.add_all([signing, new_status_list(0, deps.policy.status_list_size, now)])
     audit.record(session, now=now, actor=actor, action="city.init", subject=f"key:{signing.kid}")
     session.commit()
     return city

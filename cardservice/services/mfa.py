@@ -8,7 +8,8 @@ secret. A code is accepted once: the time step of the last accepted code is kept
 that step or an earlier one is refused (RFC 6238 section 5.2).
 
 Recovery codes are 16 characters in four groups; the first group finds the row (not secret),
-the other three (12 characters of 31, about 59 random bits) are kept as an argon2id hash. Each works once.
+the other three (12 characters of 31, about 59 random bits) are kept as an argon2id hash.
+Each works once.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Per-resident data keys move out of the resident database into the data-key store.
 
-DESIGN.md section 5 rule 2: deleting a resident destroys their key, so backups forget too. With
+docs/privacy.md, rule 2: deleting a resident destroys their key, so backups forget too. With
 the wrapped key in the same row as the ciphertext, a backup of the resident database taken
 before an erasure still held both, and opened with the master key. From this revision the key
 store (bind "keystore", CARDSERVICE_KEYSTORE_DATABASE_URL) holds `resident_key` (resident id,

@@ -24,8 +24,10 @@ from sqlalchemy import text
 
 import cardformat
 from cardformat import Status
-from verifier.sync import FetchError, add_partner, sync_partners
-from verifier.trust import TrustIndex, TrustStore
+from verifier.fetch import FetchError
+from verifier.sync import add_partner, sync_partners
+from verifier.trust import TrustStore
+from verifier.trust_index import TrustIndex
 from verifier.verification import verify_text
 
 from .conftest import Suite, Tally, enrol, issue

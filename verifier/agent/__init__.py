@@ -56,10 +56,26 @@ PAGE_STRINGS: dict[str, Any] = {
         "Use the camera, a USB or Bluetooth scanner, or a photo of the card's QR code."
     ),
     "checking": lazy_gettext("Checking…"),
+    # The four verdicts (valid, invalid, unknown, unreadable) and their titles per result.
     "verdict_valid": lazy_gettext("Genuine"),
     "verdict_invalid": lazy_gettext("Not valid"),
     "verdict_forged": lazy_gettext("Not genuine"),
     "verdict_unknown": lazy_gettext("Status unknown"),
+    "verdict_unknown_issuer": lazy_gettext("Cannot be checked here"),
+    "verdict_not_yet_valid": lazy_gettext("Not valid yet"),
+    "verdict_clock": lazy_gettext("Check the clock"),
+    "verdict_unreadable": lazy_gettext("Could not read the code"),
+    "unreadable_hint": lazy_gettext("Scan again. A misread is not a sign of a false card."),
+    "clock_in_doubt_device": lazy_gettext(
+        "This device's date and time are earlier than its trust data, so it cannot tell "
+        "whether the card is valid now. Correct the device's clock, then scan again."
+    ),
+    "compare_title": lazy_gettext("Now compare"),
+    "compare_name": lazy_gettext("The name and date of birth above match the printed card."),
+    "compare_photo": lazy_gettext("The photo on the card is the person in front of you."),
+    "compare_why": lazy_gettext(
+        "A genuine code can be copied onto a false card: only this comparison reveals it."
+    ),
     "holder_name": lazy_gettext("Name"),
     "birth_date": lazy_gettext("Date of birth"),
     "not_given": lazy_gettext("Not on the card"),
@@ -68,7 +84,7 @@ PAGE_STRINGS: dict[str, Any] = {
     "card_number": lazy_gettext("Card number"),
     "status_checked": lazy_gettext("Status as of"),
     "checked_offline": lazy_gettext("Checked on this device, without network."),
-    "clears_in": lazy_gettext("This result disappears in %(seconds)s s."),
+    "clears_in": lazy_gettext("Clears in %(seconds)s s."),
     "clear_now": lazy_gettext("Clear now"),
     "camera": lazy_gettext("Camera"),
     "camera_start": lazy_gettext("Start camera"),
@@ -84,7 +100,8 @@ PAGE_STRINGS: dict[str, Any] = {
     ),
     "scanner": lazy_gettext("Scanner or typed code"),
     "scanner_hint": lazy_gettext(
-        "Click here, then scan: the card is checked as soon as the scanner sends Enter."
+        "With a USB or Bluetooth scanner, scan into this field: the card is checked as soon "
+        "as the whole code has arrived."
     ),
     "check": lazy_gettext("Check"),
     "photo": lazy_gettext("Photo of the card"),
@@ -101,6 +118,14 @@ PAGE_STRINGS: dict[str, Any] = {
     "offline_no_data": lazy_gettext(
         "Offline and this device has no trust data yet. Connect once to prepare it."
     ),
+    # %(when)s is a relative time in the agent's language ("2 minutes ago"), made by the
+    # browser (Intl.RelativeTimeFormat).
+    "trust_age": lazy_gettext("Card statuses updated %(when)s."),
+    "trust_age_clock": lazy_gettext(
+        "This device's clock is earlier than its trust data: check its date and time."
+    ),
+    "signals": lazy_gettext("Sound and vibration"),
+    "signals_hint": lazy_gettext("A different signal for genuine, not valid and unreadable."),
     "privacy_note": lazy_gettext(
         "Nothing about the cards you check is recorded, on this device or on the server."
     ),

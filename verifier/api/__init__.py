@@ -1,4 +1,4 @@
-"""The verifier's JSON API, /api/v1 (DESIGN.md section 6).
+"""The verifier's JSON API, /api/v1 (docs/interfaces.md).
 
 Views stay thin: check the request's type and size before reading it, parse, call the
 verification service, shape the answer. Answers that carry a holder's data are never cached.

@@ -238,8 +238,21 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "max_status_age_seconds": {"type": "integer", "minimum": 1},
                         "generated_at": _TIME,
+                        "trust_fetched_at": {
+                            **_NULLABLE_TIME,
+                            "description": (
+                                "The server's latest fetch of this data. A device whose clock "
+                                "reads earlier (beyond 5 minutes of skew) must not judge expiry "
+                                "or staleness: its verdict is clock_in_doubt."
+                            ),
+                        },
                     },
-                    "required": ["issuers", "max_status_age_seconds", "generated_at"],
+                    "required": [
+                        "issuers",
+                        "max_status_age_seconds",
+                        "generated_at",
+                        "trust_fetched_at",
+                    ],
                     "additionalProperties": False,
                 },
                 "SnapshotIssuer": {

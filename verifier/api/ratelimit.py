@@ -22,7 +22,7 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 def init_app(app: Flask) -> None:
     limiter.init_app(app)
     # Flask-Limiter's breach line names the client address, which would say from where cards
-    # were checked (DESIGN.md section 5, rule 3). The 429 itself is the signal.
+    # were checked (docs/privacy.md, rule 3). The 429 itself is the signal.
     withhold_breach_addresses()
 
 

@@ -19,7 +19,7 @@ from flask import json
 
 from cardformat import KeyState
 
-from ..trust import TrustIndex
+from ..trust_index import TrustIndex
 
 
 def b64url(data: bytes) -> str:
@@ -81,6 +81,9 @@ def build_snapshot(index: TrustIndex, *, now: datetime, max_status_age: int) -> 
         "issuers": issuers,
         "max_status_age_seconds": max_status_age,
         "generated_at": rfc3339(now),
+        # The server's latest fetch of this data: a device whose clock reads earlier cannot
+        # judge time (verify.js refuses to, as verification.clock_in_doubt does here).
+        "trust_fetched_at": rfc3339(index.fetched_until),
     }
 
 

@@ -64,7 +64,8 @@ def _vector_trust_store(instance: Path, doc: dict[str, Any], at: datetime) -> No
         for code, keys in by_issuer.items():
             lister = generate_key()
             published = [published_vector_key(k) for k in keys]
-            published.append(published_key(lister, not_before=at - timedelta(days=2000)))
+            since = max(datetime.fromtimestamp(0, UTC), at - timedelta(days=2000))
+            published.append(published_key(lister, not_before=since))
             records[code] = pinned_city_record(
                 code=code,
                 names={"en": keys[0]["issuer_name"]},
@@ -143,20 +144,26 @@ def parity(page: Any) -> Iterator[Callable[[Path, Clock, list[dict[str, Any]]], 
 def test_every_card_format_vector_gets_the_same_verdict(tmp_path, parity) -> None:
     doc = json.loads(VECTORS.read_text(encoding="utf-8"))
     assert len(doc["vectors"]) >= 10
-    instance = tmp_path / "vectors"
-    # Every vector is checked at its own instant. The status list is fresh for every card that
-    # gets as far as the status check (the valid ones): issued an hour before the latest.
-    first = max(_time(v["now"]) for v in doc["vectors"] if v["expected"] == "valid")
-    _vector_trust_store(instance, doc, first - timedelta(hours=1))
-    cases = [
-        {"name": v["name"], "text": v["text"], "now": _time(v["now"]).timestamp()}
-        for v in doc["vectors"]
-    ]
-    answers = parity(instance, Clock(first), cases)
+    # Every vector is checked at its own instant, against a trust store fetched an hour before
+    # it (never after: a clock earlier than the last fetch is a clock in doubt). So the status
+    # list is fresh for every card that gets as far as the status check.
+    epoch = datetime.fromtimestamp(0, UTC)
+    instants = sorted({v["now"] for v in doc["vectors"]})
+    answers: dict[str, dict[str, Any]] = {}
+    for number, instant in enumerate(instants):
+        at = _time(instant)
+        instance = tmp_path / f"vectors-{number}"
+        _vector_trust_store(instance, doc, max(epoch, at - timedelta(hours=1)))
+        group = [v for v in doc["vectors"] if v["now"] == instant]
+        cases = [{"name": v["name"], "text": v["text"], "now": at.timestamp()} for v in group]
+        for vector, answer in zip(group, parity(instance, Clock(at), cases), strict=True):
+            answers[vector["name"]] = answer
+    assert len(answers) == len(doc["vectors"])
     # And both agree with the vectors themselves. A card that verifies shows its holder; its
-    # status depends on the one list published (index below its size, fresh at `first`), and
-    # the status decisions have vectors of their own (tests/integration/conformance).
-    for vector, answer in zip(doc["vectors"], answers, strict=True):
+    # status depends on the one list published (index below its size, fresh at its instant),
+    # and the status decisions have vectors of their own (tests/integration/conformance).
+    for vector in doc["vectors"]:
+        answer = answers[vector["name"]]
         if vector["expected"] != "valid":
             assert answer["result"] == vector["expected"], vector["name"]
             assert answer["holder"] is None, vector["name"]
@@ -200,6 +207,19 @@ def test_cards_made_here_get_the_same_verdict(tmp_path, parity) -> None:
     add("trailing space", valid + " ", "malformed")
     # Staleness: the same valid card once the list is older than the policy allows.
     add("stale status list", valid, "status_unknown", now + timedelta(days=8))
+    # A clock set back before the trust store's last fetch (an hour ago) cannot judge time:
+    # what rests on it becomes clock_in_doubt; what does not is still reported.
+    back = now - timedelta(days=2)
+    add("clock set back: valid card", valid, "clock_in_doubt", back)
+    short = issuer.card(now=earlier, valid_for=timedelta(days=29))  # expired yesterday
+    add("clock set back: expired card", short, "clock_in_doubt", back)
+    revoked = next(case["text"] for case in cases if case["name"] == "revoked")
+    add("clock set back: revoked card", revoked, "revoked", back)
+    add(
+        "clock set back: forged card", forge(valid, old="Amina", new="Amira"), "bad_signature", back
+    )
+    add("clock set back: not a card", "https://example.org/", "malformed", back)
+    add("clock within the skew of the fetch", valid, "valid", now - timedelta(hours=1, minutes=4))
     # A status index in a list the issuer does not publish.
     issuer.next_index = MIN_STATUS_LIST_SIZE + 5
     unlisted = issuer.card(now=earlier)

@@ -1,4 +1,4 @@
-"""The JSON API: the happy paths of DESIGN.md section 6, problem+json errors, the role matrix."""
+"""The JSON API: the happy paths of docs/interfaces.md, problem+json errors, the role matrix."""
 
 from __future__ import annotations
 

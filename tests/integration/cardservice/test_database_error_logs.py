@@ -1,4 +1,4 @@
-"""A database error never writes a statement's parameters into a log (DESIGN.md section 5,
+"""A database error never writes a statement's parameters into a log (docs/privacy.md,
 rule 7): every engine, the resident database's and the key store's, hides them."""
 
 from __future__ import annotations

@@ -290,7 +290,7 @@ def test_unexpected_error_is_a_bare_problem(app, client, city, tokens, monkeypat
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr("cardservice.api.card_service.get_card", explode)
+    monkeypatch.setattr("cardservice.api.cards.card_service.get_card", explode)
     response = client.get("/api/v1/cards/ABCD-123", headers=auth(tokens["clerk"]))
     assert response.status_code == 500
     assert response.mimetype == "application/problem+json"

@@ -1,4 +1,4 @@
-"""Privacy rules of DESIGN.md section 5, checked against the real schema and database file."""
+"""Privacy rules of docs/privacy.md, checked against the real schema and database file."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from cardservice.models import ApiToken, AuditEntry
-from cardservice.services import residents as resident_service
+from cardservice.services import audit as audit_service
 
 from .conftest import auth
 from .test_api import assert_problem, enrol
@@ -90,7 +90,7 @@ def test_a_read_that_cannot_be_audited_is_refused(
     def broken_record(*args: object, **kwargs: object) -> None:
         raise OperationalError("INSERT INTO audit_entry", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(resident_service.audit, "record", broken_record)
+    monkeypatch.setattr(audit_service, "record", broken_record)
     caplog.set_level(logging.INFO)
     response = client.get(
         f"/api/v1/residents/{resident_id}",

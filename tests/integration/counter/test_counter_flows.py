@@ -11,7 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from cardservice.counter import views
+from cardservice.counter.views import audit as audit_views
+from cardservice.counter.views import base as view_base
+from cardservice.counter.views import cards as card_views
+from cardservice.counter.views import residents as resident_views
 from cardservice.extensions import db
 from cardservice.models import AuditEntry, Card, Resident, StaffUser
 
@@ -236,7 +239,7 @@ def test_renewal_too_early_then_in_the_window(
 
     expires = _card(app, number).expires_at
     later = expires - timedelta(days=10)
-    monkeypatch.setattr(views, "utcnow", lambda: later)
+    monkeypatch.setattr(card_views, "utcnow", lambda: later)
     response = post(clerk, f"/cards/{number}/renew")
     assert response.status_code == 302
     assert _card(app, number).expires_at > expires
@@ -336,7 +339,7 @@ def test_audit_log_pages(app: Flask, supervisor: FlaskClient) -> None:
     first = supervisor.get("/audit").get_data(as_text=True)
     before = re.search(r"before=(\d+)", first)
     total = len(_actions(app))
-    if total > views.AUDIT_PAGE_SIZE:
+    if total > audit_views.AUDIT_PAGE_SIZE:
         assert before
     else:
         assert before is None
@@ -399,7 +402,8 @@ def test_when_expired_the_card_shows_expired(
     resident_id = resident_id_from(enrol(clerk))
     number = _issue(clerk, resident_id)
     later = _card(app, number).expires_at + timedelta(days=1)
-    monkeypatch.setattr(views, "utcnow", lambda: later)
+    monkeypatch.setattr(resident_views, "utcnow", lambda: later)
+    monkeypatch.setattr(view_base, "utcnow", lambda: later)
     page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
     assert 'class="status status--expired"' in page
     assert "Print card (PDF)" not in page
@@ -509,13 +513,14 @@ def test_database_failure_shows_an_error_page_not_a_traceback(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from cardservice.services import residents
+    from cardservice.services import keys
+    from cardservice.services.residents import audited_reads
 
     def broken(*args: object, **kwargs: object) -> None:
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(residents, "get_resident", broken)
-    monkeypatch.setattr(views.key_service, "get_city", broken)
+    monkeypatch.setattr(audited_reads, "get_resident", broken)
+    monkeypatch.setattr(keys, "get_city", broken)
     response = clerk.get("/residents/" + "0" * 32)
     page = response.get_data(as_text=True)
     # A database that cannot answer is a passing fault (cardservice.dbfaults), not a bug.

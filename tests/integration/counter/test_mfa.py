@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from cardservice.counter.account_security import STEP_UP_ENDPOINTS
+from cardservice.counter.views.account_security import STEP_UP_ENDPOINTS
 from cardservice.extensions import db
 from cardservice.models import AuditEntry, RecoveryCode, StaffTotp, StaffUser
 from cardservice.services import Actor

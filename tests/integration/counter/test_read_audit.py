@@ -1,4 +1,4 @@
-"""Every page that shows a resident's personal data leaves one audit entry (DESIGN.md section 5):
+"""Every page that shows a resident's personal data leaves one audit entry (docs/privacy.md):
 the resident page, the correction form, the erasure page and a search; a card PDF is already
 audited as a print. The entries name the staff member and the random resident id, never the
 person: a search records its number of results, never what was typed."""
@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from cardservice.extensions import db
 from cardservice.models import AuditEntry, StaffUser
-from cardservice.services import residents as resident_service
+from cardservice.services import audit as audit_service
 
 from .support import enrol, post, resident_id_from
 
@@ -170,7 +170,7 @@ def test_a_read_that_cannot_be_audited_shows_nothing(
 ) -> None:
     resident_id = resident_id_from(enrol(clerk, display_name=NAME, birth_date=BIRTH))
     before = _last_id(app)
-    monkeypatch.setattr(resident_service.audit, "record", _broken_record)
+    monkeypatch.setattr(audit_service, "record", _broken_record)
     caplog.set_level(logging.INFO)
     if reader == "page":
         response = clerk.get(f"/residents/{resident_id}", headers={"Accept-Language": "en"})

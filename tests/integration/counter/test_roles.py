@@ -194,7 +194,7 @@ def test_every_post_route_refuses_a_missing_csrf_token(app: Flask) -> None:
 
 
 def test_buttons_are_shown_to_the_roles_their_routes_allow() -> None:
-    from cardservice.counter.views import ACTION_ROLES
+    from cardservice.counter.views.context import ACTION_ROLES
 
     for action, role in ACTION_ROLES.items():
         assert EXPECTED[f"counter.{action}"] == role, action

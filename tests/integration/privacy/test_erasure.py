@@ -1,5 +1,5 @@
 """Issue 6 item 3: erasing a resident destroys their data, at rest and for anyone holding the
-master key, backups of the resident database included (DESIGN.md section 5 rule 2).
+master key, backups of the resident database included (docs/privacy.md, rule 2).
 
 The wrapped data keys live in the data-key store, a database of their own; the resident database
 holds only ciphertext. Scans the raw SQLite files, or pg_dumps of the PostgreSQL schemas."""
@@ -190,7 +190,7 @@ def test_a_crash_between_the_two_commits_leaves_nothing_readable(
     database commit). A failure in between leaves a keyless record: unreadable, shown as not
     found, and removed by `cardservice keys sweep`, which records one audit entry."""
     from cardservice.services import Actor, audit
-    from cardservice.services.residents import erase_resident
+    from cardservice.services.erasure import erase_resident
 
     rid = enrol(client, tokens["clerk"])
     kept = enrol(client, tokens["clerk"], display_name="Kept Resident", birth_date="1970-01-01")
@@ -246,8 +246,9 @@ def test_a_crash_between_the_two_commits_leaves_nothing_readable(
     # Two sweeps at once: one that listed the record before the other deleted it removes
     # nothing, so it records nothing (the counts are of rows deleted, not rows listed).
     from cardservice.services import residents
+    from cardservice.services.residents import retention
 
-    monkeypatch.setattr(residents, "_keyless_resident_ids", lambda _session: [rid])
+    monkeypatch.setattr(retention, "_keyless_resident_ids", lambda _session: [rid])
     late = residents.sweep_orphans(session, deps, now=datetime.now(UTC), actor=Actor.system("t"))
     monkeypatch.undo()
     assert (late.records, late.keys) == (0, 0)
@@ -263,6 +264,7 @@ def test_an_interrupted_enrolment_leaves_at_most_an_orphan_key_which_is_swept(
     record; enrolment deletes it at once when it can, the sweep otherwise (once older than the
     grace period, so a key whose record is being written right now is never taken)."""
     from cardservice.services import Actor, audit, residents
+    from cardservice.services.residents import records
 
     actor = Actor.system("tests")
 
@@ -284,7 +286,7 @@ def test_an_interrupted_enrolment_leaves_at_most_an_orphan_key_which_is_swept(
     assert session.scalar(select(func.count()).select_from(Resident)) == 0
 
     # When the clean-up cannot run either (the process died), the key stays, opening nothing.
-    monkeypatch.setattr(residents, "_discard_orphan_key", lambda *a, **k: None)
+    monkeypatch.setattr(records, "discard_orphan_key", lambda *a, **k: None)
     with pytest.raises(RuntimeError, match="went away"):
         residents.enrol_resident(session, deps, data, now=datetime.now(UTC), actor=actor)
     monkeypatch.undo()

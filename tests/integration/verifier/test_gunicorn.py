@@ -120,7 +120,7 @@ def test_verifies_under_gunicorn_in_production_mode(
         assert body["message"] == "Cartão autêntico, válido."
     assert city.requests == before  # the issuer heard nothing
     # Nothing in the server's output says that, when or from where a card was checked: no
-    # access log line, no card number, no name (DESIGN.md section 5, rule 3).
+    # access log line, no card number, no name (docs/privacy.md, rule 3).
     process.terminate()
     assert process.stdout is not None
     output = process.stdout.read().decode()

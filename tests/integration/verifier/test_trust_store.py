@@ -9,7 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from verifier.trust import TrustCache, TrustIndex, TrustStore
+from verifier.trust import TrustStore
+from verifier.trust_index import TrustCache, TrustIndex
 
 from .helpers import FakeIssuer
 

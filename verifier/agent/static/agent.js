@@ -4,41 +4,41 @@
 // against the trust snapshot the service worker keeps (verify.js). The verdict clears itself
 // after a short time so the next person at a shared device sees nothing, and no card text,
 // name or result is ever stored: not in localStorage, not in a cache, not in a log.
+//
+// Verdicts are one of four (verdicts.js). The camera scans continuously: the next card
+// replaces the verdict. With ?kiosk=1 (a device mounted at a desk) the camera starts by
+// itself, nothing leads away from the page, and the language returns to the device's own
+// after each card.
 
-import { loadSnapshot, verifyCard } from "./verify.js";
+import { clockFloor, relativeAge, statusesFetchedAt } from "./freshness.js";
+import { wireKiosk } from "./kiosk.js";
+import { formatDateTime, VerdictScreen } from "./screen.js";
+import { Signals } from "./signals.js";
+import { clockInDoubt, loadSnapshot, verifyCard } from "./verify.js";
+import { watchWedge } from "./wedge.js";
 
 const $ = (id) => document.getElementById(id);
 const STRINGS = JSON.parse($("agent-strings").textContent);
 const CONFIG = JSON.parse($("agent-config").textContent);
 const LANG_KEY = "citycard-agent-language"; // the only thing the page remembers
-const SNAPSHOT_REFRESH_MS = 10 * 60 * 1000;
+// The server syncs its partners every few seconds to minutes; the snapshot (revalidated with
+// its ETag) follows it closely, so the status age shown is the server's.
+const SNAPSHOT_REFRESH_MS = 30 * 1000;
+const TRUST_AGE_TICK_MS = 5 * 1000;
 const SERVER_TIMEOUT_MS = 8000;
 const SCAN_INTERVAL_MS = 180;
-
-const VERDICT_OF = {
-  valid: "valid",
-  status_unknown: "unknown",
-  bad_signature: "forged",
-};
-const VERDICT_TITLE = {
-  valid: "verdict_valid",
-  unknown: "verdict_unknown",
-  forged: "verdict_forged",
-  invalid: "verdict_invalid",
-};
+// The same code seen again within this time is the same card still in view, not a new scan.
+const REPEAT_AFTER_MS = 3000;
+const KIOSK = new URLSearchParams(window.location.search).get("kiosk") === "1";
 
 const state = {
   lang: CONFIG.defaultLanguage,
   trust: null, // the prepared trust snapshot, or null before the first successful load
-  shown: null, // {answer, offline} while a verdict is on screen
-  clearAt: 0,
-  timer: null,
   stream: null,
   scanning: false,
   decoder: null,
-  // Each check gets a number; clearing the screen or starting another check makes older
-  // answers stale, so a slow answer can never land on the next person's screen.
-  seq: 0,
+  lastCode: null, // {text, at}: the code the camera last read, in memory only
+  homeLang: null, // kiosk mode: the language the page returns to after each card
 };
 
 // ----------------------------------------------------------------------------- language
@@ -49,8 +49,11 @@ function text(key, vars = {}) {
   return value;
 }
 
+const signals = new Signals(safeStorage);
+let wedge = null; // the scanner-burst watcher (wedge.js), once wired
+
 function pickLanguage() {
-  const stored = safeStorage(() => localStorage.getItem(LANG_KEY));
+  const stored = KIOSK ? null : safeStorage(() => localStorage.getItem(LANG_KEY));
   if (stored && STRINGS[stored]) return stored;
   for (const tag of navigator.languages || [navigator.language]) {
     const base = String(tag || "").toLowerCase().split("-")[0];
@@ -79,116 +82,28 @@ function applyLanguage(lang) {
   }
   $("camera-button-text").textContent = text(state.stream ? "camera_stop" : "camera_start");
   updateConnection();
-  if (state.shown) render(state.shown.answer, state.shown.offline, { keepTimer: true });
-  else showIdle();
+  updateTrustAge();
+  screen.refresh();
 }
 
-// --------------------------------------------------------------------- formatting
-
-function formatDate(iso) {
-  if (!iso) return text("not_given");
-  const [y, m, d] = iso.slice(0, 10).split("-").map(Number);
-  const date = new Date(Date.UTC(y, m - 1, d));
-  if (Number.isNaN(date.getTime())) return iso;
-  return new Intl.DateTimeFormat(state.lang, { dateStyle: "long", timeZone: "UTC" }).format(date);
-}
-
-function formatDateTime(iso) {
-  if (!iso) return "—";
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  return new Intl.DateTimeFormat(state.lang, { dateStyle: "medium", timeStyle: "short" }).format(
-    date,
-  );
-}
-
-// --------------------------------------------------------------------------- verdict
-
-function setVerdict(kind, title, message) {
-  const box = $("verdict");
-  box.dataset.verdict = kind;
-  $("verdict-title").textContent = title;
-  $("verdict-message").textContent = message;
-}
-
-function showIdle() {
-  setVerdict("idle", text("ready"), text("ready_hint"));
-  $("verdict-details").hidden = true;
-  $("verdict-offline").hidden = true;
-  $("verdict-footer").hidden = true;
-}
-
-function beginCheck() {
-  // The previous card's details go before anything else happens.
-  clearResult();
-  setVerdict("checking", text("checking"), "");
-  return ++state.seq;
-}
-
-/** Run `show` only if check `id` is still the one the screen is waiting for. */
-function settle(id, show) {
-  if (id === state.seq) show();
-}
-
-function showProblem(key) {
-  // A problem is not a verdict about the card: say what to do, keep the frame neutral.
-  clearResult();
-  setVerdict("idle", text(key), text("ready_hint"));
-}
-
-function render(answer, offline, { keepTimer = false } = {}) {
-  const kind = VERDICT_OF[answer.result] || "invalid";
-  state.shown = { answer, offline };
-  setVerdict(kind, text(VERDICT_TITLE[kind]), (STRINGS[state.lang].results || {})[answer.result]);
-  $("verdict").dataset.result = answer.result;
-  const details = $("verdict-details");
-  if (answer.holder) {
-    $("d-name").textContent = answer.holder.name;
-    $("d-birth").textContent = formatDate(answer.holder.birth_date);
-    $("d-issuer").textContent = answer.issuer ? answer.issuer.name || answer.issuer.code : "—";
-    $("d-expires").textContent = answer.card ? formatDate(answer.card.expires) : "—";
-    $("d-number").textContent = answer.card ? answer.card.number : "—";
-    $("d-checked").textContent = formatDateTime(answer.status_checked_at);
-    details.hidden = false;
-  } else {
-    details.hidden = true;
-  }
-  $("verdict-offline").hidden = !offline;
-  $("verdict-footer").hidden = false;
-  if (!keepTimer) startCountdown();
-  else tick();
-}
-
-function startCountdown() {
-  clearInterval(state.timer);
-  state.clearAt = Date.now() + CONFIG.clearSeconds * 1000;
-  state.timer = setInterval(tick, 250);
-  tick();
-}
-
-function tick() {
-  const left = Math.ceil((state.clearAt - Date.now()) / 1000);
-  if (left <= 0) {
-    clearResult();
-    return;
-  }
-  const label = text("clears_in", { seconds: String(left) });
-  if ($("countdown").textContent !== label) $("countdown").textContent = label;
-}
-
-function clearResult() {
-  state.seq++;
-  clearInterval(state.timer);
-  state.timer = null;
-  state.shown = null;
-  for (const id of ["d-name", "d-birth", "d-issuer", "d-expires", "d-number", "d-checked"]) {
-    $(id).textContent = "";
-  }
-  delete $("verdict").dataset.result;
+function clearInputs({ done }) {
   $("wedge-input").value = "";
+  if (wedge) wedge.reset();
   $("photo-input").value = "";
-  showIdle();
+  // Once a card is done with, a kiosk serves the next person in the device's own language.
+  if (KIOSK && done && state.homeLang && state.lang !== state.homeLang) {
+    applyLanguage(state.homeLang);
+  }
 }
+
+const screen = new VerdictScreen({
+  text,
+  language: () => state.lang,
+  results: () => ({ ...STRINGS.en.results, ...(STRINGS[state.lang].results || {}) }),
+  clearSeconds: CONFIG.clearSeconds,
+  signals,
+  onClear: clearInputs,
+});
 
 // --------------------------------------------------------------------- trust snapshot
 
@@ -201,6 +116,29 @@ async function refreshSnapshot() {
     // No network and nothing cached yet: offline checks explain it when asked.
   }
   updateConnection();
+  updateTrustAge();
+}
+
+function updateTrustAge() {
+  const line = $("trust-age");
+  const trust = state.trust;
+  const fetched = trust ? statusesFetchedAt(trust) : null;
+  if (fetched === null) {
+    line.hidden = true;
+    return;
+  }
+  const now = Date.now() / 1000;
+  line.hidden = false;
+  if (clockInDoubt(now, clockFloor(trust))) {
+    line.dataset.clock = "doubt";
+    delete line.dataset.ageSeconds;
+    line.textContent = text("trust_age_clock");
+    return;
+  }
+  delete line.dataset.clock;
+  const age = Math.max(0, now - fetched);
+  line.dataset.ageSeconds = String(Math.round(age));
+  line.textContent = text("trust_age", { when: relativeAge(age, state.lang) });
 }
 
 function isOffline() {
@@ -215,7 +153,8 @@ function updateConnection() {
   if (offline) {
     label = text("offline");
     if (state.trust && state.trust.generatedAtText) {
-      label += " " + text("offline_since", { date: formatDateTime(state.trust.generatedAtText) });
+      const date = formatDateTime(state.trust.generatedAtText, state.lang);
+      label += " " + text("offline_since", { date });
     } else if (!state.trust) {
       label = text("offline_no_data");
     }
@@ -264,6 +203,7 @@ async function verifyLocally(qr, { now } = {}) {
     now,
     lang: state.lang,
     defaultLang: CONFIG.defaultLanguage,
+    notBefore: clockFloor(state.trust),
   });
   window.citycardAgent.lastVerifyMs = performance.now() - started;
   return answer;
@@ -271,17 +211,19 @@ async function verifyLocally(qr, { now } = {}) {
 
 async function check(qr) {
   if (!qr) {
-    showProblem("empty_input");
+    screen.problem("empty_input");
     return;
   }
-  const id = beginCheck();
+  const id = screen.begin();
   if (!isOffline()) {
     try {
       const { status, data } = await postToServer(CONFIG.verifyUrl, JSON.stringify({ qr }), {
         "Content-Type": "application/json",
       });
-      if (data && typeof data.result === "string") settle(id, () => render(data, false));
-      else settle(id, () => showProblem(status === 429 ? "rate_limited" : "server_error"));
+      screen.settle(id, () => {
+        if (data && typeof data.result === "string") screen.render(data, false);
+        else screen.problem(status === 429 ? "rate_limited" : "server_error");
+      });
       return;
     } catch (error) {
       if (!(error instanceof NetworkError)) throw error;
@@ -289,7 +231,10 @@ async function check(qr) {
   }
   updateConnection();
   const answer = await verifyLocally(qr);
-  settle(id, () => (answer ? render(answer, true) : showProblem("offline_no_data")));
+  screen.settle(id, () => {
+    if (answer) screen.render(answer, true);
+    else screen.problem("offline_no_data");
+  });
 }
 
 // ------------------------------------------------------------------- QR decoding
@@ -359,8 +304,17 @@ async function startCamera() {
   scanLoop(await nativeDetector());
 }
 
+/** Whether the camera's code is a new scan, not the card still held in front of it. */
+function isNewCode(text) {
+  const now = performance.now();
+  const last = state.lastCode;
+  state.lastCode = { text, at: now };
+  return !(last && last.text === text && now - last.at < REPEAT_AFTER_MS);
+}
+
 function stopCamera() {
   state.scanning = false;
+  state.lastCode = null;
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
   state.stream = null;
   $("camera-video").srcObject = null;
@@ -393,11 +347,9 @@ async function scanLoop(detector) {
         found = null; // a frame that cannot be read: try the next one
       }
     }
-    if (found && state.scanning) {
-      // One card, one verdict: stop the camera (and its light) until the agent asks again.
-      stopCamera();
+    if (found && state.scanning && isNewCode(found)) {
+      // The camera stays on: the next card replaces this verdict (queues at a desk).
       await check(found);
-      return;
     }
     await new Promise((resolve) => setTimeout(resolve, SCAN_INTERVAL_MS));
   }
@@ -407,25 +359,25 @@ async function scanLoop(detector) {
 
 async function checkPhoto(file) {
   if (!file) {
-    showProblem("empty_input");
+    screen.problem("empty_input");
     return;
   }
   if (CONFIG.maxImageBytes && file.size > CONFIG.maxImageBytes) {
-    showProblem("photo_too_large");
+    screen.problem("photo_too_large");
     return;
   }
-  const id = beginCheck();
+  const id = screen.begin();
   if (!isOffline()) {
     const form = new FormData();
     form.append("photo", file);
     try {
       const { status, data } = await postToServer(CONFIG.decodeImageUrl, form);
-      settle(id, () => {
-        if (data && typeof data.result === "string") render(data, false);
-        else if (status === 413) showProblem("photo_too_large");
-        else if (status === 429) showProblem("rate_limited");
-        else if (status === 422 || status === 400) showProblem("no_code_in_photo");
-        else showProblem("server_error");
+      screen.settle(id, () => {
+        if (data && typeof data.result === "string") screen.render(data, false);
+        else if (status === 413) screen.problem("photo_too_large");
+        else if (status === 429) screen.problem("rate_limited");
+        else if (status === 422 || status === 400) screen.unreadable("no_code_in_photo");
+        else screen.problem("server_error");
       });
       return;
     } catch (error) {
@@ -439,10 +391,10 @@ async function checkPhoto(file) {
     qr = null; // not an image the decoder can read
   }
   const answer = qr ? await verifyLocally(qr) : null;
-  settle(id, () => {
-    if (!qr) showProblem("no_code_in_photo");
-    else if (answer) render(answer, true);
-    else showProblem("offline_no_data");
+  screen.settle(id, () => {
+    if (!qr) screen.unreadable("no_code_in_photo");
+    else if (answer) screen.render(answer, true);
+    else screen.problem("offline_no_data");
   });
 }
 
@@ -454,27 +406,44 @@ function cleanScannerInput(value) {
   return value.replace(/^[\s]+/, "").replace(/[\r\n\t]+$/, "");
 }
 
+function takeWedgeInput() {
+  const input = $("wedge-input");
+  const qr = cleanScannerInput(input.value);
+  input.value = ""; // the card's text does not stay on screen
+  wedge.reset();
+  return qr;
+}
+
 function wire() {
   $("lang-select").addEventListener("change", (event) => {
     const lang = event.target.value;
     if (!STRINGS[lang]) return;
-    safeStorage(() => localStorage.setItem(LANG_KEY, lang));
+    if (!KIOSK) safeStorage(() => localStorage.setItem(LANG_KEY, lang));
     applyLanguage(lang);
   });
   $("wedge-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const input = $("wedge-input");
-    const qr = cleanScannerInput(input.value);
-    input.value = ""; // the card's text does not stay on screen
-    check(qr);
+    check(takeWedgeInput());
   });
+  // A scanner that sends no Enter (or a Tab): the burst's pause submits it.
+  wedge = watchWedge($("wedge-input"), () => {
+    const qr = takeWedgeInput();
+    if (qr) check(qr);
+  });
+  const toggle = $("signals-toggle");
+  toggle.checked = signals.enabled;
+  toggle.addEventListener("change", () => signals.setEnabled(toggle.checked));
+  // Audio may start only after a gesture: the first key or touch unlocks it.
+  for (const type of ["pointerdown", "keydown"]) {
+    document.addEventListener(type, () => signals.unlock(), { capture: true });
+  }
   $("photo-input").addEventListener("change", (event) => {
     const input = event.target;
     if (input.files && input.files[0]) checkPhoto(input.files[0]);
   });
   $("camera-button").addEventListener("click", () => (state.stream ? stopCamera() : startCamera()));
   $("clear-button").addEventListener("click", () => {
-    clearResult();
+    screen.clear();
     focusScanner();
   });
   window.addEventListener("online", () => {
@@ -485,19 +454,32 @@ function wire() {
   // A phone put away or a tab switched: nothing stays on screen for the next person.
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "hidden") {
-      clearResult();
+      screen.clear();
       stopCamera();
+    } else if (KIOSK) {
+      startKioskCamera();
     }
   });
   setInterval(() => {
-    if (!isOffline()) refreshSnapshot();
+    if (!isOffline() && document.visibilityState === "visible") refreshSnapshot();
   }, SNAPSHOT_REFRESH_MS);
+  setInterval(updateTrustAge, TRUST_AGE_TICK_MS);
+  if (KIOSK) wireKiosk({ focusScanner });
+}
+
+/** A kiosk's camera starts by itself; a kiosk with only a scanner shows no camera error. */
+async function startKioskCamera() {
+  if (state.stream) return;
+  await startCamera();
+  if (!state.stream) $("camera-error").hidden = true;
 }
 
 function focusScanner() {
   // At a desk with a USB scanner, the field must have the focus; on a touch phone, focusing
   // it would open the keyboard over the verdict.
-  if (window.matchMedia("(pointer: fine)").matches) $("wedge-input").focus();
+  if (window.matchMedia("(pointer: fine)").matches) {
+    $("wedge-input").focus({ preventScroll: true });
+  }
 }
 
 async function registerServiceWorker() {
@@ -525,9 +507,13 @@ window.citycardAgent = {
   verify: verifyCard,
   verifyLocally,
   trustLoaded: () => state.trust !== null,
+  kiosk: KIOSK,
+  lastSignal: () => signals.last,
 };
 
 wire();
-applyLanguage(pickLanguage());
+state.homeLang = pickLanguage();
+applyLanguage(state.homeLang);
 focusScanner();
 window.citycardAgent.ready = Promise.all([registerServiceWorker(), refreshSnapshot()]);
+if (KIOSK) startKioskCamera();

@@ -13,7 +13,7 @@ const PREFIX = "MC1:";
 const MAX_TEXT_LENGTH = 512;
 const MAX_NAME_BYTES = 100;
 const MAX_STATUS_INDEX = 2 ** 32 - 1;
-const CLOCK_SKEW_SECONDS = 5 * 60;
+export const CLOCK_SKEW_SECONDS = 5 * 60;
 const MAX_DEPTH = 16;
 const KID_LENGTH = 8;
 const SIGNATURE_LENGTH = 64;
@@ -685,6 +685,7 @@ export async function loadSnapshot(snapshot) {
           bits: list.bits,
           data: await inflate(b64urlDecode(list.lst)),
           issuedAt: parseTime(list.issued_at),
+          fetchedAt: parseTime(list.fetched_at),
           expiresAt: parseTime(list.expires_at),
         });
       } catch {
@@ -721,6 +722,8 @@ export async function loadSnapshot(snapshot) {
   return {
     generatedAt: parseTime(snapshot.generated_at),
     generatedAtText: snapshot.generated_at || null,
+    // The server's latest fetch of this data (absent from older servers' snapshots).
+    fetchedUntil: parseTime(snapshot.trust_fetched_at),
     maxStatusAge: snapshot.max_status_age_seconds,
     keys,
     issuers,
@@ -818,14 +821,51 @@ export function statusAt(data, bits, position) {
   return (byte >> (offset & 7)) & ((1 << bits) - 1);
 }
 
+// The results that rest on the clock, as verification.TIME_JUDGED on the server: when the
+// clock is in doubt they give way to clock_in_doubt.
+const TIME_JUDGED = new Set(["valid", "status_unknown", "expired", "not_yet_valid"]);
+
+/**
+ * Whether the clock reading `now` (seconds) cannot be trusted to judge time: not a number, or
+ * earlier (beyond the usual skew) than `notBefore`, a moment already seen: the trust data's
+ * fetch. A device reset to 1970, or set back by hand, would otherwise turn an expired card
+ * valid.
+ */
+export function clockInDoubt(now, notBefore) {
+  if (!Number.isFinite(now)) return true;
+  return notBefore !== null && notBefore !== undefined && now + CLOCK_SKEW_SECONDS < notBefore;
+}
+
 const isoSeconds = (seconds) => new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
 
 /**
  * Verify a card's text against a prepared trust snapshot, at `now` (seconds since 1970; the
  * device clock by default). Answers with the same keys as POST /api/v1/verify, without
  * `message`, which the page fills in the agent's language.
+ *
+ * `notBefore` (seconds) is the earliest time the clock may plausibly read: by default the
+ * snapshot's own fetch time, as the server does against its trust store; the page adds what
+ * it knows besides (when it received the snapshot).
  */
-export async function verifyCard(
+export async function verifyCard(text, trust, options = {}) {
+  // One reading of the clock for the whole verdict.
+  const now = options.now === undefined ? Date.now() / 1000 : options.now;
+  const answer = await judgeCard(text, trust, { ...options, now });
+  const notBefore = options.notBefore === undefined ? trust.fetchedUntil : options.notBefore;
+  if (TIME_JUDGED.has(answer.result) && clockInDoubt(now, notBefore)) {
+    return {
+      result: "clock_in_doubt",
+      valid: false,
+      issuer: null,
+      card: null,
+      holder: null,
+      status_checked_at: null,
+    };
+  }
+  return answer;
+}
+
+async function judgeCard(
   text,
   trust,
   { now = Date.now() / 1000, lang = "en", defaultLang = "en" } = {},

@@ -15,23 +15,23 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from qrcode.image.svg import SvgPathImage
 
-from ..extensions import db
-from ..services import ServiceError, deps, utcnow
-from ..services import mfa as mfa_service
-from ..services import passkeys as passkey_service
-from ..services import passwords as password_service
-from ..services.errors import ValidationError
-from . import bp
-from .roles import ANONYMOUS, requires
-from .security_forms import NewPasswordForm, PasskeyForm, TotpConfirmForm
-from .signin import (
+from ...extensions import db
+from ...services import ServiceError, deps, utcnow
+from ...services import mfa as mfa_service
+from ...services import passkeys as passkey_service
+from ...services import passwords as password_service
+from ...services.errors import ValidationError
+from ..blueprint import bp
+from ..roles import ANONYMOUS, requires
+from ..security_forms import NewPasswordForm, PasskeyForm, TotpConfirmForm
+from .base import service_refused
+from .second_factor import (
     _mark,
     actor_of,
     continue_sign_in,
     keep_challenge,
     origin,
     pending,
-    refused,
     rp_id,
     take_challenge,
 )
@@ -129,7 +129,7 @@ def signin_enrol_totp() -> Any:
                 actor=actor_of(user_id),
             )
         except ServiceError as exc:
-            refused(exc)
+            service_refused(exc)
             message = exc.errors.get("code") if isinstance(exc, ValidationError) else None
             form.code.errors = [str(message or exc.message)]
         else:
@@ -166,7 +166,7 @@ def signin_enrol_passkey() -> Any:
                 actor=actor_of(user_id),
             )
         except ServiceError as exc:
-            refused(exc)
+            service_refused(exc)
             message = exc.errors.get("credential") if isinstance(exc, ValidationError) else None
             form.form_errors.append(str(message or exc.message))
         else:
@@ -205,7 +205,7 @@ def signin_password() -> Any:
                 now=utcnow(),
             )
         except ServiceError as exc:
-            refused(exc)
+            service_refused(exc)
             for name, message in (exc.errors if isinstance(exc, ValidationError) else {}).items():
                 field = getattr(form, name, None)
                 if field is not None:

@@ -16,17 +16,19 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..extensions import db
-from ..services import ServiceError, utcnow
-from ..services import mfa as mfa_service
-from ..services import passkeys as passkey_service
-from ..services import passwords as password_service
-from ..services.errors import ValidationError
-from . import bp
-from .forms import ActionForm
-from .roles import has_role, requires
-from .security_forms import PasswordChangeForm
-from .signin import actor_of, refused
+from ...extensions import db
+from ...services import ServiceError, utcnow
+from ...services import mfa as mfa_service
+from ...services import passkeys as passkey_service
+from ...services import passwords as password_service
+from ...services.errors import ValidationError
+from ..blueprint import bp
+from ..forms import ActionForm
+from ..roles import has_role, requires
+from ..security_forms import PasswordChangeForm
+from .base import service_refused
+from .second_factor import actor_of
+from .signin import _safe_next
 
 ENROL_ENDPOINTS = frozenset(
     {"counter.signin_enrol", "counter.signin_enrol_totp", "counter.signin_enrol_passkey"}
@@ -71,8 +73,6 @@ def _step_up() -> WerkzeugResponse | None:
     has_factor = mfa_service.status(db.session, int(current_user.id)).any
     if not has_factor and request.endpoint in ENROL_ENDPOINTS:
         return None
-    from .views import _safe_next
-
     if request.method == "GET":
         target = request.full_path
     else:
@@ -172,7 +172,7 @@ def account_password() -> Any:
                 now=utcnow(),
             )
         except ServiceError as exc:
-            refused(exc)
+            service_refused(exc)
             for name, message in (exc.errors if isinstance(exc, ValidationError) else {}).items():
                 field = getattr(form, name, None)
                 if field is not None:

@@ -20,16 +20,17 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..extensions import db
-from ..models import StaffUser
-from ..services import ServiceError, deps, utcnow
-from ..services import mfa as mfa_service
-from ..services import passkeys as passkey_service
-from ..services import staff as staff_service
-from ..services.audit import Actor
-from . import bp
-from .roles import ANONYMOUS, requires
-from .security_forms import CodeForm, PasskeyForm
+from ...extensions import db
+from ...models import StaffUser
+from ...services import deps, utcnow
+from ...services import mfa as mfa_service
+from ...services import passkeys as passkey_service
+from ...services import staff as staff_service
+from ...services.audit import Actor
+from ..blueprint import bp
+from ..roles import ANONYMOUS, requires
+from ..security_forms import CodeForm, PasskeyForm
+from .signin import _safe_next
 
 PREAUTH = "preauth"
 # A pending sign-in lasts long enough to set up an app, not long enough to be left lying around.
@@ -101,8 +102,6 @@ def _finish(user: StaffUser, state: dict[str, Any]) -> WerkzeugResponse:
     if proved:
         session["mfa_at"] = int(time.time())
     mfa_service.complete_sign_in(db.session, user_id=user.id, amr=amr, now=utcnow())
-    from .views import _safe_next
-
     return redirect(_safe_next(target) or url_for("counter.dashboard"))
 
 
@@ -190,8 +189,6 @@ def _passed(user_id: int, state: dict[str, Any] | None, method: str) -> Werkzeug
     session["mfa_at"] = int(time.time())
     amr = list(session.get("amr") or [])
     session["amr"] = amr if method in amr else [*amr, method]
-    from .views import _safe_next
-
     return redirect(_safe_next(request.args.get("next")) or url_for("counter.dashboard"))
 
 
@@ -270,8 +267,3 @@ def signin_continue() -> Any:
 
 def actor_of(user_id: int) -> Actor:
     return Actor.staff(user_id)
-
-
-def refused(exc: ServiceError) -> None:
-    db.session.rollback()
-    current_app.logger.info("counter: service refused with %s", exc.code)

@@ -1,0 +1,115 @@
+"""Administration of staff accounts: create, deactivate, reset a password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ...extensions import db
+from ...services import ServiceError, utcnow
+from ...services import staff as staff_service
+from ...services.errors import NotFoundError
+from ..blueprint import bp
+from ..forms import ActionForm, PasswordResetForm, StaffCreateForm
+from ..roles import requires
+from .base import apply_errors, required_text, service_refused, staff_actor
+
+
+@bp.route("/admin/staff", methods=["GET", "POST"])
+@requires("admin")
+def admin_staff() -> Any:
+    form = StaffCreateForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = staff_service.create_user(
+                db.session,
+                username=required_text(form.username.data),
+                password=required_text(form.password.data),
+                role=form.role.data,
+                preferred_language=form.language.data or None,
+                now=utcnow(),
+                actor=staff_actor(),
+            )
+        except ServiceError as exc:
+            service_refused(exc)
+            apply_errors(form, exc)
+            status = 422
+        else:
+            flash(_("The account %(name)s is created.", name=user.username), "success")
+            return redirect(url_for("counter.admin_staff"))
+    elif form.is_submitted():
+        status = 422
+    return _render_admin_staff(form, status)
+
+
+def _render_admin_staff(
+    form: StaffCreateForm,
+    status: int = 200,
+    *,
+    failed: tuple[int, PasswordResetForm] | None = None,
+) -> tuple[str, int]:
+    users = staff_service.list_users(db.session)
+    password_forms = {
+        user.id: (
+            failed[1]
+            if failed and failed[0] == user.id
+            else PasswordResetForm(formdata=None, prefix=f"user{user.id}")
+        )
+        for user in users
+    }
+    return render_template(
+        "counter/admin_staff.html",
+        form=form,
+        users=users,
+        password_forms=password_forms,
+        failed_forms=[failed[1]] if failed else [],
+        open_user=failed[0] if failed else None,
+        action_form=ActionForm(formdata=None),
+        now=utcnow(),
+    ), status
+
+
+@bp.route("/admin/staff/<int(max=2147483647):user_id>/active", methods=["POST"])
+@requires("admin")
+def admin_staff_active(user_id: int) -> Any:
+    # The global CSRFProtect has already checked this POST's token.
+    active = request.form.get("active") == "1"
+    if user_id == int(current_user.id) and not active:
+        flash(_("You cannot deactivate your own account."), "error")
+        return redirect(url_for("counter.admin_staff"))
+    staff_service.set_user_active(
+        db.session, user_id=user_id, active=active, now=utcnow(), actor=staff_actor()
+    )
+    flash(
+        _("The account is active again.") if active else _("The account is deactivated."),
+        "success",
+    )
+    return redirect(url_for("counter.admin_staff"))
+
+
+@bp.route("/admin/staff/<int(max=2147483647):user_id>/password", methods=["POST"])
+@requires("admin")
+def admin_staff_password(user_id: int) -> Any:
+    form = PasswordResetForm(prefix=f"user{user_id}")
+    if form.validate():
+        try:
+            staff_service.set_password(
+                db.session,
+                user_id=user_id,
+                password=required_text(form.password.data),
+                now=utcnow(),
+                actor=staff_actor(),
+            )
+        except NotFoundError:
+            raise
+        except ServiceError as exc:
+            service_refused(exc)
+            apply_errors(form, exc)
+        else:
+            flash(_("The new password is set and the account is unlocked."), "success")
+            return redirect(url_for("counter.admin_staff"))
+    return _render_admin_staff(StaffCreateForm(formdata=None), 422, failed=(user_id, form))

@@ -1,0 +1,110 @@
+"""Signing in and out, and the signed-in staff member's own settings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+
+from ...extensions import db
+from ...ratelimit import limiter, login_limit, on_login_breach
+from ...services import ServiceError, utcnow
+from ...services import staff as staff_service
+from ..blueprint import bp
+from ..forms import AccountLanguageForm, LoginForm
+from ..roles import ANONYMOUS, requires
+from .base import apply_errors, required_text, service_refused, staff_actor
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths: never send a signed-in clerk to another host.
+
+    No control characters either: a CR or LF cannot go into a Location header (and a raw one
+    would split the response)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@requires(ANONYMOUS)
+# Per client address, POSTs only; a breach is a 429 through _http_error's translated page.
+@limiter.limit(login_limit, methods=["POST"], on_breach=on_login_breach)
+def login() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("counter.dashboard"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = _safe_next(request.args.get("next")) or ""
+    if form.validate_on_submit():
+        config = current_app.config
+        try:
+            user = staff_service.authenticate(
+                db.session,
+                username=required_text(form.username.data),
+                password=required_text(form.password.data),
+                now=utcnow(),
+                max_failed=int(config["MAX_FAILED_LOGINS"]),
+                lockout=timedelta(minutes=int(config["LOCKOUT_MINUTES"])),
+                steps_follow=True,
+            )
+        except ServiceError as exc:
+            # One message for unknown user, wrong password and locked account, on purpose.
+            service_refused(exc)
+            form.form_errors.append(str(exc.message))
+        else:
+            # Second factor, its set-up, a forced password change: views/second_factor.py.
+            from .second_factor import after_password
+
+            return after_password(user, _safe_next(form.next.data))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("counter/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@requires("clerk")
+def logout() -> Any:
+    # The global CSRFProtect has checked the token: a forged link cannot sign anyone out.
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("counter.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@requires("clerk")
+def account() -> Any:
+    """Every signed-in role: the staff member's own settings (the counter's language)."""
+    form = AccountLanguageForm()
+    status = 200
+    if request.method == "GET":
+        form.language.data = current_user.preferred_language or ""
+    elif form.validate_on_submit():
+        try:
+            staff_service.set_preferred_language(
+                db.session,
+                user_id=int(current_user.id),
+                language=form.language.data or None,
+                now=utcnow(),
+                actor=staff_actor(),
+            )
+        except ServiceError as exc:
+            service_refused(exc)
+            apply_errors(form, exc)
+            status = 422
+        else:
+            # Redirect, so the next page is rendered in the new language from the start.
+            flash(_("Your language is saved."), "success")
+            return redirect(url_for("counter.account"))
+    else:
+        status = 422
+    return render_template("counter/account.html", form=form), status
