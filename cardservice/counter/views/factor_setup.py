@@ -1,5 +1,5 @@
 """Setting up a second factor (an authenticator app, a passkey or security key) and the forced
-password change: at first sign-in (a pending sign-in, counter.signin) or later from "My
+password change: at first sign-in (a pending sign-in, views.second_factor) or later from "My
 account" (a signed-in session). The same pages serve both; only where they lead next differs.
 """
 
