@@ -1,7 +1,7 @@
 """Rate limiting of the staff sign-in form per client address (Flask-Limiter).
 
 Only the login POST is limited: it is the one form an attacker can hammer without an account.
-The per-account lockout (services.staff.authenticate) stays; this limit adds a ceiling per client
+The per-account lockout (services.authentication) stays; this limit adds a ceiling per client
 address, so one machine cannot try password after password across many user names.
 
 Storage is memory by default (per worker process, development only: production refuses it) and

@@ -22,10 +22,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ...extensions import db
 from ...models import StaffUser
-from ...services import deps, utcnow
+from ...services import authentication, deps, utcnow
 from ...services import mfa as mfa_service
 from ...services import passkeys as passkey_service
-from ...services import staff as staff_service
 from ...services.audit import Actor
 from ..blueprint import bp
 from ..roles import ANONYMOUS, requires
@@ -163,14 +162,14 @@ def _verify_page(user_id: int, form: CodeForm, status: int = 200) -> tuple[str, 
 def _failed_factor(user_id: int, state: dict[str, Any] | None) -> WerkzeugResponse | None:
     """Count a wrong code like a wrong password; a locked account ends the pending sign-in."""
     config = current_app.config
-    staff_service.record_failed_factor(
+    authentication.record_failed_factor(
         db.session,
         user_id=user_id,
         now=utcnow(),
         max_failed=int(config["MAX_FAILED_LOGINS"]),
         lockout=timedelta(minutes=int(config["LOCKOUT_MINUTES"])),
     )
-    if state is not None and staff_service.is_locked(db.session, user_id, now=utcnow()):
+    if state is not None and authentication.is_locked(db.session, user_id, now=utcnow()):
         session.pop(PREAUTH, None)
         flash(_("Wrong user name or password."), "error")
         return redirect(url_for("counter.login"))
@@ -179,7 +178,7 @@ def _failed_factor(user_id: int, state: dict[str, Any] | None) -> WerkzeugRespon
 
 def _passed(user_id: int, state: dict[str, Any] | None, method: str) -> WerkzeugResponse:
     if state is not None:
-        if staff_service.is_locked(db.session, user_id, now=utcnow()):
+        if authentication.is_locked(db.session, user_id, now=utcnow()):
             session.pop(PREAUTH, None)
             flash(_("Wrong user name or password."), "error")
             return redirect(url_for("counter.login"))
@@ -207,7 +206,7 @@ def signin_verify() -> Any:
     form = CodeForm()
     if form.validate_on_submit():
         code, now = str(form.code.data), utcnow()
-        locked = state is not None and staff_service.is_locked(db.session, user_id, now=now)
+        locked = state is not None and authentication.is_locked(db.session, user_id, now=now)
         if not locked and mfa_service.verify_totp(
             db.session, deps(), user_id=user_id, code=code, now=now
         ):
@@ -236,7 +235,7 @@ def signin_verify_passkey() -> Any:
     if (
         form.validate_on_submit()
         and challenge is not None
-        and not (state is not None and staff_service.is_locked(db.session, user_id, now=utcnow()))
+        and not (state is not None and authentication.is_locked(db.session, user_id, now=utcnow()))
         and passkey_service.verify(
             db.session,
             user_id=user_id,

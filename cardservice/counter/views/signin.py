@@ -12,7 +12,7 @@ from flask_login import current_user, logout_user
 
 from ...extensions import db
 from ...ratelimit import limiter, login_limit, on_login_breach
-from ...services import ServiceError, utcnow
+from ...services import ServiceError, authentication, utcnow
 from ...services import staff as staff_service
 from ..blueprint import bp
 from ..forms import AccountLanguageForm, LoginForm
@@ -48,7 +48,7 @@ def login() -> Any:
     if form.validate_on_submit():
         config = current_app.config
         try:
-            user = staff_service.authenticate(
+            user = authentication.authenticate(
                 db.session,
                 username=required_text(form.username.data),
                 password=required_text(form.password.data),

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from cardservice.extensions import db
 from cardservice.models import StaffUser
+from cardservice.services import authentication
 from cardservice.services import passwords as password_service
 from cardservice.services import staff as staff_service
 from cardservice.services.errors import AccountLockedError, AuthenticationError
@@ -158,7 +159,7 @@ def test_lockouts_double_up_to_a_cap_and_refused_tries_do_not_extend_them(app: F
         def fail_until_locked(now: datetime) -> timedelta:
             for _ in range(5):
                 with pytest.raises(AuthenticationError):
-                    staff_service.authenticate(
+                    authentication.authenticate(
                         session, username="clerk", password="wrong password!", now=now, lockout=cap
                     )
             until = session.get(StaffUser, user_id, populate_existing=True).locked_until
@@ -173,7 +174,7 @@ def test_lockouts_double_up_to_a_cap_and_refused_tries_do_not_extend_them(app: F
             # nothing: whoever locks an account cannot keep it locked past the cap by trying.
             for password in ("wrong password!", PASSWORD):
                 with pytest.raises(AccountLockedError):
-                    staff_service.authenticate(
+                    authentication.authenticate(
                         session,
                         username="clerk",
                         password=password,
@@ -183,7 +184,7 @@ def test_lockouts_double_up_to_a_cap_and_refused_tries_do_not_extend_them(app: F
             now += length
         assert [m.total_seconds() / 60 for m in lengths] == [1, 2, 4, 8, 15, 15]
         # Over: the right password signs in, and the next lockout is short again.
-        user = staff_service.authenticate(
+        user = authentication.authenticate(
             session, username="clerk", password=PASSWORD, now=now, lockout=cap
         )
         assert user.lockouts == 0 and user.failed_logins == 0
@@ -192,9 +193,9 @@ def test_lockouts_double_up_to_a_cap_and_refused_tries_do_not_extend_them(app: F
 
 def test_lockout_length() -> None:
     cap = timedelta(minutes=15)
-    assert staff_service.lockout_length(0, cap) == timedelta(minutes=1)
-    assert staff_service.lockout_length(3, cap) == timedelta(minutes=8)
-    assert staff_service.lockout_length(10_000, cap) == cap
+    assert authentication.lockout_length(0, cap) == timedelta(minutes=1)
+    assert authentication.lockout_length(3, cap) == timedelta(minutes=8)
+    assert authentication.lockout_length(10_000, cap) == cap
 
 
 def test_cli_create_refuses_a_common_password(app: Flask) -> None:
