@@ -15,6 +15,7 @@ Each works once.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import secrets
 from collections.abc import Iterable
@@ -35,7 +36,9 @@ from ._types import DbSession
 from .audit import Actor
 from .context import Deps
 from .errors import ConflictError, NotFoundError, ValidationError
-from .locking import locked
+from .locking import lock, locked
+
+log = logging.getLogger("cardservice.mfa")
 
 ISSUER = "Citycard counter"
 TOTP_DIGITS = 6
@@ -124,6 +127,39 @@ def _open(deps: Deps, record: StaffTotp) -> str:
         raise CryptoError("cannot decrypt the TOTP secret: tampered or damaged") from None
 
 
+def rewrap_totp_secrets(session: DbSession, deps: Deps) -> int:
+    """After a master-key rotation (`cardservice keys rewrap`): wrap each TOTP data key under
+    the current master key, so the old one can be removed. Returns how many were re-wrapped."""
+    from .crypto import MissingMasterKeyError
+    from .errors import MasterKeyUnavailableError
+
+    provider = deps.cipher.provider
+    rows = session.scalars(
+        lock(select(StaffTotp).where(StaffTotp.master_key_id != provider.key_id))
+    ).all()
+    for row in rows:
+        aad = _aad(row.user_id)
+        try:
+            data_key = provider.unwrap(
+                bytes(row.wrapped_key), key_id=row.master_key_id, context=aad
+            )
+        except MissingMasterKeyError as exc:
+            session.rollback()
+            raise MasterKeyUnavailableError(
+                _l(
+                    "Some data keys are wrapped under master key %(key)s, which is not "
+                    "configured. Add it to CARDSERVICE_PREVIOUS_MASTER_KEYS and run the "
+                    "rewrap again: it resumes where it stopped.",
+                    key=exc.master_key_id,
+                ),
+                master_key_id=exc.master_key_id,
+            ) from None
+        row.wrapped_key = provider.wrap(data_key, context=aad)
+        row.master_key_id = provider.key_id
+    session.commit()
+    return len(rows)
+
+
 @dataclass(frozen=True)
 class TotpSetup:
     secret: str  # base32, shown once for manual entry
@@ -176,7 +212,16 @@ def _accept_totp(
     code = _normal_code(code)
     if len(code) != TOTP_DIGITS or not code.isdigit():
         return False
-    totp = pyotp.TOTP(_open(deps, record), digits=TOTP_DIGITS, interval=TOTP_PERIOD)
+    from .crypto import CryptoError
+
+    try:
+        secret = _open(deps, record)
+    except CryptoError as exc:
+        # An operator's fix (a master key removed before `keys rewrap`): the sign-in falls back
+        # to a passkey or a recovery code meanwhile; the log says which key (never a secret).
+        log.error("TOTP key of staff account %s cannot be opened: %s", record.user_id, exc)
+        return False
+    totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_PERIOD)
     current = int(now.timestamp()) // TOTP_PERIOD
     for step in range(current - TOTP_WINDOW, current + TOTP_WINDOW + 1):
         if hmac.compare_digest(totp.generate_otp(step), code):

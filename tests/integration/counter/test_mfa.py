@@ -244,3 +244,32 @@ def test_cli_reset_mfa(app: Flask) -> None:
     assert login(app.test_client(), "admin").headers["Location"] == "/login/enrol"
     unknown = runner.invoke(args=["users", "reset-mfa", "nobody"])
     assert unknown.exit_code == 1 and "No such user" in unknown.output
+
+
+def test_keys_rewrap_moves_the_authenticator_keys_to_the_new_master_key(app: Flask) -> None:
+    import os
+    from dataclasses import replace
+
+    from cardservice.config import decode_key
+    from cardservice.services import deps as get_deps
+    from cardservice.services import mfa
+    from cardservice.services.crypto import LocalMasterKeyProvider, ResidentCipher
+
+    old_key = decode_key("MASTER_KEY", app.config["MASTER_KEY"])
+    index_key = decode_key("INDEX_KEY", app.config["INDEX_KEY"])
+    new_key = os.urandom(32)
+    with app.app_context():
+        rotated = replace(
+            get_deps(app),
+            cipher=ResidentCipher(LocalMasterKeyProvider(new_key, [old_key]), index_key),
+        )
+        assert mfa.rewrap_totp_secrets(db.session, rotated) == 2  # supervisor and admin
+        assert mfa.rewrap_totp_secrets(db.session, rotated) == 0
+        # The old master key is gone now: the new one alone opens the keys.
+        only_new = replace(
+            rotated, cipher=ResidentCipher(LocalMasterKeyProvider(new_key), index_key)
+        )
+        admin_id = db.session.scalar(select(StaffUser.id).where(StaffUser.username == "admin"))
+        code = totp_code(app, "admin")
+        now = datetime.now(UTC)
+        assert mfa.verify_totp(db.session, only_new, user_id=admin_id, code=code, now=now)
