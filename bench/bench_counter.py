@@ -186,7 +186,7 @@ def setup_city(app: Any) -> str:
     from cardservice.extensions import db
     from cardservice.services import Actor, deps
     from cardservice.services.keys import init_city
-    from cardservice.services.staff import create_token
+    from cardservice.services.tokens import create_token
 
     now = datetime.now(UTC)
     with app.app_context():

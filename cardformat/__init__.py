@@ -39,6 +39,7 @@ from .metadata import (
     sign_metadata,
     verify_metadata,
 )
+from .names import InvalidNameError, check_holder_name, validate_holder_name
 from .numbers import generate_card_number, normalize_card_number
 from .statuslist import (
     MIN_STATUS_LIST_SIZE,
@@ -57,7 +58,6 @@ from .token import (
     Card,
     VerifiedCard,
     sign_card,
-    validate_holder_name,
     validate_issuer_code,
     verify_card,
 )
@@ -71,6 +71,7 @@ __all__ = [
     "Card",
     "CardFormatError",
     "ExpiredError",
+    "InvalidNameError",
     "IssuerMetadata",
     "KeyFileError",
     "KeyResolver",
@@ -91,6 +92,7 @@ __all__ = [
     "VerifiedStatusList",
     "allocate_index",
     "card_status",
+    "check_holder_name",
     "dump_private_key",
     "endorse_root",
     "fingerprint",

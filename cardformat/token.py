@@ -9,15 +9,12 @@ so nothing unauthenticated is interpreted beyond what finding the key requires.
 from __future__ import annotations
 
 import re
-import unicodedata
-from bisect import bisect_right
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import _cbor, cose
-from ._unicode14 import UNASSIGNED_RANGES, UNICODE_VERSION
 from .base45 import b45decode, b45encode
 from .errors import (
     BadSignatureError,
@@ -28,11 +25,12 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .keys import KeyResolver, check_key_validity, key_id
+from .names import MAX_NAME_BYTES as MAX_NAME_BYTES
+from .names import check_holder_name, validate_holder_name
 from .numbers import card_number_value, format_card_number
 
 PREFIX = "MC1:"
 MAX_TEXT_LENGTH = 512  # checked before any parsing; a v1 card's text is at most 351 characters
-MAX_NAME_BYTES = 100
 MAX_STATUS_INDEX = 2**32 - 1
 # Every NumericDate of the format (iat, exp, key and list times) is at most 2^32 - 1 (year
 # 2106): a uint of at most 5 bytes, which the size claims of docs/card-format.md rely on.
@@ -54,51 +52,6 @@ _CLAIM_KEYS = {CLAIM_ISS, CLAIM_EXP, CLAIM_IAT, CLAIM_CARD}
 _ISSUER_CODE = re.compile(r"[A-Z]{2} [A-Z2-9]{3}")
 _VERSION_PREFIX = re.compile(r"MC[0-9]+:")
 _EPOCH = date(1970, 1, 1)
-# Refused in names: C0 and C1 controls, surrogates, private use, line and paragraph separators,
-# and the bidi embeddings, overrides, isolates and marks, which can make a displayed name read
-# differently from the bytes signed. Unassigned code points are NOT refused: which ones are
-# unassigned depends on the Unicode version, and issuer and verifier must never disagree.
-_FORBIDDEN_IN_NAME = re.compile(
-    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010ffff"
-    "\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
-
-
-def _ranges(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The first and last code points of ``FIRST-LAST`` hexadecimal ranges, in order."""
-    pairs = [tuple(int(bound, 16) for bound in item.split("-")) for item in text.split(",")]
-    return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
-
-
-# Code points unassigned in Unicode 14.0, refused in names: NFC is the same in every Unicode
-# version from 14.0 on for the characters it assigns, and only for those (section 3.2).
-_UNASSIGNED_FIRST, _UNASSIGNED_LAST = _ranges(UNASSIGNED_RANGES)
-_ALL_ASSIGNED_BELOW = 0x378  # U+0000 to U+0377 are all assigned: most names stop here
-
-
-def _unassigned_in(name: str) -> str | None:
-    """The first character of ``name`` unassigned in Unicode 14.0, if any.
-
-    A binary search per character above U+0377 (a regular expression over the 698 ranges costs
-    ten times more, which would show in the verify rate)."""
-    if name.isascii():
-        return None
-    for ch in name:
-        code = ord(ch)
-        if code >= _ALL_ASSIGNED_BELOW:
-            at = bisect_right(_UNASSIGNED_FIRST, code) - 1
-            if at >= 0 and code <= _UNASSIGNED_LAST[at]:
-                return ch
-    return None
-
-
-# A name may not start or end with any of these (docs/card-format.md section 3.2): the Unicode
-# White_Space characters, listed here rather than taken from str.strip() so that the rule does
-# not move with a Unicode version. Those among them forbidden anywhere are listed too.
-NAME_EDGE_SPACES = frozenset(
-    "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
 
 
 class Card(NamedTuple):
@@ -121,36 +74,6 @@ class VerifiedCard(NamedTuple):
     expires_at: datetime
     kid: bytes
     issuer_name: str = ""
-
-
-def validate_holder_name(name: str) -> str:
-    """Return the name in NFC, or raise MalformedError saying what is wrong with it."""
-    if not isinstance(name, str):
-        raise MalformedError("the holder name must be text")
-    normalized = unicodedata.normalize("NFC", name)
-    _check_name(normalized)
-    return normalized
-
-
-def _check_name(name: str) -> None:
-    """The rules of docs/card-format.md section 3.2 for a name already in NFC."""
-    if not name:
-        raise MalformedError("the holder name is empty")
-    if name[0] in NAME_EDGE_SPACES or name[-1] in NAME_EDGE_SPACES:
-        raise MalformedError("the holder name starts or ends with a space")
-    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        raise MalformedError(f"the holder name is longer than {MAX_NAME_BYTES} UTF-8 bytes")
-    forbidden = _FORBIDDEN_IN_NAME.search(name)
-    if forbidden:
-        raise MalformedError(
-            f"the holder name holds a forbidden character U+{ord(forbidden.group()):04X}"
-        )
-    unassigned = _unassigned_in(name)
-    if unassigned is not None:
-        raise MalformedError(
-            f"the holder name holds U+{ord(unassigned):04X}, "
-            f"unassigned in Unicode {UNICODE_VERSION}"
-        )
 
 
 def validate_issuer_code(code: str) -> str:
@@ -304,10 +227,8 @@ def _parse_claims(payload: bytes) -> tuple[str, datetime, datetime, Card]:
     if not _ISSUER_CODE.fullmatch(issuer):
         raise MalformedError("the issuer code is not a UN/LOCODE")
     # A name not signed in NFC is refused rather than normalised, so the name shown is exactly
-    # the name signed.
-    if not unicodedata.is_normalized("NFC", name):
-        raise MalformedError("the holder name is not in Unicode NFC")
-    _check_name(name)
+    # the name signed (check_holder_name refuses it).
+    check_holder_name(name)
     # A birth date that decoded is a Python date, always within MIN_BIRTH_DAY..MAX_BIRTH_DAY;
     # one outside that range does not decode and was refused above.
     if not 0 <= iat < exp <= MAX_NUMERIC_DATE or not 0 <= index <= MAX_STATUS_INDEX:

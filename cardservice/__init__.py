@@ -116,12 +116,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         """Liveness and database reachability, for load balancers and Docker HEALTHCHECK.
 
         `status_lists` says whether every cached status-list token matches its list (the cheap
-        check of services.statuscheck); a mismatch is for monitoring to alert on, not a reason
-        to take the instance out of service, so the status code stays 200.
+        check of services.statuscheck); `signing_key` how long the active signing key has left
+        (services.keyhealth). Both are for monitoring to alert on, not reasons to take the
+        instance out of service, so the status code stays 200.
         """
+        from datetime import UTC, datetime
+
         from sqlalchemy import text
 
         from .models import KEYSTORE_BIND
+        from .services.keyhealth import signing_key_health
         from .services.statuscheck import check_tokens
 
         try:
@@ -129,6 +133,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             # Without the key store no record opens and no erasure can happen: not ready either.
             db.session.execute(text("SELECT 1"), bind_arguments={"bind": db.engines[KEYSTORE_BIND]})
             mismatched = check_tokens(db.session).mismatched
+            signing_key = signing_key_health(db.session, now=datetime.now(UTC))
         except Exception:  # any driver error means "not ready"; details go to the log
             logging.getLogger("cardservice").exception("health check: database unreachable")
             response = jsonify(status="unavailable")
@@ -136,7 +141,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             return response
         finally:
             db.session.rollback()
-        return jsonify(status="ok", status_lists={"ok": not mismatched, "mismatched": mismatched})
+        return jsonify(
+            status="ok",
+            status_lists={"ok": not mismatched, "mismatched": mismatched},
+            signing_key=signing_key,
+        )
 
     from .cli.commands import register_commands
 

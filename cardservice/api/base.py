@@ -15,8 +15,10 @@ from flask_babel import gettext as _
 from ..extensions import db
 from ..models import Card
 from ..services import Actor, utcnow
+from ..services import cards as card_service
 from ..services.errors import AuthenticationError
-from ..services.staff import authenticate_token, role_allows
+from ..services.staff import role_allows
+from ..services.tokens import authenticate_token
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,7 +80,8 @@ def iso(moment: datetime | None) -> str | None:
 def card_json(card: Card) -> dict[str, Any]:
     return {
         "number": card.number,
-        "status": card.status,
+        # As the counter shows it: a valid card past its expiry is "expired".
+        "status": card_service.display_status(card, utcnow()),
         "status_reason": card.status_reason,
         "issued_at": iso(card.issued_at),
         "expires": card.expires_at.date().isoformat(),

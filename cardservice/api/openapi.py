@@ -48,7 +48,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
         "required": ["number", "status", "issued_at", "expires", "kid"],
         "properties": {
             "number": {"type": "string", "pattern": "^[0-9A-Z]{4}-[0-9A-Z]{3}$"},
-            "status": {"enum": ["valid", "revoked", "suspended"]},
+            "status": {"enum": ["valid", "expired", "revoked", "suspended"]},
             "status_reason": {"type": ["string", "null"]},
             "issued_at": {"type": "string", "format": "date-time"},
             "expires": {"type": "string", "format": "date"},
@@ -280,7 +280,11 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "properties": {
                         "display_name": {
                             "type": "string",
-                            "description": "Chosen display name, NFC; no control characters",
+                            "description": "Chosen display name, as the card format's name "
+                            "rule allows it (docs/card-format.md section 3.2: at most 100 UTF-8 "
+                            "bytes; no control or format character but ZWNJ/ZWJ, no markup "
+                            "symbol, at most four combining marks in a row), in a script the "
+                            "card's fonts draw; stored in NFC",
                         },
                         "birth_date": {"type": ["string", "null"], "format": "date"},
                         "gender_marker": {"enum": ["F", "M", "X", None]},

@@ -55,26 +55,12 @@ def keys_rotate() -> None:
 @service_command
 def keys_revoke(kid: str, yes: bool) -> None:
     """Revoke a compromised signing key: every card it signed stops verifying."""
-    from sqlalchemy import select
-
-    from ..models import Card
-    from ..services.keys import revoke_signing_key
+    from ..services.cards import cards_to_reissue
+    from ..services.keys import normalise_kid, revoke_signing_key
 
     session, deps = session_and_deps()
     now = now_utc()
-    # Revoked or expired cards need nothing; every other card whose printed token this key
-    # signed fails as key_revoked at every partner after its next sync, so it must be reissued.
-    to_reissue = list(
-        session.scalars(
-            select(Card.number)
-            .where(
-                Card.kid == kid.strip().lower().replace(" ", ""),
-                Card.status != "revoked",
-                Card.expires_at > now,
-            )
-            .order_by(Card.number)
-        )
-    )
+    to_reissue = cards_to_reissue(session, normalise_kid(kid), now=now)
     affected = len(to_reissue)
     if not yes:
         click.confirm(
@@ -120,7 +106,7 @@ def keys_reencrypt() -> None:
 
     For keys written before it (PKCS#8, PBKDF2): one transaction, audited; safe to re-run.
     """
-    from ..services.keys import reencrypt_keys
+    from ..services.reencryption import reencrypt_keys
 
     session, deps = session_and_deps()
     count = reencrypt_keys(session, deps, now=now_utc(), actor=system_actor("keys-reencrypt"))

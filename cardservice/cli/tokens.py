@@ -23,7 +23,7 @@ def tokens_group() -> None:
 @service_command
 def tokens_create(name: str, role: str) -> None:
     """Create an API token; it is printed once and only its hash is kept."""
-    from ..services.staff import create_token
+    from ..services.tokens import create_token
 
     session, _ = session_and_deps()
     created = create_token(
@@ -37,7 +37,7 @@ def tokens_create(name: str, role: str) -> None:
 @service_command
 def tokens_revoke(name: str) -> None:
     """Revoke an API token by name."""
-    from ..services.staff import revoke_token
+    from ..services.tokens import revoke_token
 
     session, _ = session_and_deps()
     revoke_token(session, name=name, now=now_utc(), actor=system_actor("tokens"))

@@ -29,7 +29,7 @@ Layouts:
 
 The front shows the city name, the photo (or a neutral silhouette when there is none), the
 holder's name, birth date and gender marker (each only when present), the card number and the
-expiry date, under short bilingual labels. The back carries the QR code (26 mm, vector squares,
+expiry date, under short bilingual labels. The back carries the QR code (34 mm, vector squares,
 error correction M, alphanumeric mode), the card number, and a notice in French, English,
 Spanish, Portuguese and Arabic that the card is issued to residents and says nothing about
 immigration status. Text that does not fit shrinks to a minimum size, then wraps to two lines
@@ -38,7 +38,8 @@ it never overflows its box.
 
 Names print in any script the shipped fonts cover (``fonts/``: Noto Sans for Latin, Greek and
 Cyrillic, Noto Sans Arabic, Hebrew, Armenian, Georgian, Ethiopic, Devanagari, Bengali, Tamil,
-Thai, Droid Sans Fallback for Han and kana, Nanum Gothic for Hangul): per-script font fallback,
+Malayalam, Gujarati, Gurmukhi, Telugu, Kannada, Oriya, Sinhala, Thai, Lao, Khmer, Myanmar,
+Droid Sans Fallback for Han and kana, Nanum Gothic for Hangul): per-script font fallback,
 bidi reordering and HarfBuzz shaping (see ``_text``). The fonts are embedded, subset, once per
 PDF; the app never depends on system fonts.
 

@@ -39,16 +39,32 @@ _REGULAR: tuple[str, ...] = (
     "NotoSansDevanagari-Regular.ttf",
     "NotoSansBengali-Regular.ttf",
     "NotoSansTamil-Regular.ttf",
+    "NotoSansMalayalam-Regular.ttf",
+    "NotoSansGujarati-Regular.ttf",
+    "NotoSansGurmukhi-Regular.ttf",
+    "NotoSansTelugu-Regular.ttf",
+    "NotoSansKannada-Regular.ttf",
+    "NotoSansOriya-Regular.ttf",
+    "NotoSansSinhala-Regular.ttf",
     "NotoSansThai-Regular.ttf",
+    "NotoSansLao-Regular.ttf",
+    "NotoSansKhmer-Regular.ttf",
+    "NotoSansMyanmar-Regular.ttf",
     "DroidSansFallbackFull.ttf",
     "NanumGothic.ttf",
 )
 # Bold where a bold cut ships; the other scripts fall back to their regular cut.
-_BOLD: tuple[str, ...] = (
-    "NotoSans-Bold.ttf",
-    "NotoSansArabic-Bold.ttf",
-    "NotoSansHebrew-Bold.ttf",
-    *_REGULAR[3:],
+_BOLD_CUTS = frozenset(
+    {
+        "NotoSans-Bold.ttf",
+        "NotoSansArabic-Bold.ttf",
+        "NotoSansHebrew-Bold.ttf",
+        "NotoSansMalayalam-Bold.ttf",
+    }
+)
+_BOLD: tuple[str, ...] = tuple(
+    bold if (bold := file.replace("-Regular.", "-Bold.")) in _BOLD_CUTS else file
+    for file in _REGULAR
 )
 CHAINS: dict[Style, tuple[str, ...]] = {"regular": _REGULAR, "bold": _BOLD}
 

@@ -90,11 +90,16 @@ _PHOTO = (4.0 * MM, 8.0 * MM, 23.0 * MM, 30.67 * MM)  # x, y, w, h: 3:4, a passp
 _COL_A = 30.5 * MM
 _COL_B = 60.0 * MM
 _RIGHT = CARD_W - _PAD
-# Back layout.
-QR_SIZE = 26.0 * MM
-_QR_X = 4.5 * MM
-_QR_Y = 12.0 * MM
-_NOTICE_X = 34.0 * MM
+# Back layout. The code is as large as the back's height allows with the number printed under
+# it: a phone reads a larger code from further away and through more blur (bench_capture.py,
+# docs/performance.md: at the same distance, blur and dim light, the old 26 mm code read in 0 of
+# 20 shots, this one in 20, or 18 for the longest names). Four modules of the smallest code a
+# card has (version 8, 49 modules: 2.8 mm) stay white around it: 4 mm to the left edge, 3.5 mm
+# to the top band, 3.5 mm to the number's letters and to the notice.
+QR_SIZE = 34.0 * MM
+_QR_X = 4.0 * MM
+_QR_Y = 12.5 * MM
+_NOTICE_X = _QR_X + QR_SIZE + 3.5 * MM
 _TOP_BAND_H = 4.0 * MM
 
 _FRONT_FORM = "citycard-front-v1"
@@ -339,11 +344,14 @@ def sheet_caption(canvas: Canvas) -> None:
 def fit_holder_name(name: str) -> _text.Block:
     """The holder's name in its box on the front: one line, shrinking from 12 pt; then two,
     three or four lines, shrinking down to 5 pt (a little above the labels' 4.6 pt). At 5 pt
-    four lines hold about 116 em, more than 100 bytes of the widest letter the fonts draw
-    ("m", 0.98 em in the bold cut), so every name the card format accepts prints whole, with
-    the one exception of presentation-form ligatures several em wide (U+FDFD is 7.9 em): the
-    counter refuses a name that is still ``cut``, so a card never prints less than the name
-    signed. The box's height does not change: more lines come only at sizes where they fit."""
+    four lines hold about 116 em, more than 100 bytes of the widest character per byte that
+    the fonts draw and the card format allows ("m", 0.98 em in the bold cut; the format refuses
+    the Arabic word ligatures, U+FDFD being 7.9 em), so every name the format accepts prints
+    whole (tests/integration/printing/test_names.py checks the widest of every font). Lines
+    are placed by their glyphs' real ink (``ink=True``): the four combining marks in a row
+    that the format allows, stacked on a letter, push the line down or the size down rather
+    than climbing into the label. The counter still refuses a name that comes out ``cut``, so
+    a card never prints less than the name signed. The box's height does not change."""
     return _text.fit(
         name,
         "bold",
@@ -354,4 +362,6 @@ def fit_holder_name(name: str) -> _text.Block:
         max_lines=4,
         # Two lines at 8 pt read better at a glance than one line at 6.5 pt.
         min_single_line=8.0,
+        # Marks stacked on a letter (up to four, section 3.2) must not climb into the label.
+        ink=True,
     )

@@ -22,7 +22,8 @@ from qrcode.main import copy_2d_array, precomputed_qr_blanks
 
 # The QR alphanumeric character set (ISO/IEC 18004 table 5), which is also base45's alphabet.
 ALPHANUMERIC = re.compile(r"[0-9A-Z $%*+\-./:]+")
-# Past this version a module on a 26 mm code drops under 0.3 mm: too small for a card printer.
+# Past this version a module drops under 0.3 mm on the 26 mm code the card had until issue 16
+# (0.44 mm on today's 34 mm): a limit kept so that a card reads wherever it is printed.
 MAX_VERSION = 15
 
 

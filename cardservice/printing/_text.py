@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -43,7 +44,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import ShapedStr, shapeFragWord
 from reportlab.pdfgen.canvas import Canvas
 
-from . import _fonts
+from . import _fonts, _ink
 from ._fonts import LoadedFont, Style
 
 Align = Literal["left", "right", "center", "start"]
@@ -58,6 +59,7 @@ _JOINERS = frozenset("\u200c\u200d")
 # the single honorific ligature U+FDF4: right in a religious text, wrong on an identity card.
 _FEATURES = {"kern": True, "liga": True, "dlig": False}
 _shaping_lock = threading.Lock()
+_CAP_TOP = _ink.CAP_TOP
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,10 @@ class Line:
     runs: tuple[Run, ...]
     units: float
     rtl: bool
+    # The ink's reach above (positive) and below (negative) the baseline, in 1/1000 em: the
+    # glyphs' real bounding boxes where they were placed (``_ink``).
+    ink_top: float = 0.0
+    ink_bottom: float = 0.0
 
     def width(self, size: float) -> float:
         return self.units * size / 1000.0
@@ -90,6 +96,14 @@ class Block:
     lines: tuple[Line, ...]
     leading: float
     cut: bool = False  # the text did not fit whole: its last line ends with an ellipsis
+    # Each line's baseline below the block's top, in em; None for the fixed spacing (the first
+    # baseline 0.92 em down, then one ``leading`` apart).
+    baselines: tuple[float, ...] | None = None
+
+    def baseline(self, i: int) -> float:
+        if self.baselines is not None:
+            return self.baselines[i]
+        return _CAP_TOP + i * self.leading
 
 
 def _is_neutral(ch: str) -> bool:
@@ -207,14 +221,24 @@ def shape_line(text: str, style: Style, base_rtl: bool | None = None) -> Line:
             pieces.append((level, _shape(text[start:i], fonts[start].name, bool(level % 2))))
             start = i
     runs = tuple(_reorder(pieces))
-    return Line(source=text, runs=runs, units=sum(r.units for r in runs), rtl=rtl)
+    extents = [_ink.run_extents(r.text, r.font) for r in runs]
+    return Line(
+        source=text,
+        runs=runs,
+        units=sum(r.units for r in runs),
+        rtl=rtl,
+        ink_top=max(top for top, _ in extents),
+        ink_bottom=min(bottom for _, bottom in extents),
+    )
 
 
 def unsupported_characters(text: str, style: Style = "regular") -> str:
     """The characters of ``text`` that no shipped font can draw (they would print as boxes)."""
     missing = []
     for ch in text:
-        if unicodedata.category(ch) in {"Cf", "Zs"}:
+        # Format characters (the joiners) draw nothing; every space is checked like a letter,
+        # since one (U+1680, Ogham) is in no shipped font and would print as a box.
+        if unicodedata.category(ch) == "Cf":
             continue
         if _fonts.font_for(ch, style) is None and ch not in missing:
             missing.append(ch)
@@ -238,10 +262,23 @@ def _split_word(word: str, style: Style, max_units: float, base_rtl: bool) -> li
     return pieces
 
 
-def wrap(text: str, style: Style, max_units: float, base_rtl: bool | None = None) -> list[Line]:
+def wrap(
+    text: str,
+    style: Style,
+    max_units: float,
+    base_rtl: bool | None = None,
+    *,
+    anywhere: bool = False,
+) -> list[Line]:
     """Greedy line breaking at spaces; a word longer than a line (or CJK text without spaces)
-    is broken between characters. ``max_units`` is the line width in 1/1000 em."""
+    is broken between characters. ``max_units`` is the line width in 1/1000 em. With
+    ``anywhere``, lines are filled to the edge and broken between any two characters (never
+    inside a letter's marks), a space at a break dropped: the densest packing, for text that
+    does not fit otherwise."""
     rtl = shape_line(text, style, base_rtl).rtl if base_rtl is None else base_rtl
+    if anywhere:
+        pieces = (p.strip(" ") for p in _split_word(text, style, max_units, rtl))
+        return [shape_line(piece, style, rtl) for piece in pieces if piece]
     words: list[str] = []
     for word in filter(None, text.split(" ")):
         if shape_line(word, style, rtl).units > max_units:
@@ -284,33 +321,52 @@ def fit(
     leading: float = 1.15,
     step: float = 0.25,
     min_single_line: float | None = None,
+    ink: bool = False,
 ) -> Block:
     """Fit ``text`` in a ``width`` x ``height`` box (points): the largest size from ``max_size``
     down to ``min_single_line`` (default ``min_size``) on one line; failing that, the largest
     size down to ``min_size`` that wraps into at most ``max_lines`` lines that the box's height
     holds (so a third line only comes once the size is small enough for three to fit); failing
-    that, ``min_size`` with the last line cut short with an ellipsis. The result never
-    overflows."""
+    that, the same with lines filled and broken between any two characters; failing that,
+    ``min_size`` with the last line cut short with an ellipsis. The result never
+    overflows its width; with ``ink``, the glyphs' real extents (stacked marks included) also
+    stay within its height, lines placed by ``_ink.baselines``."""
+
+    def block(size: float, lines: Sequence[Line], cut: bool = False) -> Block:
+        baselines = _ink.baselines(lines, leading)[0] if ink else None
+        return Block(size, tuple(lines), leading, cut=cut, baselines=baselines)
+
+    def depth(lines: Sequence[Line]) -> float:
+        return _ink.baselines(lines, leading)[1] if ink else 0.0
+
     one = shape_line(text, style)
     size = max_size
     if one.units > 0:
         size = min(max_size, width * 1000.0 / one.units)
-    size = min(size, height / leading)
+    size = min(size, height / max(leading, depth([one])))
     if size >= (min_size if min_single_line is None else max(min_size, min_single_line)):
-        return Block(size=size, lines=(one,), leading=leading)
-    size = min(max_size, height / (min(2, max_lines) * leading))
-    while True:
-        lines = wrap(text, style, width * 1000.0 / size, one.rtl)
-        if len(lines) <= max_lines and len(lines) * leading * size <= height:
-            return Block(size=size, lines=tuple(lines), leading=leading)
-        if size <= min_size:
-            break
-        # The steps rarely land on min_size itself: try it last, exactly.
-        size = max(min_size, size - step)
+        return block(size, [one])
+    # Break at spaces first; only when no size down to min_size fits that way (a name of many
+    # words each a little over half a line), fill the lines and break between characters.
+    lines: list[Line] = []
+    for anywhere in (False, True):
+        size = min(max_size, height / (min(2, max_lines) * leading))
+        while True:
+            lines = wrap(text, style, width * 1000.0 / size, one.rtl, anywhere=anywhere)
+            if (
+                len(lines) <= max_lines
+                and len(lines) * leading * size <= height
+                and depth(lines) * size <= height
+            ):
+                return block(size, lines)
+            if size <= min_size:
+                break
+            # The steps rarely land on min_size itself: try it last, exactly.
+            size = max(min_size, size - step)
     size = min_size
     lines = lines[:max_lines]
     lines[-1] = _ellipsize(lines[-1], style, width * 1000.0 / size)
-    return Block(size=size, lines=tuple(lines), leading=leading, cut=True)
+    return block(size, lines, cut=True)
 
 
 def draw_line(
@@ -337,6 +393,6 @@ def draw_block(
     """Draw ``block`` from ``top`` downwards; returns the baseline of its last line."""
     y = top
     for i, line in enumerate(block.lines):
-        y = top - block.size * (0.92 if i == 0 else 0.92 + i * block.leading)
+        y = top - block.size * block.baseline(i)
         draw_line(canvas, line, x, y, block.size, align=align)
     return y

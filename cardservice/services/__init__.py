@@ -4,9 +4,11 @@ Each public function owns its transaction (commits on success; on a domain error
 been written), takes the clock explicitly, and raises ServiceError subclasses with a stable code
 and a translatable message. No Flask request object is used in here.
 
-Modules: keys (city setup and signing keys), residents (enrol, look up, erase), cards (issue,
-print, lifecycle), staff (accounts, API tokens), audit (log), publication (signed documents),
-policy, photos, crypto.
+Modules: keys (city setup and signing keys), reencryption (re-sealing stored keys), residents
+(validation, records, audited reads, data keys, retention), cards (queries, allocation,
+issuance, status, lifecycle, printing), erasure (a resident and their cards), staff (accounts,
+roles), tokens (API tokens), audit (the log) and audit_export, publication (signed documents),
+policy, photos, crypto. docs/architecture.md shows where each sits.
 """
 
 from __future__ import annotations

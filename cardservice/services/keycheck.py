@@ -41,11 +41,11 @@ from sqlalchemy.exc import IntegrityError
 from cardformat import KeyFileError
 
 from ..config import ConfigError
-from ..models import City, KeyCheck, Resident
+from ..models import City, KeyCheck, Resident, SigningKey
 from ._types import DbSession
 from .context import Deps
 from .crypto import CryptoError, MissingMasterKeyError, ResidentRecord
-from .keyseal import KdfParams, KeySealer, params_of
+from .keyseal import KdfParams, KeySealer, is_legacy, params_of
 
 log = logging.getLogger("cardservice.keycheck")
 
@@ -273,7 +273,6 @@ def check_at_start(app: Flask) -> None:
 
     from ..extensions import db
     from .context import deps
-    from .keys import legacy_key_count
 
     with app.app_context():
         try:
@@ -307,3 +306,10 @@ def check_at_start(app: Flask) -> None:
             "`cardservice keys reencrypt`",
             legacy,
         )
+
+
+def legacy_key_count(session: DbSession) -> int:
+    """How many stored keys are still in the PKCS#8 form (`cardservice keys reencrypt`)."""
+    blobs = [*session.scalars(select(City.root_private_key_pem))]
+    blobs += session.scalars(select(SigningKey.private_key_pem))
+    return sum(1 for blob in blobs if is_legacy(blob))

@@ -27,7 +27,7 @@ from .errors import (
     SigningKeyError,
     ValidationError,
 )
-from .keyseal import KeySealer, is_legacy, params_of
+from .keyseal import KeySealer
 from .locking import lock
 
 # Signing keys are rotated yearly by default (docs/federation.md); not_after tells partners when
@@ -51,6 +51,12 @@ class KeyInfo:
     retired_at: datetime | None
     revoked_at: datetime | None
     fingerprint: str
+
+
+def normalise_kid(text: str) -> str:
+    """A key id as staff type or paste it: case and the spaces of a grouped display do not
+    count. The one place key ids typed by a person are compared or looked up."""
+    return text.strip().lower().replace(" ", "")
 
 
 def get_city(session: DbSession) -> City:
@@ -167,7 +173,7 @@ def require_passphrase(session: DbSession, deps: Deps, *, now: datetime) -> None
         ) from None
 
 
-def _decrypt(blob: bytes, sealer: KeySealer) -> Ed25519PrivateKey:
+def open_sealed_key(blob: bytes, sealer: KeySealer) -> Ed25519PrivateKey:
     """The key, opened once per process (deps.key_sealer keeps it: the counter signs on every
     issue and print)."""
     try:
@@ -220,7 +226,7 @@ def active_signing_key(
         raise SigningKeyError(
             _l("The active signing key is outside its validity: rotate to create one.")
         )
-    return record, _decrypt(record.private_key_pem, deps.key_sealer)
+    return record, open_sealed_key(record.private_key_pem, deps.key_sealer)
 
 
 def rotate_if_due(session: DbSession, deps: Deps, *, now: datetime) -> bool:
@@ -248,7 +254,7 @@ def expiry_warning(session: DbSession, *, now: datetime) -> datetime | None:
 
 
 def root_key(session: DbSession, deps: Deps) -> Ed25519PrivateKey:
-    return _decrypt(get_city(session).root_private_key_pem, deps.key_sealer)
+    return open_sealed_key(get_city(session).root_private_key_pem, deps.key_sealer)
 
 
 def list_keys(session: DbSession) -> list[KeyInfo]:
@@ -324,7 +330,7 @@ def rotate_root_key(session: DbSession, deps: Deps, *, now: datetime, actor: Act
     """
     require_passphrase(session, deps, now=now)
     city = locked_city(session)
-    old = _decrypt(city.root_private_key_pem, deps.key_sealer)
+    old = open_sealed_key(city.root_private_key_pem, deps.key_sealer)
     new = cardformat.generate_key()
     new_public = cardformat.public_key_bytes(new)
     endorsement = cardformat.endorse_root(
@@ -334,13 +340,8 @@ def rotate_root_key(session: DbSession, deps: Deps, *, now: datetime, actor: Act
     city.root_public_key = new_public
     city.root_private_key_pem = deps.key_sealer.seal(new)
     city.metadata_document = None
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="key.root_rotate",
-        subject=f"root:{cardformat.key_id(new).hex()}",
-    )
+    subject = f"root:{cardformat.key_id(new).hex()}"
+    audit.record(session, now=now, actor=actor, action="key.root_rotate", subject=subject)
     session.commit()
     return cardformat.fingerprint(new_public)
 
@@ -355,7 +356,7 @@ def revoke_signing_key(
     """
     require_passphrase(session, deps, now=now)
     city = _lock_publications(session)
-    kid = kid.strip().lower().replace(" ", "")
+    kid = normalise_kid(kid)
     record = session.scalars(lock(select(SigningKey).where(SigningKey.kid == kid))).first()
     if record is None:
         raise NotFoundError(_l("No signing key has this id."), field="kid")
@@ -374,42 +375,3 @@ def revoke_signing_key(
     _invalidate_publications(session, city)
     session.commit()
     return next(k for k in list_keys(session) if k.kid == kid)
-
-
-def reencrypt_keys(session: DbSession, deps: Deps, *, now: datetime, actor: Actor) -> int:
-    """Seal every stored key (root and signing keys, revoked ones too) in the current form.
-
-    Rewrites the keys still in the PKCS#8 form (PBKDF2) or under other KDF parameters than the
-    city's, in one transaction with one audit entry; the public keys, and so the cards and the
-    published documents, do not change. Safe to re-run: a second run finds nothing to do.
-    """
-    require_passphrase(session, deps, now=now)
-    sealer = deps.key_sealer
-    city = session.scalars(select(City).limit(1).with_for_update()).first()
-    if city is None:
-        raise CityNotInitialisedError()
-
-    def stale(blob: bytes) -> bool:
-        return is_legacy(blob) or params_of(blob) != sealer.current
-
-    count = 0
-    if stale(city.root_private_key_pem):
-        city.root_private_key_pem = sealer.seal(_decrypt(city.root_private_key_pem, sealer))
-        count += 1
-    for record in session.scalars(select(SigningKey).order_by(SigningKey.id).with_for_update()):
-        if stale(record.private_key_pem):
-            record.private_key_pem = sealer.seal(_decrypt(record.private_key_pem, sealer))
-            count += 1
-    if count:
-        audit.record(
-            session, now=now, actor=actor, action="key.reencrypt", detail=f"{count} key(s)"
-        )
-    session.commit()
-    return count
-
-
-def legacy_key_count(session: DbSession) -> int:
-    """How many stored keys are still in the PKCS#8 form (`cardservice keys reencrypt`)."""
-    blobs = [*session.scalars(select(City.root_private_key_pem))]
-    blobs += session.scalars(select(SigningKey.private_key_pem))
-    return sum(1 for blob in blobs if is_legacy(blob))

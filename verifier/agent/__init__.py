@@ -98,6 +98,8 @@ PAGE_STRINGS: dict[str, Any] = {
     "camera_unavailable": lazy_gettext(
         "No camera can be used on this device. Use the scanner field or a photo."
     ),
+    # The camera's light (capture.js shows the switch only where the camera has one).
+    "torch": lazy_gettext("Torch"),
     "scanner": lazy_gettext("Scanner or typed code"),
     "scanner_hint": lazy_gettext(
         "With a USB or Bluetooth scanner, scan into this field: the card is checked as soon "

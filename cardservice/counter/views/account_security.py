@@ -21,12 +21,11 @@ from ...services import ServiceError, utcnow
 from ...services import mfa as mfa_service
 from ...services import passkeys as passkey_service
 from ...services import passwords as password_service
-from ...services.errors import ValidationError
 from ..blueprint import bp
 from ..forms import ActionForm
 from ..roles import has_role, requires
 from ..security_forms import PasswordChangeForm
-from .base import service_refused
+from .base import refuse
 from .second_factor import actor_of
 from .signin import _safe_next
 
@@ -172,13 +171,7 @@ def account_password() -> Any:
                 now=utcnow(),
             )
         except ServiceError as exc:
-            service_refused(exc)
-            for name, message in (exc.errors if isinstance(exc, ValidationError) else {}).items():
-                field = getattr(form, name, None)
-                if field is not None:
-                    field.errors = [*field.errors, str(message)]
-            if not form.errors:
-                form.form_errors.append(str(exc.message))
+            refuse(exc, form)
         else:
             flash(_("Your new password is saved."), "success")
             return redirect(url_for("counter.account_security"))

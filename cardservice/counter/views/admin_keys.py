@@ -8,14 +8,14 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from ...extensions import db
-from ...services import ServiceError, deps, utcnow
+from ...services import cards as card_service
+from ...services import deps, utcnow
 from ...services import keys as key_service
-from ...services import staff as staff_service
-from ...services.errors import NotFoundError
+from ...services import tokens as token_service
 from ..blueprint import bp
 from ..forms import ActionForm, KeyRevokeForm
 from ..roles import requires
-from .base import required_text, service_refused, staff_actor
+from .base import attempt, required_text, row_forms, staff_actor
 
 
 @bp.route("/admin/keys", methods=["GET"])
@@ -28,14 +28,12 @@ def _render_admin_keys(
     failed: tuple[str, KeyRevokeForm] | None = None, status: int = 200
 ) -> tuple[str, int]:
     keys = key_service.list_keys(db.session)
-    revoke_forms = {
-        key.kid: (
-            failed[1]
-            if failed and failed[0] == key.kid
-            else KeyRevokeForm(formdata=None, prefix=f"key{key.kid}")
-        )
-        for key in keys
-    }
+    now = utcnow()
+    revoke_forms = row_forms(
+        (key.kid for key in keys),
+        lambda kid: KeyRevokeForm(formdata=None, prefix=f"key{kid}"),
+        failed,
+    )
     return render_template(
         "counter/admin_keys.html",
         keys=keys,
@@ -43,6 +41,12 @@ def _render_admin_keys(
         failed_forms=[failed[1]] if failed else [],
         open_key=failed[0] if failed else None,
         root_fingerprint=key_service.root_fingerprint(db.session),
+        # What each revoked key leaves to reprint (the same list `keys revoke` prints).
+        reissue={
+            key.kid: card_service.cards_to_reissue(db.session, key.kid, now=now)
+            for key in keys
+            if key.state == "revoked"
+        },
         action_form=ActionForm(formdata=None),
     ), status
 
@@ -52,22 +56,19 @@ def _render_admin_keys(
 def admin_keys_revoke(kid: str) -> Any:
     kid = kid[:40]
     form = KeyRevokeForm(prefix=f"key{kid}")
-    if form.validate() and required_text(form.kid.data).replace(" ", "").lower() != kid.lower():
+    typed = key_service.normalise_kid(required_text(form.kid.data)) if form.validate() else None
+    if typed is not None and typed != key_service.normalise_kid(kid):
         form.kid.errors = [_("The key id you typed is not this key's id.")]
     if form.errors:
         if not any(key.kid == kid for key in key_service.list_keys(db.session)):
             abort(404)
         return _render_admin_keys((kid, form), 422)
-    try:
-        key_service.revoke_signing_key(
+    revoked = attempt(
+        lambda: key_service.revoke_signing_key(
             db.session, deps(), kid=kid, now=utcnow(), actor=staff_actor()
         )
-    except NotFoundError:
-        raise
-    except ServiceError as exc:
-        service_refused(exc)
-        flash(str(exc.message), "error")
-    else:
+    )
+    if revoked is not None:
         flash(
             _(
                 "Key %(kid)s is revoked: cards it signed fail verification until reprinted.",
@@ -91,7 +92,7 @@ def admin_keys_rotate() -> Any:
 def admin_tokens() -> Any:
     return render_template(
         "counter/admin_tokens.html",
-        tokens=staff_service.list_tokens(db.session),
+        tokens=token_service.list_tokens(db.session),
         action_form=ActionForm(formdata=None),
     )
 
@@ -101,6 +102,6 @@ def admin_tokens() -> Any:
 def admin_tokens_revoke(token_id: int) -> Any:
     # The global CSRFProtect has already checked this POST's token. An unknown or already
     # revoked token is a NotFoundError: the 404 page.
-    staff_service.revoke_token_id(db.session, token_id=token_id, now=utcnow(), actor=staff_actor())
+    token_service.revoke_token_id(db.session, token_id=token_id, now=utcnow(), actor=staff_actor())
     flash(_("The API token is revoked: it is refused from now on."), "success")
     return redirect(url_for("counter.admin_tokens"))

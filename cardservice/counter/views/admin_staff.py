@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from ...extensions import db
 from ...services import ServiceError, utcnow
@@ -15,7 +14,7 @@ from ...services.errors import NotFoundError
 from ..blueprint import bp
 from ..forms import ActionForm, PasswordResetForm, StaffCreateForm
 from ..roles import requires
-from .base import apply_errors, required_text, service_refused, staff_actor
+from .base import attempt, refuse, required_text, row_forms, staff_actor
 
 
 @bp.route("/admin/staff", methods=["GET", "POST"])
@@ -24,8 +23,8 @@ def admin_staff() -> Any:
     form = StaffCreateForm()
     status = 200
     if form.validate_on_submit():
-        try:
-            user = staff_service.create_user(
+        user = attempt(
+            lambda: staff_service.create_user(
                 db.session,
                 username=required_text(form.username.data),
                 password=required_text(form.password.data),
@@ -33,14 +32,13 @@ def admin_staff() -> Any:
                 preferred_language=form.language.data or None,
                 now=utcnow(),
                 actor=staff_actor(),
-            )
-        except ServiceError as exc:
-            service_refused(exc)
-            apply_errors(form, exc)
-            status = 422
-        else:
+            ),
+            form,
+        )
+        if user is not None:
             flash(_("The account %(name)s is created.", name=user.username), "success")
             return redirect(url_for("counter.admin_staff"))
+        status = 422
     elif form.is_submitted():
         status = 422
     return _render_admin_staff(form, status)
@@ -53,14 +51,11 @@ def _render_admin_staff(
     failed: tuple[int, PasswordResetForm] | None = None,
 ) -> tuple[str, int]:
     users = staff_service.list_users(db.session)
-    password_forms = {
-        user.id: (
-            failed[1]
-            if failed and failed[0] == user.id
-            else PasswordResetForm(formdata=None, prefix=f"user{user.id}")
-        )
-        for user in users
-    }
+    password_forms = row_forms(
+        (user.id for user in users),
+        lambda user_id: PasswordResetForm(formdata=None, prefix=f"user{user_id}"),
+        failed,
+    )
     return render_template(
         "counter/admin_staff.html",
         form=form,
@@ -78,16 +73,16 @@ def _render_admin_staff(
 def admin_staff_active(user_id: int) -> Any:
     # The global CSRFProtect has already checked this POST's token.
     active = request.form.get("active") == "1"
-    if user_id == int(current_user.id) and not active:
-        flash(_("You cannot deactivate your own account."), "error")
-        return redirect(url_for("counter.admin_staff"))
-    staff_service.set_user_active(
-        db.session, user_id=user_id, active=active, now=utcnow(), actor=staff_actor()
+    changed = attempt(
+        lambda: staff_service.set_user_active(
+            db.session, user_id=user_id, active=active, now=utcnow(), actor=staff_actor()
+        )
     )
-    flash(
-        _("The account is active again.") if active else _("The account is deactivated."),
-        "success",
-    )
+    if changed is not None:
+        flash(
+            _("The account is active again.") if active else _("The account is deactivated."),
+            "success",
+        )
     return redirect(url_for("counter.admin_staff"))
 
 
@@ -107,8 +102,7 @@ def admin_staff_password(user_id: int) -> Any:
         except NotFoundError:
             raise
         except ServiceError as exc:
-            service_refused(exc)
-            apply_errors(form, exc)
+            refuse(exc, form)
         else:
             flash(_("The new password is set and the account is unlocked."), "success")
             return redirect(url_for("counter.admin_staff"))

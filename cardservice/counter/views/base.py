@@ -1,28 +1,27 @@
-"""What every counter view shares: the acting staff member, a refused service call, and a domain
-error's messages put next to the form fields they concern.
+"""What every counter view shares: the acting staff member, and the one way a refused service
+call shows on a page (next to the form's fields, or as a flash message).
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
 
-from flask import current_app
+from flask import current_app, flash
 from flask_login import current_user
 
 from ...extensions import db
-from ...services import Actor, ServiceError, utcnow
-from ...services.errors import ValidationError
+from ...services import Actor, ServiceError
+from ...services.errors import InsufficientDocumentsError, NotFoundError, ValidationError
 from ..forms import FlaskForm
+
+T = TypeVar("T")
+K = TypeVar("K")
+FormT = TypeVar("FormT", bound=FlaskForm)
 
 
 def staff_actor() -> Actor:
     return Actor.staff(int(current_user.id))
-
-
-def service_refused(exc: ServiceError) -> None:
-    """A service refused: it wrote nothing, so drop whatever the session still holds."""
-    db.session.rollback()
-    current_app.logger.info("counter: service refused with %s", exc.code)
 
 
 def required_text(data: str | None) -> str:
@@ -30,11 +29,51 @@ def required_text(data: str | None) -> str:
     return cast(str, data)
 
 
-def apply_errors(form: FlaskForm, exc: ServiceError) -> None:
+def refuse(exc: ServiceError, form: FlaskForm | None = None) -> None:
+    """The counter's one way of showing a domain error on a page: the messages next to the
+    fields of `form` they concern (atop it when no field is named), or, without a form, as an
+    error flash on the page the view goes to next. Error pages are views/errors.py's."""
+    discard(exc)
+    if form is None:
+        flash(str(exc.message), "error")
+    else:
+        _apply_errors(form, exc)
+
+
+def attempt(call: Callable[[], T], form: FlaskForm | None = None) -> T | None:
+    """One service call: its result, or None once its refusal is shown by refuse() (next to the
+    fields of `form`, or as a flash). A NotFoundError goes on to the 404 page instead."""
+    try:
+        return call()
+    except NotFoundError:
+        raise
+    except ServiceError as exc:
+        refuse(exc, form)
+        return None
+
+
+def row_forms(
+    keys: Iterable[K], make: Callable[[K], FormT], failed: tuple[K, FormT] | None
+) -> dict[K, FormT]:
+    """One form per row of a table; the row whose submission failed keeps its form, errors and
+    all (`failed`: that row's key and form)."""
+    return {key: failed[1] if failed and failed[0] == key else make(key) for key in keys}
+
+
+def discard(exc: ServiceError) -> None:
+    """A service refused: it wrote nothing, so drop whatever the session still holds. Only the
+    error's code is logged: its message may quote what was typed."""
+    db.session.rollback()
+    current_app.logger.info("counter: service refused with %s", exc.code)
+
+
+def _apply_errors(form: FlaskForm, exc: ServiceError) -> None:
     """Put a domain error's messages next to the fields they concern (or atop the form)."""
     fields: dict[str, Any] = {}
     if isinstance(exc, ValidationError):
         fields = dict(exc.errors)
+    elif isinstance(exc, InsufficientDocumentsError):
+        fields = {"documents": exc.message}
     elif exc.field:
         fields = {exc.field: exc.message}
     if not fields:
@@ -48,9 +87,3 @@ def apply_errors(form: FlaskForm, exc: ServiceError) -> None:
         if not isinstance(field.errors, list):
             field.errors = list(field.errors)
         field.errors.append(str(message))
-
-
-def display_status(card: Any) -> str:
-    if card.status == "valid" and card.expires_at <= utcnow():
-        return "expired"
-    return str(card.status)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, abort, flash, redirect, request, url_for
@@ -12,12 +12,11 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ...extensions import db
 from ...printing import Layout, render_card_pdf
-from ...services import ServiceError, deps, utcnow
 from ...services import cards as card_service
-from ...services.errors import NotFoundError
+from ...services import deps, utcnow
 from ..blueprint import bp
 from ..roles import requires
-from .base import service_refused, staff_actor
+from .base import attempt, staff_actor
 from .residents import card_reason_form, render_resident, resident_of_card
 
 
@@ -29,16 +28,12 @@ def _card_redirect(number: str) -> WerkzeugResponse:
 @bp.route("/residents/<resident_id>/cards", methods=["POST"])
 @requires("clerk")
 def issue(resident_id: str) -> Any:
-    try:
-        issued = card_service.issue_card(
+    issued = attempt(
+        lambda: card_service.issue_card(
             db.session, deps(), resident_id, now=utcnow(), actor=staff_actor()
         )
-    except NotFoundError:
-        raise
-    except ServiceError as exc:
-        service_refused(exc)
-        flash(str(exc.message), "error")
-    else:
+    )
+    if issued is not None:
         flash(
             _(
                 "Card %(number)s is issued. Print it and hand it to the person.",
@@ -52,8 +47,8 @@ def issue(resident_id: str) -> Any:
 @bp.route("/cards/<number>/<any(card, a4):layout>.pdf")
 @requires("clerk")
 def card_pdf(number: str, layout: Layout) -> Any:
-    try:
-        printable = card_service.print_card(
+    printable = attempt(
+        lambda: card_service.print_card(
             db.session,
             deps(),
             number,
@@ -61,11 +56,8 @@ def card_pdf(number: str, layout: Layout) -> Any:
             actor=staff_actor(),
             reprint=request.args.get("reprint") == "1",
         )
-    except NotFoundError:
-        raise
-    except ServiceError as exc:
-        service_refused(exc)
-        flash(str(exc.message), "error")
+    )
+    if printable is None:
         return _card_redirect(number)
     pdf = render_card_pdf(printable, layout=layout)
     response = Response(pdf, mimetype="application/pdf")
@@ -78,16 +70,12 @@ def card_pdf(number: str, layout: Layout) -> Any:
 @bp.route("/cards/<number>/renew", methods=["POST"])
 @requires("clerk")
 def renew(number: str) -> Any:
-    try:
-        renewed = card_service.renew_card(
+    renewed = attempt(
+        lambda: card_service.renew_card(
             db.session, deps(), number, now=utcnow(), actor=staff_actor()
         )
-    except NotFoundError:
-        raise
-    except ServiceError as exc:
-        service_refused(exc)
-        flash(str(exc.message), "error")
-    else:
+    )
+    if renewed is not None:
         flash(
             _(
                 "Card %(number)s is renewed until %(date)s. Print it again.",
@@ -99,83 +87,77 @@ def renew(number: str) -> Any:
     return _card_redirect(number)
 
 
-def _reason_action(action: str, number: str, codes: Iterable[str], call: Any) -> Any:
-    """Shared shape of replace, suspend and revoke: a reason code, one service call."""
+# Replace, suspend and revoke share one shape: a reason code from the action's list, one service
+# call, a message naming the card it returned. Each is registered as its own endpoint below.
+_REASON_ACTIONS: dict[
+    str, tuple[tuple[str, ...], Callable[..., Any], Callable[[str, Any], str]]
+] = {
+    "replace": (
+        card_service.REPLACE_REASONS,
+        card_service.replace_card,
+        lambda number, issued: _(
+            "Card %(old)s is revoked. The new card is %(new)s: print it now.",
+            old=number.upper(),
+            new=issued.number,
+        ),
+    ),
+    "suspend": (
+        card_service.SUSPEND_REASONS,
+        card_service.suspend_card,
+        lambda number, card: _("Card %(number)s is suspended.", number=card.number),
+    ),
+    "revoke": (
+        card_service.REVOKE_REASONS,
+        card_service.revoke_card,
+        lambda number, card: _("Card %(number)s is revoked for good.", number=card.number),
+    ),
+}
+
+
+def _reason_action(action: str, number: str) -> Any:
+    codes, change, done = _REASON_ACTIONS[action]
     form = card_reason_form(action, number, codes, request.form)
     if not form.validate():
         resident_id = resident_of_card(number)
         if resident_id is None:
             abort(404)
         return render_resident(resident_id, failed=(action, number, form), status=422)
-    try:
-        result = call(form.reason.data)
-    except NotFoundError:
-        raise
-    except ServiceError as exc:
-        service_refused(exc)
-        flash(str(exc.message), "error")
+    result = attempt(
+        lambda: change(
+            db.session, deps(), number, reason=form.reason.data, now=utcnow(), actor=staff_actor()
+        )
+    )
+    if result is None:
         return _card_redirect(number)
-    return result
+    flash(done(number, result), "success")
+    return _card_redirect(result.number)
 
 
-@bp.route("/cards/<number>/replace", methods=["POST"])
-@requires("supervisor")
-def replace(number: str) -> Any:
-    def call(reason: str) -> Any:
-        issued = card_service.replace_card(
-            db.session, deps(), number, reason=reason, now=utcnow(), actor=staff_actor()
-        )
-        flash(
-            _(
-                "Card %(old)s is revoked. The new card is %(new)s: print it now.",
-                old=number.upper(),
-                new=issued.number,
-            ),
-            "success",
-        )
-        return _card_redirect(issued.number)
+def _register_reason_action(action: str) -> None:
+    def view(number: str) -> Any:
+        return _reason_action(action, number)
 
-    return _reason_action("replace", number, card_service.REPLACE_REASONS, call)
+    view.__name__ = action
+    bp.add_url_rule(
+        f"/cards/<number>/{action}",
+        endpoint=action,
+        view_func=requires("supervisor")(view),
+        methods=["POST"],
+    )
 
 
-@bp.route("/cards/<number>/suspend", methods=["POST"])
-@requires("supervisor")
-def suspend(number: str) -> Any:
-    def call(reason: str) -> Any:
-        card = card_service.suspend_card(
-            db.session, deps(), number, reason=reason, now=utcnow(), actor=staff_actor()
-        )
-        flash(_("Card %(number)s is suspended.", number=card.number), "success")
-        return _card_redirect(card.number)
-
-    return _reason_action("suspend", number, card_service.SUSPEND_REASONS, call)
-
-
-@bp.route("/cards/<number>/revoke", methods=["POST"])
-@requires("supervisor")
-def revoke(number: str) -> Any:
-    def call(reason: str) -> Any:
-        card = card_service.revoke_card(
-            db.session, deps(), number, reason=reason, now=utcnow(), actor=staff_actor()
-        )
-        flash(_("Card %(number)s is revoked for good.", number=card.number), "success")
-        return _card_redirect(card.number)
-
-    return _reason_action("revoke", number, card_service.REVOKE_REASONS, call)
+for _action in _REASON_ACTIONS:
+    _register_reason_action(_action)
 
 
 @bp.route("/cards/<number>/reinstate", methods=["POST"])
 @requires("supervisor")
 def reinstate(number: str) -> Any:
-    try:
-        card = card_service.reinstate_card(
+    card = attempt(
+        lambda: card_service.reinstate_card(
             db.session, deps(), number, now=utcnow(), actor=staff_actor()
         )
-    except NotFoundError:
-        raise
-    except ServiceError as exc:
-        service_refused(exc)
-        flash(str(exc.message), "error")
-    else:
+    )
+    if card is not None:
         flash(_("Card %(number)s is valid again.", number=card.number), "success")
     return _card_redirect(number)

@@ -16,7 +16,7 @@ from ...services.errors import InsufficientDocumentsError, NotFoundError, Valida
 from ..blueprint import bp
 from ..forms import EnrolmentForm
 from ..roles import requires
-from .base import apply_errors, service_refused, staff_actor
+from .base import refuse, staff_actor
 
 
 def _policy_document_groups(language: str) -> list[dict[str, Any]]:
@@ -92,13 +92,8 @@ def enrol() -> Any:
         result = resident_service.enrol_resident(
             db.session, deps(), data, now=utcnow(), actor=staff_actor()
         )
-    except InsufficientDocumentsError as exc:
-        service_refused(exc)
-        form.documents.errors = [str(exc.message)]
-        return render_enrol(form, 422)
     except ServiceError as exc:
-        service_refused(exc)
-        apply_errors(form, exc)
+        refuse(exc, form)
         return render_enrol(form, 422)
     flash(_("The resident is enrolled. Give all the documents back to the person now."), "handback")
     if result.possible_duplicates:
@@ -187,13 +182,8 @@ def edit(resident_id: str) -> Any:
         )
     except NotFoundError:
         raise
-    except InsufficientDocumentsError as exc:
-        service_refused(exc)
-        form.documents.errors = [str(exc.message)]
-        return render_enrol(form, 422, resident_id=resident_id)
     except ServiceError as exc:
-        service_refused(exc)
-        apply_errors(form, exc)
+        refuse(exc, form)
         return render_enrol(form, 422, resident_id=resident_id)
     flash(
         _("The record is corrected. Give the documents back, and reprint the card if needed."),

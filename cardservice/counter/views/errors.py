@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -18,7 +19,7 @@ from ...services.errors import (
     NotFoundError,
 )
 from ..blueprint import bp
-from .base import service_refused
+from .base import discard
 from .enrolment import enrolment_form, render_enrol
 
 
@@ -62,34 +63,23 @@ def _http_error(exc: HTTPException) -> Any:
     return _error_page(status, title, message)
 
 
-@bp.errorhandler(NotFoundError)
-def _not_found(exc: NotFoundError) -> tuple[str, int]:
-    service_refused(exc)
-    return _error_page(404, _("Not found"), str(exc.message))
-
-
-@bp.errorhandler(CityNotInitialisedError)
-def _no_city(exc: CityNotInitialisedError) -> tuple[str, int]:
-    service_refused(exc)
-    return _error_page(503, _("The city is not set up yet"), str(exc.message))
-
-
-@bp.errorhandler(MasterKeyUnavailableError)
-def _master_key_unavailable(exc: MasterKeyUnavailableError) -> tuple[str, int]:
+# Domain errors that reach an error page, most specific first: (class, HTTP status, title).
+_REFUSAL_PAGES: tuple[tuple[type[ServiceError], int, Any], ...] = (
+    (NotFoundError, 404, _l("Not found")),
+    (CityNotInitialisedError, 503, _l("The city is not set up yet")),
     # The service has logged the master key id for the operator; staff get what to do.
-    service_refused(exc)
-    return _error_page(503, _("This record cannot be opened right now"), str(exc.message))
-
-
-@bp.errorhandler(AuditUnavailableError)
-def _audit_unavailable(exc: AuditUnavailableError) -> tuple[str, int]:
+    (MasterKeyUnavailableError, 503, _l("This record cannot be opened right now")),
     # The record was read but its audit entry could not be written: nothing of it is shown.
-    service_refused(exc)
-    return _error_page(503, _("This record cannot be shown right now"), str(exc.message))
+    (AuditUnavailableError, 503, _l("This record cannot be shown right now")),
+)
 
 
 @bp.errorhandler(ServiceError)
-def _service_error(exc: ServiceError) -> tuple[str, int]:
-    # Reached only when a view does not map an error itself.
-    service_refused(exc)
+def _refusal_page(exc: ServiceError) -> tuple[str, int]:
+    """The counter's one error page for a domain error: those of the table above, and any a
+    view does not show in its own page (views/base.py's refuse)."""
+    discard(exc)
+    for kind, status, title in _REFUSAL_PAGES:
+        if isinstance(exc, kind):
+            return _error_page(status, str(title), str(exc.message))
     return _error_page(exc.status if 400 <= exc.status < 500 else 500, _("Error"), str(exc.message))

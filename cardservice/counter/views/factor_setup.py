@@ -24,7 +24,7 @@ from ...services.errors import ValidationError
 from ..blueprint import bp
 from ..roles import ANONYMOUS, requires
 from ..security_forms import NewPasswordForm, PasskeyForm, TotpConfirmForm
-from .base import service_refused
+from .base import refuse
 from .second_factor import (
     _mark,
     actor_of,
@@ -129,9 +129,7 @@ def signin_enrol_totp() -> Any:
                 actor=actor_of(user_id),
             )
         except ServiceError as exc:
-            service_refused(exc)
-            message = exc.errors.get("code") if isinstance(exc, ValidationError) else None
-            form.code.errors = [str(message or exc.message)]
+            refuse(exc, form)
         else:
             if state is not None:
                 _mark(state, "otp")
@@ -166,9 +164,7 @@ def signin_enrol_passkey() -> Any:
                 actor=actor_of(user_id),
             )
         except ServiceError as exc:
-            service_refused(exc)
-            message = exc.errors.get("credential") if isinstance(exc, ValidationError) else None
-            form.form_errors.append(str(message or exc.message))
+            refuse(exc, form)
         else:
             if state is not None:
                 _mark(state, "hwk")
@@ -205,13 +201,7 @@ def signin_password() -> Any:
                 now=utcnow(),
             )
         except ServiceError as exc:
-            service_refused(exc)
-            for name, message in (exc.errors if isinstance(exc, ValidationError) else {}).items():
-                field = getattr(form, name, None)
-                if field is not None:
-                    field.errors = [*field.errors, str(message)]
-            if not form.errors:
-                form.form_errors.append(str(exc.message))
+            refuse(exc, form)
         else:
             flash(_("Your new password is saved."), "success")
             return continue_sign_in()

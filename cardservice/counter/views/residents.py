@@ -22,7 +22,7 @@ from ..blueprint import bp
 from ..forms import ActionForm, ErasureForm, ReasonForm
 from ..labels import REASON_LABELS, label
 from ..roles import requires
-from .base import display_status, staff_actor
+from .base import staff_actor
 
 
 def _reason_choices(codes: Iterable[str]) -> list[tuple[str, str]]:
@@ -55,8 +55,9 @@ def render_resident(
     failed: tuple[str, str, ReasonForm] | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
+    now = utcnow()
     view = resident_service.view_resident(
-        db.session, deps(), resident_id, now=utcnow(), actor=staff_actor()
+        db.session, deps(), resident_id, now=now, actor=staff_actor()
     )
     cards: list[dict[str, Any]] = []
     forms: dict[str, dict[str, ReasonForm]] = {"replace": {}, "suspend": {}, "revoke": {}}
@@ -70,7 +71,7 @@ def render_resident(
             {
                 "number": card.number,
                 "status": card.status,
-                "display_status": display_status(card),
+                "display_status": card_service.display_status(card, now),
                 "status_reason": card.status_reason,
                 "issued_at": card.issued_at,
                 "expires_at": card.expires_at,
@@ -99,11 +100,9 @@ def render_resident(
             open_card=failed[1] if failed else None,
             action_form=ActionForm(formdata=None),
             duplicates=duplicates,
-            # Mirrors issue_card's rule (one live card at a time) only to hide a button that
-            # would be refused; the service still decides.
-            has_live_card=any(
-                c["status"] != "revoked" and c["expires_at"] > utcnow() for c in cards
-            ),
+            # Only hides a button issue_card would refuse (one live card at a time); the
+            # service still decides.
+            has_live_card=any(card_service.is_live(card, now) for card in view.cards),
         ),
         status,
     )

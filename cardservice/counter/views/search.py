@@ -16,7 +16,7 @@ from ..blueprint import bp
 from ..forms import NumberSearchForm, PersonSearchForm
 from ..labels import STATUS_LABELS, label
 from ..roles import requires
-from .base import apply_errors, display_status, required_text, service_refused, staff_actor
+from .base import discard, refuse, required_text, staff_actor
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -40,8 +40,7 @@ def dashboard() -> Any:
             except AuditUnavailableError:
                 raise  # the error page: not a problem with what the clerk typed
             except ServiceError as exc:
-                service_refused(exc)
-                apply_errors(person_form, exc)
+                refuse(exc, person_form)
                 status = 422
             else:
                 results = [
@@ -60,7 +59,7 @@ def dashboard() -> Any:
             try:
                 card = card_service.get_card(db.session, number_form.number.data)
             except NotFoundError as exc:
-                service_refused(exc)
+                discard(exc)
                 number_form.number.errors = [
                     _("No card has this number. Check it, including the last character.")
                 ]
@@ -73,7 +72,7 @@ def dashboard() -> Any:
                         "Card %(number)s belongs to a record deleted on request (status: "
                         "%(status)s).",
                         number=card.number,
-                        status=label(STATUS_LABELS, display_status(card)),
+                        status=label(STATUS_LABELS, card_service.display_status(card, utcnow())),
                     ),
                     "warning",
                 )

@@ -17,7 +17,7 @@ from ...services import staff as staff_service
 from ..blueprint import bp
 from ..forms import AccountLanguageForm, LoginForm
 from ..roles import ANONYMOUS, requires
-from .base import apply_errors, required_text, service_refused, staff_actor
+from .base import attempt, refuse, required_text, staff_actor
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -59,8 +59,7 @@ def login() -> Any:
             )
         except ServiceError as exc:
             # One message for unknown user, wrong password and locked account, on purpose.
-            service_refused(exc)
-            form.form_errors.append(str(exc.message))
+            refuse(exc, form)
         else:
             # Second factor, its set-up, a forced password change: views/second_factor.py.
             from .second_factor import after_password
@@ -89,22 +88,21 @@ def account() -> Any:
     if request.method == "GET":
         form.language.data = current_user.preferred_language or ""
     elif form.validate_on_submit():
-        try:
-            staff_service.set_preferred_language(
+        saved = attempt(
+            lambda: staff_service.set_preferred_language(
                 db.session,
                 user_id=int(current_user.id),
                 language=form.language.data or None,
                 now=utcnow(),
                 actor=staff_actor(),
-            )
-        except ServiceError as exc:
-            service_refused(exc)
-            apply_errors(form, exc)
-            status = 422
-        else:
+            ),
+            form,
+        )
+        if saved is not None:
             # Redirect, so the next page is rendered in the new language from the start.
             flash(_("Your language is saved."), "success")
             return redirect(url_for("counter.account"))
+        status = 422
     else:
         status = 422
     return render_template("counter/account.html", form=form), status

@@ -13,7 +13,14 @@ from __future__ import annotations
 from .issuance import IssuedCard, issue_card
 from .lifecycle import reinstate_card, renew_card, replace_card, revoke_card, suspend_card
 from .printing import print_batch, print_card
-from .queries import cards_issued_since, get_card
+from .queries import (
+    cards_issued_since,
+    cards_to_reissue,
+    display_status,
+    get_card,
+    has_live_card,
+    is_live,
+)
 from .status import REPLACE_REASONS, REVOKE_REASONS, SUSPEND_REASONS, revoke_in_transaction
 
 __all__ = [
@@ -22,7 +29,11 @@ __all__ = [
     "SUSPEND_REASONS",
     "IssuedCard",
     "cards_issued_since",
+    "cards_to_reissue",
+    "display_status",
     "get_card",
+    "has_live_card",
+    "is_live",
     "issue_card",
     "print_batch",
     "print_card",

@@ -127,13 +127,9 @@ def issue_card(
             code="card_exists",
         )
     card, token = new_card(session, deps, resident.id, now=now)
+    holder = f"resident:{resident.id}"
     audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="card.issue",
-        card_number=card.number,
-        subject=f"resident:{resident.id}",
+        session, now=now, actor=actor, action="card.issue", card_number=card.number, subject=holder
     )
     session.commit()
     return issued_card(card, token)

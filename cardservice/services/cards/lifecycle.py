@@ -8,8 +8,6 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from cardformat import Status
-
 from ...models import Card, StatusListRecord
 from .. import audit
 from .._types import DbSession
@@ -26,10 +24,11 @@ from .status import (
     REPLACE_REASONS,
     REVOKE_REASONS,
     SUSPEND_REASONS,
+    change_status,
     check_reason,
+    check_transition,
     list_size,
     revoke_in_transaction,
-    set_list_status,
 )
 
 
@@ -68,50 +67,28 @@ def revoke_card(
 ) -> Card:
     """Revoke for good (a revoked card is never reinstated). A reason code is required."""
     reason = check_reason(reason, REVOKE_REASONS)
-    card = get_card(session, number, for_update=True)
-    if card.status == "revoked":
-        raise ConflictError(_l("This card is already revoked."), code="card_revoked")
-    revoke_in_transaction(session, card, reason=reason, now=now, actor=actor)
-    session.commit()
-    return card
+    return _change(session, number, "revoked", reason=reason, now=now, actor=actor)
 
 
 def suspend_card(
     session: DbSession, deps: Deps, number: Any, *, reason: Any, now: datetime, actor: Actor
 ) -> Card:
     reason = check_reason(reason, SUSPEND_REASONS)
-    card = get_card(session, number, for_update=True)
-    if card.status != "valid":
-        raise ConflictError(_l("Only a valid card can be suspended."), code="card_not_valid")
-    card.status = "suspended"
-    card.status_reason = reason
-    card.status_changed_at = now
-    set_list_status(session, card, Status.SUSPENDED, now)
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="card.suspend",
-        card_number=card.number,
-        detail=reason,
-    )
-    session.commit()
-    return card
+    return _change(session, number, "suspended", reason=reason, now=now, actor=actor)
 
 
 def reinstate_card(
     session: DbSession, deps: Deps, number: Any, *, now: datetime, actor: Actor
 ) -> Card:
+    return _change(session, number, "valid", reason=None, now=now, actor=actor)
+
+
+def _change(
+    session: DbSession, number: Any, to: str, *, reason: str | None, now: datetime, actor: Actor
+) -> Card:
+    """One status change of status.TRANSITIONS, in its own transaction."""
     card = get_card(session, number, for_update=True)
-    if card.status != "suspended":
-        raise ConflictError(
-            _l("Only a suspended card can be reinstated."), code="card_not_suspended"
-        )
-    card.status = "valid"
-    card.status_reason = None
-    card.status_changed_at = now
-    set_list_status(session, card, Status.VALID, now)
-    audit.record(session, now=now, actor=actor, action="card.reinstate", card_number=card.number)
+    change_status(session, card, to, reason=reason, now=now, actor=actor)
     session.commit()
     return card
 
@@ -129,8 +106,7 @@ def replace_card(
             _l("The holder's data was erased: this card cannot be replaced."),
             code="resident_erased",
         )
-    if old.status == "revoked":
-        raise ConflictError(_l("This card is already revoked."), code="card_revoked")
+    check_transition(old, "revoked")
     resident_id = old.resident_id
     # Locks in the app's order (services.locking): the old card's list, then the newest list
     # (the new card's, taken by the allocation), then the audit head through the revocation.

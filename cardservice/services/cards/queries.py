@@ -36,7 +36,23 @@ def get_card(session: DbSession, number: Any, *, for_update: bool = False) -> Ca
     return card
 
 
+def display_status(card: Card, now: datetime) -> str:
+    """What a card's status reads as, to staff and to API clients alike: a valid card past its
+    expiry is "expired" (the stored status stays "valid": expiry needs no status-list change,
+    verifiers read the expiry from the token itself)."""
+    if card.status == "valid" and card.expires_at <= now:
+        return "expired"
+    return str(card.status)
+
+
+def is_live(card: Card, now: datetime) -> bool:
+    """A live card blocks a new issue (renew or replace it instead): not revoked, not expired.
+    The same condition as has_live_card's query, for a card already loaded."""
+    return card.status != "revoked" and card.expires_at > now
+
+
 def has_live_card(session: DbSession, resident_id: str, now: datetime) -> bool:
+    """Whether a resident holds a live card (see is_live): the one-live-card rule of issue."""
     return bool(
         session.scalar(
             select(
@@ -46,6 +62,22 @@ def has_live_card(session: DbSession, resident_id: str, now: datetime) -> bool:
                     Card.expires_at > now,
                 )
             )
+        )
+    )
+
+
+def cards_to_reissue(session: DbSession, kid: str, *, now: datetime) -> list[str]:
+    """Numbers of the cards a revoked signing key leaves to reprint, in number order.
+
+    Every card whose printed token that key signed fails as key_revoked at every partner after
+    its next sync. Revoked and expired cards need nothing: they fail anyway, so reprinting them
+    would hand out a card that is no longer meant to work.
+    """
+    return list(
+        session.scalars(
+            select(Card.number)
+            .where(Card.kid == kid, Card.status != "revoked", Card.expires_at > now)
+            .order_by(Card.number)
         )
     )
 

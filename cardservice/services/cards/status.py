@@ -14,7 +14,7 @@ from ...models import Card, StatusListRecord
 from .. import audit
 from .._types import DbSession
 from ..audit import Actor
-from ..errors import NotFoundError, ValidationError
+from ..errors import ConflictError, NotFoundError, ValidationError
 from ..locking import lock
 
 #: Machine codes of revocation reasons (the UI translates them).
@@ -52,17 +52,50 @@ def list_size(session: DbSession, index: int) -> int:
     return int(size)
 
 
+# The one table of the status changes a card allows: (from, to) -> its audit action. Expiry is
+# not a status (see queries.display_status), and a revoked card never changes again.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("valid", "suspended"): "card.suspend",
+    ("suspended", "valid"): "card.reinstate",
+    ("valid", "revoked"): "card.revoke",
+    ("suspended", "revoked"): "card.revoke",
+}
+# Why a change to this status is refused when the table does not allow it from the current one.
+_REFUSALS: dict[str, tuple[Any, str]] = {
+    "suspended": (_l("Only a valid card can be suspended."), "card_not_valid"),
+    "valid": (_l("Only a suspended card can be reinstated."), "card_not_suspended"),
+    "revoked": (_l("This card is already revoked."), "card_revoked"),
+}
+
+
+def check_transition(card: Card, to: str) -> None:
+    """ConflictError unless TRANSITIONS allows this card's change to status `to`."""
+    if (card.status, to) not in TRANSITIONS:
+        message, code = _REFUSALS[to]
+        raise ConflictError(message, code=code)
+
+
+def change_status(
+    session: DbSession, card: Card, to: str, *, reason: str | None, now: datetime, actor: Actor
+) -> None:
+    """Move a card to status `to` without committing: the row, its bit in the status list and
+    the audit entry change together in the caller's transaction. Only what TRANSITIONS allows."""
+    check_transition(card, to)
+    action = TRANSITIONS[(card.status, to)]
+    card.status = to
+    card.status_reason = reason
+    card.status_changed_at = now
+    set_list_status(session, card, Status[to.upper()], now)
+    audit.record(
+        session, now=now, actor=actor, action=action, card_number=card.number, detail=reason
+    )
+
+
 def revoke_in_transaction(
     session: DbSession, card: Card, *, reason: str, now: datetime, actor: Actor
 ) -> None:
     """Revoke without committing (for callers that revoke as part of a larger change)."""
-    card.status = "revoked"
-    card.status_reason = reason
-    card.status_changed_at = now
-    set_list_status(session, card, Status.REVOKED, now)
-    audit.record(
-        session, now=now, actor=actor, action="card.revoke", card_number=card.number, detail=reason
-    )
+    change_status(session, card, "revoked", reason=reason, now=now, actor=actor)
 
 
 def check_reason(reason: Any, allowed: tuple[str, ...]) -> str:

@@ -237,13 +237,8 @@ def sweep_orphans(
     if not (removed_records or removed_keys):
         session.rollback()  # nothing of ours to record (another sweep may have been first)
         return SweepResult(records=0, keys=0)
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="keystore.sweep",
-        detail=f"records:{removed_records},keys:{removed_keys}",
-    )
+    counts = f"records:{removed_records},keys:{removed_keys}"
+    audit.record(session, now=now, actor=actor, action="keystore.sweep", detail=counts)
     session.commit()
     session.expire_all()
     return SweepResult(records=removed_records, keys=removed_keys)

@@ -12,11 +12,10 @@ from typing import Any
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
-import cardformat
-
 from ..context import Deps
 from ..crypto import ResidentRecord
 from ..errors import ValidationError
+from ..holder_names import check_display_name
 from ..photos import process_photo
 from ..policy import PointsResult
 
@@ -56,11 +55,6 @@ def _has_forbidden_chars(text: str, allowed: frozenset[str] = frozenset()) -> bo
     )
 
 
-# The joiners some scripts need in names (Persian ZWNJ, Indic ZWJ); the card format allows them
-# (docs/card-format.md section 3.2) and the card prints them.
-_NAME_JOINERS = frozenset("\u200c\u200d")
-
-
 def _age_on(birth: date, today: date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
@@ -72,42 +66,9 @@ def validate_enrolment(
     policy = deps.policy
     errors: dict[str, LazyString | str] = {}
 
-    name = data.display_name
-    clean_name = ""
-    if not isinstance(name, str) or not name.strip():
-        errors["display_name"] = _l("The display name is required.")
-    else:
-        clean_name = unicodedata.normalize("NFC", " ".join(name.split()))
-        # One limit, the card format's (docs/card-format.md section 3): every name it accepts
-        # is accepted here, provided the card can print it whole (checked below).
-        # (surrogatepass: a lone surrogate is refused just below, not by a crash here)
-        if len(clean_name.encode("utf-8", "surrogatepass")) > cardformat.MAX_NAME_BYTES:
-            errors["display_name"] = _l("The display name is too long to print on the card.")
-        elif _has_forbidden_chars(name, _NAME_JOINERS):
-            errors["display_name"] = _l("The display name contains invisible control characters.")
-        elif _has_markup(name):
-            errors["display_name"] = _l(
-                "The display name contains characters that are not used in names."
-            )
-        else:
-            try:
-                clean_name = cardformat.validate_holder_name(clean_name)
-            except cardformat.MalformedError:
-                errors["display_name"] = _l("The display name cannot be printed on a card.")
-            else:
-                from ...printing import holder_name_fits, unsupported_characters
-
-                # Refuse at the counter what the card fonts cannot draw, not at print time.
-                if unsupported_characters(clean_name):
-                    errors["display_name"] = _l(
-                        "The display name uses characters the card cannot print."
-                    )
-                elif not holder_name_fits(clean_name):
-                    # Only names of wide presentation-form ligatures (U+FDFD...) still get here:
-                    # the card holds any other 100 bytes (printing._layout.fit_holder_name).
-                    errors["display_name"] = _l(
-                        "The display name is too long to print on the card."
-                    )
+    clean_name, name_error = check_display_name(data.display_name)
+    if name_error is not None:
+        errors["display_name"] = name_error
 
     birth: date | None = None
     raw_birth = data.birth_date

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 import cardformat
 
@@ -286,7 +287,7 @@ def test_role_matrix(app: Flask, client, city, tokens) -> None:
 
 def test_revoked_token_refused(app, client, session, city, tokens) -> None:
     from cardservice.services import Actor
-    from cardservice.services.staff import revoke_token
+    from cardservice.services.tokens import revoke_token
 
     from .conftest import NOW
 
@@ -316,7 +317,9 @@ def test_session_cookie_settings(app: Flask) -> None:
 def test_healthz(client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "status_lists": {"ok": True, "mismatched": []}}
+    body = response.get_json()
+    assert body["status"] == "ok" and body["status_lists"] == {"ok": True, "mismatched": []}
+    assert body["signing_key"]["state"] == "none"  # no city set up: no key
 
 
 @pytest.mark.parametrize("layout", ["card", "a4"])
@@ -374,3 +377,21 @@ def test_enrolment_accepts_every_name_the_card_format_accepts(client, city, toke
     rid = enrol(client, tokens["clerk"], display_name=name)
     resident = client.get(f"/api/v1/residents/{rid}", headers=auth(tokens["clerk"])).get_json()
     assert resident["display_name"] == name
+
+
+def test_an_expired_card_reads_as_expired_as_on_the_counter(client, session, city, tokens) -> None:
+    from cardservice.models import Card
+
+    rid = enrol(client, tokens["clerk"])
+    issued = client.post(f"/api/v1/residents/{rid}/cards", headers=auth(tokens["clerk"]))
+    number = issued.get_json()["number"]
+    card = client.get(f"/api/v1/cards/{number}", headers=auth(tokens["clerk"])).get_json()
+    assert card["status"] == "valid"
+    # Its expiry passed (moving the card rather than the clock keeps the API token valid).
+    stored = session.scalars(select(Card).where(Card.number == number)).one()
+    stored.expires_at = datetime.now(UTC) - timedelta(days=1)
+    session.commit()
+    card = client.get(f"/api/v1/cards/{number}", headers=auth(tokens["clerk"])).get_json()
+    assert card["status"] == "expired"
+    resident = client.get(f"/api/v1/residents/{rid}", headers=auth(tokens["clerk"])).get_json()
+    assert [c["status"] for c in resident["cards"]] == ["expired"]

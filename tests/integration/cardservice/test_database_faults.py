@@ -248,7 +248,12 @@ def test_health_check_survives_a_connection_lost_under_its_rollback(
         response = client.get("/healthz")
     assert killed
     assert response.mimetype == "application/json", response.get_data(as_text=True)[:200]
-    healthy = {"status": "ok", "status_lists": {"ok": True, "mismatched": []}}
+    no_key = {"state": "none", "not_after": None, "days_left": None, "warning_days": 30}
+    healthy = {
+        "status": "ok",
+        "status_lists": {"ok": True, "mismatched": []},
+        "signing_key": no_key,
+    }
     assert (response.status_code, response.get_json()) in (
         (200, healthy),
         (503, {"status": "unavailable"}),

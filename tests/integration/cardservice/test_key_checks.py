@@ -200,12 +200,12 @@ def test_every_key_service_checks_the_passphrase_before_writing(
     from cardservice.services.errors import SigningKeyError
     from cardservice.services.keys import (
         init_city,
-        reencrypt_keys,
         revoke_signing_key,
         rotate_root_key,
         rotate_signing_key,
     )
     from cardservice.services.keyseal import KeySealer
+    from cardservice.services.reencryption import reencrypt_keys
 
     app = app_of(city_env, monkeypatch)
     before = counts(city_env)

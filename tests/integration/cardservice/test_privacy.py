@@ -195,7 +195,7 @@ def test_no_personal_data_in_logs_in_production_mode(
     from cardservice.extensions import db
     from cardservice.services import Actor
     from cardservice.services.keys import init_city
-    from cardservice.services.staff import create_token
+    from cardservice.services.tokens import create_token
 
     key = b64.b64encode(os.urandom(32)).decode()
     for name, value in {

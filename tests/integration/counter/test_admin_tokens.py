@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from cardservice.extensions import db
 from cardservice.models import ApiToken, AuditEntry
 from cardservice.services import Actor
-from cardservice.services import staff as staff_service
+from cardservice.services import tokens as token_service
 from cardservice.services.errors import AuthenticationError, NotFoundError
 
 from .support import post
@@ -24,18 +24,18 @@ def _tokens(app: Flask) -> dict[str, tuple[int, str, str]]:
     with app.app_context():
         system = Actor.system("tests")
         created = {
-            name: staff_service.create_token(
+            name: token_service.create_token(
                 db.session, name=name, role=role, now=NOW, actor=system
             )
             for name, role in (("intake-kiosk", "clerk"), ("old-batch", "supervisor"))
         }
-        created["reports"] = staff_service.create_token(
+        created["reports"] = token_service.create_token(
             db.session, name="reports", role="admin", now=NOW, actor=system
         )
-        staff_service.authenticate_token(
+        token_service.authenticate_token(
             db.session, created["intake-kiosk"].token, now=NOW + timedelta(days=1)
         )
-        staff_service.revoke_token(
+        token_service.revoke_token(
             db.session, name="old-batch", now=NOW + timedelta(days=2), actor=system
         )
         hashes = {t.name: t.token_hash for t in db.session.query(ApiToken)}
@@ -67,7 +67,7 @@ def test_revoking_from_the_page(app: Flask, admin: FlaskClient) -> None:
     assert "The API token is revoked" in admin.get("/admin/tokens").get_data(as_text=True)
     with app.app_context():
         with pytest.raises(AuthenticationError):
-            staff_service.authenticate_token(db.session, token, now=NOW + timedelta(days=3))
+            token_service.authenticate_token(db.session, token, now=NOW + timedelta(days=3))
         entry = db.session.query(AuditEntry).filter_by(
             action="token.revoke", subject=f"token:{token_id}"
         )
@@ -89,7 +89,7 @@ def test_the_page_is_for_administrators_only(app: Flask, supervisor: FlaskClient
 def test_list_tokens_service(app: Flask) -> None:
     tokens = _tokens(app)
     with app.app_context():
-        listed = staff_service.list_tokens(db.session)
+        listed = token_service.list_tokens(db.session)
         db.session.remove()
     # Live tokens first, by name; then the revoked ones.
     assert [t.name for t in listed] == ["intake-kiosk", "reports", "old-batch"]
@@ -100,6 +100,6 @@ def test_list_tokens_service(app: Flask) -> None:
     assert old.revoked_at == NOW + timedelta(days=2)
     assert not hasattr(kiosk, "token_hash") and not hasattr(kiosk, "token")
     with app.app_context(), pytest.raises(NotFoundError):
-        staff_service.revoke_token_id(
+        token_service.revoke_token_id(
             db.session, token_id=old.id, now=NOW, actor=Actor.system("tests")
         )

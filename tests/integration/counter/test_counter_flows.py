@@ -12,7 +12,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from cardservice.counter.views import audit as audit_views
-from cardservice.counter.views import base as view_base
 from cardservice.counter.views import cards as card_views
 from cardservice.counter.views import residents as resident_views
 from cardservice.extensions import db
@@ -403,7 +402,6 @@ def test_when_expired_the_card_shows_expired(
     number = _issue(clerk, resident_id)
     later = _card(app, number).expires_at + timedelta(days=1)
     monkeypatch.setattr(resident_views, "utcnow", lambda: later)
-    monkeypatch.setattr(view_base, "utcnow", lambda: later)
     page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
     assert 'class="status status--expired"' in page
     assert "Print card (PDF)" not in page
@@ -506,6 +504,23 @@ def test_admin_revokes_a_compromised_key(app: Flask, admin: FlaskClient) -> None
     assert "is revoked" in page
     assert len(re.findall(r'<td class="mono">([0-9a-f]{16})</td>', page)) == 2  # a fresh one
     assert post(admin, "/admin/keys/ffffffffffffffff/revoke", {}).status_code == 404
+
+
+def test_the_key_page_lists_the_cards_a_revoked_key_leaves_to_reprint(
+    app: Flask, clerk: FlaskClient, admin: FlaskClient
+) -> None:
+    numbers = sorted(
+        _issue(clerk, resident_id_from(enrol(clerk, display_name=name)))
+        for name in ("Amina Haddad", "Li Wei")
+    )
+    page = admin.get("/admin/keys").get_data(as_text=True)
+    assert "Cards to reissue" not in page
+    kid = re.findall(r'<td class="mono">([0-9a-f]{16})</td>', page)[0]
+    assert post(admin, f"/admin/keys/{kid}/revoke", {f"key{kid}-kid": kid}).status_code == 302
+    page = admin.get("/admin/keys").get_data(as_text=True)
+    assert f"Cards to reissue: key {kid} is revoked" in page
+    listed = re.findall(r'<li><a class="mono" href="/\?number=([0-9A-Z-]+)">', page)
+    assert listed == numbers
 
 
 def test_database_failure_shows_an_error_page_not_a_traceback(

@@ -84,9 +84,11 @@ def _photo(data: bytes, name: str = "photo.jpg", mimetype: str = "image/jpeg") -
     ("changes", "field", "message"),
     [
         ({"display_name": LONG_NAME}, "display_name", "too long to print"),
-        # Within the card format's 100 bytes, but 33 ligatures of 7.9 em each: wider than the
-        # name's box holds at a legible size (the one kind of name the card cannot print).
-        ({"display_name": "\ufdfd" * 33}, "display_name", "too long to print"),
+        # Word ligatures (U+FDFD is 7.9 em wide) are not name characters for the card format.
+        ({"display_name": "\ufdfd" * 33}, "display_name", "not used in names"),
+        ({"display_name": "Amina\u00adDiallo"}, "display_name", "invisible"),  # soft hyphen
+        ({"display_name": "Amina\u2060Diallo"}, "display_name", "invisible"),  # word joiner
+        ({"display_name": "Diax\u0300\u0301\u0302\u0303\u0304"}, "display_name", "accents"),
         ({"display_name": "é" * 51}, "display_name", "too long to print"),  # 102 bytes
         ({"display_name": ""}, "display_name", "Enter the name"),
         ({"display_name": CONTROL}, "display_name", "invisible"),

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from cardservice.extensions import db
 from cardservice.models import SigningKey, StaffUser
 from cardservice.services import Actor, utcnow
-from cardservice.services import staff as staff_service
+from cardservice.services import tokens as token_service
 
 from .support import csrf_token, enrol, login, post, resident_id_from
 
@@ -102,7 +102,7 @@ def _fixture_values(app: Flask) -> dict[str, str]:
     with app.app_context():
         clerk_id = db.session.query(StaffUser.id).filter_by(username="clerk").scalar()
         kid = db.session.query(SigningKey.kid).scalar()
-        token = staff_service.create_token(
+        token = token_service.create_token(
             db.session, name="matrix", role="clerk", now=utcnow(), actor=Actor.system("tests")
         )
     return {

@@ -10,7 +10,8 @@ from PIL import Image, ImageChops
 from reportlab.pdfbase import pdfmetrics
 
 import cardformat
-from cardservice.printing import _text, holder_name_fits, render_card_pdf
+from cardformat.names import is_forbidden
+from cardservice.printing import _fonts, _text, holder_name_fits, render_card_pdf
 from cardservice.printing._layout import fit_holder_name
 
 DPI = 150
@@ -28,8 +29,22 @@ EXTREMES = {
     "CJK": "山" * 33,
     "Arabic": "ش" * 50,
     "combining marks": "q\u0323\u0302" * 20,
+    # The most marks in a row the format allows (4), stacked above and below every letter.
+    "marks stacked above": "x\u0300\u0301\u0302\u0303" * 11,
+    "marks stacked below": "x\u0323\u0324\u0325\u0326" * 11,
+    "marks stacked both ways": "x\u0300\u0301\u0323\u0324" * 11,
+    "Arabic marks stacked": "\u0628\u0651\u064e\u0670\u0654" * 10,
     "three-em dashes": "A" + "\u2e3b" * 33,
     "Persian with joiners": "نیک\u200cن\u0627م " * 5 + "نیک\u200cن\u0627می",
+}
+# Short names on one line at a large size, where a stack of marks reaches highest.
+STACKS = {
+    "above": "Ax\u0300\u0301\u0302\u0303 Diallo",
+    "below": "Ax\u0323\u0324\u0325\u0326 Diallo",
+    "above and below": "Ax\u0300\u0301\u0302\u0303 Bx\u0323\u0324\u0325\u0326",
+    "Arabic": "\u0641\u0627\u0637\u0645\u0629 \u0628\u0651\u064e\u0670\u0654",
+    "Hebrew": "\u05e9\u05c1\u05bc\u05b8\u05bd\u05dc\u05d5\u05b9\u05dd",
+    "Devanagari": "\u0915\u093c\u094d\u200d\u0937\u093f\u0901 \u0930\u093e\u0923\u093e",
 }
 
 
@@ -55,8 +70,20 @@ def _identical(a: Image.Image, b: Image.Image) -> bool:
 @pytest.mark.parametrize("name", list(EXTREMES.values()), ids=list(EXTREMES))
 def test_the_longest_names_print_whole_and_inside_their_box(name: str, make_card, open_pdf) -> None:  # type: ignore[no-untyped-def]
     name = unicodedata.normalize("NFC", name.strip())
-    assert cardformat.validate_holder_name(name) == name
     assert len(name.encode()) >= 97  # the format allows 100
+    _prints_whole_inside_its_box(name, make_card, open_pdf)
+
+
+@pytest.mark.parametrize("name", list(STACKS.values()), ids=list(STACKS))
+def test_stacked_marks_stay_inside_the_box(name: str, make_card, open_pdf) -> None:  # type: ignore[no-untyped-def]
+    name = unicodedata.normalize("NFC", name)
+    block = _prints_whole_inside_its_box(name, make_card, open_pdf)
+    # The measured ink, not a guess, placed the line: it reaches no higher than the block's top.
+    assert block.baseline(0) * 1000 >= block.lines[0].ink_top
+
+
+def _prints_whole_inside_its_box(name: str, make_card, open_pdf) -> _text.Block:  # type: ignore[no-untyped-def]
+    assert cardformat.validate_holder_name(name) == name
     block = fit_holder_name(name)
     assert not block.cut and holder_name_fits(name)
     assert block.size >= 5.0
@@ -73,6 +100,7 @@ def test_the_longest_names_print_whole_and_inside_their_box(name: str, make_card
     assert _identical(printed.image(1, DPI), reference.image(1, DPI))
     # And the name is drawn: its box is not what the one-letter card shows.
     assert not _identical(printed.image(0, DPI), reference.image(0, DPI))
+    return block
 
 
 @pytest.mark.parametrize("name", [PERSIAN_ZWNJ, DEVANAGARI_ZWJ])
@@ -99,14 +127,54 @@ def test_zwnj_keeps_a_persian_word_in_one_run_with_its_own_glyphs() -> None:
     assert apart.units != joined.units
 
 
-def test_a_name_of_wide_ligatures_is_still_reported_cut() -> None:
+@pytest.mark.parametrize("ch", ["m", "W", "\u2e3b"])
+def test_names_of_words_of_every_length_fit(ch: str) -> None:
+    # Breaking only at spaces, words a little over half a line long take a line each and 100
+    # bytes of them need six lines: the layout then fills the lines, breaking inside words.
+    for length in range(1, 100 // len(ch.encode())):
+        word = ch * length
+        name = " ".join([word] * (101 // (len(word.encode()) + 1)))
+        block = fit_holder_name(name)
+        assert not block.cut, (ch, length)
+        assert "".join(line.source for line in block.lines).replace(" ", "") == name.replace(
+            " ", ""
+        )
+
+
+def test_the_wide_word_ligatures_are_refused_by_the_format() -> None:
     # U+FDFD is one character of 7.9 em: 33 of them (99 bytes) are wider than any legible size
-    # can hold, the one kind of name the counter still refuses (docs/card-format.md section 3).
-    name = "\ufdfd" * 33
-    assert cardformat.validate_holder_name(name) == name
-    block = fit_holder_name(name)
-    assert block.cut and block.lines[-1].source.endswith("…")
-    assert not holder_name_fits(name)
+    # can hold. The format refuses the Arabic word ligatures (docs/card-format.md section 3.2),
+    # so no name a verifier accepts is one the card cannot print.
+    for name in ("\ufdfd" * 33, "Abd \ufdf2", "\ufdfa"):
+        with pytest.raises(cardformat.InvalidNameError):
+            cardformat.validate_holder_name(name)
+
+
+def _widest_per_byte(count: int) -> list[str]:
+    """The characters the format accepts and the card's bold fonts draw that are widest for
+    their UTF-8 length: the ones that make the widest 100-byte names."""
+    widths: dict[str, float] = {}
+    for file in _fonts.CHAINS["bold"]:
+        font = _fonts.load(file)
+        for code in font.cmap:
+            ch = chr(code)
+            if ch in widths or unicodedata.category(ch)[0] in "CZM" or is_forbidden(ch):
+                continue
+            widths[ch] = pdfmetrics.stringWidth(ch, font.name, 1000) / len(ch.encode())
+    return sorted(widths, key=lambda ch: -widths[ch])[:count]
+
+
+@pytest.mark.parametrize("ch", _widest_per_byte(12))
+def test_the_widest_names_the_format_accepts_fit(ch: str) -> None:
+    # 100 bytes of each of the widest characters per byte in every shipped font (Latin "m",
+    # "W", the three-em dash, the widest Arabic presentation forms...): each fits whole.
+    name = ch * (cardformat.MAX_NAME_BYTES // len(ch.encode()))
+    name = unicodedata.normalize("NFC", name)
+    try:
+        cardformat.check_holder_name(name)
+    except cardformat.InvalidNameError:
+        return  # not a name (NFC composes it into something else): nothing to print
+    assert holder_name_fits(name), f"U+{ord(ch):04X}"
 
 
 @pytest.mark.parametrize(

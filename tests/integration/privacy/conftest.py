@@ -133,7 +133,7 @@ def city(app: Flask, session: Any, deps: Any, actor: Any) -> Any:
 @pytest.fixture
 def tokens(app: Flask, session: Any, actor: Any, city: Any) -> dict[str, str]:
     """One bearer token per role."""
-    from cardservice.services.staff import create_token
+    from cardservice.services.tokens import create_token
 
     return {
         role: create_token(session, name=f"{role}-token", role=role, now=NOW, actor=actor).token

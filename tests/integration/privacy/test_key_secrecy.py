@@ -124,7 +124,8 @@ def test_no_key_in_any_response_or_page(
     from cardservice.services import Actor
     from cardservice.services import deps as get_deps
     from cardservice.services.keys import init_city, rotate_signing_key
-    from cardservice.services.staff import create_token, create_user
+    from cardservice.services.staff import create_user
+    from cardservice.services.tokens import create_token
 
     app = app_without_context
     caplog.set_level(logging.DEBUG)

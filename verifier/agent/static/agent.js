@@ -10,6 +10,7 @@
 // itself, nothing leads away from the page, and the language returns to the device's own
 // after each card.
 
+import { connectTorch, createFrameReader, openCamera } from "./capture.js";
 import { clockFloor, relativeAge, statusesFetchedAt } from "./freshness.js";
 import { wireKiosk } from "./kiosk.js";
 import { formatDateTime, VerdictScreen } from "./screen.js";
@@ -35,6 +36,7 @@ const state = {
   lang: CONFIG.defaultLanguage,
   trust: null, // the prepared trust snapshot, or null before the first successful load
   stream: null,
+  releaseTorch: null,
   scanning: false,
   decoder: null,
   lastCode: null, // {text, at}: the code the camera last read, in memory only
@@ -283,11 +285,10 @@ async function startCamera() {
     error.hidden = false;
     return;
   }
+  let camera;
   try {
-    state.stream = await navigator.mediaDevices.getUserMedia({
-      video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 } },
-      audio: false,
-    });
+    camera = await openCamera();
+    state.stream = camera.stream;
   } catch (exc) {
     const denied = exc && (exc.name === "NotAllowedError" || exc.name === "SecurityError");
     error.textContent = text(denied ? "camera_denied" : "camera_unavailable");
@@ -299,6 +300,7 @@ async function startCamera() {
   $("camera-box").hidden = false;
   $("camera-button").setAttribute("aria-expanded", "true");
   $("camera-button-text").textContent = text("camera_stop");
+  state.releaseTorch = connectTorch($("torch-button"), camera.track, camera.torch);
   await video.play().catch(() => {});
   state.scanning = true;
   scanLoop(await nativeDetector());
@@ -315,6 +317,8 @@ function isNewCode(text) {
 function stopCamera() {
   state.scanning = false;
   state.lastCode = null;
+  if (state.releaseTorch) state.releaseTorch();
+  state.releaseTorch = null;
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
   state.stream = null;
   $("camera-video").srcObject = null;
@@ -325,24 +329,13 @@ function stopCamera() {
 
 async function scanLoop(detector) {
   const video = $("camera-video");
-  const canvas = document.createElement("canvas");
-  const context = canvas.getContext("2d", { willReadFrequently: true });
+  const reader = createFrameReader({ zxing, native: detector });
   while (state.scanning) {
     let found = null;
     if (video.readyState >= 2 && video.videoWidth) {
       try {
-        if (detector) {
-          const codes = await detector.detect(video);
-          found = codes.length ? codes[0].rawValue : null;
-        } else {
-          canvas.width = video.videoWidth;
-          canvas.height = video.videoHeight;
-          context.drawImage(video, 0, 0);
-          const frame = context.getImageData(0, 0, canvas.width, canvas.height);
-          const results = await (await zxing()).readBarcodes(frame, ZXING_OPTIONS);
-          const hit = results.find((r) => r.isValid && r.text);
-          found = hit ? hit.text : null;
-        }
+        const hit = await reader.read(video, video.videoWidth, video.videoHeight);
+        found = hit ? hit.text : null;
       } catch {
         found = null; // a frame that cannot be read: try the next one
       }

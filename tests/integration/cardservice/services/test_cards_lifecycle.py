@@ -153,3 +153,37 @@ def test_concurrent_issue_gives_one_card(app, session, deps, actor, city) -> Non
         thread.join(timeout=60)
     assert sorted(outcomes) == ["card_exists"] * 3 + ["issued"]
     assert session.scalar(select(func.count()).select_from(Card)) == 1
+
+
+@pytest.mark.parametrize("start", ["valid", "suspended", "revoked"])
+@pytest.mark.parametrize("to", ["valid", "suspended", "revoked"])
+def test_one_table_says_which_status_changes_a_card_allows(
+    session, deps, actor, city, start: str, to: str
+) -> None:
+    from cardservice.services.cards.status import TRANSITIONS, change_status
+
+    rid = residents.enrol_resident(session, deps, enrolment(), now=NOW, actor=actor).resident_id
+    number = cards.issue_card(session, deps, rid, now=NOW, actor=actor).number
+    if start != "valid":
+        cards.suspend_card(session, deps, number, reason="investigation", now=NOW, actor=actor)
+    if start == "revoked":
+        cards.revoke_card(session, deps, number, reason="fraud", now=NOW, actor=actor)
+    card = cards.get_card(session, number, for_update=True)
+    entries = session.scalar(select(func.count()).select_from(AuditEntry))
+    if (start, to) in TRANSITIONS:
+        change_status(session, card, to, reason="other", now=NOW, actor=actor)
+        session.commit()
+        assert card.status == to and status_of(session, number) == {
+            "valid": 0, "revoked": 1, "suspended": 2
+        }[to]  # fmt: skip
+        last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        assert last is not None and last.action == TRANSITIONS[(start, to)]
+    else:
+        with pytest.raises(ConflictError) as refused:
+            change_status(session, card, to, reason="other", now=NOW, actor=actor)
+        assert refused.value.code in {"card_not_valid", "card_not_suspended", "card_revoked"}
+        session.rollback()
+        assert cards.get_card(session, number).status == start
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == entries
+    # A revoked card never changes again; the table allows nothing out of "revoked".
+    assert not any(source == "revoked" for source, _ in TRANSITIONS)

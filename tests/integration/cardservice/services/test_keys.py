@@ -56,3 +56,11 @@ def test_key_rotation_and_revocation(session, deps, actor, city) -> None:
         keys.revoke_signing_key(session, deps, kid="00" * 8, now=NOW, actor=actor)
     with pytest.raises(ConflictError):
         keys.revoke_signing_key(session, deps, kid=rotated.kid, now=NOW, actor=actor)
+
+
+def test_key_ids_are_compared_as_staff_type_them(session, deps, actor, city) -> None:
+    assert keys.normalise_kid(" 0A1B 2C3D 4E5F 6A7B ") == "0a1b2c3d4e5f6a7b"
+    rotated = keys.rotate_signing_key(session, deps, now=NOW, actor=actor)
+    spaced = " ".join(rotated.kid[i : i + 4] for i in range(0, 16, 4)).upper()
+    info = keys.revoke_signing_key(session, deps, kid=spaced, now=NOW, actor=actor)
+    assert (info.kid, info.state) == (rotated.kid, "revoked")
