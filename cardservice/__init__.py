@@ -99,7 +99,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         app.register_blueprint(counter_bp)
         login_manager.login_view = "counter.login"
-        from .counter.sso_views import init_app as init_sso
+        from .counter.views.sso import init_app as init_sso
 
         init_sso(app)
 

@@ -215,6 +215,17 @@ def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, A
     }
 
 
+def _mfa_roles(raw: str) -> tuple[str, ...]:
+    roles = tuple(item.strip() for item in str(raw).split(",") if item.strip())
+    unknown = [role for role in roles if role not in ("clerk", "supervisor", "admin")]
+    if unknown:
+        raise ConfigError(
+            f"{ENV_PREFIX}MFA_REQUIRED_ROLES names unknown roles {', '.join(unknown)}: use "
+            "clerk, supervisor and admin, comma-separated"
+        )
+    return roles
+
+
 def _trusted_proxy_addresses(raw: str) -> tuple[str, ...]:
     from webguard.proxy import parse_networks
 
@@ -361,6 +372,10 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOG_LEVEL": str(settings["log_level"]).upper(),
         "MAX_FAILED_LOGINS": settings["max_failed_logins"],
         "LOCKOUT_MINUTES": settings["lockout_minutes"],
+        "MFA_REQUIRED_ROLES": _mfa_roles(settings["mfa_required_roles"]),
+        "STEP_UP_MINUTES": settings["step_up_minutes"],
+        "WEBAUTHN_RP_ID": str(settings["webauthn_rp_id"]).strip(),
+        "WEBAUTHN_ORIGIN": str(settings["webauthn_origin"]).strip().rstrip("/"),
         "TESTING": environment == "testing",
         # Session cookies: never readable from scripts, never sent cross-site on a POST, and
         # only over TLS whenever the service is served over TLS (always in production).

@@ -2,7 +2,7 @@
 search by name and birth date per API token.
 
 Only the login POST is limited: it is the one form an attacker can hammer without an account.
-The per-account lockout (services.staff.authenticate) stays; this limit adds a ceiling per client
+The per-account lockout (services.authentication) stays; this limit adds a ceiling per client
 address, so one machine cannot try password after password across many user names.
 
 Storage is memory by default (per worker process, development only: production refuses it) and

@@ -121,11 +121,16 @@ def keys_rewrap() -> None:
     Set the new key as CARDSERVICE_MASTER_KEY and the old one in
     CARDSERVICE_PREVIOUS_MASTER_KEYS, run this, then remove the old key.
     """
+    from ..services.mfa import rewrap_totp_secrets
     from ..services.residents import rewrap_data_keys
 
     session, deps = session_and_deps()
     count = rewrap_data_keys(session, deps, now=now_utc(), actor=system_actor("keys-rewrap"))
     click.echo(f"{count} data key(s) re-wrapped under master key {deps.cipher.provider.key_id}.")
+    # The staff's authenticator-app keys are sealed under the master key too (services.mfa).
+    staff = rewrap_totp_secrets(session, deps)
+    if staff:
+        click.echo(f"{staff} authenticator key(s) of staff re-wrapped.")
 
 
 @keys_group.command("sweep")

@@ -41,6 +41,21 @@ def users_create(username: str, role: str, password_stdin: bool, language: str |
     click.echo(f"User {user.username} ({user.role}) created.")
 
 
+@users_group.command("reset-mfa")
+@click.argument("username")
+@service_command
+def users_reset_mfa(username: str) -> None:
+    """Remove every second factor of an account (lost phone or key); it sets one up again at
+    its next sign-in. Check who is asking first: this undoes the account's second factor."""
+    from ..services.mfa import reset_mfa
+
+    session, _ = session_and_deps()
+    user = reset_mfa(
+        session, username=username, now=now_utc(), actor=system_actor("users-reset-mfa")
+    )
+    click.echo(f"Second factors of {user.username} removed: they set one up at next sign-in.")
+
+
 @users_group.command("list")
 @service_command
 def users_list() -> None:

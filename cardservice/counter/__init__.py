@@ -7,7 +7,7 @@ scripts in ``cardservice/static/counter/`` (served by the app itself: no CDN).
 
 from __future__ import annotations
 
-from . import session_views, sso_views, views  # noqa: F401  (registers the routes on bp)
+from . import views  # noqa: F401  (registers the routes on bp)
 from .blueprint import bp
 
 __all__ = ["bp"]

@@ -12,6 +12,7 @@ from .keystore import (
     read_key_rows,
     use_write_ahead_log,
 )
+from .mfa import RecoveryCode, StaffTotp, WebAuthnCredential
 from .resident import Resident
 from .session import StaffIdentity, StaffSession
 from .staff import ROLES, ApiToken, StaffUser
@@ -28,14 +29,17 @@ __all__ = [
     "Card",
     "City",
     "KeyCheck",
+    "RecoveryCode",
     "Resident",
     "ResidentKey",
     "SigningKey",
     "StaffIdentity",
     "StaffSession",
+    "StaffTotp",
     "StaffUser",
     "StatusListRecord",
     "UTCDateTime",
+    "WebAuthnCredential",
     "forget_deleted_keys",
     "insert_key_row",
     "read_key_rows",

@@ -29,6 +29,10 @@ class StaffUser(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     preferred_language: Mapped[str | None] = mapped_column(String(8), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Set when an administrator (or the CLI) chose the password: the next sign-in changes it.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Lockouts in a row: each lasts twice the one before, up to a cap (services.staff).
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
 
     @property
     def is_active(self) -> bool:  # Flask-Login: deactivated accounts cannot log in

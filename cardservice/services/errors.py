@@ -157,8 +157,11 @@ class AuthenticationError(ServiceError):
 
 
 class AccountLockedError(AuthenticationError):
+    """Raised for a locked account, with the same message as a wrong password on purpose: the
+    sign-in form must not tell an attacker which accounts exist or are locked (ASVS 6.3.8)."""
+
     code = "account_locked"
-    default_message = _l("Too many failed attempts: this account is locked for a while.")
+    default_message = _l("Wrong user name or password.")
 
 
 class PermissionDeniedError(ServiceError):

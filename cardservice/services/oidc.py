@@ -1,7 +1,7 @@
 """Single sign-on with the city's OpenID Connect provider: who the claims say the member is.
 
 The protocol (authorization code with PKCE, state, nonce, the ID token's signature, issuer,
-audience and expiry) is Authlib's, in counter/sso_views.py. This module holds the rules applied
+audience and expiry) is Authlib's, in counter/views/sso.py. This module holds the rules applied
 to the verified claims, once:
 
 **Role**: from the claim named by CARDSERVICE_OIDC_ROLE_CLAIM (a string or a list of strings),

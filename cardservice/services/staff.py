@@ -1,4 +1,5 @@
-"""Staff accounts: argon2id passwords, sign-in with lockout, roles (API tokens: tokens.py)."""
+"""Staff accounts: argon2id passwords, roles (sign-in and lockout: authentication.py; API
+tokens: tokens.py)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,12 @@ import contextlib
 import functools
 import re
 import secrets
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..i18n import LANGUAGES
@@ -21,8 +21,6 @@ from . import audit
 from ._types import DbSession
 from .audit import Actor
 from .errors import (
-    AccountLockedError,
-    AuthenticationError,
     ConflictError,
     NotFoundError,
     ValidationError,
@@ -39,6 +37,9 @@ def use_fast_password_hashing() -> None:
     global _hasher
     _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     _dummy_hash.cache_clear()
+    from .mfa import use_fast_code_hashing
+
+    use_fast_code_hashing()
 
 
 @functools.cache
@@ -50,10 +51,6 @@ def _dummy_hash() -> str:
 
 
 _USERNAME = re.compile(r"[A-Za-z0-9._-]{2,64}")
-
-
-MIN_PASSWORD_LENGTH = 12
-MAX_PASSWORD_LENGTH = 1024
 
 
 # The one ranking of roles (models.ROLES lists them lowest first); the counter and the API
@@ -71,13 +68,32 @@ def check_role(role: str) -> None:
         raise ValidationError({"role": _l("The role is clerk, supervisor or admin.")})
 
 
-def _check_password(password: str) -> None:
-    if not isinstance(password, str) or not (
-        MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH
-    ):
-        raise ValidationError(
-            {"password": _l("The password needs at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)}
-        )
+def _check_password(password: str, username: str) -> None:
+    from .passwords import check_password
+
+    check_password(password, username=username)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches; always costs one argon2 verification."""
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return bool(_hasher.check_needs_rehash(password_hash))
+
+
+def verify_dummy(password: str) -> None:
+    """Spend what a real verification costs, for an answer that must not be faster."""
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_dummy_hash(), password or "-")
 
 
 def insert_unique(session: DbSession, taken: ConflictError) -> None:
@@ -105,7 +121,7 @@ def create_user(
             {"username": _l("User names use 2 to 64 letters, digits, dots, dashes or underscores.")}
         )
     check_role(role)
-    _check_password(password)
+    _check_password(password, username)
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
         raise ConflictError(_l("This user name is taken."), code="username_taken", field="username")
     user = StaffUser(
@@ -114,6 +130,9 @@ def create_user(
         role=role,
         active=True,
         failed_logins=0,
+        lockouts=0,
+        # An administrator chose it (or the CLI did): its owner replaces it at first sign-in.
+        must_change_password=True,
         preferred_language=preferred_language,
         created_at=now,
     )
@@ -129,111 +148,21 @@ def create_user(
     return user
 
 
-def authenticate(
-    session: DbSession,
-    *,
-    username: str,
-    password: str,
-    now: datetime,
-    max_failed: int = 5,
-    lockout: timedelta = timedelta(minutes=15),
-) -> StaffUser:
-    """Check a login. After `max_failed` failures in a row the account locks for `lockout`.
-
-    Every attempt is counted before its password is checked, in one UPDATE ... RETURNING that
-    also refuses a locked account: concurrent attempts each get their own number, so no two of
-    them can both see "4 failures so far". Attempt n checks the password only if n is within
-    `max_failed`; a failure that reaches the limit locks the account, and so does any attempt
-    numbered past it. A right password signs in only if, once checked, the account is still
-    unlocked and within the limit (the reset to zero is the same kind of guarded statement): a
-    right password sent in a burst of wrong ones that passes the limit does not get in.
-
-    Raises AuthenticationError (same message whether the user exists or not) or
-    AccountLockedError. Commits the counter either way.
-    """
-    user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
-    if user is None or not user.active:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_dummy_hash(), password or "-")
-        raise AuthenticationError()
-    user_id, password_hash = user.id, user.password_hash
-    unlocked = or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now)
-    attempt = session.scalar(
-        update(StaffUser)
-        .where(StaffUser.id == user_id, unlocked)
-        .values(failed_logins=StaffUser.failed_logins + 1)
-        .returning(StaffUser.failed_logins)
-        .execution_options(synchronize_session=False)
-    )
-    # Committed before the slow password check, so concurrent attempts see this one.
-    session.commit()
-    if attempt is None:
-        raise AccountLockedError()
-    if attempt > max_failed:
-        _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
-        raise AccountLockedError()
-    try:
-        # No transaction is open during the check (SQLite would hold its write lock through it).
-        _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        if attempt >= max_failed:
-            _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
-            raise AccountLockedError() from None
-        raise AuthenticationError() from None
-    signed_in = session.scalar(
-        update(StaffUser)
-        .where(StaffUser.id == user_id, unlocked, StaffUser.failed_logins <= max_failed)
-        .values(failed_logins=0, locked_until=None, last_login_at=now)
-        .returning(StaffUser.id)
-        .execution_options(synchronize_session=False)
-    )
-    if signed_in is None:
-        session.commit()
-        raise AccountLockedError()
-    user = locked(session, StaffUser, user_id)
-    assert user is not None  # the UPDATE above just found it, and this transaction holds it
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    audit.record(session, now=now, actor=Actor.staff(user.id), action="user.login")
-    session.commit()
-    return user
-
-
-def _lock(
-    session: DbSession, user_id: int, *, now: datetime, lockout: timedelta, unlocked: Any
-) -> None:
-    """Lock the account now, unless a concurrent attempt already did (one audit entry per
-    lockout). The counter starts again from zero when the lockout ends."""
-    locked_now = session.scalar(
-        update(StaffUser)
-        .where(StaffUser.id == user_id, unlocked)
-        .values(locked_until=now + lockout, failed_logins=0)
-        .returning(StaffUser.id)
-        .execution_options(synchronize_session=False)
-    )
-    if locked_now is not None:
-        audit.record(
-            session,
-            now=now,
-            actor=Actor.system("login"),
-            action="user.lock",
-            subject=f"user:{user_id}",
-        )
-    session.commit()
-
-
 def set_password(
     session: DbSession, *, user_id: int, password: str, now: datetime, actor: Actor
 ) -> None:
-    _check_password(password)
     user = locked(session, StaffUser, user_id)
     if user is None:
         raise NotFoundError(_l("No such user."))
+    _check_password(password, user.username)
     user.password_hash = _hasher.hash(password)
     user.failed_logins = 0
+    user.lockouts = 0
     user.locked_until = None
     # A new password ends every session made with the old one, in the same transaction.
     end_sessions(user.id, db_session=session, commit=False)
+    # Chosen by an administrator: its owner replaces it at the next sign-in.
+    user.must_change_password = True
     audit.record(session, now=now, actor=actor, action="user.password", subject=f"user:{user.id}")
     session.commit()
 

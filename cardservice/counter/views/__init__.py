@@ -9,6 +9,7 @@ template context on the blueprint.
 from __future__ import annotations
 
 from . import (  # noqa: F401  (registers the routes on bp)
+    account_security,
     admin_keys,
     admin_staff,
     audit,
@@ -16,7 +17,11 @@ from . import (  # noqa: F401  (registers the routes on bp)
     context,
     enrolment,
     errors,
+    factor_setup,
     residents,
     search,
+    second_factor,
+    sessions,
     signin,
+    sso,
 )

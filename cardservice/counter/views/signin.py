@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from ...extensions import db
 from ...ratelimit import limiter, login_limit, on_login_breach
-from ...services import ServiceError, utcnow
+from ...services import ServiceError, authentication, utcnow
 from ...services import staff as staff_service
 from ..blueprint import bp
 from ..forms import AccountLanguageForm, LoginForm
@@ -20,7 +20,7 @@ from ..roles import ANONYMOUS, requires
 from .base import attempt, refuse, required_text, staff_actor
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """Only same-site relative paths: never send a signed-in clerk to another host.
 
     No control characters either: a CR or LF cannot go into a Location header (and a raw one
@@ -44,31 +44,30 @@ def login() -> Any:
         return redirect(url_for("counter.dashboard"))
     form = LoginForm()
     if request.method == "GET":
-        form.next.data = _safe_next(request.args.get("next")) or ""
+        form.next.data = safe_next(request.args.get("next")) or ""
     if request.method == "POST" and not current_app.config["LOCAL_PASSWORDS"]:
         # Local passwords are switched off: only single sign-on signs anyone in.
         form.form_errors.append(_("Sign in with the city's account."))
     elif form.validate_on_submit():
         config = current_app.config
         try:
-            user = staff_service.authenticate(
+            user = authentication.authenticate(
                 db.session,
                 username=required_text(form.username.data),
                 password=required_text(form.password.data),
                 now=utcnow(),
                 max_failed=int(config["MAX_FAILED_LOGINS"]),
                 lockout=timedelta(minutes=int(config["LOCKOUT_MINUTES"])),
+                steps_follow=True,
             )
         except ServiceError as exc:
-            # The service keeps one message for unknown user and wrong password on purpose.
+            # One message for unknown user, wrong password and locked account, on purpose.
             refuse(exc, form)
         else:
-            session.clear()  # nothing from before the login survives into the staff session
-            login_user(user)
-            session.permanent = True
-            # When the member last proved who they are (services/sessions.py: re-authentication).
-            session["auth_at"] = int(utcnow().timestamp())
-            return redirect(_safe_next(form.next.data) or url_for("counter.dashboard"))
+            # Second factor, its set-up, a forced password change: views/second_factor.py.
+            from .second_factor import after_password
+
+            return after_password(user, safe_next(form.next.data))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("counter/login.html", form=form), status
 

@@ -92,8 +92,9 @@ def test_users_create(runner, session) -> None:
 
 def test_login_lockout(session) -> None:
     from cardservice.services import Actor
+    from cardservice.services.authentication import authenticate
     from cardservice.services.errors import AccountLockedError, AuthenticationError
-    from cardservice.services.staff import authenticate, create_user
+    from cardservice.services.staff import create_user
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     create_user(

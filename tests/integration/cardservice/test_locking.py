@@ -124,7 +124,7 @@ def _slow_password_check(monkeypatch: pytest.MonkeyPatch, seconds: float) -> Non
 
 def _attempts(app: Flask, passwords: list[tuple[float, str]]) -> list[Any]:
     """Sign-in attempts at once (each after its delay), each on its own session."""
-    from cardservice.services.staff import authenticate
+    from cardservice.services.authentication import authenticate
 
     start = threading.Barrier(len(passwords))
 
@@ -168,7 +168,7 @@ def test_concurrent_wrong_passwords_lock_the_account(
     # One lockout, one audit entry.
     assert session.query(AuditEntry).filter_by(action="user.lock").count() == 1
     with pytest.raises(AccountLockedError):
-        from cardservice.services.staff import authenticate
+        from cardservice.services.authentication import authenticate
 
         authenticate(session, username="ana", password=RIGHT, now=NOW)
 
@@ -190,8 +190,8 @@ def test_right_password_in_a_burst_of_wrong_ones_does_not_sign_in(
 def test_failures_below_the_limit_then_the_right_password_signs_in(session: Any, ana: Any) -> None:
     """The numbering does not tighten the rule: 4 failures, then the right password, is in."""
     from cardservice.models import StaffUser
+    from cardservice.services.authentication import authenticate
     from cardservice.services.errors import AuthenticationError
-    from cardservice.services.staff import authenticate
 
     for _ in range(4):
         with pytest.raises(AuthenticationError):

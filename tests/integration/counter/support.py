@@ -8,13 +8,15 @@ from __future__ import annotations
 import io
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import flask_migrate
+import pyotp
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
@@ -29,6 +31,10 @@ from cardservice.services import staff as staff_service
 
 PASSWORD = "correct horse battery staple"
 STAFF = {"clerk": "clerk", "supervisor": "supervisor", "admin": "admin"}
+# The authenticator app of the staff whose role needs a second factor (supervisors and admins
+# by default): one known secret, so every copy of a template database signs in alike.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+_last_steps: dict[tuple[int, str], int] = {}
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -77,7 +83,7 @@ def make_app(instance: Path, database_url: str | None = None, **overrides: Any) 
             actor=system,
         )
         for role, username in STAFF.items():
-            staff_service.create_user(
+            user = staff_service.create_user(
                 db.session,
                 username=username,
                 password=PASSWORD,
@@ -86,7 +92,46 @@ def make_app(instance: Path, database_url: str | None = None, **overrides: Any) 
                 actor=system,
                 preferred_language=None,
             )
+            # Their own password already (the forced change has tests of its own).
+            user.must_change_password = False
+            db.session.commit()
+            if role in app.config["MFA_REQUIRED_ROLES"]:
+                enrol_totp(user.id, now)
     return app
+
+
+def enrol_totp(user_id: int, now: datetime, secret: str = TOTP_SECRET) -> None:
+    """Give an account the authenticator app TOTP_SECRET, through the service's own set-up
+    (its stored secret swapped for the known one before the confirmation)."""
+    from cardservice.models import StaffTotp
+    from cardservice.services import mfa
+
+    mfa.begin_totp(db.session, deps(), user_id=user_id, now=now)
+    record = db.session.get(StaffTotp, user_id)
+    assert record is not None
+    record.master_key_id, record.wrapped_key, record.ciphertext = mfa._seal(deps(), user_id, secret)
+    db.session.commit()
+    mfa.confirm_totp(
+        db.session,
+        deps(),
+        user_id=user_id,
+        # The previous step's code (still accepted): a sign-in right after may use this step's.
+        code=pyotp.TOTP(secret).at(now - timedelta(seconds=30)),
+        now=now,
+        actor=Actor.system("tests"),
+    )
+
+
+def totp_code(app: Flask, username: str, secret: str = TOTP_SECRET) -> str:
+    """A code the app has not accepted yet: each is accepted once, and a test may sign the
+    same person in twice within one 30-second step (the next step is accepted too; past that,
+    wait for the clock)."""
+    key = (id(app), username)
+    step = max(int(time.time()) // 30, _last_steps.get(key, -1) + 1)
+    while step > int(time.time()) // 30 + 1:
+        time.sleep(1)
+    _last_steps[key] = step
+    return str(pyotp.TOTP(secret).generate_otp(step))
 
 
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:
@@ -101,11 +146,90 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
 
 
 def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
+    """Sign in through the form, and through the second factor when the account has one."""
     token = csrf_token(client)
-    return client.post(
+    response = client.post(
         "/login",
         data={"username": username, "password": password, "csrf_token": token},
     )
+    if response.status_code == 302 and response.headers["Location"].startswith("/login/verify"):
+        app = client.application
+        response = client.post(
+            "/login/verify",
+            data={
+                "code": totp_code(app, username),
+                # A new session began with the password: its own CSRF token.
+                "csrf_token": csrf_token(client, "/login/verify"),
+            },
+        )
+    return response
+
+
+def first_sign_in(
+    client: FlaskClient, username: str, password: str, new_password: str = PASSWORD + " anew"
+) -> Any:
+    """Sign in with a password an administrator set: the form asks for a new one first."""
+    response = login(client, username, password)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.headers["Location"] == "/login/password", response.headers["Location"]
+    return client.post(
+        "/login/password",
+        data={
+            "password": new_password,
+            "confirm": new_password,
+            "csrf_token": csrf_token(client, "/login/password"),
+        },
+    )
+
+
+_SECRET_ON_PAGE = re.compile(r'id="totp-secret"[^>]*>([A-Z2-7]+)<')
+
+
+def sign_in_every_step(
+    client: FlaskClient, username: str, password: str, new_password: str | None = None
+) -> dict[str, Any]:
+    """Sign in as a person new to the counter would: the password, a new password when an
+    administrator chose it, and the set-up of an authenticator app when the role needs one
+    (the secret read off the page, as a person would type it). Returns what was set up:
+    {"secret": ..., "recovery_codes": [...], "password": ...}; asserts it ends signed in."""
+    result: dict[str, Any] = {"password": password, "secret": None, "recovery_codes": []}
+    response = login(client, username, password)
+    for _step in range(4):
+        assert response.status_code == 302, response.get_data(as_text=True)
+        location = response.headers["Location"]
+        if location == "/login/password":
+            result["password"] = new_password or password + " anew"
+            response = client.post(
+                location,
+                data={
+                    "password": result["password"],
+                    "confirm": result["password"],
+                    "csrf_token": csrf_token(client, location),
+                },
+            )
+        elif location == "/login/enrol":
+            page = client.get(location).get_data(as_text=True)
+            match = _SECRET_ON_PAGE.search(page)
+            assert match, "no authenticator key on the set-up page"
+            result["secret"] = match.group(1)
+            response = client.post(
+                "/login/enrol/totp",
+                data={
+                    "code": pyotp.TOTP(result["secret"]).now(),
+                    "csrf_token": _CSRF.search(page).group(1),  # type: ignore[union-attr]
+                },
+            )
+            page = response.get_data(as_text=True)
+            assert response.status_code == 200, page
+            result["recovery_codes"] = re.findall(r"<code>([a-z2-9-]{19})</code>", page)
+            response = client.post(
+                "/login/continue",
+                data={"csrf_token": _CSRF.search(page).group(1)},  # type: ignore[union-attr]
+            )
+        else:
+            assert not location.startswith("/login"), location
+            return result
+    raise AssertionError("the sign-in did not end")
 
 
 def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:

@@ -25,7 +25,7 @@ from cardservice.i18n import LANGUAGES, TRANSLATIONS_DIR
 from cardservice.services import Actor
 from cardservice.services import staff as staff_service
 
-from .support import PASSWORD, login, open_app
+from .support import PASSWORD, first_sign_in, login, open_app
 
 PACKAGE = Path(cardservice.__file__).resolve().parent
 KEYWORDS = {
@@ -166,7 +166,7 @@ def test_profile_language_wins_over_the_browser(app: Flask) -> None:
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "pt-BR,pt;q=0.9"
     assert '<html lang="pt"' in client.get("/login").get_data(as_text=True)
-    assert login(client, "amal").status_code == 302
+    assert first_sign_in(client, "amal", PASSWORD).status_code == 302
     html = client.get("/residents/new").get_data(as_text=True)
     assert '<html lang="ar" dir="rtl">' in html
     assert "تسجيل ساكن" in html  # "Enrol a resident"

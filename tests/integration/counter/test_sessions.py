@@ -68,7 +68,7 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     ticking = Clock()
     monkeypatch.setattr("cardservice.serversession.utcnow", ticking)
-    monkeypatch.setattr("cardservice.counter.session_views.utcnow", ticking)
+    monkeypatch.setattr("cardservice.counter.views.sessions.utcnow", ticking)
     yield ticking
 
 

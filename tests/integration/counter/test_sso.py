@@ -319,8 +319,8 @@ def test_a_single_sign_on_member_confirms_at_the_provider_before_ending_sessions
     client = sso_app.test_client()
     assert sso_sign_in(client, "bruno").status_code == 302  # type: ignore[attr-defined]
     later = datetime.now(UTC) + timedelta(minutes=11)
-    monkeypatch.setattr("cardservice.counter.session_views.utcnow", lambda: later)
-    monkeypatch.setattr("cardservice.counter.sso_views.utcnow", lambda: later)
+    monkeypatch.setattr("cardservice.counter.views.sessions.utcnow", lambda: later)
+    monkeypatch.setattr("cardservice.counter.views.sso.utcnow", lambda: later)
     page = client.get("/account/sessions").get_data(as_text=True)
     assert "/sso/login?reauth=1" in page and 'name="password"' not in page
     refused = post(client, "/account/sessions/end-all")

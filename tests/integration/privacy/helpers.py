@@ -171,13 +171,11 @@ def csrf_token(html: str) -> str:
 
 
 def login(app: Flask, username: str, password: str) -> Any:
+    """A first sign-in through every step (new password, second factor set-up)."""
+    from tests.integration.counter.support import sign_in_every_step
+
     client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    response = client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": csrf_token(page)},
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)
+    sign_in_every_step(client, username, password)
     return client
 
 

@@ -249,6 +249,11 @@ def test_no_key_in_any_response_or_page(
         # Single sign-on is not configured here: both answer 404.
         ("/sso/login", "/sso/login"),
         ("/sso/callback", "/sso/callback?code=x&state=y"),
+        ("/account/security", "/account/security"),
+        ("/account/password", "/account/password"),
+        ("/login/verify", "/login/verify"),
+        ("/login/enrol", "/login/enrol"),
+        ("/login/password", "/login/password"),
     ):
         call("GET", rule, url, counter=True)
     call("GET", "/", f"/?name=Zofia&birth_date=1983-11-29&number={number}", counter=True)
@@ -300,6 +305,20 @@ def test_no_key_in_any_response_or_page(
             {},
         ),
         ("/admin/sessions/end-everyone", "/admin/sessions/end-everyone", {}),
+        ("/login/verify", "/login/verify", {"code": "000000"}),
+        ("/login/verify/passkey", "/login/verify/passkey", {"credential": "{}"}),
+        ("/login/continue", "/login/continue", {}),
+        ("/login/enrol/totp", "/login/enrol/totp", {"code": "1"}),
+        ("/login/enrol/passkey", "/login/enrol/passkey", {"credential": "{}"}),
+        ("/login/password", "/login/password", {}),
+        ("/account/password", "/account/password", {"current_password": "x"}),
+        ("/account/security/recovery-codes", "/account/security/recovery-codes", {}),
+        ("/account/security/totp/remove", "/account/security/totp/remove", {}),
+        (
+            "/account/security/passkeys/<int(max=2147483647):credential>/remove",
+            "/account/security/passkeys/2147483647/remove",
+            {},
+        ),
         # Last: these two end the walker's session.
         ("/account/sessions/end-all", "/account/sessions/end-all", {}),
         ("/logout", "/logout", {}),

@@ -114,12 +114,10 @@ def test_counter_flow_logs_no_personal_data(
         # Production cookies are Secure: the test client must speak "HTTPS" to keep them.
         client = app.test_client()
         client.environ_base["wsgi.url_scheme"] = "https"
-        login_page = client.get("/login").get_data(as_text=True)
-        client.csrf = csrf_token(login_page)
-        response = client.post(
-            "/login", data={"username": "sup", "password": PASSWORD, "csrf_token": client.csrf}
-        )
-        assert response.status_code == 302, response.get_data(as_text=True)
+        # Every step of a first sign-in: new password, authenticator app set-up.
+        from tests.integration.counter.support import sign_in_every_step
+
+        sign_in_every_step(client, "sup", PASSWORD)
         client.csrf = csrf_token(client.get("/residents/new").get_data(as_text=True))
 
         enrolled = _post(

@@ -12,7 +12,7 @@ from ..conftest import NOW
 
 
 def test_staff_accounts_deactivate_and_password(session, actor) -> None:
-    from cardservice.services import staff
+    from cardservice.services import authentication, staff
     from cardservice.services.errors import AuthenticationError
 
     user = staff.create_user(
@@ -23,15 +23,21 @@ def test_staff_accounts_deactivate_and_password(session, actor) -> None:
         now=NOW,
         actor=actor,
     )
-    assert staff.authenticate(session, username="li.wei", password="first long password", now=NOW)
+    assert authentication.authenticate(
+        session, username="li.wei", password="first long password", now=NOW
+    )
     staff.set_password(
         session, user_id=user.id, password="second long password", now=NOW, actor=actor
     )
     with pytest.raises(AuthenticationError):
-        staff.authenticate(session, username="li.wei", password="first long password", now=NOW)
+        authentication.authenticate(
+            session, username="li.wei", password="first long password", now=NOW
+        )
     staff.set_user_active(session, user_id=user.id, active=False, now=NOW, actor=actor)
     with pytest.raises(AuthenticationError):
-        staff.authenticate(session, username="li.wei", password="second long password", now=NOW)
+        authentication.authenticate(
+            session, username="li.wei", password="second long password", now=NOW
+        )
     with pytest.raises(NotFoundError):
         staff.set_password(session, user_id=999, password="x" * 20, now=NOW, actor=actor)
     assert [u.username for u in staff.list_users(session)] == ["li.wei"]

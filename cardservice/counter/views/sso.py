@@ -29,14 +29,14 @@ from flask_login import current_user, login_user
 from joserfc.errors import JoseError
 from requests import RequestException
 
-from ..extensions import db
-from ..models import StaffUser
-from ..serversession import rotate_session_id
-from ..services import oidc as oidc_service
-from ..services import utcnow
-from ..services.errors import ServiceError
-from .blueprint import bp
-from .roles import ANONYMOUS, requires
+from ...extensions import db
+from ...models import StaffUser
+from ...serversession import rotate_session_id
+from ...services import oidc as oidc_service
+from ...services import utcnow
+from ...services.errors import ServiceError
+from ..blueprint import bp
+from ..roles import ANONYMOUS, requires
 
 log = logging.getLogger("cardservice.sso")
 CLIENT = "city"
@@ -88,14 +88,14 @@ def _failed(message: str, status: int) -> tuple[str, int]:
 def sso_login() -> Any:
     """Send the browser to the provider. ``reauth=1`` asks it to sign the member in afresh
     (a step-up before a sensitive action)."""
-    from .views.signin import _safe_next
+    from .signin import safe_next
 
     if not current_app.config.get("OIDC_ENABLED"):
         abort(404)
     reauth = request.args.get("reauth") == "1"
     if current_user.is_authenticated and not reauth:
         return redirect(url_for("counter.dashboard"))
-    session[_NEXT] = _safe_next(request.args.get("next")) or ""
+    session[_NEXT] = safe_next(request.args.get("next")) or ""
     extra: dict[str, Any] = {}
     if current_app.config["OIDC_ACR_VALUES"]:
         extra["acr_values"] = current_app.config["OIDC_ACR_VALUES"]

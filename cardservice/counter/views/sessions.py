@@ -10,16 +10,15 @@ from flask import current_app, flash, redirect, render_template, session, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from ..extensions import db
-from ..serversession import rotate_session_id
-from ..services import Actor, ServiceError, utcnow
-from ..services import sessions as session_service
-from ..services import staff as staff_service
-from ..services.oidc import NO_PASSWORD
-from .blueprint import bp
-from .forms import ActionForm
-from .reauth_forms import ConfirmPasswordForm
-from .roles import requires
+from ...extensions import db
+from ...serversession import rotate_session_id
+from ...services import Actor, ServiceError, authentication, utcnow
+from ...services import sessions as session_service
+from ...services.oidc import NO_PASSWORD
+from ..blueprint import bp
+from ..forms import ActionForm
+from ..reauth_forms import ConfirmPasswordForm
+from ..roles import requires
 
 
 def _has_password() -> bool:
@@ -69,7 +68,7 @@ def confirm_password() -> Any:
     now = utcnow()
     try:
         # The sign-in's own checks: the lockout counts these attempts too.
-        staff_service.authenticate(
+        authentication.authenticate(
             db.session,
             username=str(current_user.username),
             password=str(form.password.data or ""),
