@@ -15,6 +15,7 @@ from sqlalchemy import inspect, select
 from cardservice.extensions import db
 from cardservice.models import AuditEntry, StaffSession, StaffUser
 from cardservice.services import Actor
+from cardservice.services import mfa as mfa_service
 from cardservice.services import sessions as session_service
 from cardservice.services import staff as staff_service
 
@@ -135,6 +136,33 @@ def test_deactivation_ends_every_session_of_the_account(app: Flask, admin: Flask
     assert post(admin, f"/admin/staff/{supervisor_id}/active", {"active": "0"}).status_code == 302
     assert not _signed_in(other)
     assert not [row for row in _rows(app) if row.staff_id == supervisor_id]
+
+
+def test_a_self_service_password_change_ends_the_other_sessions(
+    app: Flask, clerk: FlaskClient
+) -> None:
+    other = app.test_client()
+    assert login(other, "clerk").status_code == 302
+    new = "a brand new long password"
+    response = post(
+        clerk, "/account/password", {"current_password": PASSWORD, "password": new, "confirm": new}
+    )
+    assert response.status_code == 302
+    assert _signed_in(clerk) and not _signed_in(other)
+
+
+def test_a_reset_of_second_factors_ends_every_session_of_the_account(app: Flask) -> None:
+    other = app.test_client()
+    assert login(other, "supervisor").status_code == 302
+    with app.app_context():
+        mfa_service.reset_mfa(
+            db.session,
+            username="supervisor",
+            now=datetime.now(UTC),
+            actor=Actor.system("users reset-mfa"),
+        )
+        db.session.remove()
+    assert not _signed_in(other)
 
 
 def test_end_sessions_can_spare_the_current_one(app: Flask) -> None:
