@@ -176,6 +176,17 @@ def language_choices(languages: Iterable[str] = LANGUAGES) -> list[SelectChoice]
     return [SelectChoice(code, language_name(code)) for code in languages]
 
 
+def counter_language_field(description: str = "") -> SelectField:
+    """A staff member's language for the counter screens; empty follows the browser."""
+    return SelectField(
+        _l("Language of the counter screens"),
+        description=description,
+        choices=lambda: [SelectChoice("", _l("Browser language")), *language_choices()],
+        validators=[Optional()],
+        invalid_choice_message=_l("Choose one of the listed languages."),  # type: ignore[call-arg]
+    )
+
+
 def choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
     return [SelectChoice(value, text) for value, text in pairs]
 
@@ -330,23 +341,14 @@ class StaffCreateForm(FlaskForm):
         validators=[InputRequired(_l("Choose a role."))],
         invalid_choice_message=_l("Choose one of the listed roles."),  # type: ignore[call-arg]
     )
-    language = SelectField(
-        _l("Language of the counter screens"),
-        choices=lambda: [SelectChoice("", _l("Browser language")), *language_choices()],
-        validators=[Optional()],
-        invalid_choice_message=_l("Choose one of the listed languages."),  # type: ignore[call-arg]
-    )
+    language = counter_language_field()
 
 
 class AccountLanguageForm(FlaskForm):
     """A staff member's own language choice ("My account")."""
 
-    language = SelectField(
-        _l("Language of the counter screens"),
-        description=_l("Leave it on the browser language to follow your browser's setting."),
-        choices=lambda: [SelectChoice("", _l("Browser language")), *language_choices()],
-        validators=[Optional()],
-        invalid_choice_message=_l("Choose one of the listed languages."),  # type: ignore[call-arg]
+    language = counter_language_field(
+        description=_l("Leave it on the browser language to follow your browser's setting.")
     )
 
 

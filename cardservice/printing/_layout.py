@@ -10,7 +10,8 @@ and placed on each card, so a 10,000-card batch carries it once.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -125,18 +126,31 @@ class Face:
 def _ensure_forms(pdf: StreamingPdf, defined: set[str]) -> None:
     """Define the shared artwork once per PDF (before the first page's content)."""
     canvas = pdf.canvas
-    if _FRONT_FORM not in defined:
+    for form, artwork in ((_FRONT_FORM, _front_artwork), (_BACK_FORM, _back_artwork)):
+        if form in defined:
+            continue
         # types-reportlab says int for the bounding box; PDF and reportlab take any number.
-        canvas.beginForm(_FRONT_FORM, -BLEED, -BLEED, CARD_W + BLEED, CARD_H + BLEED)  # type: ignore[arg-type]
-        _front_artwork(canvas)
+        canvas.beginForm(form, -BLEED, -BLEED, CARD_W + BLEED, CARD_H + BLEED)  # type: ignore[arg-type]
+        artwork(canvas)
         canvas.endForm()
-        defined.add(_FRONT_FORM)
-    if _BACK_FORM not in defined:
-        # types-reportlab says int for the bounding box; PDF and reportlab take any number.
-        canvas.beginForm(_BACK_FORM, -BLEED, -BLEED, CARD_W + BLEED, CARD_H + BLEED)  # type: ignore[arg-type]
-        _back_artwork(canvas)
-        canvas.endForm()
-        defined.add(_BACK_FORM)
+        defined.add(form)
+
+
+@contextmanager
+def _face(
+    pdf: StreamingPdf, form: str, x0: float, y0: float, defined: set[str]
+) -> Iterator[Canvas]:
+    """The canvas with its origin at a face's trim box corner (x0, y0) and the face's shared
+    artwork (`form`) drawn; the graphics state is restored after."""
+    _ensure_forms(pdf, defined)
+    canvas = pdf.canvas
+    canvas.saveState()
+    try:
+        canvas.translate(x0, y0)
+        canvas.doForm(form)
+        yield canvas
+    finally:
+        canvas.restoreState()
 
 
 def _front_artwork(canvas: Canvas) -> None:
@@ -199,55 +213,49 @@ def _value(canvas: Canvas, text: str, x: float, y: float, width: float, size: fl
 
 def draw_front(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set[str]) -> None:
     """Draw the front with the trim box's lower left corner at (x0, y0)."""
-    _ensure_forms(pdf, defined)
-    canvas = pdf.canvas
-    canvas.saveState()
-    canvas.translate(x0, y0)
-    canvas.doForm(_FRONT_FORM)
+    with _face(pdf, _FRONT_FORM, x0, y0, defined) as canvas:
+        # Band: issuer code on the right, the city name in what is left.
+        canvas.setFillColor(white)
+        code_w = 0.0
+        if face.issuer_code:
+            code = _text.shape_line(face.issuer_code, "bold")
+            code_w = code.width(7.0)
+            _text.draw_line(canvas, code, _RIGHT, CARD_H - 7.0 * MM, 7.0, align="right")
+        city_w = _RIGHT - _PAD - (code_w + 3 * MM if code_w else 0.0)
+        city = _text.fit(
+            face.city_name, "bold", width=city_w, height=8.5 * MM, max_size=12.0, min_size=6.0
+        )
+        block_h = city.size * (0.72 + (len(city.lines) - 1) * city.leading)
+        band_mid = CARD_H - _BAND_H / 2
+        top = band_mid + block_h / 2 + city.size * 0.2
+        _text.draw_block(canvas, city, _PAD, top, align="left")
 
-    # Band: issuer code on the right, the city name in what is left.
-    canvas.setFillColor(white)
-    code_w = 0.0
-    if face.issuer_code:
-        code = _text.shape_line(face.issuer_code, "bold")
-        code_w = code.width(7.0)
-        _text.draw_line(canvas, code, _RIGHT, CARD_H - 7.0 * MM, 7.0, align="right")
-    city_w = _RIGHT - _PAD - (code_w + 3 * MM if code_w else 0.0)
-    city = _text.fit(
-        face.city_name, "bold", width=city_w, height=8.5 * MM, max_size=12.0, min_size=6.0
-    )
-    block_h = city.size * (0.72 + (len(city.lines) - 1) * city.leading)
-    band_mid = CARD_H - _BAND_H / 2
-    top = band_mid + block_h / 2 + city.size * 0.2
-    _text.draw_block(canvas, city, _PAD, top, align="left")
+        _draw_photo(pdf, face.photo, face.photo_info)
 
-    _draw_photo(pdf, face.photo, face.photo_info)
+        # Name, one to four lines in its box (fit_holder_name).
+        _label(canvas, "name", _COL_A, 37.4 * MM)
+        canvas.setFillColor(INK)
+        name = fit_holder_name(face.holder_name)
+        # A right-to-left name on several lines is set flush right, so both lines start on the same
+        # edge; on one line it starts under the label like every other field.
+        if len(name.lines) > 1 and name.lines[0].rtl:
+            _text.draw_block(canvas, name, _RIGHT, 36.4 * MM, align="right")
+        else:
+            _text.draw_block(canvas, name, _COL_A, 36.4 * MM, align="left")
 
-    # Name, one to four lines in its box (fit_holder_name).
-    _label(canvas, "name", _COL_A, 37.4 * MM)
-    canvas.setFillColor(INK)
-    name = fit_holder_name(face.holder_name)
-    # A right-to-left name on several lines is set flush right, so both lines start on the same
-    # edge; on one line it starts under the label like every other field.
-    if len(name.lines) > 1 and name.lines[0].rtl:
-        _text.draw_block(canvas, name, _RIGHT, 36.4 * MM, align="right")
-    else:
-        _text.draw_block(canvas, name, _COL_A, 36.4 * MM, align="left")
-
-    # Birth date and gender marker (each only when there is one), then number and expiry.
-    row1: list[tuple[str, str]] = []
-    if face.birth_date is not None:
-        row1.append(("birth", _iso(face.birth_date)))
-    if face.gender_marker:
-        row1.append(("gender", face.gender_marker))
-    for (key, value), x in zip(row1, (_COL_A, _COL_B), strict=False):
-        _label(canvas, key, x, 24.4 * MM)
-        _value(canvas, value, x, 20.9 * MM, _COL_B - _COL_A - 2 * MM, 9.0)
-    _label(canvas, "number", _COL_A, 14.6 * MM)
-    _value(canvas, face.number, _COL_A, 11.0 * MM, _COL_B - _COL_A - 2 * MM, 10.0)
-    _label(canvas, "expires", _COL_B, 14.6 * MM)
-    _value(canvas, _iso(face.expires), _COL_B, 11.0 * MM, _RIGHT - _COL_B, 9.0)
-    canvas.restoreState()
+        # Birth date and gender marker (each only when there is one), then number and expiry.
+        row1: list[tuple[str, str]] = []
+        if face.birth_date is not None:
+            row1.append(("birth", _iso(face.birth_date)))
+        if face.gender_marker:
+            row1.append(("gender", face.gender_marker))
+        for (key, value), x in zip(row1, (_COL_A, _COL_B), strict=False):
+            _label(canvas, key, x, 24.4 * MM)
+            _value(canvas, value, x, 20.9 * MM, _COL_B - _COL_A - 2 * MM, 9.0)
+        _label(canvas, "number", _COL_A, 14.6 * MM)
+        _value(canvas, face.number, _COL_A, 11.0 * MM, _COL_B - _COL_A - 2 * MM, 10.0)
+        _label(canvas, "expires", _COL_B, 14.6 * MM)
+        _value(canvas, _iso(face.expires), _COL_B, 11.0 * MM, _RIGHT - _COL_B, 9.0)
 
 
 def _draw_photo(pdf: StreamingPdf, photo: bytes | None, info: tuple[int, int, int]) -> None:
@@ -275,17 +283,12 @@ def _draw_photo(pdf: StreamingPdf, photo: bytes | None, info: tuple[int, int, in
 
 def draw_back(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set[str]) -> None:
     """Draw the back with the trim box's lower left corner at (x0, y0)."""
-    _ensure_forms(pdf, defined)
-    canvas = pdf.canvas
-    canvas.saveState()
-    canvas.translate(x0, y0)
-    canvas.doForm(_BACK_FORM)
-    draw_qr(canvas, face.qr_rows, _QR_X, _QR_Y, QR_SIZE)
-    canvas.setFillColor(INK)
-    caption = f"{face.issuer_code}  {face.number}" if face.issuer_code else face.number
-    line = _text.shape_line(caption, "bold")
-    _text.draw_line(canvas, line, _QR_X + QR_SIZE / 2, 7.2 * MM, 7.0, align="center")
-    canvas.restoreState()
+    with _face(pdf, _BACK_FORM, x0, y0, defined) as canvas:
+        draw_qr(canvas, face.qr_rows, _QR_X, _QR_Y, QR_SIZE)
+        canvas.setFillColor(INK)
+        caption = f"{face.issuer_code}  {face.number}" if face.issuer_code else face.number
+        line = _text.shape_line(caption, "bold")
+        _text.draw_line(canvas, line, _QR_X + QR_SIZE / 2, 7.2 * MM, 7.0, align="center")
 
 
 _DARK_RUN = re.compile(r"1+")
