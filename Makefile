@@ -32,6 +32,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/python scripts/import_cycles.py
 
 # The card format's unit tests carry the coverage gate; everything else runs on SQLite, then
 # the database tests run again on PostgreSQL when TEST_POSTGRES_URL names a server (CI sets it,

@@ -45,7 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     logging.getLogger("cardservice").setLevel(app.config["LOG_LEVEL"])
     if app.config["CARDSERVICE_ENV"] == "testing":
-        from .services.staff import use_fast_password_hashing
+        from .services.passwords import use_fast_password_hashing
 
         use_fast_password_hashing()
 

@@ -21,6 +21,7 @@ from webguard.proxy import TrustedProxyFix, parse_networks
 from . import i18n
 from .api import problems, ratelimit
 from .api.snapshot import SnapshotCache
+from .commands import register_commands
 from .config import ensure_secret_key, ensure_shared_ratelimit_storage, load_config
 from .trust import TrustStore
 from .trust_index import TrustCache
@@ -86,8 +87,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.after_request(_common_headers)
     if config["CORS_ORIGINS"]:
         app.after_request(_cors(frozenset(config["CORS_ORIGINS"])))
-
-    from .cli import register_commands
 
     register_commands(app)
     return app

@@ -17,8 +17,9 @@ from flask.cli import AppGroup
 from .fetch import HttpFetcher
 from .network_sync import NetworkPinError, NetworkReport, add_network, remove_network, sync_networks
 from .networks import load_network
+from .storefields import TrustStoreError
 from .sync import sync_partners
-from .trust import PartnerRecord, TrustStore, TrustStoreError
+from .trust import PartnerRecord, TrustStore
 from .trust_index import LoadedPartner
 
 

@@ -31,8 +31,9 @@ from cardformat.network import MAX_DIRECTORY_BYTES
 
 from .fetch import MAX_METADATA_BYTES, Fetch, FetchError, check_url, fetch_document
 from .networks import NetworkRecord, WantedMember, load_network, wanted_members
+from .storefields import code_key
 from .sync import PartnerError
-from .trust import PartnerRecord, TrustDocument, TrustStore, code_key
+from .trust import PartnerRecord, TrustDocument, TrustStore
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,15 @@ from typing import Any
 from cardformat import CardFormatError, Member, MemberState, NetworkDirectory, fingerprint
 from cardformat.network import load_signed_directory
 
-from .trust import TrustStoreError, _b64, _etag, _time, _unb64, _untime, code_key
+from .storefields import (
+    TrustStoreError,
+    b64,
+    code_key,
+    etag,
+    from_time_text,
+    to_time_text,
+    unb64,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +55,12 @@ class NetworkRecord:
             "code": self.code,
             "directory_url": self.directory_url,
             "fingerprint": self.fingerprint,
-            "added_at": _time(self.added_at),
-            "directory": _b64(self.directory),
-            "fetched_at": _time(self.fetched_at),
+            "added_at": to_time_text(self.added_at),
+            "directory": b64(self.directory),
+            "fetched_at": to_time_text(self.fetched_at),
             "etag": self.etag,
-            "last_attempt_at": _time(self.last_attempt_at),
-            "last_success_at": _time(self.last_success_at),
+            "last_attempt_at": to_time_text(self.last_attempt_at),
+            "last_success_at": to_time_text(self.last_success_at),
             "last_error": self.last_error,
         }
 
@@ -63,8 +71,8 @@ class NetworkRecord:
         code, url, fp = obj.get("code"), obj.get("directory_url"), obj.get("fingerprint")
         if not all(isinstance(v, str) for v in (code, url, fp)):
             raise TrustStoreError("a network entry lacks code, directory_url or fingerprint")
-        added_at = _untime(obj.get("added_at"), "added_at")
-        fetched_at = _untime(obj.get("fetched_at"), "fetched_at")
+        added_at = from_time_text(obj.get("added_at"), "added_at")
+        fetched_at = from_time_text(obj.get("fetched_at"), "fetched_at")
         if added_at is None or fetched_at is None:
             raise TrustStoreError(f"network {code}: added_at and fetched_at are required")
         error = obj.get("last_error")
@@ -73,11 +81,11 @@ class NetworkRecord:
             directory_url=str(url),
             fingerprint=str(fp),
             added_at=added_at,
-            directory=_unb64(obj.get("directory"), f"network {code} directory"),
+            directory=unb64(obj.get("directory"), f"network {code} directory"),
             fetched_at=fetched_at,
-            etag=_etag(obj.get("etag")),
-            last_attempt_at=_untime(obj.get("last_attempt_at"), "last_attempt_at"),
-            last_success_at=_untime(obj.get("last_success_at"), "last_success_at"),
+            etag=etag(obj.get("etag")),
+            last_attempt_at=from_time_text(obj.get("last_attempt_at"), "last_attempt_at"),
+            last_success_at=from_time_text(obj.get("last_success_at"), "last_success_at"),
             last_error=error if isinstance(error, str) else None,
         )
 

@@ -43,7 +43,8 @@ from .fetch import (
     check_url,
     fetch_document,
 )
-from .trust import PartnerRecord, StoredStatusList, TrustStore, code_key
+from .storefields import code_key
+from .trust import PartnerRecord, StoredStatusList, TrustStore
 from .trust_index import load_partner
 
 log = logging.getLogger(__name__)
@@ -157,13 +158,11 @@ def add_partner(
     return record, reports[0]
 
 
-def remove_partner(store: TrustStore, code: str) -> PartnerRecord:
-    """Unpin a city. One that pinned networks list stays a partner through them (the next sync
-    checks its metadata against the root they list); one only networks list cannot be removed
-    here (remove or leave the network instead)."""
-    from .network_sync import listed_by_networks
-
-    listed = listed_by_networks(store, code)
+def remove_partner(store: TrustStore, code: str, *, network_root: str | None) -> PartnerRecord:
+    """Unpin a city. One that pinned networks list (`network_root`: the root fingerprint they
+    list for it, network_sync.listed_by_networks) stays a partner through them, the next sync
+    checking its metadata against that root; one only networks list cannot be removed here
+    (remove or leave the network instead)."""
     with store.transaction() as records:
         for existing_code, record in list(records.items()):
             if code_key(existing_code) == code_key(code):
@@ -172,12 +171,10 @@ def remove_partner(store: TrustStore, code: str) -> PartnerRecord:
                         f"{existing_code} is trusted through a network, not pinned here: "
                         "`verifier networks remove` stops trusting the network's members"
                     )
-                if listed is None:
+                if network_root is None:
                     del records[existing_code]
                 else:
-                    records[existing_code] = replace(
-                        record, direct=False, fingerprint=listed.fingerprint
-                    )
+                    records[existing_code] = replace(record, direct=False, fingerprint=network_root)
                 return record
     raise PartnerError(f"no partner {code!r} is pinned")
 

@@ -22,8 +22,6 @@ document was accepted, so a tampered file cannot smuggle in a key: it drops that
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import fcntl
 import json
@@ -31,9 +29,18 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .storefields import (
+    TrustStoreError,
+    b64,
+    etag,
+    from_time_text,
+    to_time_text,
+    unb64,
+)
 
 if TYPE_CHECKING:
     from .networks import NetworkRecord
@@ -42,52 +49,6 @@ TRUST_FILE = "trust.json"
 LOCK_FILE = "trust.lock"
 FORMAT = "citycard-verifier-trust-store"
 VERSION = 1
-
-
-class TrustStoreError(RuntimeError):
-    """The trust store file cannot be read or written; the message says why."""
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: Any, what: str) -> bytes:
-    if not isinstance(text, str):
-        raise TrustStoreError(f"{what} is not base64 text")
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise TrustStoreError(f"{what} is not valid base64") from exc
-
-
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _untime(value: Any, what: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TrustStoreError(f"{what} is not a timestamp")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise TrustStoreError(f"{what} is not an ISO 8601 timestamp") from exc
-    if parsed.tzinfo is None:
-        raise TrustStoreError(f"{what} has no time zone")
-    return parsed.astimezone(UTC)
-
-
-def _etag(value: Any) -> str | None:
-    # Optional (stores written before ETags were kept have none); only a hint for the next
-    # fetch, never trusted: a 304 brings back the stored bytes, which are verified again.
-    return value if isinstance(value, str) and value else None
-
-
-def code_key(code: str) -> str:
-    """Compare issuer codes loosely on the command line: "fr sxb", "FRSXB" and "FR SXB" match."""
-    return "".join(code.split()).upper()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,8 +66,8 @@ class StoredStatusList:
         return {
             "id": self.id,
             "uri": self.uri,
-            "token": _b64(self.token),
-            "fetched_at": _time(self.fetched_at),
+            "token": b64(self.token),
+            "fetched_at": to_time_text(self.fetched_at),
             "etag": self.etag,
         }
 
@@ -114,15 +75,15 @@ class StoredStatusList:
     def from_json(cls, obj: Any) -> StoredStatusList:
         if not isinstance(obj, dict):
             raise TrustStoreError("a status list entry is not an object")
-        fetched_at = _untime(obj.get("fetched_at"), "status list fetched_at")
+        fetched_at = from_time_text(obj.get("fetched_at"), "status list fetched_at")
         if type(obj.get("id")) is not int or not isinstance(obj.get("uri"), str) or not fetched_at:
             raise TrustStoreError("a status list entry lacks id, uri or fetched_at")
         return cls(
             id=obj["id"],
             uri=obj["uri"],
-            token=_unb64(obj.get("token"), "status list token"),
+            token=unb64(obj.get("token"), "status list token"),
             fetched_at=fetched_at,
-            etag=_etag(obj.get("etag")),
+            etag=etag(obj.get("etag")),
         )
 
 
@@ -152,13 +113,13 @@ class PartnerRecord:
             "direct": self.direct,
             "metadata_url": self.metadata_url,
             "fingerprint": self.fingerprint,
-            "added_at": _time(self.added_at),
-            "metadata": _b64(self.metadata),
-            "metadata_fetched_at": _time(self.metadata_fetched_at),
+            "added_at": to_time_text(self.added_at),
+            "metadata": b64(self.metadata),
+            "metadata_fetched_at": to_time_text(self.metadata_fetched_at),
             "metadata_etag": self.metadata_etag,
             "status_lists": [entry.to_json() for entry in self.status_lists],
-            "last_attempt_at": _time(self.last_attempt_at),
-            "last_success_at": _time(self.last_success_at),
+            "last_attempt_at": to_time_text(self.last_attempt_at),
+            "last_success_at": to_time_text(self.last_success_at),
             "last_error": self.last_error,
         }
 
@@ -169,8 +130,8 @@ class PartnerRecord:
         code, url, fp = obj.get("code"), obj.get("metadata_url"), obj.get("fingerprint")
         if not all(isinstance(v, str) for v in (code, url, fp)):
             raise TrustStoreError("a partner entry lacks code, metadata_url or fingerprint")
-        added_at = _untime(obj.get("added_at"), "added_at")
-        fetched_at = _untime(obj.get("metadata_fetched_at"), "metadata_fetched_at")
+        added_at = from_time_text(obj.get("added_at"), "added_at")
+        fetched_at = from_time_text(obj.get("metadata_fetched_at"), "metadata_fetched_at")
         if added_at is None or fetched_at is None:
             raise TrustStoreError(f"partner {code}: added_at and metadata_fetched_at are required")
         lists = obj.get("status_lists", [])
@@ -186,13 +147,13 @@ class PartnerRecord:
             metadata_url=str(url),
             fingerprint=str(fp),
             added_at=added_at,
-            metadata=_unb64(obj.get("metadata"), f"partner {code} metadata"),
+            metadata=unb64(obj.get("metadata"), f"partner {code} metadata"),
             metadata_fetched_at=fetched_at,
             status_lists=tuple(StoredStatusList.from_json(item) for item in lists),
-            last_attempt_at=_untime(obj.get("last_attempt_at"), "last_attempt_at"),
-            last_success_at=_untime(obj.get("last_success_at"), "last_success_at"),
+            last_attempt_at=from_time_text(obj.get("last_attempt_at"), "last_attempt_at"),
+            last_success_at=from_time_text(obj.get("last_success_at"), "last_success_at"),
             last_error=error if isinstance(error, str) else None,
-            metadata_etag=_etag(obj.get("metadata_etag")),
+            metadata_etag=etag(obj.get("metadata_etag")),
         )
 
 

@@ -23,7 +23,8 @@ from cardformat import (
 
 from .ed25519 import SodiumPublicKey
 from .networks import NetworkRecord, Vouch, listings, load_networks, vouches_for
-from .trust import PartnerRecord, TrustStore, TrustStoreError, code_key
+from .storefields import TrustStoreError, code_key
+from .trust import PartnerRecord, TrustStore
 
 log = logging.getLogger("verifier.trust")  # the name operators filter on
 

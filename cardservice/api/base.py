@@ -19,15 +19,10 @@ from ..services import cards as card_service
 from ..services.errors import AuthenticationError
 from ..services.staff import role_allows
 from ..services.tokens import authenticate_token
+from .problems import ApiProblem
 from .tokenchecks import check_scope_and_rate
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class ApiProblem(Exception):
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
-        super().__init__(code)
-        self.status, self.code, self.detail, self.extra = status, code, detail, extra
 
 
 def requires(role: str) -> Callable[[F], F]:

@@ -12,8 +12,9 @@ from ..services import cards as card_service
 from ..services import deps, utcnow
 from ..services.errors import ValidationError
 from ..services.lookups import look_up_card
-from .base import ApiProblem, card_json, iso, json_body, requires, token_actor
+from .base import card_json, iso, json_body, requires, token_actor
 from .blueprint import bp
+from .problems import ApiProblem
 
 
 @bp.post("/residents/<resident_id>/cards")

@@ -10,9 +10,8 @@ from ..extensions import db
 from ..services import ServiceError
 from ..services.duplicates import PossibleDuplicateError
 from ..services.errors import InsufficientDocumentsError, ValidationError
-from .base import ApiProblem
 from .blueprint import bp
-from .problems import problem_response
+from .problems import ApiProblem, problem_response
 
 
 @bp.errorhandler(ApiProblem)

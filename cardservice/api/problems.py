@@ -10,6 +10,14 @@ from flask import Response, json
 PROBLEM_MIMETYPE = "application/problem+json"
 
 
+class ApiProblem(Exception):
+    """A refusal the API answers as problem+json (api/errors.py turns it into the response)."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(code)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+
 def problem_response(
     status: int,
     *,

@@ -19,8 +19,9 @@ from ..services import residents as resident_service
 from ..services.errors import ValidationError
 from ..services.lookups import look_up_resident
 from ..services.namefold import same_name
-from .base import ApiProblem, card_json, iso, json_body, requires, token_actor
+from .base import card_json, iso, json_body, requires, token_actor
 from .blueprint import bp
+from .problems import ApiProblem
 
 _DATA_URL = re.compile(r"data:image/(?:jpeg|png);base64,", re.IGNORECASE)
 

@@ -12,11 +12,10 @@ from flask_babel import gettext as _
 from ..models import ApiToken
 from ..services.tokenscopes import required_scope
 from ..tokenlimit import retry_after
+from .problems import ApiProblem
 
 
 def check_scope_and_rate(record: ApiToken) -> None:
-    from .base import ApiProblem
-
     rule = request.url_rule.rule if request.url_rule is not None else None
     scope = required_scope(request.method, rule)
     if scope is None or scope not in record.scopes.split():

@@ -14,6 +14,7 @@ import click
 from flask.cli import with_appcontext
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -59,6 +60,13 @@ def system_actor(command: str) -> Any:
     from ..services import Actor
 
     return Actor.system(command)
+
+
+def run_as(command: str, change: Callable[..., T], **options: Any) -> T:
+    """A service change made now by `command` (the system actor the audit log names), on the
+    app's session and dependencies."""
+    session, deps = session_and_deps()
+    return change(session, deps, now=now_utc(), actor=system_actor(command), **options)
 
 
 def format_moment(moment: datetime | None) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .base import format_moment, now_utc, service_command, session_and_deps, system_actor
+from .base import format_moment, now_utc, run_as, service_command, session_and_deps, system_actor
 
 
 @click.group("keys")
@@ -44,8 +44,7 @@ def keys_rotate() -> None:
     """Create a new active signing key; the current one retires (its cards stay valid)."""
     from ..services.keys import rotate_signing_key
 
-    session, deps = session_and_deps()
-    info = rotate_signing_key(session, deps, now=now_utc(), actor=system_actor("keys-rotate"))
+    info = run_as("keys-rotate", rotate_signing_key)
     click.echo(f"New active signing key {info.kid}.")
 
 
@@ -82,16 +81,13 @@ def keys_rotate_root(yes: bool) -> None:
     """Replace the root key; the old root endorses the new one (partners follow the chain)."""
     from ..services.keys import rotate_root_key
 
-    session, deps = session_and_deps()
     if not yes:
         click.confirm(
             "Replace the root key? The current root signs an endorsement of the new one, "
             "then its private key is destroyed.",
             abort=True,
         )
-    new_fingerprint = rotate_root_key(
-        session, deps, now=now_utc(), actor=system_actor("keys-rotate-root")
-    )
+    new_fingerprint = run_as("keys-rotate-root", rotate_root_key)
     click.echo(f"New root key fingerprint: {new_fingerprint}")
     click.echo(
         "Partners need not do anything: the published metadata carries the endorsement chain "
@@ -108,8 +104,7 @@ def keys_reencrypt() -> None:
     """
     from ..services.reencryption import reencrypt_keys
 
-    session, deps = session_and_deps()
-    count = reencrypt_keys(session, deps, now=now_utc(), actor=system_actor("keys-reencrypt"))
+    count = run_as("keys-reencrypt", reencrypt_keys)
     click.echo(f"{count} key(s) re-encrypted.")
 
 
@@ -124,8 +119,8 @@ def keys_rewrap() -> None:
     from ..services.mfa import rewrap_totp_secrets
     from ..services.residents import rewrap_data_keys
 
+    count = run_as("keys-rewrap", rewrap_data_keys)
     session, deps = session_and_deps()
-    count = rewrap_data_keys(session, deps, now=now_utc(), actor=system_actor("keys-rewrap"))
     click.echo(f"{count} data key(s) re-wrapped under master key {deps.cipher.provider.key_id}.")
     # The staff's authenticator-app keys are sealed under the master key too (services.mfa).
     staff = rewrap_totp_secrets(session, deps)

@@ -37,6 +37,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..i18n import LANGUAGE_NAMES, LANGUAGES
+from ..services.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 
 if TYPE_CHECKING:
     from wtforms import Form
@@ -87,24 +88,56 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class LoginForm(FlaskForm):
-    username = StringField(
-        _l("Username"),
+def plain_text_field(
+    label: str,
+    *,
+    required: str,
+    max_length: int,
+    too_long: str,
+    description: str = "",
+    render_kw: dict[str, Any] | None = None,
+) -> StringField:
+    """The counter's one-line text input: stripped, required, capped at `max_length`, and free
+    of control and bidi-override characters (PlainText)."""
+    return StringField(
+        label,
         filters=[_strip],
+        description=description,
+        validators=[DataRequired(required), Length(max=max_length, message=too_long), PlainText()],
+        render_kw=render_kw,
+    )
+
+
+def password_field(
+    label: str,
+    *,
+    description: str = "",
+    required: str = _l("Enter a password."),
+    autocomplete: str = "new-password",
+) -> PasswordField:
+    """A password input, capped at the staff service's own limit so an oversized one is refused
+    next to the field before it is ever hashed (the service checks the same bound)."""
+    return PasswordField(
+        label,
+        description=description,
         validators=[
-            DataRequired(_l("Enter your username.")),
-            Length(max=80, message=_l("This username is too long.")),
-            PlainText(),
+            DataRequired(required),
+            Length(max=MAX_PASSWORD_LENGTH, message=_l("This password is too long.")),
         ],
+        render_kw={"autocomplete": autocomplete},
+    )
+
+
+class LoginForm(FlaskForm):
+    username = plain_text_field(
+        _l("Username"),
+        required=_l("Enter your username."),
+        max_length=80,
+        too_long=_l("This username is too long."),
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )
-    password = PasswordField(
-        _l("Password"),
-        validators=[
-            DataRequired(_l("Enter your password.")),
-            Length(max=1024, message=_l("This password is too long.")),
-        ],
-        render_kw={"autocomplete": "current-password"},
+    password = password_field(
+        _l("Password"), required=_l("Enter your password."), autocomplete="current-password"
     )
     next = HiddenField()
 
@@ -120,14 +153,11 @@ class NumberSearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    number = StringField(
+    number = plain_text_field(
         _l("Card number"),
-        filters=[_strip],
-        validators=[
-            DataRequired(_l("Enter a card number.")),
-            Length(max=20, message=_l("A card number has 7 characters and a dash.")),
-            PlainText(),
-        ],
+        required=_l("Enter a card number."),
+        max_length=20,
+        too_long=_l("A card number has 7 characters and a dash."),
         description=_l("For example 7KQ2-MX4 (dash and case do not matter)."),
         render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"},
     )
@@ -137,14 +167,11 @@ class PersonSearchForm(FlaskForm):
     """Search by name and birth date is a POST: personal data must not end up in URLs, browser
     history or access logs."""
 
-    display_name = StringField(
+    display_name = plain_text_field(
         _l("Name"),
-        filters=[_strip],
-        validators=[
-            DataRequired(_l("Enter the name to search for.")),
-            Length(max=200, message=_l("This name is too long to search for.")),
-            PlainText(),
-        ],
+        required=_l("Enter the name to search for."),
+        max_length=200,
+        too_long=_l("This name is too long to search for."),
         render_kw={"autocomplete": "off"},
     )
     birth_date = DateField(
@@ -176,6 +203,17 @@ def language_name(code: str) -> str:
 
 def language_choices(languages: Iterable[str] = LANGUAGES) -> list[SelectChoice]:
     return [SelectChoice(code, language_name(code)) for code in languages]
+
+
+def counter_language_field(description: str = "") -> SelectField:
+    """A staff member's language for the counter screens; empty follows the browser."""
+    return SelectField(
+        _l("Language of the counter screens"),
+        description=description,
+        choices=lambda: [SelectChoice("", _l("Browser language")), *language_choices()],
+        validators=[Optional()],
+        invalid_choice_message=_l("Choose one of the listed languages."),  # type: ignore[call-arg]
+    )
 
 
 def choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
@@ -327,25 +365,17 @@ class ErasureForm(FlaskForm):
 
 
 class StaffCreateForm(FlaskForm):
-    username = StringField(
+    username = plain_text_field(
         _l("Username"),
-        filters=[_strip],
+        required=_l("Enter a username."),
+        max_length=64,
+        too_long=_l("This username is too long."),
         description=_l("2 to 64 letters, digits, dots, dashes or underscores."),
-        validators=[
-            DataRequired(_l("Enter a username.")),
-            Length(max=64, message=_l("This username is too long.")),
-            PlainText(),
-        ],
         render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
     )
-    password = PasswordField(
+    password = password_field(
         _l("Initial password"),
         description=_l("At least 12 characters. Give it to the person in private."),
-        validators=[
-            DataRequired(_l("Enter a password.")),
-            Length(max=1024, message=_l("This password is too long.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
     )
     role = SelectField(
         _l("Role"),
@@ -357,48 +387,31 @@ class StaffCreateForm(FlaskForm):
         validators=[InputRequired(_l("Choose a role."))],
         invalid_choice_message=_l("Choose one of the listed roles."),  # type: ignore[call-arg]
     )
-    language = SelectField(
-        _l("Language of the counter screens"),
-        choices=lambda: [SelectChoice("", _l("Browser language")), *language_choices()],
-        validators=[Optional()],
-        invalid_choice_message=_l("Choose one of the listed languages."),  # type: ignore[call-arg]
-    )
+    language = counter_language_field()
 
 
 class AccountLanguageForm(FlaskForm):
     """A staff member's own language choice ("My account")."""
 
-    language = SelectField(
-        _l("Language of the counter screens"),
-        description=_l("Leave it on the browser language to follow your browser's setting."),
-        choices=lambda: [SelectChoice("", _l("Browser language")), *language_choices()],
-        validators=[Optional()],
-        invalid_choice_message=_l("Choose one of the listed languages."),  # type: ignore[call-arg]
+    language = counter_language_field(
+        description=_l("Leave it on the browser language to follow your browser's setting.")
     )
 
 
 class PasswordResetForm(FlaskForm):
-    password = PasswordField(
+    password = password_field(
         _l("New password"),
         description=_l("At least 12 characters. Setting it also unlocks the account."),
-        validators=[
-            DataRequired(_l("Enter a password.")),
-            Length(max=1024, message=_l("This password is too long.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
     )
 
 
 class KeyRevokeForm(FlaskForm):
     """Revoking a signing key breaks every card it signed: the admin types the key id."""
 
-    kid = StringField(
+    kid = plain_text_field(
         _l("Type the key id to confirm"),
-        filters=[_strip],
-        validators=[
-            DataRequired(_l("Type the key id to confirm.")),
-            Length(max=40, message=_l("A key id has 16 characters.")),
-            PlainText(),
-        ],
+        required=_l("Type the key id to confirm."),
+        max_length=40,
+        too_long=_l("A key id has 16 characters."),
         render_kw={"autocomplete": "off", "spellcheck": "false"},
     )

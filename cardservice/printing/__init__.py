@@ -2,19 +2,7 @@
 
 Public interface::
 
-    @dataclass(frozen=True, kw_only=True)
-    class PrintableCard:
-        city_name: str
-        holder_name: str
-        birth_date: date | None
-        gender_marker: str | None   # "F", "M", "X" or None (then nothing printed)
-        number: str                 # "XXXX-XXX"
-        expires: date
-        photo: bytes | None         # JPEG, already re-encoded by the app
-        qr_text: str                # "MC1:..." in the QR alphanumeric set
-        issuer_code: str = ""       # e.g. "FR SXB"
-        card_title: str = ""        # what the card is, e.g. "Carte citoyenne · City card"
-
+    PrintableCard(...)   # what one card shows; its fields are in _render.py, checked there
     render_card_pdf(card, *, layout="card") -> bytes
     render_batch(cards, out, *, layout="a4", progress=None) -> int   # number rendered
     unsupported_characters(text) -> str   # characters no shipped font can draw

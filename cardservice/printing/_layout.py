@@ -9,15 +9,15 @@ and placed on each card, so a 10,000-card batch carries it once.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 from reportlab.lib.colors import Color, HexColor, white
 from reportlab.pdfgen.canvas import Canvas
 
-from . import _text
+from . import _qr, _text
 from ._pdfstream import StreamingPdf
 
 MM = 72.0 / 25.4
@@ -126,18 +126,31 @@ class Face:
 def _ensure_forms(pdf: StreamingPdf, defined: set[str]) -> None:
     """Define the shared artwork once per PDF (before the first page's content)."""
     canvas = pdf.canvas
-    if _FRONT_FORM not in defined:
+    for form, artwork in ((_FRONT_FORM, _front_artwork), (_BACK_FORM, _back_artwork)):
+        if form in defined:
+            continue
         # types-reportlab says int for the bounding box; PDF and reportlab take any number.
-        canvas.beginForm(_FRONT_FORM, -BLEED, -BLEED, CARD_W + BLEED, CARD_H + BLEED)  # type: ignore[arg-type]
-        _front_artwork(canvas)
+        canvas.beginForm(form, -BLEED, -BLEED, CARD_W + BLEED, CARD_H + BLEED)  # type: ignore[arg-type]
+        artwork(canvas)
         canvas.endForm()
-        defined.add(_FRONT_FORM)
-    if _BACK_FORM not in defined:
-        # types-reportlab says int for the bounding box; PDF and reportlab take any number.
-        canvas.beginForm(_BACK_FORM, -BLEED, -BLEED, CARD_W + BLEED, CARD_H + BLEED)  # type: ignore[arg-type]
-        _back_artwork(canvas)
-        canvas.endForm()
-        defined.add(_BACK_FORM)
+        defined.add(form)
+
+
+@contextmanager
+def _face(
+    pdf: StreamingPdf, form: str, x0: float, y0: float, defined: set[str]
+) -> Iterator[Canvas]:
+    """The canvas with its origin at a face's trim box corner (x0, y0) and the face's shared
+    artwork (`form`) drawn; the graphics state is restored after."""
+    _ensure_forms(pdf, defined)
+    canvas = pdf.canvas
+    canvas.saveState()
+    try:
+        canvas.translate(x0, y0)
+        canvas.doForm(form)
+        yield canvas
+    finally:
+        canvas.restoreState()
 
 
 def _front_artwork(canvas: Canvas) -> None:
@@ -208,68 +221,67 @@ def _value(canvas: Canvas, text: str, x: float, y: float, width: float, size: fl
 
 def draw_front(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set[str]) -> None:
     """Draw the front with the trim box's lower left corner at (x0, y0)."""
-    _ensure_forms(pdf, defined)
-    canvas = pdf.canvas
-    canvas.saveState()
-    canvas.translate(x0, y0)
-    canvas.doForm(_FRONT_FORM)
-
-    # Band: issuer code on the right, the city name in what is left.
-    canvas.setFillColor(white)
-    code_w = 0.0
-    if face.issuer_code:
-        code = _text.shape_line(face.issuer_code, "bold")
-        code_w = code.width(7.0)
-        _text.draw_line(canvas, code, _RIGHT, CARD_H - 7.0 * MM, 7.0, align="right")
-    city_w = _RIGHT - _PAD - (code_w + 3 * MM if code_w else 0.0)
-    # The city's name, and under it what the card is: two short lines in the band.
-    title_size = 0.0
-    title_lines: tuple[_text.Line, ...] = ()
-    if face.card_title:
-        title = _text.fit(
-            face.card_title, "regular", width=city_w, height=3.2 * MM, max_size=6.5, min_size=4.6
+    with _face(pdf, _FRONT_FORM, x0, y0, defined) as canvas:
+        # Band: issuer code on the right, the city name in what is left.
+        canvas.setFillColor(white)
+        code_w = 0.0
+        if face.issuer_code:
+            code = _text.shape_line(face.issuer_code, "bold")
+            code_w = code.width(7.0)
+            _text.draw_line(canvas, code, _RIGHT, CARD_H - 7.0 * MM, 7.0, align="right")
+        city_w = _RIGHT - _PAD - (code_w + 3 * MM if code_w else 0.0)
+        # The city's name, and under it what the card is: two short lines in the band.
+        title_size = 0.0
+        title_lines: tuple[_text.Line, ...] = ()
+        if face.card_title:
+            title = _text.fit(
+                face.card_title,
+                "regular",
+                width=city_w,
+                height=3.2 * MM,
+                max_size=6.5,
+                min_size=4.6,
+            )
+            title_size, title_lines = title.size, title.lines[:1]
+        city_h = 8.5 * MM - (title_size * 1.25 if title_lines else 0.0)
+        city = _text.fit(
+            face.city_name, "bold", width=city_w, height=city_h, max_size=12.0, min_size=6.0
         )
-        title_size, title_lines = title.size, title.lines[:1]
-    city_h = 8.5 * MM - (title_size * 1.25 if title_lines else 0.0)
-    city = _text.fit(
-        face.city_name, "bold", width=city_w, height=city_h, max_size=12.0, min_size=6.0
-    )
-    block_h = city.size * (0.72 + (len(city.lines) - 1) * city.leading)
-    if title_lines:
-        block_h += title_size * 1.25
-    band_mid = CARD_H - _BAND_H / 2
-    top = band_mid + block_h / 2 + city.size * 0.2
-    last = _text.draw_block(canvas, city, _PAD, top, align="left")
-    if title_lines:
-        _text.draw_line(canvas, title_lines[0], _PAD, last - title_size * 1.25, title_size)
+        block_h = city.size * (0.72 + (len(city.lines) - 1) * city.leading)
+        if title_lines:
+            block_h += title_size * 1.25
+        band_mid = CARD_H - _BAND_H / 2
+        top = band_mid + block_h / 2 + city.size * 0.2
+        last = _text.draw_block(canvas, city, _PAD, top, align="left")
+        if title_lines:
+            _text.draw_line(canvas, title_lines[0], _PAD, last - title_size * 1.25, title_size)
 
-    _draw_photo(pdf, face.photo, face.photo_info)
+        _draw_photo(pdf, face.photo, face.photo_info)
 
-    # Name, one to four lines in its box (fit_holder_name).
-    _label(canvas, "name", _COL_A, 37.4 * MM)
-    _personal_ink(canvas)
-    name = fit_holder_name(face.holder_name)
-    # A right-to-left name on several lines is set flush right, so both lines start on the same
-    # edge; on one line it starts under the label like every other field.
-    if len(name.lines) > 1 and name.lines[0].rtl:
-        _text.draw_block(canvas, name, _RIGHT, 36.4 * MM, align="right")
-    else:
-        _text.draw_block(canvas, name, _COL_A, 36.4 * MM, align="left")
+        # Name, one to four lines in its box (fit_holder_name).
+        _label(canvas, "name", _COL_A, 37.4 * MM)
+        _personal_ink(canvas)
+        name = fit_holder_name(face.holder_name)
+        # A right-to-left name on several lines is set flush right, so both lines start on the
+        # same edge; on one line it starts under the label like every other field.
+        if len(name.lines) > 1 and name.lines[0].rtl:
+            _text.draw_block(canvas, name, _RIGHT, 36.4 * MM, align="right")
+        else:
+            _text.draw_block(canvas, name, _COL_A, 36.4 * MM, align="left")
 
-    # Birth date and gender marker (each only when there is one), then number and expiry.
-    row1: list[tuple[str, str]] = []
-    if face.birth_date is not None:
-        row1.append(("birth", _iso(face.birth_date)))
-    if face.gender_marker:
-        row1.append(("gender", face.gender_marker))
-    for (key, value), x in zip(row1, (_COL_A, _COL_B), strict=False):
-        _label(canvas, key, x, 24.4 * MM)
-        _value(canvas, value, x, 20.9 * MM, _COL_B - _COL_A - 2 * MM, 9.0)
-    _label(canvas, "number", _COL_A, 14.6 * MM)
-    _value(canvas, face.number, _COL_A, 11.0 * MM, _COL_B - _COL_A - 2 * MM, 10.0)
-    _label(canvas, "expires", _COL_B, 14.6 * MM)
-    _value(canvas, _iso(face.expires), _COL_B, 11.0 * MM, _RIGHT - _COL_B, 9.0)
-    canvas.restoreState()
+        # Birth date and gender marker (each only when there is one), then number and expiry.
+        row1: list[tuple[str, str]] = []
+        if face.birth_date is not None:
+            row1.append(("birth", _iso(face.birth_date)))
+        if face.gender_marker:
+            row1.append(("gender", face.gender_marker))
+        for (key, value), x in zip(row1, (_COL_A, _COL_B), strict=False):
+            _label(canvas, key, x, 24.4 * MM)
+            _value(canvas, value, x, 20.9 * MM, _COL_B - _COL_A - 2 * MM, 9.0)
+        _label(canvas, "number", _COL_A, 14.6 * MM)
+        _value(canvas, face.number, _COL_A, 11.0 * MM, _COL_B - _COL_A - 2 * MM, 10.0)
+        _label(canvas, "expires", _COL_B, 14.6 * MM)
+        _value(canvas, _iso(face.expires), _COL_B, 11.0 * MM, _RIGHT - _COL_B, 9.0)
 
 
 def _draw_photo(pdf: StreamingPdf, photo: bytes | None, info: tuple[int, int, int]) -> None:
@@ -297,58 +309,30 @@ def _draw_photo(pdf: StreamingPdf, photo: bytes | None, info: tuple[int, int, in
 
 def draw_back(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set[str]) -> None:
     """Draw the back with the trim box's lower left corner at (x0, y0)."""
-    _ensure_forms(pdf, defined)
-    canvas = pdf.canvas
-    canvas.saveState()
-    canvas.translate(x0, y0)
-    canvas.doForm(_BACK_FORM)
-    if face.card_title:
-        canvas.setFillColor(white)
-        title = _text.fit(
-            face.card_title,
-            "bold",
-            width=CARD_W - 2 * _PAD,
-            height=_TOP_BAND_H,
-            max_size=6.0,
-            min_size=4.6,
-        )
-        _text.draw_line(
-            canvas,
-            title.lines[0],
-            CARD_W / 2,
-            CARD_H - _TOP_BAND_H + 1.3 * MM,
-            title.size,
-            align="center",
-        )
-    draw_qr(canvas, face.qr_rows, _QR_X, _QR_Y, QR_SIZE)
-    _personal_ink(canvas)
-    caption = f"{face.issuer_code}  {face.number}" if face.issuer_code else face.number
-    line = _text.shape_line(caption, "bold")
-    _text.draw_line(canvas, line, _QR_X + QR_SIZE / 2, 7.2 * MM, 7.0, align="center")
-    canvas.restoreState()
-
-
-_DARK_RUN = re.compile(r"1+")
-
-
-def draw_qr(canvas: Canvas, rows: Sequence[str], x: float, y: float, size: float) -> None:
-    """The QR code as vector rectangles, one per horizontal run of dark modules, in one path.
-
-    Drawn in module units (one unit per module, y growing downwards from the top row), so the
-    path is short integers; each rectangle overlaps the next row by a hair so that no renderer
-    shows seams. The light quiet zone around the code is the card's white background (the layout
-    keeps at least four modules free around it).
-    """
-    module = size / len(rows)
-    ops = []
-    for r, row in enumerate(rows):
-        for m in _DARK_RUN.finditer(row):
-            ops.append(f"{m.start()} {r} {m.end() - m.start()} 1.02 re")
-    canvas.saveState()
-    canvas.transform(module, 0, 0, -module, x, y + size)
-    canvas.setFillColor(Color(0, 0, 0))
-    canvas.addLiteral("\n".join(ops) + "\nf")
-    canvas.restoreState()
+    with _face(pdf, _BACK_FORM, x0, y0, defined) as canvas:
+        if face.card_title:
+            canvas.setFillColor(white)
+            title = _text.fit(
+                face.card_title,
+                "bold",
+                width=CARD_W - 2 * _PAD,
+                height=_TOP_BAND_H,
+                max_size=6.0,
+                min_size=4.6,
+            )
+            _text.draw_line(
+                canvas,
+                title.lines[0],
+                CARD_W / 2,
+                CARD_H - _TOP_BAND_H + 1.3 * MM,
+                title.size,
+                align="center",
+            )
+        _qr.draw(canvas, face.qr_rows, _QR_X, _QR_Y, QR_SIZE)
+        _personal_ink(canvas)
+        caption = f"{face.issuer_code}  {face.number}" if face.issuer_code else face.number
+        line = _text.shape_line(caption, "bold")
+        _text.draw_line(canvas, line, _QR_X + QR_SIZE / 2, 7.2 * MM, 7.0, align="center")
 
 
 def cut_marks(canvas: Canvas, x: float, y: float) -> None:

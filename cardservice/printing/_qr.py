@@ -19,6 +19,8 @@ from typing import Any, cast
 import qrcode
 from qrcode import constants, util
 from qrcode.main import copy_2d_array, precomputed_qr_blanks
+from reportlab.lib.colors import Color
+from reportlab.pdfgen.canvas import Canvas
 
 # The QR alphanumeric character set (ISO/IEC 18004 table 5), which is also base45's alphabet.
 ALPHANUMERIC = re.compile(r"[0-9A-Z $%*+\-./:]+")
@@ -158,6 +160,29 @@ def encode(text: str) -> tuple[str, ...]:
     code.add_data(util.QRData(text.encode("ascii"), mode=util.MODE_ALPHA_NUM))  # type: ignore[call-overload]
     code.make(fit=False)
     return tuple("".join("1" if m else "0" for m in row) for row in code.modules)
+
+
+_DARK_RUN = re.compile(r"1+")
+
+
+def draw(canvas: Canvas, rows: Sequence[str], x: float, y: float, size: float) -> None:
+    """The QR code as vector rectangles, one per horizontal run of dark modules, in one path.
+
+    Drawn in module units (one unit per module, y growing downwards from the top row), so the
+    path is short integers; each rectangle overlaps the next row by a hair so that no renderer
+    shows seams. The light quiet zone around the code is the card's white background (the layout
+    keeps at least four modules free around it).
+    """
+    module = size / len(rows)
+    ops = []
+    for r, row in enumerate(rows):
+        for m in _DARK_RUN.finditer(row):
+            ops.append(f"{m.start()} {r} {m.end() - m.start()} 1.02 re")
+    canvas.saveState()
+    canvas.transform(module, 0, 0, -module, x, y + size)
+    canvas.setFillColor(Color(0, 0, 0))
+    canvas.addLiteral("\n".join(ops) + "\nf")
+    canvas.restoreState()
 
 
 def _serve() -> None:

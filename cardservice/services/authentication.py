@@ -14,7 +14,7 @@ from ._types import DbSession
 from .audit import Actor
 from .errors import AccountLockedError, AuthenticationError
 from .locking import locked
-from .staff import hash_password, needs_rehash, verify_dummy, verify_password
+from .passwords import hash_password, needs_rehash, verify_dummy, verify_password
 
 FIRST_LOCKOUT = timedelta(minutes=1)
 

@@ -10,10 +10,14 @@ repeats, keyboard walks, dates, the user name itself).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import secrets
 from datetime import datetime
 from pathlib import Path
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
@@ -33,6 +37,52 @@ MIN_SCORE = 3
 # zxcvbn's matching grows quickly with length; what lies beyond this only adds strength.
 _ZXCVBN_MAX_CHARS = 72  # zxcvbn 4.5 refuses longer input (ValueError)
 _COMMON = Path(__file__).resolve().parent / "data" / "common-passwords.txt"
+
+
+# --- hashing: argon2id -------------------------------------------------------------------------
+
+_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, t=3, p=4)
+
+
+def use_fast_password_hashing() -> None:
+    """Cheap argon2 parameters, for test suites only (create_app calls it when ENV=testing):
+    the default profile costs about a second per hash on a busy CI machine."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    _dummy_hash.cache_clear()
+    from .mfa import use_fast_code_hashing
+
+    use_fast_code_hashing()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when the user does not exist keeps the response time the same, so
+    the login form does not reveal which user names exist. Computed on first use: hashing costs
+    as much as a login, too much to pay at every import."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches; always costs one argon2 verification."""
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return bool(_hasher.check_needs_rehash(password_hash))
+
+
+def verify_dummy(password: str) -> None:
+    """Spend what a real verification costs, for an answer that must not be faster."""
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_dummy_hash(), password or "-")
 
 
 @functools.cache
@@ -81,8 +131,6 @@ def change_own_password(
     """A staff member replaces their own password: the current one proves it is them (a
     session left open is not enough), the new one must differ and pass the rules. `current` is
     None only in the sign-in that forces the change, which checked the password a moment ago."""
-    from .staff import hash_password, verify_password
-
     user = session.get(StaffUser, user_id)
     if user is None or not user.active:
         raise NotFoundError(_l("No such user."))

@@ -3,14 +3,9 @@ tokens: tokens.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import re
-import secrets
 from datetime import datetime
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,29 +21,8 @@ from .errors import (
     ValidationError,
 )
 from .locking import locked
+from .passwords import check_password, hash_password
 from .sessions import end_sessions
-
-_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, t=3, p=4)
-
-
-def use_fast_password_hashing() -> None:
-    """Cheap argon2 parameters, for test suites only (create_app calls it when ENV=testing):
-    the default profile costs about a second per hash on a busy CI machine."""
-    global _hasher
-    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    _dummy_hash.cache_clear()
-    from .mfa import use_fast_code_hashing
-
-    use_fast_code_hashing()
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Verifying against this when the user does not exist keeps the response time the same, so
-    the login form does not reveal which user names exist. Computed on first use: hashing costs
-    as much as a login, too much to pay at every import."""
-    return _hasher.hash(secrets.token_urlsafe(16))
-
 
 _USERNAME = re.compile(r"[A-Za-z0-9._-]{2,64}")
 
@@ -66,34 +40,6 @@ def role_allows(role: str, required: str) -> bool:
 def check_role(role: str) -> None:
     if role not in ROLES:
         raise ValidationError({"role": _l("The role is clerk, supervisor or admin.")})
-
-
-def _check_password(password: str, username: str) -> None:
-    from .passwords import check_password
-
-    check_password(password, username=username)
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    """Whether `password` matches; always costs one argon2 verification."""
-    try:
-        return bool(_hasher.verify(password_hash, password))
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(password_hash: str) -> bool:
-    return bool(_hasher.check_needs_rehash(password_hash))
-
-
-def verify_dummy(password: str) -> None:
-    """Spend what a real verification costs, for an answer that must not be faster."""
-    with contextlib.suppress(VerificationError):
-        _hasher.verify(_dummy_hash(), password or "-")
 
 
 def insert_unique(session: DbSession, taken: ConflictError) -> None:
@@ -121,12 +67,12 @@ def create_user(
             {"username": _l("User names use 2 to 64 letters, digits, dots, dashes or underscores.")}
         )
     check_role(role)
-    _check_password(password, username)
+    check_password(password, username=username)
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
         raise ConflictError(_l("This user name is taken."), code="username_taken", field="username")
     user = StaffUser(
         username=username,
-        password_hash=_hasher.hash(password),
+        password_hash=hash_password(password),
         role=role,
         active=True,
         failed_logins=0,
@@ -154,8 +100,8 @@ def set_password(
     user = locked(session, StaffUser, user_id)
     if user is None:
         raise NotFoundError(_l("No such user."))
-    _check_password(password, user.username)
-    user.password_hash = _hasher.hash(password)
+    check_password(password, username=user.username)
+    user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.lockouts = 0
     user.locked_until = None

@@ -25,9 +25,8 @@ from ..blueprint import bp
 from ..forms import ActionForm
 from ..roles import has_role, requires
 from ..security_forms import PasswordChangeForm
-from .base import refuse
+from .base import refuse, safe_next
 from .second_factor import actor_of
-from .signin import safe_next
 
 ENROL_ENDPOINTS = frozenset(
     {"counter.signin_enrol", "counter.signin_enrol_totp", "counter.signin_enrol_passkey"}

@@ -15,7 +15,10 @@ from ...services import tokens as token_service
 from ..blueprint import bp
 from ..forms import ActionForm, KeyRevokeForm
 from ..roles import requires
-from .base import attempt, required_text, row_forms, staff_actor
+from .base import RowForms, attempt, required_text, staff_actor
+
+# One revocation form per key row (the typed key id confirms which key).
+_REVOKE_FORMS = RowForms[str, KeyRevokeForm](KeyRevokeForm, "key")
 
 
 @bp.route("/admin/keys", methods=["GET"])
@@ -29,17 +32,10 @@ def _render_admin_keys(
 ) -> tuple[str, int]:
     keys = key_service.list_keys(db.session)
     now = utcnow()
-    revoke_forms = row_forms(
-        (key.kid for key in keys),
-        lambda kid: KeyRevokeForm(formdata=None, prefix=f"key{kid}"),
-        failed,
-    )
     return render_template(
         "counter/admin_keys.html",
         keys=keys,
-        revoke_forms=revoke_forms,
-        failed_forms=[failed[1]] if failed else [],
-        open_key=failed[0] if failed else None,
+        **_REVOKE_FORMS.context("revoke_forms", (key.kid for key in keys), failed),
         root_fingerprint=key_service.root_fingerprint(db.session),
         # What each revoked key leaves to reprint (the same list `keys revoke` prints).
         reissue={
@@ -55,7 +51,7 @@ def _render_admin_keys(
 @requires("admin")
 def admin_keys_revoke(kid: str) -> Any:
     kid = kid[:40]
-    form = KeyRevokeForm(prefix=f"key{kid}")
+    form = _REVOKE_FORMS.submitted(kid)
     typed = key_service.normalise_kid(required_text(form.kid.data)) if form.validate() else None
     if typed is not None and typed != key_service.normalise_kid(kid):
         form.kid.errors = [_("The key id you typed is not this key's id.")]

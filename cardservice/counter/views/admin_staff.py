@@ -8,13 +8,15 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ...extensions import db
-from ...services import ServiceError, utcnow
 from ...services import staff as staff_service
-from ...services.errors import NotFoundError
+from ...services import utcnow
 from ..blueprint import bp
 from ..forms import ActionForm, PasswordResetForm, StaffCreateForm
 from ..roles import requires
-from .base import attempt, refuse, required_text, row_forms, staff_actor
+from .base import RowForms, attempt, perform, required_text, staff_actor
+
+# One password-reset form per staff row.
+_PASSWORD_FORMS = RowForms[int, PasswordResetForm](PasswordResetForm, "user")
 
 
 @bp.route("/admin/staff", methods=["GET", "POST"])
@@ -51,18 +53,11 @@ def _render_admin_staff(
     failed: tuple[int, PasswordResetForm] | None = None,
 ) -> tuple[str, int]:
     users = staff_service.list_users(db.session)
-    password_forms = row_forms(
-        (user.id for user in users),
-        lambda user_id: PasswordResetForm(formdata=None, prefix=f"user{user_id}"),
-        failed,
-    )
     return render_template(
         "counter/admin_staff.html",
         form=form,
         users=users,
-        password_forms=password_forms,
-        failed_forms=[failed[1]] if failed else [],
-        open_user=failed[0] if failed else None,
+        **_PASSWORD_FORMS.context("password_forms", (user.id for user in users), failed),
         action_form=ActionForm(formdata=None),
         now=utcnow(),
     ), status
@@ -89,21 +84,17 @@ def admin_staff_active(user_id: int) -> Any:
 @bp.route("/admin/staff/<int(max=2147483647):user_id>/password", methods=["POST"])
 @requires("admin")
 def admin_staff_password(user_id: int) -> Any:
-    form = PasswordResetForm(prefix=f"user{user_id}")
-    if form.validate():
-        try:
-            staff_service.set_password(
-                db.session,
-                user_id=user_id,
-                password=required_text(form.password.data),
-                now=utcnow(),
-                actor=staff_actor(),
-            )
-        except NotFoundError:
-            raise
-        except ServiceError as exc:
-            refuse(exc, form)
-        else:
-            flash(_("The new password is set and the account is unlocked."), "success")
-            return redirect(url_for("counter.admin_staff"))
+    form = _PASSWORD_FORMS.submitted(user_id)
+    if form.validate() and perform(
+        lambda: staff_service.set_password(
+            db.session,
+            user_id=user_id,
+            password=required_text(form.password.data),
+            now=utcnow(),
+            actor=staff_actor(),
+        ),
+        form,
+    ):
+        flash(_("The new password is set and the account is unlocked."), "success")
+        return redirect(url_for("counter.admin_staff"))
     return _render_admin_staff(StaffCreateForm(formdata=None), 422, failed=(user_id, form))

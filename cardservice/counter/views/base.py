@@ -5,7 +5,9 @@ call shows on a page (next to the form's fields, or as a flash message).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, cast
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import current_app, flash
 from flask_login import current_user
@@ -41,24 +43,59 @@ def refuse(exc: ServiceError, form: FlaskForm | None = None) -> None:
         _apply_errors(form, exc)
 
 
-def attempt(call: Callable[[], T], form: FlaskForm | None = None) -> T | None:
-    """One service call: its result, or None once its refusal is shown by refuse() (next to the
-    fields of `form`, or as a flash). A NotFoundError goes on to the 404 page instead."""
+def perform(call: Callable[[], object], form: FlaskForm | None = None) -> bool:
+    """One service call: True once it is done, False once its refusal is shown by refuse() (next
+    to the fields of `form`, or as a flash). A NotFoundError goes on to the 404 page instead."""
     try:
-        return call()
+        call()
     except NotFoundError:
         raise
     except ServiceError as exc:
         refuse(exc, form)
-        return None
+        return False
+    return True
 
 
-def row_forms(
-    keys: Iterable[K], make: Callable[[K], FormT], failed: tuple[K, FormT] | None
-) -> dict[K, FormT]:
-    """One form per row of a table; the row whose submission failed keeps its form, errors and
-    all (`failed`: that row's key and form)."""
-    return {key: failed[1] if failed and failed[0] == key else make(key) for key in keys}
+def attempt(call: Callable[[], T], form: FlaskForm | None = None) -> T | None:
+    """perform() for a call whose result the view needs: that result, or None once refused."""
+    results: list[T] = []
+    return results[0] if perform(lambda: results.append(call()), form) else None
+
+
+@dataclass(frozen=True)
+class RowForms(Generic[K, FormT]):
+    """A table with one `form` per row, told apart by the field-name prefix `{prefix}{key}`:
+    the page that shows the forms and the view that receives one use the same prefix."""
+
+    form: type[FormT]
+    prefix: str
+
+    def submitted(self, key: K) -> FormT:
+        """The form of row `key`, filled from the request."""
+        return self.form(prefix=f"{self.prefix}{key}")
+
+    def context(
+        self, name: str, keys: Iterable[K], failed: tuple[K, FormT] | None
+    ) -> dict[str, Any]:
+        """Template variables: the forms by row key (as `name`), plus failed_row()'s. The row
+        whose submission failed (`failed`: its key and form) keeps its form, errors and all."""
+        forms = {
+            key: failed[1]
+            if failed and failed[0] == key
+            else self.form(formdata=None, prefix=f"{self.prefix}{key}")
+            for key in keys
+        }
+        return {name: forms, **failed_row(failed)}
+
+
+def failed_row(failed: tuple[K, FlaskForm] | None) -> dict[str, Any]:
+    """Template variables of a page with a form per table row, after one row's submission failed
+    (`failed`: that row's key and form): its form for the error summary atop the page
+    (`failed_forms`) and the row to show open (`open_row`); neither when nothing failed."""
+    return {
+        "failed_forms": [failed[1]] if failed else [],
+        "open_row": failed[0] if failed else None,
+    }
 
 
 def discard(exc: ServiceError) -> None:
@@ -91,3 +128,18 @@ def _apply_errors(form: FlaskForm, exc: ServiceError) -> None:
         if not isinstance(field.errors, list):
             field.errors = list(field.errors)
         field.errors.append(str(message))
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths: never send a signed-in clerk to another host.
+
+    No control characters either: a CR or LF cannot go into a Location header (and a raw one
+    would split the response)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -19,6 +19,16 @@ from ..roles import requires
 from .base import attempt, staff_actor
 from .residents import card_reason_form, render_resident, resident_of_card
 
+T = TypeVar("T")
+
+
+def _change(change: Callable[..., T], target: str, **options: Any) -> T | None:
+    """A card service change of `target` (a card number, or the resident a card is issued to)
+    by the signed-in staff member, now: its result, or None once its refusal is flashed."""
+    return attempt(
+        lambda: change(db.session, deps(), target, now=utcnow(), actor=staff_actor(), **options)
+    )
+
 
 def _card_redirect(number: str) -> WerkzeugResponse:
     """Back to the page of the card's holder (the search resolves a number to it)."""
@@ -28,11 +38,7 @@ def _card_redirect(number: str) -> WerkzeugResponse:
 @bp.route("/residents/<resident_id>/cards", methods=["POST"])
 @requires("clerk")
 def issue(resident_id: str) -> Any:
-    issued = attempt(
-        lambda: card_service.issue_card(
-            db.session, deps(), resident_id, now=utcnow(), actor=staff_actor()
-        )
-    )
+    issued = _change(card_service.issue_card, resident_id)
     if issued is not None:
         flash(
             _(
@@ -47,16 +53,7 @@ def issue(resident_id: str) -> Any:
 @bp.route("/cards/<number>/<any(card, a4):layout>.pdf")
 @requires("clerk")
 def card_pdf(number: str, layout: Layout) -> Any:
-    printable = attempt(
-        lambda: card_service.print_card(
-            db.session,
-            deps(),
-            number,
-            now=utcnow(),
-            actor=staff_actor(),
-            reprint=request.args.get("reprint") == "1",
-        )
-    )
+    printable = _change(card_service.print_card, number, reprint=request.args.get("reprint") == "1")
     if printable is None:
         return _card_redirect(number)
     pdf = render_card_pdf(printable, layout=layout)
@@ -105,11 +102,7 @@ def card_to_printer(number: str) -> Any:
 @bp.route("/cards/<number>/renew", methods=["POST"])
 @requires("clerk")
 def renew(number: str) -> Any:
-    renewed = attempt(
-        lambda: card_service.renew_card(
-            db.session, deps(), number, now=utcnow(), actor=staff_actor()
-        )
-    )
+    renewed = _change(card_service.renew_card, number)
     if renewed is not None:
         flash(
             _(
@@ -157,11 +150,7 @@ def _reason_action(action: str, number: str) -> Any:
         if resident_id is None:
             abort(404)
         return render_resident(resident_id, failed=(action, number, form), status=422)
-    result = attempt(
-        lambda: change(
-            db.session, deps(), number, reason=form.reason.data, now=utcnow(), actor=staff_actor()
-        )
-    )
+    result = _change(change, number, reason=form.reason.data)
     if result is None:
         return _card_redirect(number)
     flash(done(number, result), "success")
@@ -188,11 +177,7 @@ for _action in _REASON_ACTIONS:
 @bp.route("/cards/<number>/reinstate", methods=["POST"])
 @requires("supervisor")
 def reinstate(number: str) -> Any:
-    card = attempt(
-        lambda: card_service.reinstate_card(
-            db.session, deps(), number, now=utcnow(), actor=staff_actor()
-        )
-    )
+    card = _change(card_service.reinstate_card, number)
     if card is not None:
         flash(_("Card %(number)s is valid again.", number=card.number), "success")
     return _card_redirect(number)

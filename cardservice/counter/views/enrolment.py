@@ -14,13 +14,13 @@ from ...i18n import current_language
 from ...services import ServiceError, deps, utcnow
 from ...services import residents as resident_service
 from ...services.duplicates import PossibleDuplicateError
-from ...services.errors import InsufficientDocumentsError, NotFoundError, ValidationError
+from ...services.errors import InsufficientDocumentsError, ValidationError
 from ..blueprint import bp
 from ..forms import EnrolmentForm
 from ..labels import DOCUMENT_KIND_LABELS, label, shortfall_message
 from ..roles import requires
 from . import enrolment_page
-from .base import discard, refuse, staff_actor
+from .base import discard, perform, refuse, staff_actor
 
 
 def _policy_document_groups(language: str) -> list[dict[str, Any]]:
@@ -203,19 +203,17 @@ def edit(resident_id: str) -> Any:
     if not form.validate():
         _add_policy_errors(form)
         return render_enrol(form, 422, resident_id=resident_id)
-    try:
-        resident_service.update_resident(
+    if not perform(
+        lambda: resident_service.update_resident(
             db.session,
             deps(),
             resident_id,
             _enrolment_input(form),
             now=utcnow(),
             actor=staff_actor(),
-        )
-    except NotFoundError:
-        raise
-    except ServiceError as exc:
-        refuse(exc, form)
+        ),
+        form,
+    ):
         return render_enrol(form, 422, resident_id=resident_id)
     flash(
         _("The record is corrected. Give the documents back, and reprint the card if needed."),

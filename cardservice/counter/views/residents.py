@@ -22,7 +22,7 @@ from ..blueprint import bp
 from ..forms import ActionForm, ErasureForm, ReasonForm
 from ..labels import REASON_LABELS, label
 from ..roles import requires
-from .base import staff_actor
+from .base import failed_row, staff_actor
 
 
 def _reason_choices(codes: Iterable[str]) -> list[tuple[str, str]]:
@@ -100,8 +100,7 @@ def render_resident(
             replace_forms=forms["replace"],
             suspend_forms=forms["suspend"],
             revoke_forms=forms["revoke"],
-            failed_forms=[failed[2]] if failed else [],
-            open_card=failed[1] if failed else None,
+            **failed_row((failed[1], failed[2]) if failed else None),
             action_form=ActionForm(formdata=None),
             duplicates=duplicates,
             # issue_card's own rule (services.cardrules): one live card at a time.

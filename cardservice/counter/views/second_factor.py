@@ -29,7 +29,7 @@ from ...services.audit import Actor
 from ..blueprint import bp
 from ..roles import ANONYMOUS, requires
 from ..security_forms import CodeForm, PasskeyForm
-from .signin import safe_next
+from .base import safe_next
 
 PREAUTH = "preauth"
 # A pending sign-in lasts long enough to set up an app, not long enough to be left lying around.

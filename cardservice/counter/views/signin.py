@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -17,22 +16,8 @@ from ...services import staff as staff_service
 from ..blueprint import bp
 from ..forms import AccountLanguageForm, LoginForm
 from ..roles import ANONYMOUS, requires
-from .base import attempt, refuse, required_text, staff_actor
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths: never send a signed-in clerk to another host.
-
-    No control characters either: a CR or LF cannot go into a Location header (and a raw one
-    would split the response)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
+from .base import attempt, refuse, required_text, safe_next, staff_actor
+from .second_factor import after_password
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -65,8 +50,6 @@ def login() -> Any:
             refuse(exc, form)
         else:
             # Second factor, its set-up, a forced password change: views/second_factor.py.
-            from .second_factor import after_password
-
             return after_password(user, safe_next(form.next.data))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("counter/login.html", form=form), status

@@ -37,6 +37,7 @@ from ...services import utcnow
 from ...services.errors import ServiceError
 from ..blueprint import bp
 from ..roles import ANONYMOUS, requires
+from .base import safe_next
 
 log = logging.getLogger("cardservice.sso")
 CLIENT = "city"
@@ -88,7 +89,6 @@ def _failed(message: str, status: int) -> tuple[str, int]:
 def sso_login() -> Any:
     """Send the browser to the provider. ``reauth=1`` asks it to sign the member in afresh
     (a step-up before a sensitive action)."""
-    from .signin import safe_next
 
     if not current_app.config.get("OIDC_ENABLED"):
         abort(404)

@@ -9,7 +9,6 @@ with an error: it never turns into skipped tests.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,12 +18,8 @@ import pytest
 from flask import Flask
 from PIL import Image
 
-from tests.integration.service_fixtures import (
-    drop_postgres_settings,
-    empty_all_tables,
-    postgres_settings,
-    postgres_url,
-)
+from tests.integration.issuance_app import session_app
+from tests.integration.service_fixtures import empty_all_tables
 
 HERE = Path(__file__).resolve().parent
 NOW = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
@@ -39,48 +34,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def _session_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    instance = tmp_path_factory.mktemp("instance")
-    patch = pytest.MonkeyPatch()
-    # Environment first: load_config() reads it (the instance folder receives the generated
-    # development secrets, so they never land in the working tree).
-    for name in list(os.environ):
-        if name.startswith("CARDSERVICE_"):
-            patch.delenv(name)
-    patch.setenv("CARDSERVICE_INSTANCE_PATH", str(instance))
-    patch.setenv("CARDSERVICE_ENV", "testing")
-    patch.setenv("CARDSERVICE_PUBLIC_URL", "http://cards.test")
-
     # CSRF protection stays on: the API must work with it (bearer tokens are exempt).
-    overrides: dict[str, Any] = {"TESTING": True}
-    url = postgres_url()
-    postgres = postgres_settings(url, "cardservice_test") if url else None
-    if postgres:
-        overrides.update(postgres)
-    else:
-        overrides["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'test.sqlite3'}"
-
-    from flask_migrate import upgrade
-
-    from cardservice import create_app
-
-    try:
-        app = create_app(overrides)
-    finally:
-        # The app has read its configuration; the environment goes back to what it was at
-        # once, so suites collected after this one (same pytest session) never see it.
-        patch.undo()
-    with app.app_context():
-        upgrade()
-    yield app
-
-    from cardservice.extensions import db
-
-    with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
-    if postgres:
-        drop_postgres_settings(postgres)
+    with session_app(tmp_path_factory, "cardservice_test") as built:
+        yield built.app
 
 
 _empty_tables = empty_all_tables

@@ -104,9 +104,9 @@ def test_status_list_signed_after_a_revocation_shows_it(
 def _slow_password_check(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
     """Make each password check take as long as the production argon2 profile does, so that
     concurrent attempts overlap as they do on a real server."""
-    from cardservice.services import staff
+    from cardservice.services import passwords
 
-    hasher = staff._hasher
+    hasher = passwords._hasher
 
     class Slow:
         def verify(self, hashed: str, password: str) -> bool:
@@ -119,7 +119,7 @@ def _slow_password_check(monkeypatch: pytest.MonkeyPatch, seconds: float) -> Non
         def hash(self, password: str) -> str:
             return hasher.hash(password)
 
-    monkeypatch.setattr(staff, "_hasher", Slow())
+    monkeypatch.setattr(passwords, "_hasher", Slow())
 
 
 def _attempts(app: Flask, passwords: list[tuple[float, str]]) -> list[Any]:

@@ -6,25 +6,17 @@ the same tests run on PostgreSQL, in a schema of their own; an unreachable serve
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from cardservice.extensions import db
-from tests.integration.service_fixtures import (
-    all_tables,
-    bind_of,
-    drop_postgres_settings,
-    postgres_settings,
-    postgres_url,
-)
+from tests.integration.issuance_app import SessionApp, dispose, session_app
+from tests.integration.service_fixtures import postgres_url
 
-from .support import login, make_app, open_app
+from .support import login, seed_city_and_staff
 
 HERE = Path(__file__).resolve().parent
 
@@ -39,72 +31,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def _template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionApp]:
     """One migrated SQLite instance (city, staff), copied for each test: migrating and hashing
     three passwords for every test would make the suite several times slower."""
-    folder = tmp_path_factory.mktemp("counter-template")
-    application = make_app(folder)
-    with application.app_context():
-        for bound in db.engines.values():
-            bound.dispose()
-    return folder
+    with session_app(
+        tmp_path_factory, "counter_template", seed=seed_city_and_staff, postgres=False
+    ) as built:
+        yield built
 
 
 @pytest.fixture(scope="session")
-def _postgres_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Any]]:
+def _template_instance(_template: SessionApp) -> Path:
+    return _template.instance
+
+
+@pytest.fixture(scope="session")
+def _postgres_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionApp]:
     """PostgreSQL: one schema for the session, migrated and seeded once; each test starts
     from a snapshot of the seeded rows (the suite must fail, not skip, without a server)."""
-    url = postgres_url()
-    assert url is not None
-    settings = postgres_settings(url, "counter_test")
-    application = make_app(tmp_path_factory.mktemp("counter-pg"), **settings)
-    try:
-        with application.app_context():
-            snapshot = {
-                table.name: [
-                    dict(row._mapping)
-                    for row in db.session.execute(
-                        table.select(), bind_arguments={"bind": bind_of(table)}
-                    )
-                ]
-                for table in all_tables()
-            }
-            db.session.remove()
-        yield application, snapshot
-    finally:
-        with application.app_context():
-            db.session.remove()
-            for bound in db.engines.values():
-                bound.dispose()
-        drop_postgres_settings(settings)
-
-
-def _restore(application: Flask, snapshot: dict[str, list[dict[str, Any]]]) -> None:
-    with application.app_context():
-        tables = list(all_tables())
-        for table in reversed(tables):
-            db.session.execute(table.delete())
-        for table in tables:
-            if snapshot[table.name]:
-                db.session.execute(table.insert(), snapshot[table.name])
-        db.session.commit()
-        db.session.remove()
+    with session_app(
+        tmp_path_factory, "counter_test", seed=seed_city_and_staff, postgres=True
+    ) as built:
+        yield built
 
 
 @pytest.fixture
 def app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     if postgres_url() is not None:
-        application, snapshot = request.getfixturevalue("_postgres_app")
-        _restore(application, snapshot)
-        yield application
+        built: SessionApp = request.getfixturevalue("_postgres_app")
+        built.restore()
+        yield built.app
         return
-    instance = tmp_path / "instance"
-    shutil.copytree(request.getfixturevalue("_template_instance"), instance)
-    application = open_app(instance)
+    application = request.getfixturevalue("_template").fresh_copy(tmp_path / "instance")
     yield application
-    with application.app_context():
-        for bound in db.engines.values():
-            bound.dispose()
+    dispose(application)
 
 
 @pytest.fixture

@@ -6,28 +6,25 @@ A plain module (not a conftest) so the end-to-end tests can reuse it.
 from __future__ import annotations
 
 import io
-import os
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import flask_migrate
 import pyotp
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from cardservice import create_app
 from cardservice.extensions import db
 from cardservice.services import Actor, deps
 from cardservice.services import keys as key_service
 from cardservice.services import staff as staff_service
+from tests.integration.issuance_app import build_app
 
 PASSWORD = "correct horse battery staple"
 STAFF = {"clerk": "clerk", "supervisor": "supervisor", "admin": "admin"}
@@ -38,32 +35,11 @@ _last_steps: dict[tuple[int, str], int] = {}
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def open_app(instance: Path, database_url: str | None = None, **overrides: Any) -> Flask:
     """An app on the instance folder (its secrets and, by default, its SQLite database)."""
-    env = {"CARDSERVICE_INSTANCE_PATH": str(instance), "CARDSERVICE_ENV": "testing"}
-    with _environment(env):
-        return create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": database_url
-                or f"sqlite:///{instance / 'cardservice.sqlite3'}",
-                "TESTING": True,
-                **overrides,
-            }
-        )
+    if database_url is not None:
+        overrides["SQLALCHEMY_DATABASE_URI"] = database_url
+    return build_app(instance, **overrides)
 
 
 def make_app(instance: Path, database_url: str | None = None, **overrides: Any) -> Flask:
@@ -72,32 +48,37 @@ def make_app(instance: Path, database_url: str | None = None, **overrides: Any) 
     app = open_app(instance, database_url, **overrides)
     with app.app_context():
         flask_migrate.upgrade()
-        now = datetime.now(UTC)
-        system = Actor.system("tests")
-        key_service.init_city(
+        seed_city_and_staff()
+    return app
+
+
+def seed_city_and_staff() -> None:
+    """In an app context: the city, and one staff account per role (STAFF, PASSWORD)."""
+    now = datetime.now(UTC)
+    system = Actor.system("tests")
+    key_service.init_city(
+        db.session,
+        deps(),
+        code="FR SXB",
+        names={"en": "Strasbourg", "fr": "Strasbourg"},
+        now=now,
+        actor=system,
+    )
+    for role, username in STAFF.items():
+        user = staff_service.create_user(
             db.session,
-            deps(),
-            code="FR SXB",
-            names={"en": "Strasbourg", "fr": "Strasbourg"},
+            username=username,
+            password=PASSWORD,
+            role=role,
             now=now,
             actor=system,
+            preferred_language=None,
         )
-        for role, username in STAFF.items():
-            user = staff_service.create_user(
-                db.session,
-                username=username,
-                password=PASSWORD,
-                role=role,
-                now=now,
-                actor=system,
-                preferred_language=None,
-            )
-            # Their own password already (the forced change has tests of its own).
-            user.must_change_password = False
-            db.session.commit()
-            if role in app.config["MFA_REQUIRED_ROLES"]:
-                enrol_totp(user.id, now)
-    return app
+        # Their own password already (the forced change has tests of its own).
+        user.must_change_password = False
+        db.session.commit()
+        if role in current_app.config["MFA_REQUIRED_ROLES"]:
+            enrol_totp(user.id, now)
 
 
 def enrol_totp(user_id: int, now: datetime, secret: str = TOTP_SECRET) -> None:

@@ -9,7 +9,6 @@ ends the run with an error, never with skipped tests.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,11 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.integration.service_fixtures import (
-    drop_postgres_settings,
-    postgres_settings,
-    postgres_url,
-)
+from tests.integration.issuance_app import SessionApp, session_app
 
 from .helpers import NOW, SOFTHSM_MODULE, SOFTHSM_PIN, SOFTHSM_TOKEN, empty_tables
 
@@ -41,70 +36,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def database_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The database every app of this session uses (several apps may share it, e.g. to rotate
-    the master key between two of them)."""
-    url = postgres_url()
-    if url:
-        postgres = postgres_settings(url, "privacy_test")
-        yield postgres
-        drop_postgres_settings(postgres)
-    else:
-        folder = tmp_path_factory.mktemp("privacy-db")
-        yield {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'privacy.sqlite3'}",
-            "KEYSTORE_DATABASE_URI": f"sqlite:///{folder / 'keystore.sqlite3'}",
-        }
+def _issuance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionApp]:
+    with session_app(tmp_path_factory, "privacy_test") as built:
+        yield built
 
 
 @pytest.fixture(scope="session")
-def instance_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("privacy-instance")
+def make_app(_issuance: SessionApp) -> Any:
+    """Build another issuance app on the session database; settings override the defaults
+    (several apps may share it, e.g. to rotate the master key between two of them)."""
+    return _issuance.build
 
 
 @pytest.fixture(scope="session")
-def make_app(database_settings: dict[str, Any], instance_path: Path) -> Iterator[Any]:
-    """Build an issuance app on the session database; extra settings override the defaults.
-
-    The environment is set only while an app is built (load_config reads it then) and restored
-    at once, so nothing leaks into the suites that run after this one.
-    """
-    built: list[Flask] = []
-
-    def build(**overrides: Any) -> Flask:
-        from cardservice import create_app
-
-        with pytest.MonkeyPatch.context() as patch:
-            for name in list(os.environ):
-                if name.startswith("CARDSERVICE_"):
-                    patch.delenv(name)
-            patch.setenv("CARDSERVICE_INSTANCE_PATH", str(instance_path))
-            patch.setenv("CARDSERVICE_ENV", "testing")
-            patch.setenv("CARDSERVICE_PUBLIC_URL", "http://cards.test")
-            settings: dict[str, Any] = {"TESTING": True, **database_settings, **overrides}
-            application = create_app(settings)
-        built.append(application)
-        return application
-
-    yield build
-
-    from cardservice.extensions import db
-
-    for application in built:
-        with application.app_context():
-            db.session.remove()
-            for engine in db.engines.values():
-                engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def _session_app(make_app: Any) -> Flask:
-    from flask_migrate import upgrade
-
-    application: Flask = make_app()
-    with application.app_context():
-        upgrade()
-    return application
+def _session_app(_issuance: SessionApp) -> Flask:
+    return _issuance.app
 
 
 @pytest.fixture

@@ -326,7 +326,7 @@ def test_console_script_reports_configuration_errors_without_a_traceback(tmp_pat
 
 
 def test_sync_every_keeps_syncing(city: FakeIssuer, runner: Any, monkeypatch: Any) -> None:
-    import verifier.cli
+    import verifier.commands
 
     naps: list[float] = []
 
@@ -335,7 +335,7 @@ def test_sync_every_keeps_syncing(city: FakeIssuer, runner: Any, monkeypatch: An
         if len(naps) == 2:
             raise KeyboardInterrupt  # the operator stops the daemon
 
-    monkeypatch.setattr(verifier.cli.time, "sleep", fake_sleep)
+    monkeypatch.setattr(verifier.commands.time, "sleep", fake_sleep)
     result = runner.invoke(args=["sync", "--every", "300"])
     assert naps == [300, 300]
     assert result.output.count("FR SXB: ok") == 2

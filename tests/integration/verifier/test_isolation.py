@@ -22,7 +22,7 @@ app = verifier.create_app()
 assert app.test_client().get("/healthz").status_code == 200
 loaded = {name.split(".")[0] for name in sys.modules}
 assert "cardservice" not in loaded, sorted(n for n in sys.modules if n.startswith("cardservice"))
-assert {"verifier.agent", "verifier.cli", "webguard.proxy"} <= set(sys.modules)
+assert {"verifier.agent", "verifier.cli", "verifier.commands", "webguard.proxy"} <= set(sys.modules)
 """
 
 
