@@ -18,7 +18,7 @@ from cardservice.extensions import db
 from cardservice.models import AuditEntry
 from cardservice.ratelimit import limiter
 from cardservice.services import Actor
-from cardservice.services import staff as staff_service
+from cardservice.services import tokens as token_service
 from cardservice.services.errors import ValidationError
 from cardservice.services.tokenscopes import SCOPES, required_scope
 
@@ -27,7 +27,7 @@ from .support import enrol, login, open_app, post, resident_id_from
 
 def _token(app: Flask, role: str = "clerk", **options: Any) -> Any:
     with app.app_context():
-        created = staff_service.create_token(
+        created = token_service.create_token(
             db.session,
             name=options.pop("name", f"{role}-{len(options)}-{datetime.now(UTC).timestamp()}"),
             role=role,
