@@ -43,11 +43,12 @@ def _auth(created: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {created.token}"}
 
 
-def _card(app: Flask) -> tuple[str, str]:
-    """A resident with one card, made at the counter: (resident id, card number)."""
+def _card(app: Flask, name: str = "Amina Haddad") -> tuple[str, str]:
+    """A resident with one card, made at the counter: (resident id, card number). Each
+    resident needs a name of their own: the counter stops at a possible duplicate."""
     clerk = app.test_client()
     assert login(clerk, "clerk").status_code == 302
-    resident_id = resident_id_from(enrol(clerk))
+    resident_id = resident_id_from(enrol(clerk, display_name=name))
     post(clerk, f"/residents/{resident_id}/cards")
     page = clerk.get(f"/residents/{resident_id}").get_data(as_text=True)
     number = re.search(r'id="card-([0-9A-Z]{4}-[0-9A-Z]{3})"', page)
@@ -129,7 +130,7 @@ def test_every_api_route_has_a_scope(app: Flask) -> None:
 
 def test_one_404_for_unknown_malformed_and_unseen_cards(app: Flask) -> None:
     _resident_id, number = _card(app)
-    _other_resident, erased_number = _card(app)
+    _other_resident, erased_number = _card(app, "Yusuf Demir")
     supervisor = _token(app, role="supervisor")
     client = app.test_client()
     erased = client.delete(f"/api/v1/residents/{_other_resident}", headers=_auth(supervisor))
