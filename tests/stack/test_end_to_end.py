@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ def _sign_in(page: Any, stack: Stack, role: str, secrets: set[str]) -> None:
     page.locator("#confirm").fill(new_password)
     page.locator("form button[type=submit]").click()
     page.wait_for_load_state()
+    # The stack's other tests sign in later with the password the account has now.
+    stack.passwords[role] = new_password
     if page.url == f"{stack.url}/login/enrol":
         secret = page.locator("#totp-secret").inner_text().strip()
         secrets.add(secret)
@@ -139,7 +142,12 @@ def test_issue_print_verify_revoke_and_the_verifier_follows(
     # The page prints the card from a frame (counter.js); the same PDF, fetched as the frame does.
     href = page.get_by_role("link", name="Print the card").get_attribute("href")
     assert href and "inline=1" in href
-    pdf = page.request.get(stack.url + href).body()
+    # Fetched outside the browser with the stack's CA, as the page's own cookie (Playwright's
+    # request API does not use the CA that Chromium trusts through NSS).
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in clerk.cookies(stack.url))
+    request = urllib.request.Request(stack.url + href, headers={"Cookie": cookie})
+    with urllib.request.urlopen(request, context=stack.ssl_context()) as response:
+        pdf = response.read()
     assert pdf.startswith(b"%PDF")
     qr = _qr_of(pdf)
     assert qr.startswith("MC1:")
