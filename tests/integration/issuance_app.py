@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,15 +36,20 @@ PUBLIC_URL = "http://cards.test"
 SQLITE_FILE = "cardservice.sqlite3"
 
 
-def build_app(instance: Path, **settings: Any) -> Flask:
+def build_app(
+    instance: Path, *, environ: Mapping[str, str] | None = None, **settings: Any
+) -> Flask:
     """An issuance app in `instance` (its secrets, and its SQLite database unless `settings`
-    name another), in testing mode; `settings` go on top of the configuration."""
+    name another), in testing mode; `settings` go on top of the configuration. The app reads
+    no CARDSERVICE_* variable of the test run's environment, only those of `environ`."""
     from cardservice import create_app
 
     with pytest.MonkeyPatch.context() as patch:
         for name in list(os.environ):
             if name.startswith("CARDSERVICE_"):
                 patch.delenv(name)
+        for name, value in (environ or {}).items():
+            patch.setenv(name, value)
         patch.setenv("CARDSERVICE_INSTANCE_PATH", str(instance))
         patch.setenv("CARDSERVICE_ENV", "testing")
         patch.setenv("CARDSERVICE_PUBLIC_URL", PUBLIC_URL)

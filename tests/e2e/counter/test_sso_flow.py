@@ -4,7 +4,6 @@ session, and the session cookie stays out of scripts' reach."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,16 +38,7 @@ def _serving(app: Any, port: int) -> Iterator[str]:
 def sso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Provider]]:
     port = free_port()
     with run_provider([f"http://127.0.0.1:{port}/sso/callback"]) as provider:
-        saved = {key: os.environ.get(key) for key in provider.env()}
-        os.environ.update(provider.env())
-        try:
-            app = make_app(tmp_path_factory.mktemp("sso-e2e"))
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        app = make_app(tmp_path_factory.mktemp("sso-e2e"), environ=provider.env())
         with _serving(app, port) as url:
             yield url, provider
         with app.app_context():

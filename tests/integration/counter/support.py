@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,17 +36,30 @@ _last_steps: dict[tuple[int, str], int] = {}
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-def open_app(instance: Path, database_url: str | None = None, **overrides: Any) -> Flask:
-    """An app on the instance folder (its secrets and, by default, its SQLite database)."""
+def open_app(
+    instance: Path,
+    database_url: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Flask:
+    """An app on the instance folder (its secrets and, by default, its SQLite database);
+    `environ`: CARDSERVICE_* variables it reads (issuance_app.build_app)."""
     if database_url is not None:
         overrides["SQLALCHEMY_DATABASE_URI"] = database_url
-    return build_app(instance, **overrides)
+    return build_app(instance, environ=environ, **overrides)
 
 
-def make_app(instance: Path, database_url: str | None = None, **overrides: Any) -> Flask:
+def make_app(
+    instance: Path,
+    database_url: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Flask:
     """An app on a fresh database built by the migrations (never create_all), with a city and
     one staff account per role."""
-    app = open_app(instance, database_url, **overrides)
+    app = open_app(instance, database_url, environ=environ, **overrides)
     with app.app_context():
         flask_migrate.upgrade()
         seed_city_and_staff()

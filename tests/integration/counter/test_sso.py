@@ -34,12 +34,13 @@ def provider() -> Iterator[Provider]:
 _OPENED: list[Flask] = []
 
 
-def _second_app(app: Flask) -> Flask:
-    """Another app on the test's database, built from the environment as it is now; its
-    connections are closed after the test (`_close_second_apps`)."""
+def _second_app(app: Flask, environ: dict[str, str]) -> Flask:
+    """Another app on the test's database, configured by `environ` (CARDSERVICE_* variables);
+    its connections are closed after the test (`_close_second_apps`)."""
     second = open_app(
         Path(app.instance_path),
         app.config["SQLALCHEMY_DATABASE_URI"],
+        environ=environ,
         SQLALCHEMY_BINDS=app.config["SQLALCHEMY_BINDS"],
         SQLALCHEMY_ENGINE_OPTIONS=app.config["SQLALCHEMY_ENGINE_OPTIONS"],
     )
@@ -58,9 +59,7 @@ def _close_second_apps() -> Iterator[None]:
 
 
 def _app_with(app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch, **env: str) -> Flask:
-    for key, value in provider.env(**env).items():
-        monkeypatch.setenv(key, value)
-    return _second_app(app)
+    return _second_app(app, provider.env(**env))
 
 
 @pytest.fixture
@@ -258,10 +257,14 @@ def test_the_provider_being_down_is_a_clear_error(
 ) -> None:
     from scripts.stack import free_port
 
-    monkeypatch.setenv("CARDSERVICE_OIDC_ISSUER", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("CARDSERVICE_OIDC_CLIENT_ID", "x")
-    monkeypatch.setenv("CARDSERVICE_OIDC_CLIENT_SECRET", "y")
-    down = _second_app(app)
+    down = _second_app(
+        app,
+        {
+            "CARDSERVICE_OIDC_ISSUER": f"http://127.0.0.1:{free_port()}",
+            "CARDSERVICE_OIDC_CLIENT_ID": "x",
+            "CARDSERVICE_OIDC_CLIENT_SECRET": "y",
+        },
+    )
     response = down.test_client().get("/sso/login")
     assert response.status_code == 502
     assert "cannot be reached" in response.get_data(as_text=True)
