@@ -21,6 +21,7 @@ from ...services import ServiceError, utcnow
 from ...services import mfa as mfa_service
 from ...services import passkeys as passkey_service
 from ...services import passwords as password_service
+from ...services.oidc import NO_PASSWORD
 from ..blueprint import bp
 from ..forms import ActionForm
 from ..roles import has_role, requires
@@ -52,11 +53,16 @@ STEP_UP_ENDPOINTS = frozenset(
 )
 
 
-def mfa_fresh() -> bool:
-    """A second factor was verified in this session within the last STEP_UP_MINUTES."""
-    at = session.get("mfa_at")
+def _recent(key: str) -> bool:
+    """The session's `key` (UTC epoch seconds) lies within the last STEP_UP_MINUTES."""
+    at = session.get(key)
     window = int(current_app.config["STEP_UP_MINUTES"]) * 60
     return isinstance(at, int) and 0 <= int(time.time()) - at <= window
+
+
+def mfa_fresh() -> bool:
+    """A second factor was verified in this session within the last STEP_UP_MINUTES."""
+    return _recent("mfa_at")
 
 
 @bp.before_request
@@ -77,6 +83,11 @@ def _step_up() -> WerkzeugResponse | None:
         referrer = request.referrer or ""
         host = request.host_url
         target = referrer[len(host) - 1 :] if referrer.startswith(host) else ""
+    if not has_factor and current_user.password_hash == NO_PASSWORD and not _recent("auth_at"):
+        # A single sign-on member proves it again at the city's provider, whose MFA counts
+        # (services/oidc.py). Only when it did not just do so: a provider that signed them in
+        # without MFA would otherwise send them round forever.
+        return redirect(url_for("counter.sso_login", reauth="1", next=safe_next(target) or None))
     if not has_factor:
         flash(_("Set up a second factor first: this action needs one."), "error")
         return redirect(url_for("counter.account_security"))

@@ -342,6 +342,41 @@ def test_a_single_sign_on_member_confirms_at_the_provider_before_ending_sessions
     assert client.get("/").status_code == 302
 
 
+def _age_second_factor(client: FlaskClient, app: Flask, minutes: int) -> None:
+    """Make the session's last second factor and sign-in `minutes` older (in its stored row)."""
+    from flask.json.tag import TaggedJSONSerializer
+
+    from cardservice.models import StaffSession
+    from cardservice.services.sessions import digest
+
+    data = _session_data(client, app)
+    for key in ("mfa_at", "auth_at"):
+        data[key] = int(data[key]) - minutes * 60  # type: ignore[call-overload]
+    cookie = client.get_cookie(COOKIE)
+    assert cookie
+    with app.app_context():
+        row = db.session.scalars(
+            select(StaffSession).where(StaffSession.sid_hash == digest(cookie.value))
+        ).one()
+        row.data = TaggedJSONSerializer().dumps(data)
+        db.session.commit()
+        db.session.remove()
+
+
+def test_step_up_sends_a_single_sign_on_member_back_to_the_provider(sso_app: Flask) -> None:
+    client = sso_app.test_client()
+    assert sso_sign_in(client, "amira").status_code == 302  # type: ignore[attr-defined]
+    assert client.get("/admin/staff").status_code == 200  # the provider's MFA is fresh
+    _age_second_factor(client, sso_app, 11)
+    step_up = client.get("/admin/staff")
+    assert step_up.status_code == 302
+    location = step_up.headers["Location"]
+    assert location.startswith("/sso/login?") and "reauth=1" in location
+    back = _callback(client, _at_provider(_to_provider(client, location), "amira"))
+    assert back.headers["Location"] == "/admin/staff"  # type: ignore[attr-defined]
+    assert client.get("/admin/staff").status_code == 200
+
+
 def test_metadata_naming_another_issuer_is_refused(
     app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
