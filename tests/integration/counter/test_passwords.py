@@ -129,7 +129,7 @@ def test_one_answer_and_the_same_work_for_unknown_wrong_and_locked(
             return super().verify(hash, password)
 
     monkeypatch.setattr(
-        staff_service, "_hasher", Counting(time_cost=1, memory_cost=1024, parallelism=1)
+        password_service, "_hasher", Counting(time_cost=1, memory_cost=1024, parallelism=1)
     )
     answers, work = {}, {}
     for case, (username, password) in {
