@@ -32,7 +32,6 @@ STAFF = {"clerk": "clerk", "supervisor": "supervisor", "admin": "admin"}
 # The authenticator app of the staff whose role needs a second factor (supervisors and admins
 # by default): one known secret, so every copy of a template database signs in alike.
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-_last_steps: dict[tuple[int, str], int] = {}
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -98,6 +97,7 @@ def seed_city_and_staff() -> None:
 def enrol_totp(user_id: int, now: datetime, secret: str = TOTP_SECRET) -> None:
     """Give an account the authenticator app TOTP_SECRET, through the service's own set-up
     (its stored secret swapped for the known one before the confirmation)."""
+
     from cardservice.models import StaffTotp
     from cardservice.services import mfa
 
@@ -118,14 +118,23 @@ def enrol_totp(user_id: int, now: datetime, secret: str = TOTP_SECRET) -> None:
 
 
 def totp_code(app: Flask, username: str, secret: str = TOTP_SECRET) -> str:
-    """A code the app has not accepted yet: each is accepted once, and a test may sign the
-    same person in twice within one 30-second step (the next step is accepted too; past that,
-    wait for the clock)."""
-    key = (id(app), username)
-    step = max(int(time.time()) // 30, _last_steps.get(key, -1) + 1)
+    """A code the app has not accepted yet. Each step is accepted once (StaffTotp.last_step,
+    read from the database, so a test that starts again from the seeded rows starts again
+    here too); the next step is accepted as well, and past that the clock has to move on."""
+    from sqlalchemy import select
+
+    from cardservice.models import StaffTotp, StaffUser
+
+    with app.app_context():
+        last = db.session.scalar(
+            select(StaffTotp.last_step)
+            .join(StaffUser, StaffUser.id == StaffTotp.user_id)
+            .where(StaffUser.username == username)
+        )
+        db.session.remove()
+    step = max(int(time.time()) // 30, (-1 if last is None else int(last)) + 1)
     while step > int(time.time()) // 30 + 1:
         time.sleep(1)
-    _last_steps[key] = step
     return str(pyotp.TOTP(secret).generate_otp(step))
 
 
