@@ -22,24 +22,26 @@ from .sync import sync_partners
 from .trust import PartnerRecord, TrustStore
 from .trust_index import LoadedPartner
 
+# The app's trust store, clock and fetcher, for every trust command (commands.py too).
 
-def _store() -> TrustStore:
+
+def app_store() -> TrustStore:
     store: TrustStore = current_app.extensions["verifier"].store
     return store
 
 
-def _now() -> datetime:
+def app_now() -> datetime:
     now: datetime = current_app.config["CLOCK"]()
     return now
 
 
-def _fetcher() -> HttpFetcher:
+def app_fetcher() -> HttpFetcher:
     return HttpFetcher(
         timeout=current_app.config["SYNC_TIMEOUT"], retries=current_app.config["SYNC_RETRIES"]
     )
 
 
-def _when(moment: datetime | None) -> str:
+def when_text(moment: datetime | None) -> str:
     return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
@@ -86,7 +88,7 @@ def networks_group() -> None:
 @click.option("--fingerprint", required=True, help="The network's root fingerprint, out of band.")
 def networks_add(directory_url: str, fingerprint: str) -> None:
     """Pin a network after checking its directory against the fingerprint, then sync."""
-    store, now, fetch = _store(), _now(), _fetcher()
+    store, now, fetch = app_store(), app_now(), app_fetcher()
     try:
         record = add_network(
             store, directory_url=directory_url, pinned_fingerprint=fingerprint, now=now, fetch=fetch
@@ -111,19 +113,19 @@ def networks_add(directory_url: str, fingerprint: str) -> None:
 def networks_list() -> None:
     """Each network's code, names, pin, serial, validity and members."""
     try:
-        document = _store().read_all()
+        document = app_store().read_all()
     except TrustStoreError as exc:
         raise click.ClickException(str(exc)) from None
     if not document.networks:
         click.echo("No network is pinned. Add one with: verifier networks add")
         return
-    now = _now()
+    now = app_now()
     for code in sorted(document.networks):
         record = document.networks[code]
         click.echo(code)
         click.echo(f"  directory:    {record.directory_url}")
         click.echo(f"  fingerprint:  {record.fingerprint}")
-        click.echo(f"  last success: {_when(record.last_success_at)}")
+        click.echo(f"  last success: {when_text(record.last_success_at)}")
         if record.last_error:
             click.echo(f"  last error:   {record.last_error}")
         try:
@@ -139,12 +141,12 @@ def networks_list() -> None:
         elif directory.expires_soon(now):
             flag = " (expires soon)"
         click.echo(
-            f"  serial:       {directory.serial}, issued {_when(directory.issued_at)}, next "
-            f"{_when(directory.next_update)}, expires {_when(directory.expires_at)}{flag}"
+            f"  serial:       {directory.serial}, issued {when_text(directory.issued_at)}, next "
+            f"{when_text(directory.next_update)}, expires {when_text(directory.expires_at)}{flag}"
         )
         for member in directory.members:
             click.echo(
-                f"  member {member.issuer}: {member.state.value} since {_when(member.since)}"
+                f"  member {member.issuer}: {member.state.value} since {when_text(member.since)}"
             )
 
 
@@ -153,7 +155,7 @@ def networks_list() -> None:
 def networks_remove(code: str) -> None:
     """Unpin a network: the cities only it vouched for become unknown_issuer."""
     try:
-        record, dropped = remove_network(_store(), code, now=_now())
+        record, dropped = remove_network(app_store(), code, now=app_now())
     except (NetworkPinError, TrustStoreError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Removed network {record.code}.")

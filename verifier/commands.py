@@ -17,18 +17,24 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from .cli_networks import networks_group, print_network_report, trusted_through
-from .fetch import HttpFetcher
+from .cli_networks import (
+    app_fetcher,
+    app_now,
+    app_store,
+    networks_group,
+    print_network_report,
+    trusted_through,
+    when_text,
+)
 from .network_sync import listed_by_networks, sync_networks
 from .storefields import TrustStoreError
 from .sync import PartnerError, PartnerReport, add_partner, remove_partner, sync_partners
-from .trust import TrustStore
 from .trust_index import TrustIndex
 from .verification import is_stale
 
@@ -36,26 +42,6 @@ from .verification import is_stale
 # answer unchanged ones with 304, so a short interval costs them little; below a few seconds
 # a sync could still be running when the next one starts. Production: docs/federation.md.
 MIN_SYNC_INTERVAL = 5
-
-
-def _store() -> TrustStore:
-    store: TrustStore = current_app.extensions["verifier"].store
-    return store
-
-
-def _now() -> datetime:
-    now: datetime = current_app.config["CLOCK"]()
-    return now
-
-
-def _fetcher() -> HttpFetcher:
-    return HttpFetcher(
-        timeout=current_app.config["SYNC_TIMEOUT"], retries=current_app.config["SYNC_RETRIES"]
-    )
-
-
-def _when(moment: datetime | None) -> str:
-    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def _print_report(report: PartnerReport) -> None:
@@ -82,11 +68,11 @@ def partners_add(metadata_url: str, fingerprint: str) -> None:
     """Pin a city after checking its metadata against the fingerprint, then sync it."""
     try:
         record, report = add_partner(
-            _store(),
+            app_store(),
             metadata_url=metadata_url,
             pinned_fingerprint=fingerprint,
-            now=_now(),
-            fetch=_fetcher(),
+            now=app_now(),
+            fetch=app_fetcher(),
         )
     except (PartnerError, TrustStoreError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -99,7 +85,7 @@ def partners_add(metadata_url: str, fingerprint: str) -> None:
 @partners_group.command("list")
 def partners_list() -> None:
     """Each city's code, name, keys, last successful sync and staleness."""
-    store = _store()
+    store = app_store()
     try:
         records = store.read()
     except TrustStoreError as exc:
@@ -109,7 +95,7 @@ def partners_list() -> None:
         return
     document = store.read_all()
     index = TrustIndex.build(document.partners, networks=document.networks)
-    now = _now()
+    now = app_now()
     max_age = timedelta(seconds=current_app.config["MAX_STATUS_AGE"])
     for code in sorted(records):
         record = records[code]
@@ -118,7 +104,7 @@ def partners_list() -> None:
         click.echo(f"  trusted:      {trusted_through(record, index.partner(code), now)}")
         click.echo(f"  metadata:     {record.metadata_url}")
         click.echo(f"  fingerprint:  {record.fingerprint}")
-        click.echo(f"  last success: {_when(record.last_success_at)}")
+        click.echo(f"  last success: {when_text(record.last_success_at)}")
         if record.last_error:
             click.echo(f"  last error:   {record.last_error}")
         if partner is None:
@@ -128,9 +114,9 @@ def partners_list() -> None:
         names = ", ".join(f"{lang}: {name}" for lang, name in sorted(meta.names.items()))
         click.echo(f"  names:        {names}")
         stale = " (STALE: past its ttl)" if meta.is_stale(now) else ""
-        click.echo(f"  serial:       {meta.serial}, issued {_when(meta.issued_at)}{stale}")
+        click.echo(f"  serial:       {meta.serial}, issued {when_text(meta.issued_at)}{stale}")
         for key in meta.keys:
-            retired = f", retired {_when(key.retired_at)}" if key.retired_at else ""
+            retired = f", retired {when_text(key.retired_at)}" if key.retired_at else ""
             click.echo(f"  key {key.kid.hex()}: {key.state.value}{retired}")
         for ref in meta.status_lists:
             listed = partner.status_lists.get(ref.id)
@@ -139,7 +125,7 @@ def partners_list() -> None:
                 continue
             old = is_stale(listed.issued_at, listed.expires_at, now=now, max_status_age=max_age)
             flag = " STALE (status_unknown for its cards)" if old else ""
-            click.echo(f"  status list {ref.id}: issued {_when(listed.issued_at)}{flag}")
+            click.echo(f"  status list {ref.id}: issued {when_text(listed.issued_at)}{flag}")
         for problem in partner.problems:
             click.echo(f"  problem: {problem}")
 
@@ -149,9 +135,9 @@ def partners_list() -> None:
 def partners_remove(code: str) -> None:
     """Unpin a city: its cards become unknown_issuer on this verifier."""
     try:
-        listed = listed_by_networks(_store(), code)
+        listed = listed_by_networks(app_store(), code)
         record = remove_partner(
-            _store(), code, network_root=listed.fingerprint if listed is not None else None
+            app_store(), code, network_root=listed.fingerprint if listed is not None else None
         )
     except (PartnerError, TrustStoreError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -177,15 +163,15 @@ def sync_command(every: int | None) -> None:
     while True:
         try:
             network_reports = sync_networks(
-                _store(),
-                now=_now(),
-                fetch=_fetcher(),
+                app_store(),
+                now=app_now(),
+                fetch=app_fetcher(),
                 workers=current_app.config["SYNC_WORKERS"],
             )
             reports = sync_partners(
-                _store(),
-                now=_now(),
-                fetch=_fetcher(),
+                app_store(),
+                now=app_now(),
+                fetch=app_fetcher(),
                 workers=current_app.config["SYNC_WORKERS"],
             )
         except TrustStoreError as exc:
