@@ -15,7 +15,7 @@ from typing import Any
 
 import flask_migrate
 import pyotp
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from flask.testing import FlaskClient
 from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -117,21 +117,29 @@ def enrol_totp(user_id: int, now: datetime, secret: str = TOTP_SECRET) -> None:
     )
 
 
-def totp_code(app: Flask, username: str, secret: str = TOTP_SECRET) -> str:
-    """A code the app has not accepted yet. Each step is accepted once (StaffTotp.last_step,
-    read from the database, so a test that starts again from the seeded rows starts again
-    here too); the next step is accepted as well, and past that the clock has to move on."""
+def _last_totp_step(username: str) -> int | None:
     from sqlalchemy import select
 
     from cardservice.models import StaffTotp, StaffUser
 
-    with app.app_context():
-        last = db.session.scalar(
-            select(StaffTotp.last_step)
-            .join(StaffUser, StaffUser.id == StaffTotp.user_id)
-            .where(StaffUser.username == username)
-        )
-        db.session.remove()
+    return db.session.scalar(
+        select(StaffTotp.last_step)
+        .join(StaffUser, StaffUser.id == StaffTotp.user_id)
+        .where(StaffUser.username == username)
+    )
+
+
+def totp_code(app: Flask, username: str, secret: str = TOTP_SECRET) -> str:
+    """A code the app has not accepted yet. Each step is accepted once (StaffTotp.last_step,
+    read from the database, so a test that starts again from the seeded rows starts again
+    here too); the next step is accepted as well, and past that the clock has to move on."""
+    if has_app_context() and current_app._get_current_object() is app:  # type: ignore[attr-defined]
+        # The caller's own session: a second one would wait on its lock (SQLite).
+        last = _last_totp_step(username)
+    else:
+        with app.app_context():
+            last = _last_totp_step(username)
+            db.session.remove()
     step = max(int(time.time()) // 30, (-1 if last is None else int(last)) + 1)
     while step > int(time.time()) // 30 + 1:
         time.sleep(1)
