@@ -37,6 +37,9 @@ STAFF_ACCOUNTS = ("burst.wrong", "burst.right0", "burst.right1", "burst.right2")
 SETTINGS = {
     # The lockout is under test, not the per-address limit in front of it.
     "CARDSERVICE_RATELIMIT_LOGIN": "1000 per minute",
+    # Concurrent writes are under test, not the per-token limit (tests/integration covers it).
+    "CARDSERVICE_RATELIMIT_TOKEN": "100000 per second",
+    "CARDSERVICE_RATELIMIT_SEARCH": "100000 per minute",
     "CARDSERVICE_THREADS": "2",
     "CARDSERVICE_LOG_LEVEL": "warning",
 }
