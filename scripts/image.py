@@ -242,6 +242,31 @@ def sign_in(stack: Stack, username: str, password: str) -> None:
     landing = urllib.parse.urlsplit(headers["Location"]).path
     status, _, page = request(stack, "GET", landing, {**base, "Cookie": cookie})
     assert status == 200, f"GET {landing} after sign-in: {status}"
+    if landing == "/login/password":
+        # A password the CLI set is replaced at the first sign-in, before any staff page opens.
+        parser = _FormFields()
+        parser.feed(page)
+        renewed = password + " renewed"
+        form = {**parser.fields, "password": renewed, "confirm": renewed}
+        status, headers, _ = request(
+            stack,
+            "POST",
+            landing,
+            {
+                **base,
+                "Cookie": cookie,
+                "Origin": stack.url,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+            urllib.parse.urlencode(form),
+        )
+        assert status == 302, f"POST {landing} answered {status}, not a redirect"
+        cookie = (
+            "; ".join(c.split(";", 1)[0] for c in headers.get_all("Set-Cookie") or []) or cookie
+        )
+        landing = urllib.parse.urlsplit(headers["Location"]).path
+        status, _, page = request(stack, "GET", landing, {**base, "Cookie": cookie})
+        assert status == 200, f"GET {landing} after the new password: {status}"
     assert "Signed in as" in page and username in page, (
         f"{landing} does not show {username} signed in"
     )
