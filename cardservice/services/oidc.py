@@ -52,6 +52,11 @@ _USERNAME = re.compile(r"[A-Za-z0-9._@+-]{2,64}")
 NO_PASSWORD = "!sso"
 
 
+def signs_in_at_the_provider(user: StaffUser) -> bool:
+    """An account single sign-on made: it has no password here, its proofs are the provider's."""
+    return str(user.password_hash) == NO_PASSWORD
+
+
 @dataclass(frozen=True)
 class OidcRules:
     issuer: str

@@ -21,7 +21,7 @@ from ...services import ServiceError, utcnow
 from ...services import mfa as mfa_service
 from ...services import passkeys as passkey_service
 from ...services import passwords as password_service
-from ...services.oidc import NO_PASSWORD
+from ...services.oidc import signs_in_at_the_provider
 from ..blueprint import bp
 from ..forms import ActionForm
 from ..roles import has_role, requires
@@ -83,7 +83,7 @@ def _step_up() -> WerkzeugResponse | None:
         referrer = request.referrer or ""
         host = request.host_url
         target = referrer[len(host) - 1 :] if referrer.startswith(host) else ""
-    if not has_factor and current_user.password_hash == NO_PASSWORD and not _recent("auth_at"):
+    if not has_factor and signs_in_at_the_provider(current_user) and not _recent("auth_at"):
         # A single sign-on member proves it again at the city's provider, whose MFA counts
         # (services/oidc.py). Only when it did not just do so: a provider that signed them in
         # without MFA would otherwise send them round forever.

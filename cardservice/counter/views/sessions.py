@@ -14,7 +14,7 @@ from ...extensions import db
 from ...serversession import rotate_session_id
 from ...services import Actor, ServiceError, authentication, utcnow
 from ...services import sessions as session_service
-from ...services.oidc import NO_PASSWORD
+from ...services.oidc import signs_in_at_the_provider
 from ..blueprint import bp
 from ..forms import ActionForm
 from ..reauth_forms import ConfirmPasswordForm
@@ -22,7 +22,7 @@ from ..roles import requires
 
 
 def _has_password() -> bool:
-    return str(current_user.password_hash) != NO_PASSWORD
+    return not signs_in_at_the_provider(current_user)
 
 
 def _render_mine(form: ConfirmPasswordForm | None = None, status: int = 200) -> tuple[str, int]:
