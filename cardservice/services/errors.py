@@ -2,6 +2,10 @@
 
 Views map them to responses (the API to problem+json with `code`, the counter UI to a flash
 message); they never carry personal data, so they may be logged.
+
+Each error is declared in one statement: its code, status and default message are class
+keywords (`class NotFoundError(ServiceError, code=..., status=..., message=...)`); a subclass
+keeps what it does not name, as AccountLockedError keeps the status of AuthenticationError.
 """
 
 from __future__ import annotations
@@ -17,6 +21,22 @@ class ServiceError(Exception):
     code: str = "error"
     status: int = 400
     default_message: LazyString | str = _l("The request could not be processed.")
+
+    def __init_subclass__(
+        cls,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        message: LazyString | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+        if status is not None:
+            cls.status = status
+        if message is not None:
+            cls.default_message = message
 
     def __init__(
         self,
@@ -37,12 +57,12 @@ class ServiceError(Exception):
         return str(self.message)
 
 
-class ValidationError(ServiceError):
-    """One or more input fields are invalid; `errors` maps field name to message."""
+class InputError(ServiceError, status=422):
+    """The request is well-formed but its content cannot be accepted: the user corrects it."""
 
-    code = "invalid_input"
-    status = 422
-    default_message = _l("Some fields are invalid.")
+
+class ValidationError(InputError, code="invalid_input", message=_l("Some fields are invalid.")):
+    """One or more input fields are invalid; `errors` maps field name to message."""
 
     def __init__(
         self,
@@ -57,114 +77,139 @@ class ValidationError(ServiceError):
         )
 
 
-class NotFoundError(ServiceError):
-    code = "not_found"
-    status = 404
-    default_message = _l("Not found.")
+class InsufficientDocumentsError(
+    InputError,
+    code="insufficient_documents",
+    message=_l("The documents shown do not reach the policy's minimum points."),
+):
+    """An enrolment's documents are below the points policy; nothing was written."""
 
 
-class ConflictError(ServiceError):
-    code = "conflict"
-    status = 409
-    default_message = _l("This action conflicts with the current state.")
+class PhotoError(
+    InputError, code="invalid_photo", message=_l("The photo must be a JPEG or PNG image.")
+):
+    """The photo cannot be read as an image, or is too large (services.photos)."""
 
 
-class InsufficientDocumentsError(ServiceError):
-    code = "insufficient_documents"
-    status = 422
-    default_message = _l("The documents shown do not reach the policy's minimum points.")
+class NotFoundError(ServiceError, code="not_found", status=404, message=_l("Not found.")):
+    """No record has the id or number asked for (or the caller may not know it exists)."""
 
 
-class PhotoError(ServiceError):
-    code = "invalid_photo"
-    status = 422
-    default_message = _l("The photo must be a JPEG or PNG image.")
+class ConflictError(
+    ServiceError,
+    code="conflict",
+    status=409,
+    message=_l("This action conflicts with the current state."),
+):
+    """The action does not fit the record's state; views often pass a more precise `code`."""
 
 
-class CityNotInitialisedError(ServiceError):
-    code = "city_not_initialised"
-    status = 503
-    default_message = _l("The city is not set up yet: run `cardservice init-city`.")
+class CityExistsError(
+    ConflictError,
+    code="city_exists",
+    message=_l("A city is already set up in this database; it is never overwritten."),
+):
+    """`init-city` on a database that has a city: the keys it holds are never replaced."""
 
 
-class CityExistsError(ConflictError):
-    code = "city_exists"
-    default_message = _l("A city is already set up in this database; it is never overwritten.")
-
-
-class SigningKeyError(ServiceError):
-    """A signing key cannot be used (no active key, wrong passphrase, unknown kid)."""
-
-    code = "key_error"
-    status = 500
-    default_message = _l("The signing key is not available.")
-
-
-class MasterKeyUnavailableError(ServiceError):
-    """A resident record is wrapped under a master key this server does not hold (an old key
-    removed before `cardservice keys rewrap` finished). An operator's fix, not the user's:
-    configure the old key again (CARDSERVICE_PREVIOUS_MASTER_KEYS), then run the rewrap."""
-
-    code = "master_key_unavailable"
-    status = 503
-    default_message = _l(
-        "This record is encrypted with a master key the server does not hold at the moment. "
-        "Nothing was changed. Tell the administrator."
-    )
-
-
-class AuditUnavailableError(ServiceError):
-    """A read of a resident's record could not be written to the audit log, so the record is
-    not shown: a read that leaves no trail is not served (docs/privacy.md)."""
-
-    code = "audit_unavailable"
-    status = 503
-    default_message = _l(
-        "This record cannot be shown right now: the audit log could not record the reading. "
-        "Try again in a moment; if it keeps failing, tell the administrator."
-    )
-
-
-class PossibleDuplicateError(ConflictError):
-    """Residents with the same folded name and birth date exist (services.duplicates);
-    `candidates` are their ids. Nothing was written."""
-
-    code = "possible_duplicate"
-    status = 409
-    default_message = _l(
+class PossibleDuplicateError(
+    ConflictError,
+    code="possible_duplicate",
+    message=_l(
         "A resident with this name and birth date is already enrolled. Check the record; if it "
         "is another person, confirm the enrolment."
-    )
+    ),
+):
+    """Residents with the same folded name and birth date exist (services.duplicates);
+    `candidates` are their ids. Nothing was written."""
 
     def __init__(self, candidates: Sequence[str]) -> None:
         super().__init__(candidates=list(candidates))
         self.candidates = list(candidates)
 
 
-class PrinterUnavailableError(ServiceError):
+class UnavailableError(ServiceError, status=503):
+    """Something the action needs is missing at the moment (the city's set-up, a master key,
+    the audit log, the printer): an operator's matter, not the user's input."""
+
+
+class CityNotInitialisedError(
+    UnavailableError,
+    code="city_not_initialised",
+    message=_l("The city is not set up yet: run `cardservice init-city`."),
+):
+    """Nothing can be issued or verified before `cardservice init-city` ran."""
+
+
+class MasterKeyUnavailableError(
+    UnavailableError,
+    code="master_key_unavailable",
+    message=_l(
+        "This record is encrypted with a master key the server does not hold at the moment. "
+        "Nothing was changed. Tell the administrator."
+    ),
+):
+    """A resident record is wrapped under a master key this server does not hold (an old key
+    removed before `cardservice keys rewrap` finished). An operator's fix, not the user's:
+    configure the old key again (CARDSERVICE_PREVIOUS_MASTER_KEYS), then run the rewrap."""
+
+    @classmethod
+    def during_rewrap(cls, master_key_id: str) -> MasterKeyUnavailableError:
+        """`keys rewrap` met a data key wrapped under a master key that is not configured (the
+        resident data keys and the staff TOTP secrets are re-wrapped alike)."""
+        return cls(
+            _l(
+                "Some data keys are wrapped under master key %(key)s, which is not "
+                "configured. Add it to CARDSERVICE_PREVIOUS_MASTER_KEYS and run the "
+                "rewrap again: it resumes where it stopped.",
+                key=master_key_id,
+            ),
+            master_key_id=master_key_id,
+        )
+
+
+class AuditUnavailableError(
+    UnavailableError,
+    code="audit_unavailable",
+    message=_l(
+        "This record cannot be shown right now: the audit log could not record the reading. "
+        "Try again in a moment; if it keeps failing, tell the administrator."
+    ),
+):
+    """A read of a resident's record could not be written to the audit log, so the record is
+    not shown: a read that leaves no trail is not served (docs/privacy.md)."""
+
+
+class PrinterUnavailableError(
+    UnavailableError,
+    code="printer_unavailable",
+    message=_l("The card printer cannot be reached. Print from the browser instead."),
+):
     """The card printer cannot be reached or refused the job; the card can still be printed
     from the browser."""
 
-    code = "printer_unavailable"
-    status = 503
-    default_message = _l("The card printer cannot be reached. Print from the browser instead.")
+
+class SigningKeyError(
+    ServiceError, code="key_error", status=500, message=_l("The signing key is not available.")
+):
+    """A signing key cannot be used (no active key, wrong passphrase, unknown kid)."""
 
 
-class AuthenticationError(ServiceError):
-    code = "authentication_failed"
-    status = 401
-    default_message = _l("Wrong user name or password.")
+class AuthenticationError(
+    ServiceError,
+    code="authentication_failed",
+    status=401,
+    message=_l("Wrong user name or password."),
+):
+    """A sign-in failed: unknown user, wrong password or wrong code, told apart to nobody."""
 
 
-class AccountLockedError(AuthenticationError):
+class AccountLockedError(AuthenticationError, code="account_locked"):
     """Raised for a locked account, with the same message as a wrong password on purpose: the
     sign-in form must not tell an attacker which accounts exist or are locked (ASVS 6.3.8)."""
 
-    code = "account_locked"
-    default_message = _l("Wrong user name or password.")
 
-
-class PermissionDeniedError(ServiceError):
-    code = "forbidden"
-    status = 403
-    default_message = _l("Your role does not allow this action.")
+class PermissionDeniedError(
+    ServiceError, code="forbidden", status=403, message=_l("Your role does not allow this action.")
+):
+    """The caller's role (or token scope) does not allow the action."""

@@ -163,15 +163,7 @@ def rewrap_data_keys(
                     "instance does not hold: add it to CARDSERVICE_PREVIOUS_MASTER_KEYS",
                     exc.master_key_id,
                 )
-                raise MasterKeyUnavailableError(
-                    _l(
-                        "Some data keys are wrapped under master key %(key)s, which is not "
-                        "configured. Add it to CARDSERVICE_PREVIOUS_MASTER_KEYS and run the "
-                        "rewrap again: it resumes where it stopped.",
-                        key=exc.master_key_id,
-                    ),
-                    master_key_id=exc.master_key_id,
-                ) from None
+                raise MasterKeyUnavailableError.during_rewrap(exc.master_key_id) from None
             key.master_key_id = current
         total += len(rows)
         session.commit()
