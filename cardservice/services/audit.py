@@ -136,6 +136,22 @@ def record(
     return entry
 
 
+def record_for_user(
+    session: DbSession,
+    user_id: int,
+    *,
+    now: datetime,
+    actor: Actor,
+    action: str,
+    detail: str | None = None,
+) -> AuditEntry:
+    """`record()` for an action on a staff account, named by the pseudonymous subject
+    `user:<id>` (models.audit)."""
+    return record(
+        session, now=now, actor=actor, action=action, subject=f"user:{user_id}", detail=detail
+    )
+
+
 def list_entries(
     session: DbSession,
     *,

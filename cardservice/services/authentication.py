@@ -63,16 +63,9 @@ def authenticate(
         verify_dummy(password)
         raise AuthenticationError()
     user_id, password_hash = user.id, user.password_hash
-    unlocked = or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now)
-    attempt = session.scalar(
-        update(StaffUser)
-        .where(StaffUser.id == user_id, unlocked)
-        .values(failed_logins=StaffUser.failed_logins + 1)
-        .returning(StaffUser.failed_logins)
-        .execution_options(synchronize_session=False)
-    )
+    unlocked = _unlocked(now)
     # Committed before the slow password check, so concurrent attempts see this one.
-    session.commit()
+    attempt = _count_attempt(session, user_id, unlocked)
     if attempt is None or attempt > max_failed:
         verify_dummy(password)
         if attempt is not None:
@@ -119,7 +112,20 @@ def record_failed_factor(
 ) -> None:
     """A wrong second factor counts like a wrong password, in the same counter, so knowing the
     password does not buy unlimited guesses at the codes."""
-    unlocked = or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now)
+    unlocked = _unlocked(now)
+    attempt = _count_attempt(session, user_id, unlocked)
+    if attempt is not None and attempt >= max_failed:
+        _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
+
+
+def _unlocked(now: datetime) -> Any:
+    """The condition of an account that is not locked at `now`."""
+    return or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now)
+
+
+def _count_attempt(session: DbSession, user_id: int, unlocked: Any) -> int | None:
+    """Count one attempt on an unlocked account, committed: its number in the run of
+    failures, or None when the account is locked (then nothing is counted)."""
     attempt = session.scalar(
         update(StaffUser)
         .where(StaffUser.id == user_id, unlocked)
@@ -128,8 +134,7 @@ def record_failed_factor(
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    if attempt is not None and attempt >= max_failed:
-        _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
+    return attempt
 
 
 def is_locked(session: DbSession, user_id: int, *, now: datetime) -> bool:
@@ -156,11 +161,7 @@ def _lock(
         .execution_options(synchronize_session=False)
     )
     if locked_now is not None:
-        audit.record(
-            session,
-            now=now,
-            actor=Actor.system("login"),
-            action="user.lock",
-            subject=f"user:{user_id}",
+        audit.record_for_user(
+            session, user_id, now=now, actor=Actor.system("login"), action="user.lock"
         )
     session.commit()

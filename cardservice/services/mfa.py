@@ -146,15 +146,7 @@ def rewrap_totp_secrets(session: DbSession, deps: Deps) -> int:
             )
         except MissingMasterKeyError as exc:
             session.rollback()
-            raise MasterKeyUnavailableError(
-                _l(
-                    "Some data keys are wrapped under master key %(key)s, which is not "
-                    "configured. Add it to CARDSERVICE_PREVIOUS_MASTER_KEYS and run the "
-                    "rewrap again: it resumes where it stopped.",
-                    key=exc.master_key_id,
-                ),
-                master_key_id=exc.master_key_id,
-            ) from None
+            raise MasterKeyUnavailableError.during_rewrap(exc.master_key_id) from None
         row.wrapped_key = provider.wrap(data_key, context=aad)
         row.master_key_id = provider.key_id
     session.commit()
@@ -253,13 +245,8 @@ def confirm_totp(
         session.rollback()
         raise ValidationError({"code": _l("This code is not right. Check the app and the clock.")})
     record.confirmed = True
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="user.mfa_add",
-        subject=f"user:{user_id}",
-        detail="otp",
+    audit.record_for_user(
+        session, user_id, now=now, actor=actor, action="user.mfa_add", detail="otp"
     )
     session.commit()
     if status(session, user_id).recovery_left == 0:
@@ -298,9 +285,7 @@ def new_recovery_codes(
     session.add_all(
         RecoveryCode(user_id=user_id, lookup=lookup, code_hash=hashes[lookup]) for lookup in codes
     )
-    audit.record(
-        session, now=now, actor=actor, action="user.recovery_codes", subject=f"user:{user_id}"
-    )
+    audit.record_for_user(session, user_id, now=now, actor=actor, action="user.recovery_codes")
     session.commit()
     return sorted(codes.values())
 
@@ -349,15 +334,19 @@ def remove_totp(session: DbSession, *, user_id: int, now: datetime, actor: Actor
     if locked(session, StaffUser, user_id) is None:
         raise NotFoundError(_l("No such user."))
     session.execute(delete(StaffTotp).where(StaffTotp.user_id == user_id))
+    factor_removed(session, user_id=user_id, kind="otp", now=now, actor=actor)
+
+
+def factor_removed(
+    session: DbSession, *, user_id: int, kind: str, now: datetime, actor: Actor
+) -> None:
+    """After one second factor is deleted (`kind`: "otp", or "hwk" from services.passkeys):
+    its account's other sessions end, the removal is audited, all in the caller's transaction,
+    committed here."""
     # A factor removed (lost, or taken by someone) ends every other session it may have opened.
     end_sessions(user_id, except_current=True, db_session=session, commit=False)
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="user.mfa_remove",
-        subject=f"user:{user_id}",
-        detail="otp",
+    audit.record_for_user(
+        session, user_id, now=now, actor=actor, action="user.mfa_remove", detail=kind
     )
     session.commit()
 
@@ -373,7 +362,7 @@ def reset_mfa(session: DbSession, *, username: str, now: datetime, actor: Actor)
         session.execute(delete(model).where(model.user_id == user.id))
     # Another member's factors, reset by an administrator: none of their sessions stays.
     end_sessions(user.id, db_session=session, commit=False)
-    audit.record(session, now=now, actor=actor, action="user.mfa_reset", subject=f"user:{user.id}")
+    audit.record_for_user(session, user.id, now=now, actor=actor, action="user.mfa_reset")
     session.commit()
     return user
 

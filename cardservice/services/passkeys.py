@@ -39,7 +39,7 @@ from ._types import DbSession
 from .audit import Actor
 from .errors import NotFoundError, ValidationError
 from .locking import locked
-from .sessions import end_sessions
+from .mfa import factor_removed
 
 RP_NAME = "Citycard counter"
 MAX_CREDENTIAL_JSON = 16_384
@@ -138,13 +138,8 @@ def register(
     )
     session.add(record)
     session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="user.mfa_add",
-        subject=f"user:{user_id}",
-        detail="hwk",
+    audit.record_for_user(
+        session, user_id, now=now, actor=actor, action="user.mfa_add", detail="hwk"
     )
     session.commit()
     return record
@@ -225,14 +220,4 @@ def remove(
         session.rollback()
         raise NotFoundError(_l("No such security key."))
     session.delete(record)
-    # A factor removed (lost, or taken by someone) ends every other session it may have opened.
-    end_sessions(user_id, except_current=True, db_session=session, commit=False)
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="user.mfa_remove",
-        subject=f"user:{user_id}",
-        detail="hwk",
-    )
-    session.commit()
+    factor_removed(session, user_id=user_id, kind="hwk", now=now, actor=actor)

@@ -147,11 +147,7 @@ def change_own_password(
     record.must_change_password = False
     # The member's other sessions were opened with the old password: they end with it.
     end_sessions(user_id, except_current=True, db_session=session, commit=False)
-    audit.record(
-        session,
-        now=now,
-        actor=Actor.staff(user_id),
-        action="user.password_change",
-        subject=f"user:{user_id}",
+    audit.record_for_user(
+        session, user_id, now=now, actor=Actor.staff(user_id), action="user.password_change"
     )
     session.commit()

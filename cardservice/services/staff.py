@@ -87,9 +87,7 @@ def create_user(
         session,
         ConflictError(_l("This user name is taken."), code="username_taken", field="username"),
     )
-    audit.record(
-        session, now=now, actor=actor, action="user.create", subject=f"user:{user.id}", detail=role
-    )
+    audit.record_for_user(session, user.id, now=now, actor=actor, action="user.create", detail=role)
     session.commit()
     return user
 
@@ -109,7 +107,7 @@ def set_password(
     end_sessions(user.id, db_session=session, commit=False)
     # Chosen by an administrator: its owner replaces it at the next sign-in.
     user.must_change_password = True
-    audit.record(session, now=now, actor=actor, action="user.password", subject=f"user:{user.id}")
+    audit.record_for_user(session, user.id, now=now, actor=actor, action="user.password")
     session.commit()
 
 
@@ -126,7 +124,7 @@ def set_user_active(
     if not active:
         end_sessions(user.id, db_session=session, commit=False)
     action = "user.activate" if active else "user.deactivate"
-    audit.record(session, now=now, actor=actor, action=action, subject=f"user:{user.id}")
+    audit.record_for_user(session, user.id, now=now, actor=actor, action=action)
     session.commit()
     return user
 
@@ -144,9 +142,8 @@ def set_preferred_language(
     if user is None:
         raise NotFoundError(_l("No such user."))
     user.preferred_language = language
-    subject = f"user:{user.id}"
-    audit.record(
-        session, now=now, actor=actor, action="user.language", subject=subject, detail=language
+    audit.record_for_user(
+        session, user.id, now=now, actor=actor, action="user.language", detail=language
     )
     session.commit()
     return user
