@@ -13,12 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from reportlab.lib.colors import Color, HexColor, white
 from reportlab.pdfgen.canvas import Canvas
 
 from . import _qr, _text
 from ._pdfstream import StreamingPdf
+
+if TYPE_CHECKING:
+    from ._render import PrintableCard
 
 MM = 72.0 / 25.4
 CARD_W = 85.60 * MM
@@ -108,17 +112,10 @@ _BACK_FORM = "citycard-back-v2"
 
 @dataclass(frozen=True, slots=True)
 class Face:
-    """What the card's faces show; built from the public PrintableCard."""
+    """What the card's faces show: the public PrintableCard, with its photo's size and its QR
+    symbol, both checked and encoded already."""
 
-    city_name: str
-    issuer_code: str
-    card_title: str
-    holder_name: str
-    birth_date: date | None
-    gender_marker: str | None
-    number: str
-    expires: date
-    photo: bytes | None
+    card: PrintableCard
     photo_info: tuple[int, int, int]  # width, height, components; zeros without photo
     qr_rows: tuple[str, ...]
 
@@ -221,21 +218,22 @@ def _value(canvas: Canvas, text: str, x: float, y: float, width: float, size: fl
 
 def draw_front(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set[str]) -> None:
     """Draw the front with the trim box's lower left corner at (x0, y0)."""
+    card = face.card
     with _face(pdf, _FRONT_FORM, x0, y0, defined) as canvas:
         # Band: issuer code on the right, the city name in what is left.
         canvas.setFillColor(white)
         code_w = 0.0
-        if face.issuer_code:
-            code = _text.shape_line(face.issuer_code, "bold")
+        if card.issuer_code:
+            code = _text.shape_line(card.issuer_code, "bold")
             code_w = code.width(7.0)
             _text.draw_line(canvas, code, _RIGHT, CARD_H - 7.0 * MM, 7.0, align="right")
         city_w = _RIGHT - _PAD - (code_w + 3 * MM if code_w else 0.0)
         # The city's name, and under it what the card is: two short lines in the band.
         title_size = 0.0
         title_lines: tuple[_text.Line, ...] = ()
-        if face.card_title:
+        if card.card_title:
             title = _text.fit(
-                face.card_title,
+                card.card_title,
                 "regular",
                 width=city_w,
                 height=3.2 * MM,
@@ -245,7 +243,7 @@ def draw_front(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set
             title_size, title_lines = title.size, title.lines[:1]
         city_h = 8.5 * MM - (title_size * 1.25 if title_lines else 0.0)
         city = _text.fit(
-            face.city_name, "bold", width=city_w, height=city_h, max_size=12.0, min_size=6.0
+            card.city_name, "bold", width=city_w, height=city_h, max_size=12.0, min_size=6.0
         )
         block_h = city.size * (0.72 + (len(city.lines) - 1) * city.leading)
         if title_lines:
@@ -256,12 +254,12 @@ def draw_front(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set
         if title_lines:
             _text.draw_line(canvas, title_lines[0], _PAD, last - title_size * 1.25, title_size)
 
-        _draw_photo(pdf, face.photo, face.photo_info)
+        _draw_photo(pdf, card.photo, face.photo_info)
 
         # Name, one to four lines in its box (fit_holder_name).
         _label(canvas, "name", _COL_A, 37.4 * MM)
         _personal_ink(canvas)
-        name = fit_holder_name(face.holder_name)
+        name = fit_holder_name(card.holder_name)
         # A right-to-left name on several lines is set flush right, so both lines start on the
         # same edge; on one line it starts under the label like every other field.
         if len(name.lines) > 1 and name.lines[0].rtl:
@@ -271,17 +269,17 @@ def draw_front(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set
 
         # Birth date and gender marker (each only when there is one), then number and expiry.
         row1: list[tuple[str, str]] = []
-        if face.birth_date is not None:
-            row1.append(("birth", _iso(face.birth_date)))
-        if face.gender_marker:
-            row1.append(("gender", face.gender_marker))
+        if card.birth_date is not None:
+            row1.append(("birth", _iso(card.birth_date)))
+        if card.gender_marker:
+            row1.append(("gender", card.gender_marker))
         for (key, value), x in zip(row1, (_COL_A, _COL_B), strict=False):
             _label(canvas, key, x, 24.4 * MM)
             _value(canvas, value, x, 20.9 * MM, _COL_B - _COL_A - 2 * MM, 9.0)
         _label(canvas, "number", _COL_A, 14.6 * MM)
-        _value(canvas, face.number, _COL_A, 11.0 * MM, _COL_B - _COL_A - 2 * MM, 10.0)
+        _value(canvas, card.number, _COL_A, 11.0 * MM, _COL_B - _COL_A - 2 * MM, 10.0)
         _label(canvas, "expires", _COL_B, 14.6 * MM)
-        _value(canvas, _iso(face.expires), _COL_B, 11.0 * MM, _RIGHT - _COL_B, 9.0)
+        _value(canvas, _iso(card.expires), _COL_B, 11.0 * MM, _RIGHT - _COL_B, 9.0)
 
 
 def _draw_photo(pdf: StreamingPdf, photo: bytes | None, info: tuple[int, int, int]) -> None:
@@ -309,11 +307,12 @@ def _draw_photo(pdf: StreamingPdf, photo: bytes | None, info: tuple[int, int, in
 
 def draw_back(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set[str]) -> None:
     """Draw the back with the trim box's lower left corner at (x0, y0)."""
+    card = face.card
     with _face(pdf, _BACK_FORM, x0, y0, defined) as canvas:
-        if face.card_title:
+        if card.card_title:
             canvas.setFillColor(white)
             title = _text.fit(
-                face.card_title,
+                card.card_title,
                 "bold",
                 width=CARD_W - 2 * _PAD,
                 height=_TOP_BAND_H,
@@ -330,7 +329,7 @@ def draw_back(pdf: StreamingPdf, face: Face, x0: float, y0: float, defined: set[
             )
         _qr.draw(canvas, face.qr_rows, _QR_X, _QR_Y, QR_SIZE)
         _personal_ink(canvas)
-        caption = f"{face.issuer_code}  {face.number}" if face.issuer_code else face.number
+        caption = f"{card.issuer_code}  {card.number}" if card.issuer_code else card.number
         line = _text.shape_line(caption, "bold")
         _text.draw_line(canvas, line, _QR_X + QR_SIZE / 2, 7.2 * MM, 7.0, align="center")
 

@@ -107,19 +107,7 @@ def _face(card: PrintableCard, qr: tuple[str, ...] | str | None = None) -> _layo
                 raise ValueError(f"photo is wider or taller than {_MAX_PHOTO_SIDE} pixels")
     except ValueError as exc:
         raise InvalidCardError(str(exc)) from exc
-    return _layout.Face(
-        city_name=card.city_name,
-        issuer_code=card.issuer_code,
-        card_title=card.card_title,
-        holder_name=card.holder_name,
-        birth_date=card.birth_date,
-        gender_marker=card.gender_marker,
-        number=card.number,
-        expires=card.expires,
-        photo=card.photo,
-        photo_info=photo_info,
-        qr_rows=qr,
-    )
+    return _layout.Face(card=card, photo_info=photo_info, qr_rows=qr)
 
 
 class _CardWriter:

@@ -91,9 +91,10 @@ def digest(sid: str) -> str:
 
 
 # Built once: the hot path (every staff request) then only binds values. Run on the session's
-# connection, Core rather than ORM, which halves its cost (bench/bench_sessions.py).
+# connection, Core rather than ORM, which halves its cost (bench/bench_sessions.py). Its columns
+# are named as StoredSession's fields.
 _LOAD = select(
-    StaffSession.id,
+    StaffSession.id.label("row_id"),
     StaffSession.staff_id,
     StaffSession.data,
     StaffSession.last_seen_at,
@@ -107,16 +108,7 @@ def load(conn: DbSession, sid: str, *, now: datetime) -> StoredSession | None:
     if not sid or len(sid) > 100:
         return None
     row = conn.connection().execute(_LOAD, {"sid_hash": digest(sid), "now": now}).first()
-    if row is None:
-        return None
-    return StoredSession(
-        row_id=row.id,
-        staff_id=row.staff_id,
-        data=row.data,
-        last_seen_at=row.last_seen_at,
-        created_at=row.created_at,
-        absolute_expires_at=row.absolute_expires_at,
-    )
+    return None if row is None else StoredSession(**row._mapping)
 
 
 def create(
@@ -241,7 +233,7 @@ def end_session(session: DbSession, *, row_id: int, now: datetime, actor: Actor)
         .where(StaffSession.id == row_id)
         .execution_options(synchronize_session=False)
     )
-    audit.record(session, now=now, actor=actor, action="session.end", subject=f"user:{staff_id}")
+    audit.record_for_user(session, staff_id, now=now, actor=actor, action="session.end")
     session.commit()
 
 
@@ -250,13 +242,8 @@ def end_user_sessions(session: DbSession, *, staff_id: int, now: datetime, actor
     if session.get(StaffUser, staff_id) is None:
         raise NotFoundError(_l("No such user."))
     ended = end_sessions(staff_id, db_session=session, commit=False)
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="session.end_user",
-        subject=f"user:{staff_id}",
-        detail=str(ended),
+    audit.record_for_user(
+        session, staff_id, now=now, actor=actor, action="session.end_user", detail=str(ended)
     )
     session.commit()
     return ended
@@ -287,12 +274,8 @@ def end_own_session(session: DbSession, *, staff_id: int, row_id: int, now: date
     if not getattr(result, "rowcount", 0):
         session.rollback()
         raise NotFoundError(_l("No active session has this id."))
-    audit.record(
-        session,
-        now=now,
-        actor=Actor.staff(staff_id),
-        action="session.end_own",
-        subject=f"user:{staff_id}",
+    audit.record_for_user(
+        session, staff_id, now=now, actor=Actor.staff(staff_id), action="session.end_own"
     )
     session.commit()
 
@@ -300,12 +283,8 @@ def end_own_session(session: DbSession, *, staff_id: int, row_id: int, now: date
 def sign_out_everywhere(session: DbSession, *, staff_id: int, now: datetime) -> int:
     """A staff member ends all their own sessions (the request's too)."""
     ended = end_sessions(staff_id, db_session=session, commit=False)
-    audit.record(
-        session,
-        now=now,
-        actor=Actor.staff(staff_id),
-        action="session.end_all",
-        subject=f"user:{staff_id}",
+    audit.record_for_user(
+        session, staff_id, now=now, actor=Actor.staff(staff_id), action="session.end_all"
     )
     session.commit()
     return ended

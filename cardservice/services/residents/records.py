@@ -5,7 +5,7 @@ what shows a record to someone goes through audited_reads.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -42,15 +42,12 @@ class EnrolmentResult:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ResidentView:
+class ResidentView(ResidentRecord):
+    """A resident's opened record as shown: the record's fields, its id and enrolment time, and
+    its cards."""
+
     id: str
     created_at: datetime
-    display_name: str
-    birth_date: date | None
-    gender_marker: str | None
-    address: str | None
-    preferred_language: str
-    photo: bytes | None
     cards: list[Card]
 
 
@@ -124,17 +121,7 @@ def get_resident(session: DbSession, deps: Deps, resident_id: str) -> ResidentVi
     resident = load_resident(session, resident_id)
     record = open_record(session, deps, resident)
     cards = sorted(resident.cards, key=lambda c: (c.issued_at, c.id), reverse=True)
-    return ResidentView(
-        id=resident.id,
-        created_at=resident.created_at,
-        display_name=record.display_name,
-        birth_date=record.birth_date,
-        gender_marker=record.gender_marker,
-        address=record.address,
-        preferred_language=record.preferred_language,
-        photo=record.photo,
-        cards=cards,
-    )
+    return ResidentView(**vars(record), id=resident.id, created_at=resident.created_at, cards=cards)
 
 
 def find_residents(
@@ -181,7 +168,7 @@ def update_resident(
     current = open_record(session, deps, resident, key)
     record, _points = validate_enrolment(data, deps, now=now)
     if record.photo is None and data.photo is None:
-        record = ResidentRecord(**{**record.__dict__, "photo": current.photo})
+        record = replace(record, photo=current.photo)
     try:
         resident.ciphertext = deps.cipher.reseal(
             resident.id,
