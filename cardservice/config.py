@@ -1,50 +1,44 @@
 """Configuration: `config/defaults.toml` plus the environment (12-factor).
 
-Every setting of `config/defaults.toml` can be overridden by ``CARDSERVICE_<KEY>``. Secrets never
-have defaults: they come from ``CARDSERVICE_<NAME>`` or from a file named by
-``CARDSERVICE_<NAME>_FILE``. In development and testing a missing secret is generated once into
-the instance folder (mode 0600); in production a missing secret stops the app with a clear message.
+Every setting of `config/defaults.toml` can be overridden by ``CARDSERVICE_<KEY>``. The secrets
+and keys are read by keyconfig.py, staff authentication's settings by authconfig.py; this module
+puts them together into the app's configuration, the one way it is loaded.
 """
 
 from __future__ import annotations
 
-import base64
 import os
-import secrets
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-ENV_PREFIX = "CARDSERVICE_"
+from .envsettings import (
+    ENV_PREFIX,
+    ConfigError,
+    comma_list,
+    env_rate_limit,
+    env_secret,
+    parse_bool,
+    parse_int,
+)
+from .keyconfig import (
+    SECRETS,
+    check_keys,
+    decode_key,
+    load_secret,
+    pkcs11_settings,
+    previous_master_keys,
+)
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A source checkout finds config/ and migrations/ beside the package; an installed package (the
 # Docker image) is told where they are.
 CONFIG_DIR = Path(os.environ.get("CARDSERVICE_CONFIG_DIR") or PROJECT_ROOT / "config")
 MIGRATIONS_DIR = Path(os.environ.get("CARDSERVICE_MIGRATIONS_DIR") or PROJECT_ROOT / "migrations")
 ENVIRONMENTS = ("development", "production", "testing")
-
-
-class ConfigError(RuntimeError):
-    """The configuration cannot be used; the message says what to set."""
-
-
-# name -> (how to generate a development value, what it is for). Generated values are text.
-_SECRETS: dict[str, tuple[Any, str]] = {
-    "SECRET_KEY": (lambda: secrets.token_urlsafe(48), "signs staff sessions and CSRF tokens"),
-    "KEY_PASSPHRASE": (
-        lambda: secrets.token_urlsafe(32),
-        "encrypts the root and signing keys at rest",
-    ),
-    "MASTER_KEY": (
-        lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
-        "wraps the per-resident data keys (base64 of 32 random bytes)",
-    ),
-    "INDEX_KEY": (
-        lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
-        "keys the blind indexes used for search (base64 of 32 random bytes)",
-    ),
-}
+# Imported from here by the rest of the app (cardservice.config is where configuration lives).
+__all__ = ["ENV_PREFIX", "ConfigError", "decode_key", "load_config", "private_folder"]
 
 
 def _read_defaults() -> dict[str, Any]:
@@ -55,27 +49,10 @@ def _read_defaults() -> dict[str, Any]:
 def _coerce(value: str, like: Any) -> Any:
     """Parse an environment string into the type of the default it overrides."""
     if isinstance(like, bool):
-        lowered = value.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"expected true or false, got {value!r}")
+        return parse_bool(value)
     if isinstance(like, int):
-        try:
-            return int(value)
-        except ValueError:
-            raise ConfigError(f"expected an integer, got {value!r}") from None
+        return parse_int(value)
     return value
-
-
-def _secret_file_value(path: str, setting: str) -> str:
-    from webguard.secret_files import read_secret_file
-
-    try:
-        return read_secret_file(path, setting)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def private_folder(path: Path) -> None:
@@ -90,87 +67,12 @@ def private_folder(path: Path) -> None:
         raise ConfigError(str(exc).replace("the folder", "the instance folder", 1)) from None
 
 
-def _load_secret(name: str, env: Mapping[str, str], instance_path: Path, environment: str) -> str:
-    direct = env.get(ENV_PREFIX + name)
-    if direct:
-        return direct
-    file_var = env.get(ENV_PREFIX + name + "_FILE")
-    if file_var:
-        return _secret_file_value(file_var, f"{ENV_PREFIX}{name}_FILE")
-    generate, purpose = _SECRETS[name]
-    if environment == "production":
-        raise ConfigError(
-            f"{ENV_PREFIX}{name} is not set ({purpose}). In production every secret must be "
-            f"given, either as {ENV_PREFIX}{name} or as a file named by {ENV_PREFIX}{name}_FILE."
-        )
-    # Development and tests: keep one generated value per instance folder, so restarts keep
-    # sessions, keys and resident data readable. Never a fixed fallback secret.
-    from webguard.secret_files import development_secret
-
-    try:
-        return development_secret(instance_path / "secrets", name.lower(), lambda: str(generate()))
-    except ValueError as exc:  # the folder cannot be made private
-        raise ConfigError(str(exc)) from None
-
-
-def decode_key(name: str, value: str) -> bytes:
-    """A 32-byte key given as base64 (standard or URL-safe alphabet)."""
-    text = value.strip()
-    text += "=" * (-len(text) % 4)
-    try:
-        if "-" in text or "_" in text:
-            raw = base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
-        else:
-            raw = base64.b64decode(text, validate=True)
-    except ValueError:
-        raise ConfigError(f"{ENV_PREFIX}{name} must be base64 of 32 random bytes") from None
-    if len(raw) != 32:
-        raise ConfigError(f"{ENV_PREFIX}{name} must be base64 of 32 random bytes")
-    return raw
-
-
-def _pkcs11_settings(env: Mapping[str, str]) -> dict[str, Any]:
-    """Optional: the master key inside a hardware security module (services/hsm.py).
-
-    With CARDSERVICE_PKCS11_MODULE set, new data keys are wrapped in the token; the local
-    CARDSERVICE_MASTER_KEY then only unwraps what it wrapped before, until `keys rewrap` has moved
-    every data key into the token.
-    """
-    module = (env.get(ENV_PREFIX + "PKCS11_MODULE") or "").strip()
-    if not module:
-        return {"PKCS11_MODULE": ""}
-    settings: dict[str, Any] = {"PKCS11_MODULE": module}
-    for name in ("PKCS11_TOKEN_LABEL", "PKCS11_KEY_LABEL"):
-        value = (env.get(ENV_PREFIX + name) or "").strip()
-        if not value:
-            raise ConfigError(f"{ENV_PREFIX}PKCS11_MODULE is set: {ENV_PREFIX}{name} is needed too")
-        settings[name] = value
-    pin = env.get(ENV_PREFIX + "PKCS11_PIN") or ""
-    pin_file = env.get(ENV_PREFIX + "PKCS11_PIN_FILE")
-    if not pin and pin_file:
-        pin = _secret_file_value(pin_file, f"{ENV_PREFIX}PKCS11_PIN_FILE")
-    if not pin:
-        raise ConfigError(
-            f"{ENV_PREFIX}PKCS11_MODULE is set: give the token's user PIN as "
-            f"{ENV_PREFIX}PKCS11_PIN or in a file named by {ENV_PREFIX}PKCS11_PIN_FILE"
-        )
-    settings["PKCS11_PIN"] = pin
-    settings["PKCS11_PREVIOUS_KEY_LABELS"] = [
-        label.strip()
-        for label in (env.get(ENV_PREFIX + "PKCS11_PREVIOUS_KEY_LABELS") or "").split(",")
-        if label.strip()
-    ]
-    return settings
-
-
 def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, Any]:
     """Sign-in attempts per client address (cardservice/ratelimit.py), Flask-Limiter's keys.
 
     Off by default only in testing, where a whole suite signs in from one address within
     seconds; CARDSERVICE_RATELIMIT_ENABLED=true turns it on there (its own tests do).
     """
-    from limits import parse_many
-
     enabled_raw = env.get(ENV_PREFIX + "RATELIMIT_ENABLED")
     try:
         enabled = (
@@ -178,15 +80,8 @@ def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, A
         )
     except ConfigError as exc:
         raise ConfigError(f"{ENV_PREFIX}RATELIMIT_ENABLED: {exc}") from None
-    login = (env.get(ENV_PREFIX + "RATELIMIT_LOGIN") or "10 per minute").strip()
-    search = (env.get(ENV_PREFIX + "RATELIMIT_SEARCH") or "30 per minute").strip()
-    for name, value in (("RATELIMIT_LOGIN", login), ("RATELIMIT_SEARCH", search)):
-        try:
-            parse_many(value)
-        except ValueError:
-            raise ConfigError(
-                f"{ENV_PREFIX}{name} must be a limit such as '10 per minute', got {value!r}"
-            ) from None
+    login = env_rate_limit(env, "RATELIMIT_LOGIN", "10 per minute")
+    search = env_rate_limit(env, "RATELIMIT_SEARCH", "30 per minute")
     # memory:// keeps counts per worker process; redis://host:6379 shares them.
     storage = (env.get(ENV_PREFIX + "RATELIMIT_STORAGE_URI") or "memory://").strip()
     if environment == "production" and enabled:
@@ -216,7 +111,7 @@ def _ratelimit_settings(env: Mapping[str, str], environment: str) -> dict[str, A
 
 
 def _mfa_roles(raw: str) -> tuple[str, ...]:
-    roles = tuple(item.strip() for item in str(raw).split(",") if item.strip())
+    roles = comma_list(str(raw))
     unknown = [role for role in roles if role not in ("clerk", "supervisor", "admin")]
     if unknown:
         raise ConfigError(
@@ -229,7 +124,7 @@ def _mfa_roles(raw: str) -> tuple[str, ...]:
 def _trusted_proxy_addresses(raw: str) -> tuple[str, ...]:
     from webguard.proxy import parse_networks
 
-    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    items = comma_list(raw)
     try:
         parse_networks(items)
     except ValueError as exc:
@@ -321,14 +216,9 @@ def _auth_settings(env: Mapping[str, str], production: bool) -> dict[str, Any]:
     """Session timeouts, single sign-on and API tokens (authconfig.py)."""
     from .authconfig import auth_settings
 
-    secret = env.get(ENV_PREFIX + "OIDC_CLIENT_SECRET") or None
-    secret_file = env.get(ENV_PREFIX + "OIDC_CLIENT_SECRET_FILE")
-    if not secret and secret_file:
-        secret = _secret_file_value(secret_file, f"{ENV_PREFIX}OIDC_CLIENT_SECRET_FILE")
-    try:
-        return auth_settings(env, production=production, oidc_secret=secret)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    return auth_settings(
+        env, production=production, oidc_secret=env_secret(env, "OIDC_CLIENT_SECRET")
+    )
 
 
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -397,34 +287,15 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "CARD_PRINTER_URI": _printer_uri(str(settings["card_printer_uri"]).strip()),
         "CARD_PRINTER_CA_FILE": str(settings["card_printer_ca_file"]).strip(),
     }
-    for name in _SECRETS:
-        config[name] = _load_secret(name, env, instance_path, environment)
+    for name in SECRETS:
+        config[name] = load_secret(name, env, instance_path, environment)
     # The data-key store (models.keystore): a database of its own, so that a backup of the
     # resident database holds ciphertext whose keys are elsewhere. create_app() turns it into the
     # `keystore` bind. Checked after the secrets, which an operator sets up first.
     config["KEYSTORE_DATABASE_URI"] = _keystore_url(env, instance_path, database_url, production)
-    # After a master-key rotation the old keys stay here (comma-separated) until
-    # `cardservice keys rewrap` has re-wrapped every data key under the new one.
-    config["PREVIOUS_MASTER_KEYS"] = [
-        value.strip()
-        for value in (env.get(ENV_PREFIX + "PREVIOUS_MASTER_KEYS") or "").split(",")
-        if value.strip()
-    ]
-    config.update(_pkcs11_settings(env))
+    config["PREVIOUS_MASTER_KEYS"] = previous_master_keys(env)
+    config.update(pkcs11_settings(env))
     config.update(_ratelimit_settings(env, environment))
     config.update(_auth_settings(env, production))
-    if production:
-        from .services.keyseal import passphrase_weakness
-
-        weakness = passphrase_weakness(config["KEY_PASSPHRASE"])
-        if weakness:
-            raise ConfigError(
-                f"{ENV_PREFIX}KEY_PASSPHRASE is too weak to protect the root and signing keys: "
-                f"{weakness}. Use a long random value, e.g. `openssl rand -base64 32`."
-            )
-    # Fail early, with the variable's name, rather than on the first enrolment.
-    decode_key("MASTER_KEY", config["MASTER_KEY"])
-    decode_key("INDEX_KEY", config["INDEX_KEY"])
-    for value in config["PREVIOUS_MASTER_KEYS"]:
-        decode_key("PREVIOUS_MASTER_KEYS", value)
+    check_keys(config, production=production)
     return config

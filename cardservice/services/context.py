@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from ..config import decode_key
+from ..keyconfig import decode_key
 from .crypto import LocalMasterKeyProvider, MasterKeyProvider, ResidentCipher
 from .keyseal import KeySealer
 from .policy import Policy, load_policy
