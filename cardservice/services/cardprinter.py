@@ -17,16 +17,14 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from flask_babel import lazy_gettext as _l
 
 from ..ipp import IppClient, IppError
 from ..printing import render_card_pdf
 from ._types import DbSession
-from .audit import Actor
-from .cards import print_card
+from .cards import PrintOptions, print_card
 from .context import Deps
 from .errors import ConflictError, PrinterUnavailableError
 
@@ -74,18 +72,13 @@ def _check_printer(client: IppClient) -> tuple[str | None, str]:
 
 
 def send_to_printer(
-    session: DbSession,
-    deps: Deps,
-    number: Any,
-    *,
-    now: datetime,
-    actor: Actor,
-    reprint: bool = False,
+    session: DbSession, deps: Deps, number: Any, **options: Unpack[PrintOptions]
 ) -> SentJob:
     """Print card `number` on the card printer: the printer is checked first (reachable,
     two-sided, PDF), then the card is signed and audited as any print (services.cards), then
-    the job sent. Raises PrinterUnavailableError when the printer cannot be reached or refuses
-    the job; the audit entry then stays, as for a PDF downloaded and never printed."""
+    the job sent; `options` are print_card's. Raises PrinterUnavailableError when the printer
+    cannot be reached or refuses the job; the audit entry then stays, as for a PDF downloaded
+    and never printed."""
     if not printer_configured(deps):
         raise ConflictError(_l("No card printer is set up."), code="no_card_printer")
     client = _client(deps)
@@ -96,7 +89,7 @@ def send_to_printer(
         raise PrinterUnavailableError(
             _l("The card printer cannot be reached. Print from the browser instead.")
         ) from None
-    printable = print_card(session, deps, number, now=now, actor=actor, reprint=reprint)
+    printable = print_card(session, deps, number, **options)
     document = render_card_pdf(printable, layout="card")
     try:
         job_id = client.print_job(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -44,6 +44,32 @@ from .mfa import factor_removed
 RP_NAME = "Citycard counter"
 MAX_CREDENTIAL_JSON = 16_384
 _NAME_CHARS = 64
+
+
+class Ceremony(TypedDict):
+    """One WebAuthn ceremony's answer and what it is checked against, as register() and
+    verify() take them: the browser's credential as JSON, the challenge kept for it, this
+    relying party's id and origin."""
+
+    credential_json: str
+    challenge: bytes
+    rp_id: str
+    origin: str
+
+
+class _Expected(TypedDict):
+    expected_challenge: bytes
+    expected_rp_id: str
+    expected_origin: str
+
+
+def _expected(ceremony: Ceremony) -> _Expected:
+    """What py_webauthn checks an answer against, registration and authentication alike."""
+    return _Expected(
+        expected_challenge=ceremony["challenge"],
+        expected_rp_id=ceremony["rp_id"],
+        expected_origin=ceremony["origin"],
+    )
 
 
 def _user_handle(user_id: int) -> bytes:
@@ -98,21 +124,16 @@ def register(
     session: DbSession,
     *,
     user_id: int,
-    credential_json: str,
-    challenge: bytes,
-    rp_id: str,
-    origin: str,
     name: str,
     now: datetime,
     actor: Actor,
+    **ceremony: Unpack[Ceremony],
 ) -> WebAuthnCredential:
-    credential = _parse(credential_json)
+    credential = _parse(ceremony["credential_json"])
     try:
         verified = verify_registration_response(
             credential=credential,
-            expected_challenge=challenge,
-            expected_rp_id=rp_id,
-            expected_origin=origin,
+            **_expected(ceremony),
         )
     except (WebAuthnException, ValueError, KeyError, TypeError):
         raise ValidationError(
@@ -160,17 +181,14 @@ def verify(
     session: DbSession,
     *,
     user_id: int,
-    credential_json: str,
-    challenge: bytes,
-    rp_id: str,
-    origin: str,
     now: datetime,
+    **ceremony: Unpack[Ceremony],
 ) -> bool:
     """Whether the assertion is a valid signature of one of this account's credentials over
     this challenge and origin. Updates the signature counter (a cloned key shows up as a
     counter that does not grow, and is refused)."""
     try:
-        credential = _parse(credential_json)
+        credential = _parse(ceremony["credential_json"])
         from webauthn.helpers import base64url_to_bytes
 
         raw_id = base64url_to_bytes(str(credential.get("rawId") or credential.get("id") or ""))
@@ -187,9 +205,7 @@ def verify(
     try:
         verified = verify_authentication_response(
             credential=credential,
-            expected_challenge=challenge,
-            expected_rp_id=rp_id,
-            expected_origin=origin,
+            **_expected(ceremony),
             credential_public_key=bytes(record.public_key),
             credential_current_sign_count=int(record.sign_count),
         )

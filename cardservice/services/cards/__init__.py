@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..cardrules import is_live
 from .issuance import IssuedCard, issue_card
 from .lifecycle import reinstate_card, renew_card, replace_card, revoke_card, suspend_card
-from .printing import print_batch, print_card
+from .printing import PrintOptions, print_batch, print_card
 from .queries import (
     cards_issued_since,
     cards_to_reissue,
@@ -28,6 +28,7 @@ __all__ = [
     "REVOKE_REASONS",
     "SUSPEND_REASONS",
     "IssuedCard",
+    "PrintOptions",
     "cards_issued_since",
     "cards_to_reissue",
     "display_status",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -83,6 +83,14 @@ def _printable(
             _l("This card cannot be printed: correct the holder's data first."),
             code="not_printable",
         ) from None
+
+
+class PrintOptions(TypedDict):
+    """print_card's keywords, for a caller that passes them on (services.cardprinter)."""
+
+    now: datetime
+    actor: Actor
+    reprint: NotRequired[bool]
 
 
 def print_card(
