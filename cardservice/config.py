@@ -37,8 +37,19 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = Path(os.environ.get("CARDSERVICE_CONFIG_DIR") or PROJECT_ROOT / "config")
 MIGRATIONS_DIR = Path(os.environ.get("CARDSERVICE_MIGRATIONS_DIR") or PROJECT_ROOT / "migrations")
 ENVIRONMENTS = ("development", "production", "testing")
-# Imported from here by the rest of the app (cardservice.config is where configuration lives).
-__all__ = ["ENV_PREFIX", "ConfigError", "decode_key", "load_config", "private_folder"]
+# ConfigError and decode_key are defined in envsettings.py and keyconfig.py and offered here
+# too: the rest of the app and the tests take what concerns configuration from this module.
+__all__ = [
+    "CONFIG_DIR",
+    "ENVIRONMENTS",
+    "ENV_PREFIX",
+    "MIGRATIONS_DIR",
+    "PROJECT_ROOT",
+    "ConfigError",
+    "decode_key",
+    "load_config",
+    "private_folder",
+]
 
 
 def _read_defaults() -> dict[str, Any]:
