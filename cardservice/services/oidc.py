@@ -4,6 +4,8 @@ The protocol (authorization code with PKCE, state, nonce, the ID token's signatu
 in counter/views/sso.py. This module holds what the ID token is checked against
 (``id_token_checks``) and the rules applied to the verified claims, once:
 
+**Authorization response**: its ``iss`` (RFC 9207) is the configured issuer.
+
 **ID token** (OpenID Connect Core 3.1.3.7): Authlib verifies the signature with the provider's
 published keys and only the algorithms its metadata advertises (never ``none``, never a client
 secret: the key set holds public keys only), the nonce of the session's own request, ``azp``
@@ -127,6 +129,15 @@ def id_token_checks(rules: OidcRules, clock: Callable[[], datetime]) -> dict[str
         },
         "leeway": rules.clock_skew,
     }
+
+
+def response_issuer_ok(rules: OidcRules, metadata: Mapping[str, Any], iss: str | None) -> bool:
+    """RFC 9207: the authorization response's ``iss`` must be the configured issuer, and be
+    there when the provider's metadata says it sends it. A response made by another provider (a
+    mix-up) is refused before its code is sent anywhere."""
+    if iss is None:
+        return not metadata.get("authorization_response_iss_parameter_supported")
+    return iss == rules.issuer
 
 
 def _values(claim: Any) -> list[str]:

@@ -131,6 +131,9 @@ def sso_callback() -> Any:
     rules = oidc_service.OidcRules.from_config(current_app.config)
     try:
         client = _client()
+        iss = request.args.get("iss")
+        if not oidc_service.response_issuer_ok(rules, client.load_server_metadata(), iss):
+            raise OAuthError(error="response_issuer_mismatch")
         token = client.authorize_access_token(**oidc_service.id_token_checks(rules, utcnow))
         id_token = dict(token.get("userinfo") or {})
         if not id_token:

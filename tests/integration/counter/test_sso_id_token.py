@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from flask import Flask
@@ -320,11 +320,31 @@ def test_a_state_from_another_session_or_used_once_is_refused(
     # The victim's own state with the attacker's code: the code was bound to the attacker's
     # PKCE verifier, the provider refuses it; and the state is spent.
     genuine = sign_in_at_provider(location, "bruno", CALLBACK)
-    state = parse_qs(urlsplit(genuine).query)["state"][0]
-    code = parse_qs(urlsplit(attackers).query)["code"][0]
-    swapped = f"{CALLBACK}?code={code}&state={state}"
+    query = parse_qs(urlsplit(genuine).query)
+    query["code"] = parse_qs(urlsplit(attackers).query)["code"]
+    swapped = f"{CALLBACK}?{urlencode(query, doseq=True)}"
     assert "OAuthError invalid_grant" in _assert_refused(sso_app, victim, swapped, caplog)
     assert "MismatchingStateError" in _assert_refused(sso_app, victim, genuine, caplog)
+
+
+def test_an_authorization_response_from_another_issuer_is_refused(
+    sso_app: Flask, other_tenant: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    # RFC 9207: the provider names itself in its response (its metadata says it does). One
+    # naming another issuer, or none, is refused before its code is sent anywhere...
+    browser = sso_app.test_client()
+    location, _nonce = _start(browser)
+    genuine = sign_in_at_provider(location, "bruno", CALLBACK)
+    parts = urlsplit(genuine)
+    query = parse_qs(parts.query)
+    assert query["iss"] == [sso_app.config["OIDC_ISSUER"]]
+    base = f"{CALLBACK}?{urlencode({'code': query['code'][0], 'state': query['state'][0]})}"
+    mixed_up = f"{base}&{urlencode({'iss': other_tenant.issuer})}"
+    assert "response_issuer_mismatch" in _assert_refused(sso_app, browser, mixed_up, caplog)
+    assert "response_issuer_mismatch" in _assert_refused(sso_app, browser, base, caplog)
+    # ... so the genuine response, its state and code unspent, still completes.
+    assert callback(browser, genuine).status_code == 302  # type: ignore[attr-defined]
+    assert browser.get("/").status_code == 200
 
 
 def test_the_audience_must_name_this_client_not_only_the_authorized_party(
