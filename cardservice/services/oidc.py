@@ -116,6 +116,7 @@ def id_token_checks(rules: OidcRules, clock: Callable[[], datetime]) -> dict[str
 
     class IdToken(CodeIDToken):
         def validate(self, now: int | Callable[[], int] | None = None, leeway: int = 0) -> None:
+            # A clock, not a moment: read when the token has arrived, after the code exchange.
             super().validate(now=lambda: epoch(clock()), leeway=leeway)
 
     return {
