@@ -117,6 +117,9 @@ def oidc_settings(
         OIDC_MFA_AMR=_words(env, "OIDC_MFA_AMR", "mfa"),
         OIDC_ACR_VALUES=" ".join(_words(env, "OIDC_ACR_VALUES", "")),
         OIDC_TIMEOUT_SECONDS=env_int(env, "OIDC_TIMEOUT_SECONDS", 10, 1, 60),
+        # Leeway on the ID token's times: for clocks out of step, not for old tokens (Authlib's
+        # own 120 s is more than NTP-synchronised servers need).
+        OIDC_CLOCK_SKEW_SECONDS=env_int(env, "OIDC_CLOCK_SKEW_SECONDS", 30, 0, 300),
     )
     return settings
 

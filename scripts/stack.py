@@ -17,6 +17,11 @@ What runs each app is a ``Launcher``: by default this checkout's virtualenv unde
 (``VenvLauncher``); scripts/image.py gives one that runs the built container images instead, so
 the images are checked behind this same nginx.
 
+Single sign-on: ``Stack(oidc=OidcClient(...))``, or ``--oidc-issuer``, ``--oidc-client-id``,
+``--oidc-client-secret-file`` (and ``--oidc-ca-file`` for a provider whose certificate a private
+authority signed), points both instances at an OpenID provider; register
+``https://<host>:<https port>/sso/callback`` there (``up`` prints it).
+
 Settings (environment): STACK_POSTGRES_URL (a server where databases may be created; default
 postgresql://postgres@127.0.0.1:5432/postgres), STACK_REDIS_URL (default redis://127.0.0.1:6379/0),
 STACK_WORKERS (gunicorn workers per app, default 2). Ports are free ones chosen at start unless
@@ -258,6 +263,20 @@ def _host_env() -> dict[str, str]:
 # --- the stack ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class OidcClient:
+    """The counter's registration at an OpenID provider (docs/operations.md, "Single sign-on")."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    # The authority that signed the provider's certificate, when it is not a public one: the
+    # instances trust it (for their calls to the provider) through requests' own variable.
+    ca_file: Path | None = None
+    # More CARDSERVICE_OIDC_* settings (role map, MFA values...), as the city sets them.
+    settings: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Stack:
     """One running stack. ``up()`` starts it (and cleans up after itself if it cannot);
@@ -287,6 +306,8 @@ class Stack:
     # tuning (e.g. the concurrency suite moves the per-address sign-in limit out of the way of
     # the lockout it tests). Empty for a city's stack.
     cardservice_extra: dict[str, str] = field(default_factory=dict)
+    # Single sign-on with this provider for both instances; none: local passwords only.
+    oidc: OidcClient | None = None
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _files: list[IO[bytes]] = field(default_factory=list)
     # Process groups of a stack started by another launcher (`up --detach`, then `down`).
@@ -394,6 +415,11 @@ class Stack:
             "INDEX_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "VERIFIER_SECRET_KEY": secrets.token_hex(32),
         }
+        if self.oidc is not None:
+            values["OIDC_CLIENT_SECRET"] = self.oidc.client_secret
+            if self.oidc.ca_file is not None:
+                # Inside the stack's folder, like every file the instances read.
+                shutil.copyfile(self.oidc.ca_file, self.folder / "tls" / "oidc-ca.pem")
         for name, value in values.items():
             _write_private(self.folder / "secrets" / name.lower(), value.encode() + b"\n")
         self.passwords = {role: secrets.token_urlsafe(18) for role in ROLES}
@@ -436,7 +462,28 @@ class Stack:
         }
         for name in SECRET_NAMES:
             settings[f"CARDSERVICE_{name}_FILE"] = str(self.folder / "secrets" / name.lower())
-        return settings | self.cardservice_extra
+        return settings | self.oidc_settings() | self.cardservice_extra
+
+    def oidc_settings(self) -> dict[str, str]:
+        """The instances' single sign-on settings (none without ``oidc``)."""
+        if self.oidc is None:
+            return {}
+        settings = {
+            "CARDSERVICE_OIDC_ISSUER": self.oidc.issuer,
+            "CARDSERVICE_OIDC_CLIENT_ID": self.oidc.client_id,
+            "CARDSERVICE_OIDC_CLIENT_SECRET_FILE": str(
+                self.folder / "secrets" / "oidc_client_secret"
+            ),
+            **self.oidc.settings,
+        }
+        if self.oidc.ca_file is not None:
+            settings["REQUESTS_CA_BUNDLE"] = str(self.folder / "tls" / "oidc-ca.pem")
+        return settings
+
+    @property
+    def sso_redirect_uri(self) -> str:
+        """What to register at the provider."""
+        return f"{self.url}/sso/callback"
 
     def database_url(self, index: int) -> str:
         """The SQLAlchemy URL of ``databases[index]``: 0 the resident database, 1 the key store."""
@@ -655,6 +702,9 @@ class Stack:
             + "). Staff sign-in:",
         ]
         lines += [f"  {role:<11} {password}" for role, password in self.passwords.items()]
+        if self.oidc is not None:
+            lines.append(f"Single sign-on with {self.oidc.issuer}; redirect URI to register there:")
+            lines.append(f"  {self.sso_redirect_uri}")
         return "\n".join(lines)
 
 
@@ -693,6 +743,10 @@ def main(argv: list[str] | None = None) -> int:
         help="leave the stack running and return; `down` stops it",
     )
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help="for --detach and down")
+    parser.add_argument("--oidc-issuer", help="single sign-on with this OpenID provider")
+    parser.add_argument("--oidc-client-id", help="the counter's client id there")
+    parser.add_argument("--oidc-client-secret-file", type=Path, help="a file holding its secret")
+    parser.add_argument("--oidc-ca-file", type=Path, help="the CA of the provider's certificate")
     args = parser.parse_args(argv)
     if args.command == "down":
         if not args.state.exists():
@@ -704,7 +758,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.detach and args.state.exists():
         print(f"stack: {args.state} exists: run `down` first", file=sys.stderr)
         return 1
-    stack = Stack(https_port=args.https_port, verifier_port=args.verifier_port)
+    oidc = None
+    if args.oidc_issuer:
+        if not (args.oidc_client_id and args.oidc_client_secret_file):
+            parser.error("--oidc-issuer needs --oidc-client-id and --oidc-client-secret-file")
+        secret = args.oidc_client_secret_file.read_text(encoding="utf-8").strip()
+        oidc = OidcClient(args.oidc_issuer, args.oidc_client_id, secret, args.oidc_ca_file)
+    stack = Stack(https_port=args.https_port, verifier_port=args.verifier_port, oidc=oidc)
     stopping = False
 
     def _stop(signum: int, frame: object) -> None:

@@ -1,8 +1,18 @@
 """Single sign-on with the city's OpenID Connect provider: who the claims say the member is.
 
-The protocol (authorization code with PKCE, state, nonce, the ID token's signature, issuer,
-audience and expiry) is Authlib's, in counter/views/sso.py. This module holds the rules applied
-to the verified claims, once:
+The protocol (authorization code with PKCE, state, nonce, the ID token's signature) is Authlib's,
+in counter/views/sso.py. This module holds what the ID token is checked against
+(``id_token_checks``) and the rules applied to the verified claims, once:
+
+**Authorization response**: its ``iss`` (RFC 9207) is the configured issuer.
+
+**ID token** (OpenID Connect Core 3.1.3.7): Authlib verifies the signature with the provider's
+published keys and only the algorithms its metadata advertises (never ``none``, never a client
+secret: the key set holds public keys only), the nonce of the session's own request, ``azp``
+when there are several audiences, ``at_hash``. It checks the audience only through ``azp``, and
+gives 120 s of leeway on ``exp``: here ``aud`` must name this client and ``iss`` the configured
+issuer, all of ``iss sub aud exp iat`` must be there, and the leeway is
+CARDSERVICE_OIDC_CLOCK_SKEW_SECONDS.
 
 **Role**: from the claim named by CARDSERVICE_OIDC_ROLE_CLAIM (a string or a list of strings),
 through CARDSERVICE_OIDC_ROLE_MAP (claim value -> role). Several matches: the highest role. None:
@@ -28,11 +38,12 @@ service's (``mfa_at`` = the token's ``auth_time``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from authlib.oidc.core import CodeIDToken
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -60,6 +71,8 @@ def signs_in_at_the_provider(user: StaffUser) -> bool:
 @dataclass(frozen=True)
 class OidcRules:
     issuer: str
+    client_id: str
+    clock_skew: int  # seconds of leeway on the ID token's exp, iat and nbf
     role_claim: str
     role_map: Mapping[str, str]
     username_claim: str
@@ -72,6 +85,8 @@ class OidcRules:
     def from_config(cls, config: Mapping[str, Any]) -> OidcRules:
         return cls(
             issuer=config["OIDC_ISSUER"],
+            client_id=config["OIDC_CLIENT_ID"],
+            clock_skew=int(config["OIDC_CLOCK_SKEW_SECONDS"]),
             role_claim=config["OIDC_ROLE_CLAIM"],
             role_map=config["OIDC_ROLE_MAP"],
             username_claim=config["OIDC_USERNAME_CLAIM"],
@@ -93,6 +108,37 @@ class SsoResult:
 class SsoRefusedError(AuthenticationError):
     code = "sso_refused"
     status = 403
+
+
+def id_token_checks(rules: OidcRules, clock: Callable[[], datetime]) -> dict[str, Any]:
+    """The keyword arguments of Authlib's ``authorize_access_token`` that check the ID token as
+    the module's docstring says, on ``clock`` (the app's)."""
+
+    class IdToken(CodeIDToken):
+        def validate(self, now: int | Callable[[], int] | None = None, leeway: int = 0) -> None:
+            # A clock, not a moment: read when the token has arrived, after the code exchange.
+            super().validate(now=lambda: epoch(clock()), leeway=leeway)
+
+    return {
+        "claims_cls": IdToken,
+        "claims_options": {
+            "iss": {"essential": True, "value": rules.issuer},
+            "aud": {"essential": True, "value": rules.client_id},
+            "sub": {"essential": True},
+            "exp": {"essential": True},
+            "iat": {"essential": True},
+        },
+        "leeway": rules.clock_skew,
+    }
+
+
+def response_issuer_ok(rules: OidcRules, metadata: Mapping[str, Any], iss: str | None) -> bool:
+    """RFC 9207: the authorization response's ``iss`` must be the configured issuer, and be
+    there when the provider's metadata says it sends it. A response made by another provider (a
+    mix-up) is refused before its code is sent anywhere."""
+    if iss is None:
+        return not metadata.get("authorization_response_iss_parameter_supported")
+    return iss == rules.issuer
 
 
 def _values(claim: Any) -> list[str]:

@@ -1,21 +1,35 @@
 // A real OpenID Connect provider (panva/oidc-provider, an OpenID-certified implementation) for
-// the single sign-on tests: started by tests/integration/counter/oidc_provider.py on loopback.
+// the single sign-on tests: started by tests/oidc/harness.py on loopback.
 //
 // Configured from the environment:
-//   OIDC_PORT            port on 127.0.0.1
+//   OIDC_PORT            port to listen on
+//   OIDC_HOST            address to listen on (default 127.0.0.1)
+//   OIDC_ISSUER          the issuer, when the provider is reached through something in front of
+//                        it (a tampering proxy in the tests); default http(s)://HOST:PORT
+//   OIDC_TLS_CERT/_KEY   PEM files: serve HTTPS (the deployed stack's tests)
+//   OIDC_JWKS            JSON private JWK set to sign with (two providers sharing keys, as
+//                        tenants of one multi-tenant service do); default the library's own
+//   OIDC_ID_TOKEN_TTL    JSON object: client_id -> ID token lifetime in seconds (default 3600)
 //   OIDC_CLIENTS         JSON list of oidc-provider client metadata (client_id, client_secret,
 //                        redirect_uris, ...)
 //   OIDC_USERS           JSON object: username -> {password, claims, acr, amr}; the claims are
 //                        what the provider tells the client about the account
 // Prints "ready <issuer>" on stdout once it listens.
 import http from 'node:http';
+import https from 'node:https';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.OIDC_PORT);
-const issuer = `http://127.0.0.1:${port}`;
+const host = process.env.OIDC_HOST || '127.0.0.1';
+const tls = process.env.OIDC_TLS_CERT
+  ? { cert: fs.readFileSync(process.env.OIDC_TLS_CERT), key: fs.readFileSync(process.env.OIDC_TLS_KEY) }
+  : null;
+const issuer = process.env.OIDC_ISSUER || `${tls ? 'https' : 'http'}://${host}:${port}`;
 const clients = JSON.parse(process.env.OIDC_CLIENTS || '[]');
 const users = JSON.parse(process.env.OIDC_USERS || '{}');
+const idTokenTtls = JSON.parse(process.env.OIDC_ID_TOKEN_TTL || '{}');
 
 const configuration = {
   clients,
@@ -30,6 +44,12 @@ const configuration = {
     email: ['email', 'email_verified'],
   },
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+  ...(process.env.OIDC_JWKS ? { jwks: JSON.parse(process.env.OIDC_JWKS) } : {}),
+  ttl: {
+    IdToken: function idTokenTtl(ctx, token, client) {
+      return idTokenTtls[client.clientId] || 3600;
+    },
+  },
   // Staff consent is the city's decision, not each clerk's: grant what the client asks for.
   async loadExistingGrant(ctx) {
     const grant = new ctx.oidc.provider.Grant({
@@ -89,7 +109,7 @@ async function interaction(req, res, uid) {
 <button type="submit">Sign in at the provider</button></form></body></html>`);
 }
 
-const server = http.createServer(async (req, res) => {
+async function handle(req, res) {
   const match = /^\/interaction\/([A-Za-z0-9_-]+)$/.exec(req.url.split('?')[0]);
   if (!match) {
     callback(req, res);
@@ -102,9 +122,10 @@ const server = http.createServer(async (req, res) => {
     res.statusCode = 400;
     res.end('interaction failed');
   }
-});
+}
 
-server.listen(port, '127.0.0.1', () => {
+const server = tls ? https.createServer(tls, handle) : http.createServer(handle);
+server.listen(port, host, () => {
   process.stdout.write(`ready ${issuer}\n`);
 });
 for (const signal of ['SIGTERM', 'SIGINT']) {

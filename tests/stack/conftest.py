@@ -6,7 +6,9 @@ default, STACK_POSTGRES_URL or the local server) and on Redis (TEST_REDIS_URL). 
 server the suite fails: it is never skipped. `make test-stack`.
 
 The stack listens on 127.0.0.2, so that 127.0.0.1 in any of its log lines is a client's address
-(the browser's, the test's), never an address the stack itself listens on.
+(the browser's, the test's), never an address the stack itself listens on. Its instances sign
+staff in with the real OpenID provider of tests/oidc, served over HTTPS on 127.0.0.3: another
+site than the counter's, as a city's provider is, so the callback is a cross-site navigation.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from typing import Any
 
 import pytest
 
-from scripts.stack import Stack, StackError
+from scripts.stack import OidcClient, Stack, StackError, free_port, make_certificates
 from tests.integration.service_fixtures import postgres_url, redis_url
+from tests.oidc.harness import CLIENT_ID, CLIENT_SECRET, Provider, run_provider
 
 HERE = Path(__file__).resolve().parent
 STACK_HOST = "127.0.0.2"
+PROVIDER_HOST = "127.0.0.3"
 # The log scan reads every line the rest of the suite made the stack write: it runs last.
 LAST = "test_log_scan.py"
 
@@ -37,12 +41,42 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def https_port() -> int:
+    """The counter's HTTPS port, chosen before the provider starts: its redirect URI has it."""
+    return free_port(STACK_HOST)
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(
+    https_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Provider, Path]]:
+    """The provider over HTTPS (a certificate from a throwaway authority of its own) and that
+    authority's certificate."""
+    folder = tmp_path_factory.mktemp("oidc-tls")
+    ca, cert, key = make_certificates(folder, PROVIDER_HOST)
+    redirect = f"https://{STACK_HOST}:{https_port}/sso/callback"
+    with run_provider([redirect], host=PROVIDER_HOST, tls=(cert, key)) as provider:
+        yield provider, ca
+
+
+@pytest.fixture(scope="session")
+def stack(https_port: int, oidc_provider: tuple[Provider, Path]) -> Iterator[Stack]:
     # TEST_POSTGRES_URL's server (.ci/run sets it), else the launcher's default local server;
     # unreachable, the stack does not start and the suite fails.
     url = postgres_url()
+    provider, ca = oidc_provider
+    own = (
+        "CARDSERVICE_OIDC_ISSUER",
+        "CARDSERVICE_OIDC_CLIENT_ID",
+        "CARDSERVICE_OIDC_CLIENT_SECRET",
+    )
+    settings = {name: value for name, value in provider.env().items() if name not in own}
     running = Stack(
-        host=STACK_HOST, redis_url=redis_url(), **({"postgres_url": url} if url else {})
+        https_port=https_port,
+        host=STACK_HOST,
+        redis_url=redis_url(),
+        oidc=OidcClient(provider.issuer, CLIENT_ID, CLIENT_SECRET, ca, settings),
+        **({"postgres_url": url} if url else {}),
     )
     try:
         running.up()
@@ -72,9 +106,11 @@ def stack_browser(
     database = f"sql:{nssdb}"
     certutil = ["certutil", "-d", database]
     subprocess.run([*certutil, "-N", "--empty-password"], check=True, capture_output=True)
-    subprocess.run(
-        [*certutil, "-A", "-n", "citycard stack CA", "-t", "C,,", "-i", str(stack.ca_file)],
-        check=True,
-        capture_output=True,
-    )
+    assert stack.oidc and stack.oidc.ca_file
+    for name, ca in (("stack", stack.ca_file), ("provider", stack.oidc.ca_file)):
+        subprocess.run(
+            [*certutil, "-A", "-n", f"citycard {name} CA", "-t", "C,,", "-i", str(ca)],
+            check=True,
+            capture_output=True,
+        )
     return launch(env={**os.environ, "HOME": str(home)})

@@ -18,7 +18,8 @@ def test_no_secret_is_in_a_servers_environment(stack: Stack) -> None:
     values = {
         path.read_text().strip() for path in (stack.folder / "secrets").iterdir() if path.is_file()
     }
-    assert len(values) == 5  # the four of cardservice and the verifier's
+    # The four of cardservice, the verifier's, and cardservice's client secret at the provider.
+    assert len(values) == 6
     for name in stack.server_names:
         environment = _environment(stack.server_pid(name))
         secret_files = {key for key in environment if key.endswith("_FILE")}
@@ -30,6 +31,7 @@ def test_no_secret_is_in_a_servers_environment(stack: Stack) -> None:
                 "CARDSERVICE_KEY_PASSPHRASE_FILE",
                 "CARDSERVICE_MASTER_KEY_FILE",
                 "CARDSERVICE_INDEX_KEY_FILE",
+                "CARDSERVICE_OIDC_CLIENT_SECRET_FILE",
             }
         )
         assert expected <= secret_files, name

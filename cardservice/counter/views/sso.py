@@ -1,9 +1,10 @@
 """Single sign-on with the city's OpenID Connect provider (authorization code with PKCE).
 
 Authlib does the protocol: discovery, state and nonce (kept in the server-side session), the
-S256 code challenge, the code exchange with the client secret, the ID token's signature, issuer,
-audience, nonce and expiry. services/oidc.py decides who the verified claims name, their role
-and whether the provider's sign-in counts as a second factor.
+S256 code challenge, the code exchange with the client secret, the ID token's signature and
+nonce. services/oidc.py says what else the ID token must hold (issuer, audience, times) and
+decides who the verified claims name, their role and whether the provider's sign-in counts as
+a second factor.
 """
 
 from __future__ import annotations
@@ -84,6 +85,15 @@ def _failed(message: str, status: int) -> tuple[str, int]:
     ), status
 
 
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, JoseError):
+        # joserfc's errors name the claim ("invalid_claim: Invalid claim: 'aud'"), not its value.
+        return f"{type(exc).__name__} {exc.error}: {exc.description or ''}"[:120]
+    if isinstance(exc, OAuthError):
+        return f"{type(exc).__name__} {exc.error}"[:120]
+    return type(exc).__name__
+
+
 @bp.route("/sso/login", methods=["GET"])
 @requires(ANONYMOUS)
 def sso_login() -> Any:
@@ -118,18 +128,22 @@ def sso_callback() -> Any:
         # The member cancelled, or the provider refused: its code only, never its text.
         log.info("identity provider answered an error: %s", request.args.get("error", "")[:40])
         return _failed(_("The identity provider did not sign you in."), 401)
+    rules = oidc_service.OidcRules.from_config(current_app.config)
     try:
         client = _client()
-        token = client.authorize_access_token()
+        iss = request.args.get("iss")
+        if not oidc_service.response_issuer_ok(rules, client.load_server_metadata(), iss):
+            raise OAuthError(error="response_issuer_mismatch")
+        token = client.authorize_access_token(**oidc_service.id_token_checks(rules, utcnow))
         id_token = dict(token.get("userinfo") or {})
         if not id_token:
             raise OAuthError(error="missing_id_token")
         userinfo = dict(client.userinfo(token=token))
     except (OAuthError, JoseError, RequestException, ValueError, KeyError) as exc:
-        # A stale or replayed callback, a forged token, an unreachable provider: no details.
-        log.warning("single sign-on failed: %s", type(exc).__name__)
+        # A stale or replayed callback, a forged token, an unreachable provider: the kind of
+        # failure and the claim at fault for the operators, never a value from the token.
+        log.warning("single sign-on failed: %s", _failure(exc))
         return _failed(_("The sign-in could not be completed. Start again."), 400)
-    rules = oidc_service.OidcRules.from_config(current_app.config)
     try:
         result = oidc_service.sign_in(
             db.session, rules, id_token=id_token, userinfo=userinfo, now=utcnow()

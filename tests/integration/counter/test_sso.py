@@ -3,23 +3,25 @@ through the Flask test client; the browser runs the provider's pages over real H
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from cardservice.config import ConfigError, load_config
 from cardservice.extensions import db
-from cardservice.models import AuditEntry, StaffIdentity, StaffUser
-from tests.oidc.harness import PASSWORD, Provider, run_provider
+from cardservice.models import AuditEntry, StaffIdentity
+from tests.oidc.harness import PASSWORD, Provider, run_provider, sign_in_at_provider
 
-from .support import login, open_app, post
+from .sso_support import callback as _callback
+from .sso_support import close_second_apps as close_second_apps
+from .sso_support import second_app as _second_app
+from .sso_support import staff as _staff
+from .support import login, post
 
 COOKIE = "cardservice_session"
 CALLBACK = "http://localhost/sso/callback"
@@ -29,33 +31,6 @@ CALLBACK = "http://localhost/sso/callback"
 def provider() -> Iterator[Provider]:
     with run_provider([CALLBACK]) as running:
         yield running
-
-
-_OPENED: list[Flask] = []
-
-
-def _second_app(app: Flask, environ: dict[str, str]) -> Flask:
-    """Another app on the test's database, configured by `environ` (CARDSERVICE_* variables);
-    its connections are closed after the test (`_close_second_apps`)."""
-    second = open_app(
-        Path(app.instance_path),
-        app.config["SQLALCHEMY_DATABASE_URI"],
-        environ=environ,
-        SQLALCHEMY_BINDS=app.config["SQLALCHEMY_BINDS"],
-        SQLALCHEMY_ENGINE_OPTIONS=app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-    )
-    _OPENED.append(second)
-    return second
-
-
-@pytest.fixture(autouse=True)
-def _close_second_apps() -> Iterator[None]:
-    yield
-    while _OPENED:
-        with _OPENED.pop().app_context():
-            db.session.remove()
-            for bound in db.engines.values():
-                bound.dispose()
 
 
 def _app_with(app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch, **env: str) -> Flask:
@@ -75,41 +50,11 @@ def _to_provider(client: FlaskClient, path: str = "/sso/login") -> str:
 
 def _at_provider(location: str, username: str, password: str = PASSWORD) -> str:
     """Play the browser at the provider: sign in there; returns the callback URL it sends to."""
-    browser = requests.Session()
-    url = location
-    for _ in range(10):
-        response = browser.get(url, allow_redirects=False, timeout=10)
-        if response.status_code == 200 and "<form" in response.text:
-            action = re.search(r'action="([^"]+)"', response.text)
-            assert action
-            response = browser.post(
-                urljoin(url, action.group(1)),
-                data={"username": username, "password": password},
-                allow_redirects=False,
-                timeout=10,
-            )
-        assert response.status_code in (302, 303), (response.status_code, response.text[:500])
-        url = urljoin(url, response.headers["Location"])
-        if url.startswith(CALLBACK):
-            return url
-    raise AssertionError("the provider never sent the browser back")
-
-
-def _callback(client: FlaskClient, url: str) -> object:
-    parts = urlsplit(url)
-    return client.get(f"{parts.path}?{parts.query}")
+    return sign_in_at_provider(location, username, CALLBACK, password)
 
 
 def sso_sign_in(client: FlaskClient, username: str, path: str = "/sso/login") -> object:
     return _callback(client, _at_provider(_to_provider(client, path), username))
-
-
-def _staff(app: Flask, username: str) -> StaffUser | None:
-    with app.app_context():
-        user = db.session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
-        db.session.expunge_all()
-        db.session.remove()
-    return user
 
 
 def _session_data(client: FlaskClient, app: Flask) -> dict[str, object]:
