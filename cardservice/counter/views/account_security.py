@@ -23,7 +23,7 @@ from ...services import passkeys as passkey_service
 from ...services import passwords as password_service
 from ...services.oidc import signs_in_at_the_provider
 from ..blueprint import bp
-from ..forms import ActionForm
+from ..form_base import ActionForm
 from ..roles import has_role, requires
 from ..security_forms import PasswordChangeForm
 from .base import refuse, safe_next
