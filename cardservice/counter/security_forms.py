@@ -6,41 +6,43 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from .forms import FlaskForm, PlainText, _strip
+from .form_base import FlaskForm, PlainText, password_field, plain_text_field, strip_text
+
+
+def _code_field(label: str, description: str, *, recovery: bool) -> StringField:
+    """A one-time code: the digits of the authenticator app or, where `recovery` codes are
+    accepted too, one of those (longer, with letters: typed as it is, no capital letter and no
+    spelling check)."""
+    render_kw = {"autocomplete": "one-time-code", "inputmode": "text" if recovery else "numeric"}
+    if recovery:
+        render_kw |= {"autocapitalize": "none", "spellcheck": "false"}
+    return plain_text_field(
+        label,
+        required=_l("Enter the code."),
+        max_length=40 if recovery else 12,
+        too_long=_l("This code is too long."),
+        description=description,
+        render_kw=render_kw,
+    )
 
 
 class CodeForm(FlaskForm):
     """A code from the authenticator app, or a recovery code."""
 
-    code = StringField(
+    code = _code_field(
         _l("Code"),
-        filters=[_strip],
-        description=_l("The 6 digits your authenticator app shows, or one of your recovery codes."),
-        validators=[
-            DataRequired(_l("Enter the code.")),
-            Length(max=40, message=_l("This code is too long.")),
-            PlainText(),
-        ],
-        render_kw={
-            "autocomplete": "one-time-code",
-            "inputmode": "text",
-            "autocapitalize": "none",
-            "spellcheck": "false",
-        },
+        _l("The 6 digits your authenticator app shows, or one of your recovery codes."),
+        recovery=True,
     )
 
 
 class TotpConfirmForm(FlaskForm):
-    code = StringField(
+    """Proves the authenticator app is set up: only its code will do."""
+
+    code = _code_field(
         _l("Code from the app"),
-        filters=[_strip],
-        description=_l("Enter the 6 digits the app shows now, to prove it is set up."),
-        validators=[
-            DataRequired(_l("Enter the code.")),
-            Length(max=12, message=_l("This code is too long.")),
-            PlainText(),
-        ],
-        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+        _l("Enter the 6 digits the app shows now, to prove it is set up."),
+        recovery=False,
     )
 
 
@@ -49,7 +51,7 @@ class PasskeyForm(FlaskForm):
 
     name = StringField(
         _l("Name of the key"),
-        filters=[_strip],
+        filters=[strip_text],
         description=_l("So you can tell your keys apart, e.g. 'blue key' or 'office laptop'."),
         validators=[Length(max=64, message=_l("This name is too long.")), PlainText()],
     )
@@ -59,17 +61,12 @@ class PasskeyForm(FlaskForm):
 class NewPasswordForm(FlaskForm):
     """The forced change at first sign-in: the password was checked a moment ago."""
 
-    password = PasswordField(
+    password = password_field(
         _l("New password"),
         description=_l(
             "At least 12 characters. A few unrelated words make a strong password that is easy "
             "to remember."
         ),
-        validators=[
-            DataRequired(_l("Enter a password.")),
-            Length(max=1024, message=_l("This password is too long.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         _l("New password again"),
@@ -82,11 +79,8 @@ class NewPasswordForm(FlaskForm):
 
 
 class PasswordChangeForm(NewPasswordForm):
-    current_password = PasswordField(
+    current_password = password_field(
         _l("Current password"),
-        validators=[
-            DataRequired(_l("Enter your current password.")),
-            Length(max=1024, message=_l("This password is too long.")),
-        ],
-        render_kw={"autocomplete": "current-password"},
+        required=_l("Enter your current password."),
+        autocomplete="current-password",
     )

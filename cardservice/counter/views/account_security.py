@@ -17,16 +17,16 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ...extensions import db
-from ...services import ServiceError, utcnow
 from ...services import mfa as mfa_service
 from ...services import passkeys as passkey_service
-from ...services import passwords as password_service
+from ...services import utcnow
 from ...services.oidc import signs_in_at_the_provider
 from ..blueprint import bp
-from ..forms import ActionForm
+from ..form_base import ActionForm
 from ..roles import has_role, requires
 from ..security_forms import PasswordChangeForm
-from .base import refuse, safe_next
+from .base import safe_next
+from .factor_setup import password_saved
 from .second_factor import actor_of
 
 ENROL_ENDPOINTS = frozenset(
@@ -171,19 +171,7 @@ def account_security_recovery_codes() -> Any:
 @requires("clerk")
 def account_password() -> Any:
     form = PasswordChangeForm()
-    if form.validate_on_submit():
-        try:
-            password_service.change_own_password(
-                db.session,
-                user_id=int(current_user.id),
-                current=str(form.current_password.data),
-                new=str(form.password.data),
-                now=utcnow(),
-            )
-        except ServiceError as exc:
-            refuse(exc, form)
-        else:
-            flash(_("Your new password is saved."), "success")
-            return redirect(url_for("counter.account_security"))
+    if password_saved(form, int(current_user.id)):
+        return redirect(url_for("counter.account_security"))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("counter/account_password.html", form=form), status

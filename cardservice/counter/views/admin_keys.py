@@ -13,8 +13,9 @@ from ...services import deps, utcnow
 from ...services import keys as key_service
 from ...services import tokens as token_service
 from ..blueprint import bp
-from ..forms import ActionForm, KeyRevokeForm
+from ..form_base import ActionForm
 from ..roles import requires
+from ..staff_forms import KeyRevokeForm
 from .base import RowForms, attempt, required_text, staff_actor
 
 # One revocation form per key row (the typed key id confirms which key).

@@ -11,8 +11,9 @@ from ...extensions import db
 from ...services import staff as staff_service
 from ...services import utcnow
 from ..blueprint import bp
-from ..forms import ActionForm, PasswordResetForm, StaffCreateForm
+from ..form_base import ActionForm
 from ..roles import requires
+from ..staff_forms import PasswordResetForm, StaffCreateForm
 from .base import RowForms, attempt, perform, required_text, staff_actor
 
 # One password-reset form per staff row.

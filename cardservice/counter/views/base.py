@@ -15,7 +15,7 @@ from flask_login import current_user
 from ...extensions import db
 from ...services import Actor, ServiceError
 from ...services.errors import InsufficientDocumentsError, NotFoundError, ValidationError
-from ..forms import FlaskForm
+from ..form_base import FlaskForm
 from ..labels import shortfall_message
 
 T = TypeVar("T")

@@ -22,12 +22,41 @@ from .residents import card_reason_form, render_resident, resident_of_card
 T = TypeVar("T")
 
 
-def _change(change: Callable[..., T], target: str, **options: Any) -> T | None:
+# What each card action says once done, from the card number (or resident) it was asked for
+# and what the service returned: every action is one service call and one such message.
+_DONE: dict[str, Callable[[str, Any], str]] = {
+    "issue": lambda resident_id, card: _(
+        "Card %(number)s is issued. Print it and hand it to the person.", number=card.number
+    ),
+    "card_to_printer": lambda number, sent: _(
+        "Card %(number)s is sent to the card printer (job %(job)d).", number=number, job=sent.job_id
+    ),
+    "renew": lambda number, card: _(
+        "Card %(number)s is renewed until %(date)s. Print it again.",
+        number=card.number,
+        date=dates.day(card.expires_at),
+    ),
+    "replace": lambda number, issued: _(
+        "Card %(old)s is revoked. The new card is %(new)s: print it now.",
+        old=number.upper(),
+        new=issued.number,
+    ),
+    "suspend": lambda number, card: _("Card %(number)s is suspended.", number=card.number),
+    "revoke": lambda number, card: _("Card %(number)s is revoked for good.", number=card.number),
+    "reinstate": lambda number, card: _("Card %(number)s is valid again.", number=card.number),
+}
+
+
+def _change(change: Callable[..., T], target: str, action: str = "", **options: Any) -> T | None:
     """A card service change of `target` (a card number, or the resident a card is issued to)
-    by the signed-in staff member, now: its result, or None once its refusal is flashed."""
-    return attempt(
+    by the signed-in staff member, now: its result, with the `action`'s message (_DONE) flashed
+    when it has one, or None once its refusal is flashed."""
+    result = attempt(
         lambda: change(db.session, deps(), target, now=utcnow(), actor=staff_actor(), **options)
     )
+    if result is not None and action in _DONE:
+        flash(_DONE[action](target, result), "success")
+    return result
 
 
 def _card_redirect(number: str) -> WerkzeugResponse:
@@ -38,15 +67,7 @@ def _card_redirect(number: str) -> WerkzeugResponse:
 @bp.route("/residents/<resident_id>/cards", methods=["POST"])
 @requires("clerk")
 def issue(resident_id: str) -> Any:
-    issued = _change(card_service.issue_card, resident_id)
-    if issued is not None:
-        flash(
-            _(
-                "Card %(number)s is issued. Print it and hand it to the person.",
-                number=issued.number,
-            ),
-            "success",
-        )
+    _change(card_service.issue_card, resident_id, "issue")
     return redirect(url_for("counter.resident", resident_id=resident_id))
 
 
@@ -77,84 +98,37 @@ def card_pdf(number: str, layout: Layout) -> Any:
 @requires("clerk")
 def card_to_printer(number: str) -> Any:
     """Send the card to the counter's card printer over IPP (services.cardprinter)."""
-    sent = attempt(
-        lambda: cardprinter.send_to_printer(
-            db.session,
-            deps(),
-            number,
-            now=utcnow(),
-            actor=staff_actor(),
-            reprint=request.form.get("reprint") == "1",
-        )
-    )
-    if sent is not None:
-        flash(
-            _(
-                "Card %(number)s is sent to the card printer (job %(job)d).",
-                number=number,
-                job=sent.job_id,
-            ),
-            "success",
-        )
+    reprint = request.form.get("reprint") == "1"
+    _change(cardprinter.send_to_printer, number, "card_to_printer", reprint=reprint)
     return _card_redirect(number)
 
 
 @bp.route("/cards/<number>/renew", methods=["POST"])
 @requires("clerk")
 def renew(number: str) -> Any:
-    renewed = _change(card_service.renew_card, number)
-    if renewed is not None:
-        flash(
-            _(
-                "Card %(number)s is renewed until %(date)s. Print it again.",
-                number=renewed.number,
-                date=dates.day(renewed.expires_at),
-            ),
-            "success",
-        )
+    _change(card_service.renew_card, number, "renew")
     return _card_redirect(number)
 
 
-# Replace, suspend and revoke share one shape: a reason code from the action's list, one service
-# call, a message naming the card it returned. Each is registered as its own endpoint below.
-_REASON_ACTIONS: dict[
-    str, tuple[tuple[str, ...], Callable[..., Any], Callable[[str, Any], str]]
-] = {
-    "replace": (
-        card_service.REPLACE_REASONS,
-        card_service.replace_card,
-        lambda number, issued: _(
-            "Card %(old)s is revoked. The new card is %(new)s: print it now.",
-            old=number.upper(),
-            new=issued.number,
-        ),
-    ),
-    "suspend": (
-        card_service.SUSPEND_REASONS,
-        card_service.suspend_card,
-        lambda number, card: _("Card %(number)s is suspended.", number=card.number),
-    ),
-    "revoke": (
-        card_service.REVOKE_REASONS,
-        card_service.revoke_card,
-        lambda number, card: _("Card %(number)s is revoked for good.", number=card.number),
-    ),
+# Replace, suspend and revoke take a reason code from the action's list too. Each is registered
+# as its own endpoint below.
+_REASON_ACTIONS: dict[str, tuple[tuple[str, ...], Callable[..., Any]]] = {
+    "replace": (card_service.REPLACE_REASONS, card_service.replace_card),
+    "suspend": (card_service.SUSPEND_REASONS, card_service.suspend_card),
+    "revoke": (card_service.REVOKE_REASONS, card_service.revoke_card),
 }
 
 
 def _reason_action(action: str, number: str) -> Any:
-    codes, change, done = _REASON_ACTIONS[action]
+    codes, change = _REASON_ACTIONS[action]
     form = card_reason_form(action, number, codes, request.form)
     if not form.validate():
         resident_id = resident_of_card(number)
         if resident_id is None:
             abort(404)
         return render_resident(resident_id, failed=(action, number, form), status=422)
-    result = _change(change, number, reason=form.reason.data)
-    if result is None:
-        return _card_redirect(number)
-    flash(done(number, result), "success")
-    return _card_redirect(result.number)
+    result = _change(change, number, action, reason=form.reason.data)
+    return _card_redirect(number if result is None else result.number)
 
 
 def _register_reason_action(action: str) -> None:
@@ -177,7 +151,5 @@ for _action in _REASON_ACTIONS:
 @bp.route("/cards/<number>/reinstate", methods=["POST"])
 @requires("supervisor")
 def reinstate(number: str) -> Any:
-    card = _change(card_service.reinstate_card, number)
-    if card is not None:
-        flash(_("Card %(number)s is valid again.", number=card.number), "success")
+    _change(card_service.reinstate_card, number, "reinstate")
     return _card_redirect(number)

@@ -18,7 +18,7 @@ from ...services import keys as key_service
 from ...services.errors import CityNotInitialisedError
 from .. import dates
 from ..blueprint import bp
-from ..forms import ActionForm
+from ..form_base import ActionForm
 from ..labels import (
     ACTION_LABELS,
     KEY_STATE_LABELS,

@@ -16,8 +16,8 @@ from ...services import residents as resident_service
 from ...services.duplicates import PossibleDuplicateError
 from ...services.errors import InsufficientDocumentsError, ValidationError
 from ..blueprint import bp
-from ..forms import EnrolmentForm
 from ..labels import DOCUMENT_KIND_LABELS, label, shortfall_message
+from ..resident_forms import EnrolmentForm
 from ..roles import requires
 from . import enrolment_page
 from .base import discard, perform, refuse, staff_actor

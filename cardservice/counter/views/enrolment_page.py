@@ -18,8 +18,8 @@ from ...services import cards as card_service
 from ...services.duplicates import Confirmation
 from ...services.errors import ValidationError
 from ...services.photos import process_photo
-from ..forms import EnrolmentForm
 from ..labels import shortfall_message
+from ..resident_forms import EnrolmentForm
 from .base import refuse
 
 _RESIDENT_ID = re.compile(r"^[0-9a-f]{32}$")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from typing import Any
 
 import qrcode
@@ -23,17 +24,15 @@ from ...services import passwords as password_service
 from ...services.errors import ValidationError
 from ..blueprint import bp
 from ..roles import ANONYMOUS, requires
-from ..security_forms import NewPasswordForm, PasskeyForm, TotpConfirmForm
+from ..security_forms import NewPasswordForm, PasskeyForm, PasswordChangeForm, TotpConfirmForm
 from .base import refuse
 from .second_factor import (
     _mark,
     actor_of,
     continue_sign_in,
-    keep_challenge,
-    origin,
+    passkey_answer,
+    passkey_options,
     pending,
-    rp_id,
-    take_challenge,
 )
 
 
@@ -77,10 +76,7 @@ def _enrol_page(
         setup = mfa_service.pending_totp(db.session, deps(), user_id=user_id)
         if setup is None:
             setup = mfa_service.begin_totp(db.session, deps(), user_id=user_id, now=utcnow())
-    options, challenge = passkey_service.registration_options(
-        db.session, user_id=user_id, rp_id=rp_id()
-    )
-    keep_challenge(challenge, "create")
+    options = passkey_options("create", user_id)
     return render_template(
         "counter/signin_enrol.html",
         setup=setup,
@@ -110,71 +106,74 @@ def signin_enrol() -> Any:
     return _enrol_page(who[0])
 
 
-@bp.route("/login/enrol/totp", methods=["POST"])
-@requires(ANONYMOUS)
-def signin_enrol_totp() -> Any:
+def _enrol(
+    form: TotpConfirmForm | PasskeyForm, method: str, add: Callable[[int], list[str]]
+) -> Any:
+    """One factor's enrolment: `add` registers it for the account once `form` validated, and
+    returns the recovery codes to show; `method` is what it proves in a pending sign-in."""
     who = _who()
     if who is None:
         return _elsewhere()
     user_id, state = who
-    form = TotpConfirmForm()
     if form.validate_on_submit():
         try:
-            codes = mfa_service.confirm_totp(
-                db.session,
-                deps(),
-                user_id=user_id,
-                code=str(form.code.data),
-                now=utcnow(),
-                actor=actor_of(user_id),
-            )
+            codes = add(user_id)
         except ServiceError as exc:
             refuse(exc, form)
         else:
             if state is not None:
-                _mark(state, "otp")
+                _mark(state, method)
             return _after_enrolment(codes, state is not None)
-    return _enrol_page(user_id, totp_form=form, status=422)
+    if isinstance(form, TotpConfirmForm):
+        return _enrol_page(user_id, totp_form=form, status=422)
+    return _enrol_page(user_id, passkey_form=form, status=422)
+
+
+@bp.route("/login/enrol/totp", methods=["POST"])
+@requires(ANONYMOUS)
+def signin_enrol_totp() -> Any:
+    form = TotpConfirmForm()
+    return _enrol(
+        form,
+        "otp",
+        lambda user_id: mfa_service.confirm_totp(
+            db.session,
+            deps(),
+            user_id=user_id,
+            code=str(form.code.data),
+            now=utcnow(),
+            actor=actor_of(user_id),
+        ),
+    )
 
 
 @bp.route("/login/enrol/passkey", methods=["POST"])
 @requires(ANONYMOUS)
 def signin_enrol_passkey() -> Any:
-    who = _who()
-    if who is None:
-        return _elsewhere()
-    user_id, state = who
     form = PasskeyForm()
-    challenge = take_challenge("create")
-    if form.validate_on_submit():
-        try:
-            if challenge is None:
-                raise ValidationError(
-                    {"credential": _("The security key could not be registered. Try again.")}
-                )
-            passkey_service.register(
-                db.session,
-                user_id=user_id,
-                credential_json=str(form.credential.data or ""),
-                challenge=challenge,
-                rp_id=rp_id(),
-                origin=origin(),
-                name=str(form.name.data or ""),
-                now=utcnow(),
-                actor=actor_of(user_id),
+
+    def add(user_id: int) -> list[str]:
+        answer = passkey_answer(form, "create")
+        if answer is None:
+            raise ValidationError(
+                {"credential": _("The security key could not be registered. Try again.")}
             )
-        except ServiceError as exc:
-            refuse(exc, form)
-        else:
-            if state is not None:
-                _mark(state, "hwk")
-            codes: list[str] = []
-            if mfa_service.status(db.session, user_id).recovery_left == 0:
-                codes = mfa_service.new_recovery_codes(
-                    db.session, user_id=user_id, now=utcnow(), actor=actor_of(user_id)
-                )
-            return _after_enrolment(codes, state is not None)
-    return _enrol_page(user_id, passkey_form=form, status=422)
+        passkey_service.register(
+            db.session,
+            user_id=user_id,
+            name=str(form.name.data or ""),
+            now=utcnow(),
+            actor=actor_of(user_id),
+            **answer,
+        )
+        codes: list[str] = []
+        if mfa_service.status(db.session, user_id).recovery_left == 0:
+            codes = mfa_service.new_recovery_codes(
+                db.session, user_id=user_id, now=utcnow(), actor=actor_of(user_id)
+            )
+        return codes
+
+    return _enrol(form, "hwk", add)
 
 
 @bp.route("/login/password", methods=["GET", "POST"])
@@ -191,19 +190,25 @@ def signin_password() -> Any:
     if not user.must_change_password or (factors.any and not state["mfa"]):
         return continue_sign_in()  # nothing to change, or the second factor comes first
     form = NewPasswordForm()
-    if form.validate_on_submit():
-        try:
-            password_service.change_own_password(
-                db.session,
-                user_id=user.id,
-                current=None,
-                new=str(form.password.data),
-                now=utcnow(),
-            )
-        except ServiceError as exc:
-            refuse(exc, form)
-        else:
-            flash(_("Your new password is saved."), "success")
-            return continue_sign_in()
+    if password_saved(form, user.id):
+        return continue_sign_in()
     status = 422 if form.errors or form.form_errors else 200
     return render_template("counter/signin_password.html", form=form), status
+
+
+def password_saved(form: NewPasswordForm, user_id: int) -> bool:
+    """A member's change of their own password, forced here or chosen in "My account": True once
+    saved (and said so), False while the form or the service refuses it. The current password
+    is checked only where the form asks for it (PasswordChangeForm)."""
+    if not form.validate_on_submit():
+        return False
+    current = str(form.current_password.data) if isinstance(form, PasswordChangeForm) else None
+    try:
+        password_service.change_own_password(
+            db.session, user_id=user_id, current=current, new=str(form.password.data), now=utcnow()
+        )
+    except ServiceError as exc:
+        refuse(exc, form)
+        return False
+    flash(_("Your new password is saved."), "success")
+    return True

@@ -19,8 +19,9 @@ from ...services import erasure as erasure_service
 from ...services import residents as resident_service
 from ...services.errors import NotFoundError
 from ..blueprint import bp
-from ..forms import ActionForm, ErasureForm, ReasonForm
+from ..form_base import ActionForm
 from ..labels import REASON_LABELS, label
+from ..resident_forms import ErasureForm, ReasonForm
 from ..roles import requires
 from .base import failed_row, staff_actor
 

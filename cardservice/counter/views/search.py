@@ -14,8 +14,8 @@ from ...services import residents as resident_service
 from ...services.errors import AuditUnavailableError, NotFoundError
 from ...services.namefold import same_name
 from ..blueprint import bp
-from ..forms import NumberSearchForm, PersonSearchForm
 from ..labels import STATUS_LABELS, label
+from ..resident_forms import NumberSearchForm, PersonSearchForm
 from ..roles import requires
 from .base import discard, refuse, required_text, staff_actor
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -117,16 +117,41 @@ def origin() -> str:
     return str(current_app.config.get("WEBAUTHN_ORIGIN") or request.host_url.rstrip("/"))
 
 
-def keep_challenge(challenge: bytes, purpose: str) -> None:
+def passkey_options(purpose: Literal["create", "get"], user_id: int) -> str:
+    """The WebAuthn options of a ceremony with the account's keys, whose challenge the session
+    keeps for the answer (take_challenge): "create" registers a key, "get" proves one."""
+    begin = (
+        passkey_service.registration_options
+        if purpose == "create"
+        else passkey_service.authentication_options
+    )
+    options, challenge = begin(db.session, user_id=user_id, rp_id=rp_id())
     session[CHALLENGE] = {"c": base64.b64encode(challenge).decode("ascii"), "p": purpose}
+    return options
 
 
-def take_challenge(purpose: str) -> bytes | None:
-    """The challenge of the ceremony, once: a replayed answer finds none."""
+class PasskeyAnswer(TypedDict):
+    """The browser's answer to a ceremony and what it must match: the passkey service's
+    arguments for it."""
+
+    credential_json: str
+    challenge: bytes
+    rp_id: str
+    origin: str
+
+
+def passkey_answer(form: PasskeyForm, purpose: Literal["create", "get"]) -> PasskeyAnswer | None:
+    """The answer `form` carries to the ceremony of `purpose`, with its challenge taken from the
+    session, once: None when there is none (never started, or a replayed answer)."""
     kept = session.pop(CHALLENGE, None)
     if not isinstance(kept, dict) or kept.get("p") != purpose:
         return None
-    return base64.b64decode(kept["c"])
+    return PasskeyAnswer(
+        credential_json=str(form.credential.data or ""),
+        challenge=base64.b64decode(kept["c"]),
+        rp_id=rp_id(),
+        origin=origin(),
+    )
 
 
 # --- the second factor: at sign-in and for step-up --------------------------------------------
@@ -144,18 +169,12 @@ def _who() -> tuple[int, dict[str, Any] | None] | None:
 
 def _verify_page(user_id: int, form: CodeForm, status: int = 200) -> tuple[str, int]:
     factors = mfa_service.status(db.session, user_id)
-    options = None
-    if factors.passkeys:
-        options, challenge = passkey_service.authentication_options(
-            db.session, user_id=user_id, rp_id=rp_id()
-        )
-        keep_challenge(challenge, "get")
     return render_template(
         "counter/signin_verify.html",
         form=form,
         passkey_form=PasskeyForm(formdata=None),
         factors=factors,
-        options=options,
+        options=passkey_options("get", user_id) if factors.passkeys else None,
         next_path=request.args.get("next", ""),
         step_up=current_user.is_authenticated,
     ), status
@@ -233,20 +252,12 @@ def signin_verify_passkey() -> Any:
         return redirect(url_for("counter.login"))
     user_id, state = who
     form = PasskeyForm()
-    challenge = take_challenge("get")
+    answer = passkey_answer(form, "get")
     if (
         form.validate_on_submit()
-        and challenge is not None
+        and answer is not None
         and not (state is not None and authentication.is_locked(db.session, user_id, now=utcnow()))
-        and passkey_service.verify(
-            db.session,
-            user_id=user_id,
-            credential_json=str(form.credential.data or ""),
-            challenge=challenge,
-            rp_id=rp_id(),
-            origin=origin(),
-            now=utcnow(),
-        )
+        and passkey_service.verify(db.session, user_id=user_id, now=utcnow(), **answer)
     ):
         return _passed(user_id, state, "hwk")
     ended = _failed_factor(user_id, state)

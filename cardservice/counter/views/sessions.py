@@ -16,7 +16,7 @@ from ...services import Actor, ServiceError, authentication, utcnow
 from ...services import sessions as session_service
 from ...services.oidc import signs_in_at_the_provider
 from ..blueprint import bp
-from ..forms import ActionForm
+from ..form_base import ActionForm
 from ..reauth_forms import ConfirmPasswordForm
 from ..roles import requires
 

@@ -14,8 +14,8 @@ from ...ratelimit import limiter, login_limit, on_login_breach
 from ...services import ServiceError, authentication, utcnow
 from ...services import staff as staff_service
 from ..blueprint import bp
-from ..forms import AccountLanguageForm, LoginForm
 from ..roles import ANONYMOUS, requires
+from ..staff_forms import AccountLanguageForm, LoginForm
 from .base import attempt, refuse, required_text, safe_next, staff_actor
 from .second_factor import after_password
 

@@ -1,31 +1,21 @@
-"""Forms of the counter UI (Flask-WTF: every POST form carries a CSRF token).
-
-The forms check the *shape* of what a clerk typed (present, not absurdly long, no invisible
-control or bidi-override characters, a real date) so the clerk gets a message next to the
-field in their own language. The *rules* (city policy minimums, photo re-encoding, name
-normalisation, duplicates) belong to the services, whose domain errors the views map back
-onto these fields.
-"""
+"""Forms of the residents' pages: the two searches, enrolment and correction of a record, the
+reason of a card action, and the erasure confirmation."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import unicodedata
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from babel import Locale, UnknownLocaleError
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
     BooleanField,
     DateField,
     HiddenField,
-    PasswordField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -33,117 +23,18 @@ from wtforms import (
 # types-WTForms (3.2) predates WTForms 3.3: it has no SelectChoice and no invalid_value_message or
 # invalid_choice_message argument, hence the "type: ignore" comments on those below.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
-from ..i18n import LANGUAGE_NAMES, LANGUAGES
-from ..services.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
-
-if TYPE_CHECKING:
-    from wtforms import Form
-
-    class FlaskForm(Form):
-        """What mypy should know of Flask-WTF's FlaskForm, which ships no type information (it
-        would be Any, and every form here an untyped subclass): a wtforms Form plus these."""
-
-        def is_submitted(self) -> bool: ...
-        def validate_on_submit(self, extra_validators: Any = None) -> bool: ...
-
-else:
-    from flask_wtf import FlaskForm
-
-# Characters that make a name display differently from what it contains (Trojan Source):
-# embeddings, overrides and isolates. Zero-width joiners stay allowed: several scripts need them.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _has_forbidden_characters(text: str, *, allow_newlines: bool = False) -> bool:
-    for char in text:
-        if char in _BIDI_CONTROLS:
-            return True
-        if unicodedata.category(char) == "Cc" and not (allow_newlines and char in "\r\n"):
-            return True
-    return False
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
-class PlainText:
-    """Refuses control and bidi-override characters (they hide what a name really says)."""
-
-    def __init__(self, *, allow_newlines: bool = False) -> None:
-        self.allow_newlines = allow_newlines
-
-    def __call__(self, form: FlaskForm, field: Any) -> None:
-        if field.data and _has_forbidden_characters(field.data, allow_newlines=self.allow_newlines):
-            raise ValidationError(
-                _l("Remove the invisible control or text-direction characters from this field.")
-            )
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-def plain_text_field(
-    label: str,
-    *,
-    required: str,
-    max_length: int,
-    too_long: str,
-    description: str = "",
-    render_kw: dict[str, Any] | None = None,
-) -> StringField:
-    """The counter's one-line text input: stripped, required, capped at `max_length`, and free
-    of control and bidi-override characters (PlainText)."""
-    return StringField(
-        label,
-        filters=[_strip],
-        description=description,
-        validators=[DataRequired(required), Length(max=max_length, message=too_long), PlainText()],
-        render_kw=render_kw,
-    )
-
-
-def password_field(
-    label: str,
-    *,
-    description: str = "",
-    required: str = _l("Enter a password."),
-    autocomplete: str = "new-password",
-) -> PasswordField:
-    """A password input, capped at the staff service's own limit so an oversized one is refused
-    next to the field before it is ever hashed (the service checks the same bound)."""
-    return PasswordField(
-        label,
-        description=description,
-        validators=[
-            DataRequired(required),
-            Length(max=MAX_PASSWORD_LENGTH, message=_l("This password is too long.")),
-        ],
-        render_kw={"autocomplete": autocomplete},
-    )
-
-
-class LoginForm(FlaskForm):
-    username = plain_text_field(
-        _l("Username"),
-        required=_l("Enter your username."),
-        max_length=80,
-        too_long=_l("This username is too long."),
-        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
-    )
-    password = password_field(
-        _l("Password"), required=_l("Enter your password."), autocomplete="current-password"
-    )
-    next = HiddenField()
-
-
-class ActionForm(FlaskForm):
-    """A button that changes state: carries nothing but the CSRF token."""
+from ..i18n import LANGUAGES
+from .form_base import (
+    FlaskForm,
+    MultiCheckboxField,
+    PlainText,
+    choices,
+    language_choices,
+    plain_text_field,
+    strip_text,
+)
 
 
 class NumberSearchForm(FlaskForm):
@@ -191,39 +82,10 @@ GENDER_CHOICES: list[SelectChoice] = [
 ]
 
 
-def language_name(code: str) -> str:
-    """A language's own name (autonym), so the person can recognise it whatever the UI language."""
-    if code in LANGUAGE_NAMES:
-        return LANGUAGE_NAMES[code]
-    try:
-        return Locale.parse(code).get_display_name(code) or code
-    except (ValueError, UnknownLocaleError):
-        return code
-
-
-def language_choices(languages: Iterable[str] = LANGUAGES) -> list[SelectChoice]:
-    return [SelectChoice(code, language_name(code)) for code in languages]
-
-
-def counter_language_field(description: str = "") -> SelectField:
-    """A staff member's language for the counter screens; empty follows the browser."""
-    return SelectField(
-        _l("Language of the counter screens"),
-        description=description,
-        choices=lambda: [SelectChoice("", _l("Browser language")), *language_choices()],
-        validators=[Optional()],
-        invalid_choice_message=_l("Choose one of the listed languages."),  # type: ignore[call-arg]
-    )
-
-
-def choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
-    return [SelectChoice(value, text) for value, text in pairs]
-
-
 class EnrolmentForm(FlaskForm):
     display_name = StringField(
         _l("Display name"),
-        filters=[_strip],
+        filters=[strip_text],
         description=_l(
             "The name the person uses and wants printed on the card. "
             "It does not have to match an identity document."
@@ -250,7 +112,7 @@ class EnrolmentForm(FlaskForm):
     )
     address = TextAreaField(
         _l("Address"),
-        filters=[_strip],
+        filters=[strip_text],
         description=_l(
             "People without an address are welcome: leave this empty. "
             "The card is issued without one."
@@ -361,57 +223,4 @@ class ErasureForm(FlaskForm):
             "their cards stop working."
         ),
         validators=[DataRequired(_l("Tick the box to confirm the deletion."))],
-    )
-
-
-class StaffCreateForm(FlaskForm):
-    username = plain_text_field(
-        _l("Username"),
-        required=_l("Enter a username."),
-        max_length=64,
-        too_long=_l("This username is too long."),
-        description=_l("2 to 64 letters, digits, dots, dashes or underscores."),
-        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
-    )
-    password = password_field(
-        _l("Initial password"),
-        description=_l("At least 12 characters. Give it to the person in private."),
-    )
-    role = SelectField(
-        _l("Role"),
-        choices=[
-            SelectChoice("clerk", _l("Clerk")),
-            SelectChoice("supervisor", _l("Supervisor")),
-            SelectChoice("admin", _l("Administrator")),
-        ],
-        validators=[InputRequired(_l("Choose a role."))],
-        invalid_choice_message=_l("Choose one of the listed roles."),  # type: ignore[call-arg]
-    )
-    language = counter_language_field()
-
-
-class AccountLanguageForm(FlaskForm):
-    """A staff member's own language choice ("My account")."""
-
-    language = counter_language_field(
-        description=_l("Leave it on the browser language to follow your browser's setting.")
-    )
-
-
-class PasswordResetForm(FlaskForm):
-    password = password_field(
-        _l("New password"),
-        description=_l("At least 12 characters. Setting it also unlocks the account."),
-    )
-
-
-class KeyRevokeForm(FlaskForm):
-    """Revoking a signing key breaks every card it signed: the admin types the key id."""
-
-    kid = plain_text_field(
-        _l("Type the key id to confirm"),
-        required=_l("Type the key id to confirm."),
-        max_length=40,
-        too_long=_l("A key id has 16 characters."),
-        render_kw={"autocomplete": "off", "spellcheck": "false"},
     )
