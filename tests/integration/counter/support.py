@@ -8,13 +8,13 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import flask_migrate
 import pyotp
+import pytest
 from flask import Flask, current_app, has_app_context
 from flask.testing import FlaskClient
 from PIL import Image
@@ -25,7 +25,7 @@ from cardservice.extensions import db
 from cardservice.services import Actor, deps
 from cardservice.services import keys as key_service
 from cardservice.services import staff as staff_service
-from tests.integration.issuance_app import build_app
+from tests.integration.issuance_app import SessionApp, build_app, session_app
 
 PASSWORD = "correct horse battery staple"
 STAFF = {"clerk": "clerk", "supervisor": "supervisor", "admin": "admin"}
@@ -49,20 +49,16 @@ def open_app(
     return build_app(instance, environ=environ, **overrides)
 
 
-def make_app(
-    instance: Path,
-    database_url: str | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    **overrides: Any,
-) -> Flask:
-    """An app on a fresh database built by the migrations (never create_all), with a city and
-    one staff account per role."""
-    app = open_app(instance, database_url, environ=environ, **overrides)
-    with app.app_context():
-        flask_migrate.upgrade()
-        seed_city_and_staff()
-    return app
+@pytest.fixture(scope="session")
+def counter_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionApp]:
+    """One migrated SQLite instance (city, staff), copied for each app that wants its own
+    (SessionApp.fresh_copy): migrating and hashing three passwords for each would make the
+    suites several times slower. A fixture here so that the counter's integration and
+    end-to-end suites share it (each conftest imports it)."""
+    with session_app(
+        tmp_path_factory, "counter_template", seed=seed_city_and_staff, postgres=False
+    ) as built:
+        yield built
 
 
 def seed_city_and_staff() -> None:
