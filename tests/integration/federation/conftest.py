@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
@@ -31,6 +30,8 @@ from PIL import Image
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.integration.issuance_app import SessionApp, dispose, session_app
+
+from .loopback import LoopbackServers, QuietHandler
 
 METADATA_PATH = "/.well-known/citycard/issuer"
 
@@ -265,7 +266,7 @@ def verifier_b(make_verifier: Callable[..., Verifier]) -> Verifier:
     return make_verifier()
 
 
-class _ProxyHandler(BaseHTTPRequestHandler):
+class _ProxyHandler(QuietHandler):
     proxy: MetadataProxy
 
     def do_GET(self) -> None:
@@ -287,14 +288,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 status, body = 502, str(exc).encode()
         if self.path == METADATA_PATH and override is None and status == 200:
             proxy.seen.append(body)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/cose")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.answer(status, body)
 
 
 @dataclass
@@ -320,22 +314,15 @@ class MetadataProxy:
 
 @pytest.fixture
 def proxy_for() -> Iterator[Callable[[City], MetadataProxy]]:
-    servers: list[ThreadingHTTPServer] = []
+    servers = LoopbackServers()
 
     def make(city: City) -> MetadataProxy:
         proxy = MetadataProxy(upstream=city.base_url)
-        handler = type("Handler", (_ProxyHandler,), {"proxy": proxy})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
-        proxy.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        proxy.base_url = servers.start(type("Handler", (_ProxyHandler,), {"proxy": proxy}))
         return proxy
 
     yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    servers.close()
 
 
 # A network coordinator (citycard-network) and its static web server: tests/.../test_network.py.
