@@ -6,14 +6,15 @@ the same tests run on PostgreSQL, in a schema of their own; an unreachable serve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.integration.issuance_app import SessionApp, dispose, session_app
+from tests.integration.issuance_app import SessionApp, another_app, dispose, session_app
 from tests.integration.service_fixtures import postgres_url
 
 from .support import (
@@ -54,6 +55,22 @@ def app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     application = request.getfixturevalue("counter_template").fresh_copy(tmp_path / "instance")
     yield application
     dispose(application)
+
+
+@pytest.fixture
+def second_app(app: Flask) -> Iterator[Callable[..., Flask]]:
+    """Factory: other apps on the test's instance folder and databases (issuance_app.another_app,
+    same arguments); their pools are closed after the test (an open pool would outlive it on
+    PostgreSQL)."""
+    opened: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        opened.append(another_app(app, **settings))
+        return opened[-1]
+
+    yield make
+    for second in opened:
+        dispose(second)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Helpers for the counter tests: build an app on a migrated database, sign staff in, post forms.
+"""Helpers for the counter tests: the seeded instance their apps copy, sign staff in, post forms.
 
 A plain module (not a conftest) so the end-to-end tests can reuse it.
 """
@@ -8,9 +8,8 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -25,7 +24,7 @@ from cardservice.extensions import db
 from cardservice.services import Actor, deps
 from cardservice.services import keys as key_service
 from cardservice.services import staff as staff_service
-from tests.integration.issuance_app import SessionApp, build_app, session_app
+from tests.integration.issuance_app import SessionApp, session_app
 
 PASSWORD = "correct horse battery staple"
 STAFF = {"clerk": "clerk", "supervisor": "supervisor", "admin": "admin"}
@@ -33,20 +32,6 @@ STAFF = {"clerk": "clerk", "supervisor": "supervisor", "admin": "admin"}
 # by default): one known secret, so every copy of a template database signs in alike.
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-def open_app(
-    instance: Path,
-    database_url: str | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    **overrides: Any,
-) -> Flask:
-    """An app on the instance folder (its secrets and, by default, its SQLite database);
-    `environ`: CARDSERVICE_* variables it reads (issuance_app.build_app)."""
-    if database_url is not None:
-        overrides["SQLALCHEMY_DATABASE_URI"] = database_url
-    return build_app(instance, environ=environ, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +73,20 @@ def seed_city_and_staff() -> None:
         db.session.commit()
         if role in current_app.config["MFA_REQUIRED_ROLES"]:
             enrol_totp(user.id, now)
+
+
+def new_user(app: Flask, username: str, role: str) -> None:
+    """A staff account with PASSWORD, made as an admin would: its first sign-in still has the
+    steps seed_city_and_staff skips (a new password, an authenticator app for its role)."""
+    with app.app_context():
+        staff_service.create_user(
+            db.session,
+            username=username,
+            password=PASSWORD,
+            role=role,
+            now=datetime.now(UTC),
+            actor=Actor.system("tests"),
+        )
 
 
 def enrol_totp(user_id: int, now: datetime, secret: str = TOTP_SECRET) -> None:

@@ -4,7 +4,7 @@ through the Flask test client; the browser runs the provider's pages over real H
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -19,7 +19,7 @@ from cardservice.extensions import db
 from cardservice.models import AuditEntry, StaffIdentity, StaffUser
 from tests.oidc.harness import PASSWORD, Provider, run_provider
 
-from .support import login, open_app, post
+from .support import login, post
 
 COOKIE = "cardservice_session"
 CALLBACK = "http://localhost/sso/callback"
@@ -31,40 +31,14 @@ def provider() -> Iterator[Provider]:
         yield running
 
 
-_OPENED: list[Flask] = []
-
-
-def _second_app(app: Flask, environ: dict[str, str]) -> Flask:
-    """Another app on the test's database, configured by `environ` (CARDSERVICE_* variables);
-    its connections are closed after the test (`_close_second_apps`)."""
-    second = open_app(
-        Path(app.instance_path),
-        app.config["SQLALCHEMY_DATABASE_URI"],
-        environ=environ,
-        SQLALCHEMY_BINDS=app.config["SQLALCHEMY_BINDS"],
-        SQLALCHEMY_ENGINE_OPTIONS=app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-    )
-    _OPENED.append(second)
-    return second
-
-
-@pytest.fixture(autouse=True)
-def _close_second_apps() -> Iterator[None]:
-    yield
-    while _OPENED:
-        with _OPENED.pop().app_context():
-            db.session.remove()
-            for bound in db.engines.values():
-                bound.dispose()
-
-
-def _app_with(app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch, **env: str) -> Flask:
-    return _second_app(app, provider.env(**env))
+def _app_with(second_app: Callable[..., Flask], provider: Provider, **env: str) -> Flask:
+    """An app on the test's database signing in at `provider`, with `env` on top."""
+    return second_app(environ=provider.env(**env))
 
 
 @pytest.fixture
-def sso_app(app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    return _app_with(app, provider, monkeypatch)
+def sso_app(second_app: Callable[..., Flask], provider: Provider) -> Flask:
+    return _app_with(second_app, provider)
 
 
 def _to_provider(client: FlaskClient, path: str = "/sso/login") -> str:
@@ -202,9 +176,9 @@ def test_a_provider_user_name_never_takes_over_a_local_account(sso_app: Flask) -
 
 
 def test_linking_existing_accounts_when_the_city_turns_it_on(
-    app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch
+    second_app: Callable[..., Flask], provider: Provider
 ) -> None:
-    linked = _app_with(app, provider, monkeypatch, CARDSERVICE_OIDC_LINK_EXISTING="true")
+    linked = _app_with(second_app, provider, CARDSERVICE_OIDC_LINK_EXISTING="true")
     client = linked.test_client()
     assert sso_sign_in(client, "mallory").status_code == 302  # type: ignore[attr-defined]
     user = _staff(linked, "admin")
@@ -238,9 +212,9 @@ def test_a_deactivated_account_stays_out(sso_app: Flask) -> None:
 
 
 def test_local_passwords_can_be_switched_off(
-    app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch
+    second_app: Callable[..., Flask], provider: Provider
 ) -> None:
-    only_sso = _app_with(app, provider, monkeypatch, CARDSERVICE_LOCAL_PASSWORDS="false")
+    only_sso = _app_with(second_app, provider, CARDSERVICE_LOCAL_PASSWORDS="false")
     client = only_sso.test_client()
     page = client.get("/login").get_data(as_text=True)
     assert 'id="sso-login"' in page and 'name="password"' not in page
@@ -252,14 +226,11 @@ def test_local_passwords_can_be_switched_off(
     assert sso_sign_in(client, "bruno").status_code == 302  # type: ignore[attr-defined]
 
 
-def test_the_provider_being_down_is_a_clear_error(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_provider_being_down_is_a_clear_error(second_app: Callable[..., Flask]) -> None:
     from scripts.stack import free_port
 
-    down = _second_app(
-        app,
-        {
+    down = second_app(
+        environ={
             "CARDSERVICE_OIDC_ISSUER": f"http://127.0.0.1:{free_port()}",
             "CARDSERVICE_OIDC_CLIENT_ID": "x",
             "CARDSERVICE_OIDC_CLIENT_SECRET": "y",
@@ -378,11 +349,11 @@ def test_step_up_sends_a_single_sign_on_member_back_to_the_provider(sso_app: Fla
 
 
 def test_metadata_naming_another_issuer_is_refused(
-    app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch
+    second_app: Callable[..., Flask], provider: Provider
 ) -> None:
     # The same provider under another spelling of its address: its discovery document names
     # http://127.0.0.1:PORT, not the configured issuer, and nothing is trusted from it.
     other = provider.issuer.replace("127.0.0.1", "localhost")
-    impostor = _app_with(app, provider, monkeypatch, CARDSERVICE_OIDC_ISSUER=other)
+    impostor = _app_with(second_app, provider, CARDSERVICE_OIDC_ISSUER=other)
     response = impostor.test_client().get("/sso/login")
     assert response.status_code == 502
