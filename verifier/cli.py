@@ -1,16 +1,9 @@
-"""The ``verifier`` console command: a Flask CLI group (so ``run`` comes with it) over the app.
+"""The ``verifier`` console command: a Flask CLI group (so ``verifier run --port N`` comes with
+it) over the app.
 
-    verifier partners add --metadata-url URL --fingerprint FP
-    verifier partners list
-    verifier partners remove CODE
-    verifier networks add --directory-url URL --fingerprint FP
-    verifier networks list
-    verifier networks remove CODE
-    verifier sync [--every SECONDS]
-    verifier run --port N
-
-The trust commands live in ``verifier/commands.py`` and the app factory registers them; this
-module only builds the app for the group, so the package never imports its entry point.
+The trust commands (``partners``, ``networks``, ``sync``) are listed and live in
+``verifier/commands.py``, and the app factory registers them; this module only builds the app for
+the group, so the package never imports its entry point.
 """
 
 from __future__ import annotations

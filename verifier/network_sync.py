@@ -16,19 +16,18 @@ The network part runs outside the store's lock; the results are merged in one tr
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cardformat import (
     CardFormatError,
     NetworkDirectory,
-    normalize_fingerprint,
     verify_directory,
     verify_metadata,
 )
 from cardformat.network import MAX_DIRECTORY_BYTES
 
+from . import sync_round
 from .fetch import MAX_METADATA_BYTES, Fetch, FetchError, check_url, fetch_document
 from .networks import NetworkRecord, WantedMember, load_network, wanted_members
 from .storefields import code_key
@@ -39,26 +38,22 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
-class NetworkReport:
+class NetworkReport(sync_round.SyncReport):
     """What one network's sync did; ``errors`` empty means its directory is up to date."""
 
-    code: str
-    serial: int | None = None
     updated: bool = False
     active: int = 0
     suspended: int = 0
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
     @property
-    def ok(self) -> bool:
-        return not self.errors
+    def label(self) -> str:
+        return f"network {self.code}"
 
-
-def _describe(exc: CardFormatError) -> str:
-    return f"{exc.code}: {exc}"
+    @property
+    def counts(self) -> str:
+        return f"{self.active} active, {self.suspended} suspended"
 
 
 def _when(moment: datetime) -> str:
@@ -105,12 +100,8 @@ def _fetch_network(record: NetworkRecord, *, now: datetime, fetch: Fetch) -> _Fe
             report.updated = True
         out.directory = fresh
         out.confirmed = True
-    except FetchError as exc:
-        report.errors.append(f"directory: {exc}")
-    except CardFormatError as exc:
-        report.errors.append(f"directory refused ({_describe(exc)})")
-    except PartnerError as exc:
-        report.errors.append(f"directory refused ({exc})")
+    except (FetchError, CardFormatError, PartnerError) as exc:
+        report.errors.append(sync_round.refusal("directory", exc))
     except Exception as exc:  # a bug or an unforeseen library error: report it, keep the copy
         log.exception("sync network %s: unexpected error", record.code)
         report.errors.append(f"unexpected {type(exc).__name__}")
@@ -147,7 +138,7 @@ def _fetch_member(wanted: WantedMember, *, now: datetime, fetch: Fetch) -> bytes
     except FetchError as exc:
         return f"member {wanted.code}: {exc}"
     except CardFormatError as exc:
-        return f"member {wanted.code}: metadata refused ({_describe(exc)})"
+        return f"member {wanted.code}: metadata refused ({sync_round.describe(exc)})"
     if code_key(metadata.issuer) != code_key(wanted.code):
         return f"member {wanted.code}: its metadata names {metadata.issuer}"
     return data
@@ -163,16 +154,12 @@ def sync_networks(
 ) -> list[NetworkReport]:
     """Refresh every pinned network's directory (or those named) and the partners they list."""
     document = store.read_all()
-    records = document.networks
-    if codes is not None:
-        wanted_codes = {code_key(c) for c in codes}
-        records = {c: r for c, r in records.items() if code_key(c) in wanted_codes}
+    records = sync_round.selected(document.networks, codes)
     if not document.networks:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(records) or 1))) as pool:
-        fetched = list(
-            pool.map(lambda r: _fetch_network(r, now=now, fetch=fetch), records.values())
-        )
+    fetched = sync_round.in_parallel(
+        lambda r: _fetch_network(r, now=now, fetch=fetch), list(records.values()), workers=workers
+    )
 
     # Every network's current word, fetched now or stored, decides who is a partner.
     directories = {f.record.code: f.directory for f in fetched if f.directory is not None}
@@ -186,14 +173,10 @@ def sync_networks(
         if (existing := document.partners.get(code)) is None
         or (not existing.direct and existing.fingerprint != member.fingerprint)
     ]
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(to_fetch) or 1))) as pool:
-        members = dict(
-            zip(
-                (m.code for m in to_fetch),
-                pool.map(lambda m: _fetch_member(m, now=now, fetch=fetch), to_fetch),
-                strict=True,
-            )
-        )
+    outcomes = sync_round.in_parallel(
+        lambda m: _fetch_member(m, now=now, fetch=fetch), to_fetch, workers=workers
+    )
+    members = dict(zip((m.code for m in to_fetch), outcomes, strict=True))
 
     reports = {f.record.code: f.report for f in fetched}
     with store.transaction_all() as current:
@@ -212,25 +195,12 @@ def sync_networks(
                         "roots; it is trusted through none of them"
                     )
     out = sorted(reports.values(), key=lambda r: r.code)
-    for report in out:
-        log.info(
-            "sync network %s: %s, serial %s, %d active, %d suspended",
-            report.code,
-            "ok" if report.ok else "FAILED",
-            report.serial,
-            report.active,
-            report.suspended,
-        )
+    sync_round.log_reports(log, out)
     return out
 
 
 def _merge(latest: NetworkRecord, item: _Fetched, *, now: datetime) -> NetworkRecord:
-    changes: dict[str, object] = {
-        "last_attempt_at": now,
-        "last_error": "; ".join(item.report.errors) or None,
-    }
-    if item.report.ok:
-        changes["last_success_at"] = now
+    changes = sync_round.attempt(item.report, now=now)
     if item.data is not None:
         changes["directory"] = item.data
     if item.confirmed:
@@ -294,22 +264,19 @@ def add_network(
 
     Raises NetworkPinError (nothing stored). The caller then syncs (members and their lists).
     """
-    try:
-        pinned = normalize_fingerprint(pinned_fingerprint)
-        check_url(directory_url)
-        data, etag = fetch_document(
-            fetch, directory_url, max_bytes=MAX_DIRECTORY_BYTES, stored=None, etag=None
-        )
-    except CardFormatError as exc:
-        raise NetworkPinError(f"invalid fingerprint: {exc}") from None
-    except FetchError as exc:
-        raise NetworkPinError(str(exc)) from None
+    pinned, data, etag = sync_round.fetch_to_pin(
+        fetch,
+        directory_url,
+        fingerprint=pinned_fingerprint,
+        max_bytes=MAX_DIRECTORY_BYTES,
+        error=NetworkPinError,
+    )
     try:
         directory = verify_directory(data, pinned_fingerprint=pinned, now=now)
     except CardFormatError as exc:
         raise NetworkPinError(
-            f"the directory does not verify ({_describe(exc)}); check the fingerprint with the "
-            "network's coordinator out of band. Nothing was stored."
+            f"the directory does not verify ({sync_round.describe(exc)}); check the fingerprint "
+            "with the network's coordinator out of band. Nothing was stored."
         ) from None
     record = NetworkRecord(
         code=directory.network,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -30,7 +29,6 @@ from cardformat import (
     CardFormatError,
     IssuerMetadata,
     fingerprint,
-    normalize_fingerprint,
     verify_metadata,
     verify_status_list,
 )
@@ -40,10 +38,20 @@ from .fetch import (
     MAX_STATUS_LIST_BYTES,
     Fetch,
     FetchError,
-    check_url,
     fetch_document,
 )
 from .storefields import code_key
+from .sync_round import (
+    KEEPING_LAST_GOOD,
+    SyncReport,
+    attempt,
+    describe,
+    fetch_to_pin,
+    in_parallel,
+    log_reports,
+    refusal,
+    selected,
+)
 from .trust import PartnerRecord, StoredStatusList, TrustStore
 from .trust_index import load_partner
 
@@ -55,22 +63,17 @@ class PartnerError(Exception):
 
 
 @dataclass(kw_only=True)
-class PartnerReport:
+class PartnerReport(SyncReport):
     """What one partner's sync did; ``errors`` empty means fully up to date."""
 
-    code: str
-    serial: int | None = None
     metadata_updated: bool = False
     lists_updated: int = 0
     lists_total: int = 0
     metadata_stale: bool = False
-    errors: list[str] = field(default_factory=list)
-    # Not failures of this sync, but worth an operator's attention (a lapsed issuer ttl).
-    warnings: list[str] = field(default_factory=list)
 
     @property
-    def ok(self) -> bool:
-        return not self.errors
+    def counts(self) -> str:
+        return f"{self.lists_updated}/{self.lists_total} lists"
 
 
 def presented_fingerprint(data: bytes) -> str | None:
@@ -88,10 +91,6 @@ def presented_fingerprint(data: bytes) -> str | None:
         return None
 
 
-def _describe(exc: CardFormatError) -> str:
-    return f"{exc.code}: {exc}"
-
-
 def add_partner(
     store: TrustStore,
     *,
@@ -105,17 +104,13 @@ def add_partner(
     Raises PartnerError (nothing stored) on a bad fingerprint, a fetch failure, a document that
     does not verify, or a code already pinned.
     """
-    try:
-        pinned = normalize_fingerprint(pinned_fingerprint)
-    except CardFormatError as exc:
-        raise PartnerError(f"invalid fingerprint: {exc}") from None
-    try:
-        check_url(metadata_url)
-        data, etag = fetch_document(
-            fetch, metadata_url, max_bytes=MAX_METADATA_BYTES, stored=None, etag=None
-        )
-    except FetchError as exc:
-        raise PartnerError(str(exc)) from None
+    pinned, data, etag = fetch_to_pin(
+        fetch,
+        metadata_url,
+        fingerprint=pinned_fingerprint,
+        max_bytes=MAX_METADATA_BYTES,
+        error=PartnerError,
+    )
     try:
         metadata = verify_metadata(data, pinned_fingerprint=pinned, now=now)
     except CardFormatError as exc:
@@ -127,7 +122,7 @@ def add_partner(
                 f"  presented (server):  {presented}\n"
                 "Check the fingerprint with the partner city out of band; nothing was stored."
             ) from None
-        raise PartnerError(f"the metadata does not verify ({_describe(exc)})") from None
+        raise PartnerError(f"the metadata does not verify ({describe(exc)})") from None
 
     record = PartnerRecord(
         code=metadata.issuer,
@@ -242,12 +237,8 @@ def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -
             report.metadata_updated = True
         metadata = fresh
         metadata_ok = True
-    except FetchError as exc:
-        report.errors.append(f"metadata: {exc}")
-    except CardFormatError as exc:
-        report.errors.append(f"metadata refused, keeping the last good copy ({_describe(exc)})")
-    except PartnerError as exc:
-        report.errors.append(f"metadata refused, keeping the last good copy ({exc})")
+    except (FetchError, CardFormatError, PartnerError) as exc:
+        report.errors.append(refusal("metadata", exc, kept=KEEPING_LAST_GOOD))
 
     out.metadata_confirmed = metadata_ok
     if metadata is None:
@@ -298,12 +289,8 @@ def _sync_one_unguarded(record: PartnerRecord, *, now: datetime, fetch: Fetch) -
                 id=ref.id, uri=ref.uri, token=token, fetched_at=now, etag=etag
             )
             report.lists_updated += 1
-        except FetchError as exc:
-            report.errors.append(f"status list {ref.id}: {exc}")
-        except CardFormatError as exc:
-            report.errors.append(f"status list {ref.id} refused ({_describe(exc)})")
-        except PartnerError as exc:
-            report.errors.append(f"status list {ref.id} refused: {exc}")
+        except (FetchError, CardFormatError) as exc:
+            report.errors.append(refusal(f"status list {ref.id}", exc))
     return out
 
 
@@ -316,14 +303,12 @@ def sync_partners(
     workers: int = 8,
 ) -> list[PartnerReport]:
     """Refresh every partner (or those named); returns one report per partner, by code."""
-    records = store.read()
-    if codes is not None:
-        wanted = {code_key(c) for c in codes}
-        records = {c: r for c, r in records.items() if code_key(c) in wanted}
+    records = selected(store.read(), codes)
     if not records:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(records)))) as pool:
-        results = list(pool.map(lambda r: _sync_one(r, now=now, fetch=fetch), records.values()))
+    results = in_parallel(
+        lambda r: _sync_one(r, now=now, fetch=fetch), list(records.values()), workers=workers
+    )
 
     with store.transaction() as current:
         for item in results:
@@ -335,26 +320,12 @@ def sync_partners(
             current[code] = _merge(latest, item, now=now)
     reports = [item.report for item in results]
     reports.sort(key=lambda r: r.code)
-    for report in reports:
-        # Partner codes and counts only: nothing here is about a resident.
-        log.info(
-            "sync %s: %s, serial %s, %d/%d lists",
-            report.code,
-            "ok" if report.ok else "FAILED",
-            report.serial,
-            report.lists_updated,
-            report.lists_total,
-        )
+    log_reports(log, reports)
     return reports
 
 
 def _merge(latest: PartnerRecord, item: _Fetched, *, now: datetime) -> PartnerRecord:
-    changes: dict[str, Any] = {
-        "last_attempt_at": now,
-        "last_error": "; ".join(item.report.errors) or None,
-    }
-    if item.report.ok:
-        changes["last_success_at"] = now
+    changes: dict[str, Any] = attempt(item.report, now=now)
     if item.metadata is not None:
         changes["metadata"] = item.metadata
         changes["metadata_fetched_at"] = now

@@ -7,7 +7,9 @@ Storage choice: one JSON document, ``trust.json`` in the instance folder, replac
   temporary file in the same folder, fsync it and ``os.replace`` it over the old one, so a reader
   opens either the old or the new file, never a torn one, and never waits on a lock.
 - Workers keep the parsed store in memory and re-read it when the file's identity (inode,
-  size, mtime) changes: one ``stat`` per request, then pure dictionary lookups.
+  size, mtime, ctime) changes: one ``stat`` per request, then pure dictionary lookups. Writers
+  give every new file an mtime later than the one it replaces (``_later_than_replaced``), so an
+  identity a reader holds never comes back.
 - Writers serialise among themselves with an advisory ``flock`` on ``trust.lock`` around the
   read-modify-write, so a ``partners add`` during a long ``sync`` loses nothing.
 - The whole store changes at once: a partner's metadata and its status lists are never seen
@@ -49,6 +51,8 @@ TRUST_FILE = "trust.json"
 LOCK_FILE = "trust.lock"
 FORMAT = "citycard-verifier-trust-store"
 VERSION = 1
+# (inode, size, mtime ns, ctime ns) of the trust file: TrustStore.identity.
+FileIdentity = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -251,6 +255,7 @@ class TrustStore:
                 os.fsync(fh.fileno())
             # Public data only, but readable by the web server's user whichever user ran sync.
             os.chmod(tmp, 0o644)
+            self._later_than_replaced(tmp)
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -263,10 +268,30 @@ class TrustStore:
         finally:
             os.close(dir_fd)
 
-    def identity(self) -> tuple[int, int, int] | None:
-        """What changes whenever the file is replaced; None when there is no file."""
+    def _later_than_replaced(self, tmp: str) -> None:
+        """Date the new file strictly after the one it replaces.
+
+        Readers spot a new version by ``identity()`` alone. Between two of a reader's checks,
+        two writes can bring that identity back: the second new file may get the inode number
+        freed by the first replace, the same size (a flipped status bit), and the same mtime,
+        as the filesystem's clock only moves once per tick (4 ms on a common kernel), or goes
+        back when the system clock is stepped. Strictly increasing mtimes rule that out.
+        """
+        try:
+            replaced = os.stat(self.path).st_mtime_ns
+        except FileNotFoundError:
+            return
+        step = 1
+        # A filesystem that stores coarser times than nanoseconds rounds a small step away.
+        while os.stat(tmp).st_mtime_ns <= replaced and step <= 10**10:
+            os.utime(tmp, ns=(replaced + step, replaced + step))
+            step *= 10
+
+    def identity(self) -> FileIdentity | None:
+        """What changes whenever the file is replaced (or rewritten in place, even with its
+        mtime put back, through the ctime); None when there is no file."""
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
             return None
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

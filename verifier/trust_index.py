@@ -24,7 +24,7 @@ from cardformat import (
 from .ed25519 import SodiumPublicKey
 from .networks import NetworkRecord, Vouch, listings, load_networks, vouches_for
 from .storefields import TrustStoreError, code_key
-from .trust import PartnerRecord, TrustStore
+from .trust import FileIdentity, PartnerRecord, TrustStore
 
 log = logging.getLogger("verifier.trust")  # the name operators filter on
 
@@ -125,7 +125,7 @@ class TrustIndex:
 
     partners: dict[str, LoadedPartner]
     keys: dict[bytes, TrustedKey]
-    identity: tuple[int, int, int] | None = None
+    identity: FileIdentity | None = None
     loaded_at: datetime | None = None
     problems: tuple[str, ...] = ()
     networks: dict[str, NetworkDirectory] = field(default_factory=dict)
@@ -149,7 +149,7 @@ class TrustIndex:
         records: dict[str, PartnerRecord],
         *,
         networks: dict[str, NetworkRecord] | None = None,
-        identity: tuple[int, int, int] | None = None,
+        identity: FileIdentity | None = None,
         loaded_at: datetime | None = None,
     ) -> TrustIndex:
         directories, problems = load_networks((networks or {}).values())
@@ -231,7 +231,7 @@ class TrustCache:
             self._next_check = time.monotonic() + self.check_interval
             return self._index
 
-    def _reload(self, identity: tuple[int, int, int] | None, previous: TrustIndex) -> TrustIndex:
+    def _reload(self, identity: FileIdentity | None, previous: TrustIndex) -> TrustIndex:
         if identity is None:
             return replace(TrustIndex.empty(), loaded_at=datetime.now(UTC))
         try:

@@ -62,6 +62,22 @@ def build_app(
         )
 
 
+def another_app(app: Flask, *, environ: Mapping[str, str] | None = None, **overrides: Any) -> Flask:
+    """Another app on `app`'s instance folder and both its databases (SQLite files or the
+    test's PostgreSQL schemas), with other settings or CARDSERVICE_* variables (`environ`);
+    dispose() it after."""
+    return build_app(
+        Path(app.config["INSTANCE_PATH"]),
+        environ=environ,
+        SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+        SQLALCHEMY_ENGINE_OPTIONS=app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        # The key store too: the start-up key check reads it (services/keycheck.py).
+        KEYSTORE_DATABASE_URI=app.config["KEYSTORE_DATABASE_URI"],
+        KEYSTORE_ENGINE_OPTIONS=app.config.get("KEYSTORE_ENGINE_OPTIONS") or {},
+        **overrides,
+    )
+
+
 def dispose(app: Flask) -> None:
     """Close the app's sessions and connection pools (a SQLite file can then be copied, a
     PostgreSQL schema dropped)."""

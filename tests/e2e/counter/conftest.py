@@ -1,6 +1,6 @@
 """Fixtures of the counter's end-to-end tests: the issuance app on a free port (a real HTTP
-server in a thread, on a temporary instance folder migrated by Alembic) and Debian's Chromium
-driven by Playwright."""
+server in a thread, on a copy of the counter suites' instance folder, migrated by Alembic and
+seeded once per session) and Debian's Chromium driven by Playwright."""
 
 from __future__ import annotations
 
@@ -12,15 +12,20 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from cardservice.extensions import db
 from scripts.stack import free_port
-from tests.integration.counter.support import make_app
+from tests.integration.counter.support import (
+    counter_template,  # noqa: F401 (the counter suites' seeded instance, copied per module)
+)
+from tests.integration.issuance_app import SessionApp, dispose
 
 
 class LiveServer:
-    def __init__(self, app: Any) -> None:
+    """An app served over HTTP in a thread on 127.0.0.1 while the `with` block lasts; `port`
+    when it must be known before the app is built (a single sign-on callback names it)."""
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
         self.app = app
-        self.port = free_port()
+        self.port = free_port() if port is None else port
         self.server = make_server("127.0.0.1", self.port, app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -39,14 +44,14 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    instance = tmp_path_factory.mktemp("counter-e2e")
-    app = make_app(instance)
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    template: SessionApp = request.getfixturevalue("counter_template")
+    app = template.fresh_copy(tmp_path_factory.mktemp("counter-e2e") / "instance")
     with LiveServer(app) as server:
         yield server
-    with app.app_context():
-        for bound in db.engines.values():
-            bound.dispose()
+    dispose(app)
 
 
 @pytest.fixture(scope="session")

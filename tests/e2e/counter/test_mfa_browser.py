@@ -9,34 +9,17 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
 
-from cardservice.extensions import db
-from cardservice.services import Actor
-from cardservice.services import staff as staff_service
-from tests.integration.counter.support import PASSWORD
+from tests.integration.counter.support import PASSWORD, new_user
 
 pytestmark = pytest.mark.e2e
 
 NEW_PASSWORD = "tulip harbour violin 1987"
-
-
-def _new_user(app: Any, username: str, role: str) -> None:
-    with app.app_context():
-        staff_service.create_user(
-            db.session,
-            username=username,
-            password=PASSWORD,
-            role=role,
-            now=datetime.now(UTC),
-            actor=Actor.system("tests"),
-        )
-        db.session.remove()
 
 
 def _password_then_new_password(page: Any, base: str, username: str) -> None:
@@ -61,7 +44,7 @@ def _watch(page: Any) -> list[str]:
 def test_first_sign_in_with_an_authenticator_app(
     browser: Any, live_server: Any, screenshot_dir: Path
 ) -> None:
-    _new_user(live_server.app, "tariq", "supervisor")
+    new_user(live_server.app, "tariq", "supervisor")
     base = live_server.url.replace("127.0.0.1", "localhost")
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
@@ -98,7 +81,7 @@ def test_first_sign_in_with_an_authenticator_app(
 def test_passkey_registered_and_used_with_a_virtual_authenticator(
     browser: Any, live_server: Any, screenshot_dir: Path
 ) -> None:
-    _new_user(live_server.app, "kim", "admin")
+    new_user(live_server.app, "kim", "admin")
     base = live_server.url.replace("127.0.0.1", "localhost")
     context = browser.new_context(locale="fr-FR", extra_http_headers={"Accept-Language": "fr"})
     page = context.new_page()

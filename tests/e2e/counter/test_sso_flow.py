@@ -4,46 +4,32 @@ session, and the session cookie stays out of scripts' reach."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from cardservice.extensions import db
 from scripts.stack import free_port
-from tests.integration.counter.support import make_app
+from tests.integration.issuance_app import SessionApp, dispose
 from tests.oidc.harness import PASSWORD, Provider, run_provider
+
+from .conftest import LiveServer
 
 pytestmark = pytest.mark.e2e
 
 
-@contextmanager
-def _serving(app: Any, port: int) -> Iterator[str]:
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
-def sso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Provider]]:
+def sso_server(
+    tmp_path_factory: pytest.TempPathFactory, counter_template: SessionApp
+) -> Iterator[tuple[str, Provider]]:
     port = free_port()
     with run_provider([f"http://127.0.0.1:{port}/sso/callback"]) as provider:
-        app = make_app(tmp_path_factory.mktemp("sso-e2e"), environ=provider.env())
-        with _serving(app, port) as url:
-            yield url, provider
-        with app.app_context():
-            for bound in db.engines.values():
-                bound.dispose()
+        folder = tmp_path_factory.mktemp("sso-e2e") / "instance"
+        app = counter_template.fresh_copy(folder, environ=provider.env())
+        with LiveServer(app, port) as server:
+            yield server.url, provider
+        dispose(app)
 
 
 def _sso_sign_in(page: Any, base: str, username: str) -> None:

@@ -6,17 +6,22 @@ the same tests run on PostgreSQL, in a schema of their own; an unreachable serve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.integration.issuance_app import SessionApp, dispose, session_app
+from tests.integration.issuance_app import SessionApp, another_app, dispose, session_app
 from tests.integration.service_fixtures import postgres_url
 
-from .support import login, seed_city_and_staff
+from .support import (
+    counter_template,  # noqa: F401 (a fixture the end-to-end suite shares)
+    login,
+    seed_city_and_staff,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -28,21 +33,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item, "fixturenames", ()
         ):
             item.add_marker(pytest.mark.postgres)
-
-
-@pytest.fixture(scope="session")
-def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionApp]:
-    """One migrated SQLite instance (city, staff), copied for each test: migrating and hashing
-    three passwords for every test would make the suite several times slower."""
-    with session_app(
-        tmp_path_factory, "counter_template", seed=seed_city_and_staff, postgres=False
-    ) as built:
-        yield built
-
-
-@pytest.fixture(scope="session")
-def _template_instance(_template: SessionApp) -> Path:
-    return _template.instance
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +52,25 @@ def app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
         built.restore()
         yield built.app
         return
-    application = request.getfixturevalue("_template").fresh_copy(tmp_path / "instance")
+    application = request.getfixturevalue("counter_template").fresh_copy(tmp_path / "instance")
     yield application
     dispose(application)
+
+
+@pytest.fixture
+def second_app(app: Flask) -> Iterator[Callable[..., Flask]]:
+    """Factory: other apps on the test's instance folder and databases (issuance_app.another_app,
+    same arguments); their pools are closed after the test (an open pool would outlive it on
+    PostgreSQL)."""
+    opened: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        opened.append(another_app(app, **settings))
+        return opened[-1]
+
+    yield make
+    for second in opened:
+        dispose(second)
 
 
 @pytest.fixture

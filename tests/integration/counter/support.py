@@ -1,4 +1,4 @@
-"""Helpers for the counter tests: build an app on a migrated database, sign staff in, post forms.
+"""Helpers for the counter tests: the seeded instance their apps copy, sign staff in, post forms.
 
 A plain module (not a conftest) so the end-to-end tests can reuse it.
 """
@@ -8,13 +8,12 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import flask_migrate
 import pyotp
+import pytest
 from flask import Flask, current_app, has_app_context
 from flask.testing import FlaskClient
 from PIL import Image
@@ -25,7 +24,7 @@ from cardservice.extensions import db
 from cardservice.services import Actor, deps
 from cardservice.services import keys as key_service
 from cardservice.services import staff as staff_service
-from tests.integration.issuance_app import build_app
+from tests.integration.issuance_app import SessionApp, session_app
 
 PASSWORD = "correct horse battery staple"
 STAFF = {"clerk": "clerk", "supervisor": "supervisor", "admin": "admin"}
@@ -35,34 +34,16 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-def open_app(
-    instance: Path,
-    database_url: str | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    **overrides: Any,
-) -> Flask:
-    """An app on the instance folder (its secrets and, by default, its SQLite database);
-    `environ`: CARDSERVICE_* variables it reads (issuance_app.build_app)."""
-    if database_url is not None:
-        overrides["SQLALCHEMY_DATABASE_URI"] = database_url
-    return build_app(instance, environ=environ, **overrides)
-
-
-def make_app(
-    instance: Path,
-    database_url: str | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    **overrides: Any,
-) -> Flask:
-    """An app on a fresh database built by the migrations (never create_all), with a city and
-    one staff account per role."""
-    app = open_app(instance, database_url, environ=environ, **overrides)
-    with app.app_context():
-        flask_migrate.upgrade()
-        seed_city_and_staff()
-    return app
+@pytest.fixture(scope="session")
+def counter_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionApp]:
+    """One migrated SQLite instance (city, staff), copied for each app that wants its own
+    (SessionApp.fresh_copy): migrating and hashing three passwords for each would make the
+    suites several times slower. A fixture here so that the counter's integration and
+    end-to-end suites share it (each conftest imports it)."""
+    with session_app(
+        tmp_path_factory, "counter_template", seed=seed_city_and_staff, postgres=False
+    ) as built:
+        yield built
 
 
 def seed_city_and_staff() -> None:
@@ -92,6 +73,20 @@ def seed_city_and_staff() -> None:
         db.session.commit()
         if role in current_app.config["MFA_REQUIRED_ROLES"]:
             enrol_totp(user.id, now)
+
+
+def new_user(app: Flask, username: str, role: str) -> None:
+    """A staff account with PASSWORD, made as an admin would: its first sign-in still has the
+    steps seed_city_and_staff skips (a new password, an authenticator app for its role)."""
+    with app.app_context():
+        staff_service.create_user(
+            db.session,
+            username=username,
+            password=PASSWORD,
+            role=role,
+            now=datetime.now(UTC),
+            actor=Actor.system("tests"),
+        )
 
 
 def enrol_totp(user_id: int, now: datetime, secret: str = TOTP_SECRET) -> None:

@@ -22,7 +22,7 @@ from cardservice.services import tokens as token_service
 from cardservice.services.errors import ValidationError
 from cardservice.services.tokenscopes import SCOPES, required_scope
 
-from .support import enrol, login, open_app, post, resident_id_from
+from .support import enrol, login, post, resident_id_from
 
 
 def _token(app: Flask, role: str = "clerk", **options: Any) -> Any:
@@ -177,31 +177,12 @@ def test_last_use_and_expiry_are_shown_to_administrators(app: Flask, admin: Flas
 
 
 @pytest.fixture
-def limited(app: Flask) -> Iterator[Callable[..., Flask]]:
+def limited(second_app: Callable[..., Flask]) -> Iterator[Callable[..., Flask]]:
     """Second apps on the test's database with the rate limits on (Flask-Limiter's switch is
     module-wide: put back as it was for later tests)."""
     enabled = limiter.enabled
-    opened: list[Flask] = []
-
-    def make(**overrides: Any) -> Flask:
-        second = open_app(
-            Path(app.config["INSTANCE_PATH"]),
-            app.config["SQLALCHEMY_DATABASE_URI"],
-            RATELIMIT_ENABLED=True,
-            SQLALCHEMY_ENGINE_OPTIONS=app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-            KEYSTORE_DATABASE_URI=app.config["KEYSTORE_DATABASE_URI"],
-            KEYSTORE_ENGINE_OPTIONS=app.config.get("KEYSTORE_ENGINE_OPTIONS") or {},
-            **overrides,
-        )
-        opened.append(second)
-        return second
-
-    yield make
+    yield lambda **overrides: second_app(RATELIMIT_ENABLED=True, **overrides)
     limiter.enabled = enabled
-    for second in opened:
-        with second.app_context():
-            for bound in db.engines.values():
-                bound.dispose()
 
 
 def test_a_rate_limit_per_token(app: Flask, limited: Callable[..., Flask]) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,8 +23,9 @@ from cardservice.extensions import db
 from cardservice.i18n import LANGUAGES, TRANSLATIONS_DIR
 from cardservice.services import Actor
 from cardservice.services import staff as staff_service
+from tests.integration.issuance_app import SessionApp, dispose
 
-from .support import PASSWORD, first_sign_in, login, open_app
+from .support import PASSWORD, first_sign_in, login
 
 PACKAGE = Path(cardservice.__file__).resolve().parent
 KEYWORDS = {
@@ -205,15 +205,13 @@ def test_app_wide_error_pages_are_translated(app: Flask) -> None:
 
 
 def test_document_names_missing_in_a_language_are_marked_with_theirs(
-    tmp_path: Path, _template_instance: Path
+    tmp_path: Path, counter_template: SessionApp
 ) -> None:
     # A policy that names its documents in English and French only.
     source = (PACKAGE.parent / "config" / "policy" / "default.toml").read_text(encoding="utf-8")
     policy = tmp_path / "two-languages.toml"
     policy.write_text(re.sub(r', (es|pt|ar) = "[^"]*"', "", source), encoding="utf-8")
-    instance = tmp_path / "instance"
-    shutil.copytree(_template_instance, instance)
-    app = open_app(instance, POLICY=str(policy))
+    app = counter_template.fresh_copy(tmp_path / "instance", POLICY=str(policy))
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ar"
     assert login(client, "clerk").status_code == 302
@@ -222,9 +220,7 @@ def test_document_names_missing_in_a_language_are_marked_with_theirs(
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
     html = client.get("/residents/new").get_data(as_text=True)
     assert "<span>Passeport" in html
-    with app.app_context():
-        for bound in db.engines.values():
-            bound.dispose()
+    dispose(app)
 
 
 def test_document_names_follow_the_page_language(app: Flask) -> None:

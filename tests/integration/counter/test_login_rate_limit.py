@@ -18,7 +18,7 @@ from cardservice.extensions import db
 from cardservice.ratelimit import limiter
 from tests.integration.service_fixtures import redis_url
 
-from .support import PASSWORD, csrf_token, open_app
+from .support import PASSWORD, csrf_token
 
 
 @pytest.fixture(autouse=True)
@@ -31,32 +31,14 @@ def _limiter_back_off() -> Iterator[None]:
 
 
 @pytest.fixture
-def limited_app(app: Flask) -> Iterator[Callable[..., Flask]]:
-    """Second apps on the test's database, with the limit on and low; their connection pools
-    are closed after the test (an open pool would outlive it on PostgreSQL)."""
-    opened: list[Flask] = []
+def limited_app(second_app: Callable[..., Flask]) -> Callable[..., Flask]:
+    """Second apps on the test's database, with the limit on and low."""
 
     def make(**overrides: Any) -> Flask:
-        settings: dict[str, Any] = {
-            "RATELIMIT_ENABLED": True,
-            "RATELIMIT_LOGIN": "3 per minute",
-            "SQLALCHEMY_ENGINE_OPTIONS": app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-            # The key store too: the start-up key check reads it (services/keycheck.py).
-            "KEYSTORE_DATABASE_URI": app.config["KEYSTORE_DATABASE_URI"],
-            "KEYSTORE_ENGINE_OPTIONS": app.config.get("KEYSTORE_ENGINE_OPTIONS") or {},
-            **overrides,
-        }
-        second = open_app(
-            Path(app.config["INSTANCE_PATH"]), app.config["SQLALCHEMY_DATABASE_URI"], **settings
-        )
-        opened.append(second)
-        return second
+        settings: dict[str, Any] = {"RATELIMIT_LOGIN": "3 per minute", **overrides}
+        return second_app(RATELIMIT_ENABLED=True, **settings)
 
-    yield make
-    for second in opened:
-        with second.app_context():
-            for bound in db.engines.values():
-                bound.dispose()
+    return make
 
 
 def _try(client: FlaskClient, password: str, **kw: Any) -> Any:

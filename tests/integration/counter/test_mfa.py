@@ -16,8 +16,6 @@ from sqlalchemy import select
 from cardservice.counter.views.account_security import STEP_UP_ENDPOINTS
 from cardservice.extensions import db
 from cardservice.models import AuditEntry, RecoveryCode, StaffTotp, StaffUser
-from cardservice.services import Actor
-from cardservice.services import staff as staff_service
 
 from .support import (
     PASSWORD,
@@ -25,23 +23,12 @@ from .support import (
     csrf_token,
     enrol,
     login,
+    new_user,
     post,
     resident_id_from,
     sign_in_every_step,
     totp_code,
 )
-
-
-def _new_user(app: Flask, username: str, role: str) -> None:
-    with app.app_context():
-        staff_service.create_user(
-            db.session,
-            username=username,
-            password=PASSWORD,
-            role=role,
-            now=datetime.now(UTC),
-            actor=Actor.system("tests"),
-        )
 
 
 def _actions(app: Flask) -> list[str]:
@@ -56,7 +43,7 @@ def _verify(client: FlaskClient, code: str) -> object:
 
 
 def test_a_supervisor_sets_up_an_app_at_first_sign_in(app: Flask) -> None:
-    _new_user(app, "nadia", "supervisor")
+    new_user(app, "nadia", "supervisor")
     client = app.test_client()
     done = sign_in_every_step(client, "nadia", PASSWORD)
     assert done["secret"] and len(done["recovery_codes"]) == 10
@@ -139,7 +126,7 @@ def test_wrong_codes_lock_the_account_like_wrong_passwords(app: Flask) -> None:
 
 
 def test_a_recovery_code_signs_in_once(app: Flask) -> None:
-    _new_user(app, "rosa", "admin")
+    new_user(app, "rosa", "admin")
     done = sign_in_every_step(app.test_client(), "rosa", PASSWORD)
     code = done["recovery_codes"][0]
     for expected in (302, 422):

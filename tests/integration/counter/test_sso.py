@@ -3,7 +3,7 @@ through the Flask test client; the browser runs the provider's pages over real H
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,8 +18,6 @@ from cardservice.models import AuditEntry, StaffIdentity
 from tests.oidc.harness import PASSWORD, Provider, run_provider, sign_in_at_provider
 
 from .sso_support import callback as _callback
-from .sso_support import close_second_apps as close_second_apps
-from .sso_support import second_app as _second_app
 from .sso_support import staff as _staff
 from .support import login, post
 
@@ -33,13 +31,14 @@ def provider() -> Iterator[Provider]:
         yield running
 
 
-def _app_with(app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch, **env: str) -> Flask:
-    return _second_app(app, provider.env(**env))
+def _app_with(second_app: Callable[..., Flask], provider: Provider, **env: str) -> Flask:
+    """An app on the test's database signing in at `provider`, with `env` on top."""
+    return second_app(environ=provider.env(**env))
 
 
 @pytest.fixture
-def sso_app(app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    return _app_with(app, provider, monkeypatch)
+def sso_app(second_app: Callable[..., Flask], provider: Provider) -> Flask:
+    return _app_with(second_app, provider)
 
 
 def _to_provider(client: FlaskClient, path: str = "/sso/login") -> str:
@@ -147,9 +146,9 @@ def test_a_provider_user_name_never_takes_over_a_local_account(sso_app: Flask) -
 
 
 def test_linking_existing_accounts_when_the_city_turns_it_on(
-    app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch
+    second_app: Callable[..., Flask], provider: Provider
 ) -> None:
-    linked = _app_with(app, provider, monkeypatch, CARDSERVICE_OIDC_LINK_EXISTING="true")
+    linked = _app_with(second_app, provider, CARDSERVICE_OIDC_LINK_EXISTING="true")
     client = linked.test_client()
     assert sso_sign_in(client, "mallory").status_code == 302  # type: ignore[attr-defined]
     user = _staff(linked, "admin")
@@ -183,9 +182,9 @@ def test_a_deactivated_account_stays_out(sso_app: Flask) -> None:
 
 
 def test_local_passwords_can_be_switched_off(
-    app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch
+    second_app: Callable[..., Flask], provider: Provider
 ) -> None:
-    only_sso = _app_with(app, provider, monkeypatch, CARDSERVICE_LOCAL_PASSWORDS="false")
+    only_sso = _app_with(second_app, provider, CARDSERVICE_LOCAL_PASSWORDS="false")
     client = only_sso.test_client()
     page = client.get("/login").get_data(as_text=True)
     assert 'id="sso-login"' in page and 'name="password"' not in page
@@ -197,14 +196,11 @@ def test_local_passwords_can_be_switched_off(
     assert sso_sign_in(client, "bruno").status_code == 302  # type: ignore[attr-defined]
 
 
-def test_the_provider_being_down_is_a_clear_error(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_provider_being_down_is_a_clear_error(second_app: Callable[..., Flask]) -> None:
     from scripts.stack import free_port
 
-    down = _second_app(
-        app,
-        {
+    down = second_app(
+        environ={
             "CARDSERVICE_OIDC_ISSUER": f"http://127.0.0.1:{free_port()}",
             "CARDSERVICE_OIDC_CLIENT_ID": "x",
             "CARDSERVICE_OIDC_CLIENT_SECRET": "y",
@@ -323,11 +319,11 @@ def test_step_up_sends_a_single_sign_on_member_back_to_the_provider(sso_app: Fla
 
 
 def test_metadata_naming_another_issuer_is_refused(
-    app: Flask, provider: Provider, monkeypatch: pytest.MonkeyPatch
+    second_app: Callable[..., Flask], provider: Provider
 ) -> None:
     # The same provider under another spelling of its address: its discovery document names
     # http://127.0.0.1:PORT, not the configured issuer, and nothing is trusted from it.
     other = provider.issuer.replace("127.0.0.1", "localhost")
-    impostor = _app_with(app, provider, monkeypatch, CARDSERVICE_OIDC_ISSUER=other)
+    impostor = _app_with(second_app, provider, CARDSERVICE_OIDC_ISSUER=other)
     response = impostor.test_client().get("/sso/login")
     assert response.status_code == 502

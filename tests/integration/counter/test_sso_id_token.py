@@ -38,8 +38,7 @@ from tests.oidc.harness import (
 )
 from tests.oidc.tamper import TamperingProxy, running_proxy
 
-from .sso_support import callback, second_app, staff
-from .sso_support import close_second_apps as close_second_apps
+from .sso_support import callback, staff
 
 CALLBACK = "http://localhost/sso/callback"
 OTHER_CLIENT = "another-city-app"  # a second application of the city at the same provider
@@ -87,8 +86,8 @@ def proxy(attacker: tuple[TamperingProxy, Provider]) -> TamperingProxy:
 
 
 @pytest.fixture
-def sso_app(app: Flask, attacker: tuple[TamperingProxy, Provider]) -> Flask:
-    return second_app(app, attacker[1].env())
+def sso_app(second_app: Callable[..., Flask], attacker: tuple[TamperingProxy, Provider]) -> Flask:
+    return second_app(environ=attacker[1].env())
 
 
 def _parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -253,7 +252,7 @@ def test_a_real_token_from_another_issuer_with_the_same_keys_is_refused(
 
 
 def test_a_token_held_back_until_it_expired_is_refused(
-    app: Flask,
+    second_app: Callable[..., Flask],
     attacker: tuple[TamperingProxy, Provider],
     proxy: TamperingProxy,
     caplog: pytest.LogCaptureFixture,
@@ -261,10 +260,9 @@ def test_a_token_held_back_until_it_expired_is_refused(
     # This service registered with 1 s ID tokens, and no leeway: the proxy holds the real
     # answer back 2 s.
     short = second_app(
-        app,
-        attacker[1].env(
+        environ=attacker[1].env(
             CARDSERVICE_OIDC_CLIENT_ID=SHORT_LIVED, CARDSERVICE_OIDC_CLOCK_SKEW_SECONDS="0"
-        ),
+        )
     )
 
     def held_back(real: str) -> str:

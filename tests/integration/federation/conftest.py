@@ -1,11 +1,12 @@
 """Two (or three) cities on loopback, over real HTTP on 127.0.0.1.
 
-Each city is a real issuance app (``cardservice.create_app``) with its own instance folder, its
-own SQLite database built by the migrations, and its own root and signing keys made by the
-``init-city`` command; it is served by a werkzeug server on a free port whose every request is
-appended to the city's ``access_log``. City B also runs a verifier (``verifier.create_app``) with
-its own instance folder and trust store, driven through its CLI (``partners add``, ``sync``) and
-its HTTP API through the test client. Nothing in cardformat is mocked.
+Each city is a real issuance app (``issuance_app.build_app``) with its own instance folder, its
+own SQLite database built by the migrations (a copy of one migrated once per session), and its own
+root and signing keys made by the ``init-city`` command; it is served by a werkzeug server on a
+free port whose every request is appended to the city's ``access_log``. City B also runs a
+verifier (``verifier.create_app``) with its own instance folder and trust store, driven through
+its CLI (``partners add``, ``sync``) and its HTTP API through the test client. Nothing in
+cardformat is mocked.
 
 City A's services run on the real clock, because its publication endpoints sign with the real
 clock; B's verifier gets an injectable clock that tests move forward to make lists stale.
@@ -14,13 +15,11 @@ clock; B's verifier gets an injectable clock that tests move forward to make lis
 from __future__ import annotations
 
 import io
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
@@ -29,6 +28,10 @@ import pytest
 from flask import Flask
 from PIL import Image
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from tests.integration.issuance_app import SessionApp, dispose, session_app
+
+from .loopback import LoopbackServers, QuietHandler
 
 METADATA_PATH = "/.well-known/citycard/issuer"
 
@@ -153,43 +156,29 @@ class City:
             return body
 
 
+@pytest.fixture(scope="session")
+def _migrated_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionApp]:
+    """One instance folder migrated once (no city in it yet): every city starts as a copy of
+    it, which is far cheaper than running the migrations for each."""
+    with session_app(tmp_path_factory, "federation_city", postgres=False) as built:
+        yield built
+
+
 @pytest.fixture
-def make_city(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[str, str], City]]:
+def make_city(tmp_path: Path, _migrated_city: SessionApp) -> Iterator[Callable[[str, str], City]]:
     """Factory: a city with its own instance folder, migrated database, keys and HTTP server."""
-    from flask_migrate import upgrade
-
-    from cardservice import create_app
-
-    for name in list(os.environ):
-        if name.startswith("CARDSERVICE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("CARDSERVICE_ENV", "testing")
     cities: list[City] = []
     servers: list[Any] = []
 
     def make(code: str, name: str) -> City:
         instance = tmp_path / f"city-{code.replace(' ', '').lower()}"
-        instance.mkdir()
-        # load_config() reads the instance folder from the environment (the generated
-        # development secrets land there), so it is set per city just before creating it.
-        monkeypatch.setenv("CARDSERVICE_INSTANCE_PATH", str(instance))
         wsgi = _LoggedApp()
         server = make_server("127.0.0.1", 0, wsgi, threaded=True)
         # Closed at teardown even if the city fails to come up: a leaked listening socket would
         # fail a later test with its ResourceWarning.
         servers.append(server)
         base_url = f"http://127.0.0.1:{server.server_port}"
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'city.sqlite3'}",
-                "PUBLIC_URL": base_url,
-                "TESTING": True,
-            }
-        )
-        with app.app_context():
-            upgrade()
+        app = _migrated_city.fresh_copy(instance, PUBLIC_URL=base_url)
         wsgi.app = app
         # A short poll interval keeps shutdown at teardown quick.
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
@@ -200,17 +189,12 @@ def make_city(
         return city
 
     yield make
-    from cardservice.extensions import db
-
     for city in cities:  # serving: shutdown() would wait forever on a server never started
         city.server.shutdown()
     for server in servers:
         server.server_close()
     for city in cities:
-        with city.app.app_context():
-            db.session.remove()
-            for bound in db.engines.values():
-                bound.dispose()
+        dispose(city.app)
 
 
 @pytest.fixture
@@ -282,7 +266,7 @@ def verifier_b(make_verifier: Callable[..., Verifier]) -> Verifier:
     return make_verifier()
 
 
-class _ProxyHandler(BaseHTTPRequestHandler):
+class _ProxyHandler(QuietHandler):
     proxy: MetadataProxy
 
     def do_GET(self) -> None:
@@ -304,14 +288,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 status, body = 502, str(exc).encode()
         if self.path == METADATA_PATH and override is None and status == 200:
             proxy.seen.append(body)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/cose")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.answer(status, body)
 
 
 @dataclass
@@ -337,22 +314,15 @@ class MetadataProxy:
 
 @pytest.fixture
 def proxy_for() -> Iterator[Callable[[City], MetadataProxy]]:
-    servers: list[ThreadingHTTPServer] = []
+    servers = LoopbackServers()
 
     def make(city: City) -> MetadataProxy:
         proxy = MetadataProxy(upstream=city.base_url)
-        handler = type("Handler", (_ProxyHandler,), {"proxy": proxy})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
-        proxy.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        proxy.base_url = servers.start(type("Handler", (_ProxyHandler,), {"proxy": proxy}))
         return proxy
 
     yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    servers.close()
 
 
 # A network coordinator (citycard-network) and its static web server: tests/.../test_network.py.

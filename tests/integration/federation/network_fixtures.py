@@ -4,20 +4,19 @@ static files served by a plain static web server, which a test can make serve ot
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from cardformat.network import WELL_KNOWN_PATH
 
+from .loopback import LoopbackServers, QuietHandler
 
-class _StaticHandler(BaseHTTPRequestHandler):
+
+class _StaticHandler(QuietHandler):
     coordinator: Coordinator
 
     def do_GET(self) -> None:
@@ -35,14 +34,7 @@ class _StaticHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/cose")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.answer(200, body)
 
 
 @dataclass
@@ -88,22 +80,16 @@ class Coordinator:
 
 @pytest.fixture
 def make_coordinator(tmp_path: Path) -> Iterator[Callable[[str], Coordinator]]:
-    servers: list[ThreadingHTTPServer] = []
+    servers = LoopbackServers()
 
     def make(code: str) -> Coordinator:
         coordinator = Coordinator(
             instance=tmp_path / f"coordinator-{code.lower()}", out=tmp_path / f"www-{code.lower()}"
         )
         handler = type("Handler", (_StaticHandler,), {"coordinator": coordinator})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        coordinator.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        coordinator.base_url = servers.start(handler)
         coordinator.cli("init", "--code", code, "--name", f"en={code.title()} network")
         return coordinator
 
     yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    servers.close()

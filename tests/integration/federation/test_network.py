@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import cbor2
+import pytest
 
 from .conftest import City, Verifier
 from .network_fixtures import Coordinator
@@ -105,22 +107,31 @@ def test_thirty_cities_recognised_through_one_pinned_network(
     assert len(events) == len(CODES) + 3
 
 
-def _two_city_network(
+class TwoCityNetwork(NamedTuple):
+    coordinator: Coordinator
+    cities: list[City]
+    verifier: Verifier
+    cards: dict[str, str]  # by city code: a valid card's QR text
+
+
+@pytest.fixture
+def two_city_network(
     make_city: Callable[[str, str], City],
     make_verifier: Callable[..., Verifier],
     make_coordinator: Callable[[str], Coordinator],
-    **verifier_config: object,
-) -> tuple[Coordinator, list[City], Verifier, dict[str, str]]:
+) -> TwoCityNetwork:
+    """Two cities in one published network, a verifier that pinned only the network, and a
+    card of each city that verifies there."""
     coordinator = make_coordinator(NETWORK)
     cities = [make_city("FR SXB", "Strasbourg"), make_city("BR SAO", "São Paulo")]
     for city in cities:
         _join(coordinator, city)
     coordinator.publish()
-    verifier = make_verifier(**verifier_config)
+    verifier = make_verifier()
     _pin_network(verifier, coordinator)
     cards = {city.code: city.issue().qr for city in cities}
     assert all(verifier.verify(qr) == "valid" for qr in cards.values())
-    return coordinator, cities, verifier, cards
+    return TwoCityNetwork(coordinator, cities, verifier, cards)
 
 
 def _assert_kept(verifier: Verifier, cards: dict[str, str], error: str) -> None:
@@ -133,14 +144,8 @@ def _assert_kept(verifier: Verifier, cards: dict[str, str], error: str) -> None:
     assert "last error:" in verifier.cli("networks", "list").output
 
 
-def test_a_tampered_directory_leaves_the_last_good_copy(
-    make_city: Callable[[str, str], City],
-    make_verifier: Callable[..., Verifier],
-    make_coordinator: Callable[[str], Coordinator],
-) -> None:
-    coordinator, _cities, verifier, cards = _two_city_network(
-        make_city, make_verifier, make_coordinator
-    )
+def test_a_tampered_directory_leaves_the_last_good_copy(two_city_network: TwoCityNetwork) -> None:
+    coordinator, _cities, verifier, cards = two_city_network
     tampered = bytearray(coordinator.published)
     tampered[-10] ^= 0x01  # inside the signature
     coordinator.override = bytes(tampered)
@@ -148,13 +153,9 @@ def test_a_tampered_directory_leaves_the_last_good_copy(
 
 
 def test_a_rolled_back_directory_leaves_the_last_good_copy(
-    make_city: Callable[[str, str], City],
-    make_verifier: Callable[..., Verifier],
-    make_coordinator: Callable[[str], Coordinator],
+    two_city_network: TwoCityNetwork,
 ) -> None:
-    coordinator, cities, verifier, cards = _two_city_network(
-        make_city, make_verifier, make_coordinator
-    )
+    coordinator, cities, verifier, cards = two_city_network
     old = coordinator.published  # serial 1, both members active
     coordinator.cli("members", "remove", cities[0].code, "--reason", "left")
     coordinator.publish()
@@ -170,14 +171,9 @@ def test_a_rolled_back_directory_leaves_the_last_good_copy(
 
 
 def test_a_directory_signed_by_another_key_leaves_the_last_good_copy(
-    make_city: Callable[[str, str], City],
-    make_verifier: Callable[..., Verifier],
-    make_coordinator: Callable[[str], Coordinator],
-    tmp_path: Path,
+    two_city_network: TwoCityNetwork, tmp_path: Path
 ) -> None:
-    coordinator, cities, verifier, cards = _two_city_network(
-        make_city, make_verifier, make_coordinator
-    )
+    coordinator, cities, verifier, cards = two_city_network
     # An impostor founds a network of the same code, with its own root, and lists a city.
     impostor = Coordinator(instance=tmp_path / "impostor", out=tmp_path / "impostor-www")
     impostor.cli("init", "--code", NETWORK, "--name", "en=Impostor")
@@ -218,13 +214,9 @@ def test_an_expired_directory_makes_its_members_status_unknown(
 
 
 def test_a_city_pinned_directly_and_through_a_network_is_one_partner(
-    make_city: Callable[[str, str], City],
-    make_verifier: Callable[..., Verifier],
-    make_coordinator: Callable[[str], Coordinator],
+    two_city_network: TwoCityNetwork,
 ) -> None:
-    coordinator, cities, verifier, cards = _two_city_network(
-        make_city, make_verifier, make_coordinator
-    )
+    coordinator, cities, verifier, cards = two_city_network
     city = cities[0]
     assert verifier.pin(city).exit_code == 0, "a network-only partner is pinned directly"
     store = json.loads((Path(verifier.app.instance_path) / "trust.json").read_text())
@@ -284,14 +276,8 @@ def test_a_member_whose_metadata_does_not_match_the_listed_root_is_not_trusted(
     assert "0 member(s)" in coordinator.cli("members", "list").output
 
 
-def test_verifiers_follow_the_coordinators_root_rotation(
-    make_city: Callable[[str, str], City],
-    make_verifier: Callable[..., Verifier],
-    make_coordinator: Callable[[str], Coordinator],
-) -> None:
-    coordinator, cities, verifier, cards = _two_city_network(
-        make_city, make_verifier, make_coordinator
-    )
+def test_verifiers_follow_the_coordinators_root_rotation(two_city_network: TwoCityNetwork) -> None:
+    coordinator, cities, verifier, cards = two_city_network
     pinned = coordinator.fingerprint
     rotated = coordinator.cli("rotate-root")
     assert coordinator.fingerprint != pinned

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from verifier import create_app
 
-from .helpers import START, Clock, FakeIssuer
+from .helpers import START, Clock, FakeIssuer, pin
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -128,15 +128,6 @@ def runner(app: Flask) -> FlaskCliRunner:
 def city(serve_issuer: Any, runner: FlaskCliRunner) -> FakeIssuer:
     """Strasbourg, served on loopback and pinned in the verifier through the CLI."""
     issuer: FakeIssuer = serve_issuer()
-    result = runner.invoke(
-        args=[
-            "partners",
-            "add",
-            "--metadata-url",
-            issuer.metadata_url,
-            "--fingerprint",
-            issuer.fingerprint,
-        ]
-    )
+    result = pin(runner, issuer)
     assert result.exit_code == 0, result.output
     return issuer

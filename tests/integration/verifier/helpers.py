@@ -156,3 +156,20 @@ def verify(client: Any, qr: Any, **headers: str) -> Any:
     response = client.post("/api/v1/verify", json={"qr": qr}, headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
+
+
+def pin(
+    runner: Any, issuer: FakeIssuer, *, url: str | None = None, fingerprint: str | None = None
+) -> Any:
+    """`verifier partners add` for the issuer; another URL or fingerprint to see one refused.
+    Returns the CLI's result."""
+    return runner.invoke(
+        args=[
+            "partners",
+            "add",
+            "--metadata-url",
+            url or issuer.metadata_url,
+            "--fingerprint",
+            fingerprint or issuer.fingerprint,
+        ]
+    )

@@ -9,26 +9,13 @@ from typing import Any
 
 from cardformat import Status, generate_key, sign_metadata
 
-from .helpers import FakeIssuer, verify
-
-
-def _add(runner: Any, issuer: FakeIssuer, fingerprint: str | None = None) -> Any:
-    return runner.invoke(
-        args=[
-            "partners",
-            "add",
-            "--metadata-url",
-            issuer.metadata_url,
-            "--fingerprint",
-            fingerprint or issuer.fingerprint,
-        ]
-    )
+from .helpers import FakeIssuer, pin, verify
 
 
 def test_add_accepts_any_spelling_of_the_fingerprint(serve_issuer: Any, runner: Any) -> None:
     issuer = serve_issuer()
     loose = issuer.fingerprint.replace(" ", "").lower()
-    result = _add(runner, issuer, loose)
+    result = pin(runner, issuer, fingerprint=loose)
     assert result.exit_code == 0, result.output
     assert "Pinned FR SXB" in result.output
     assert "1/1 status lists updated" in result.output
@@ -39,7 +26,7 @@ def test_add_refuses_a_fingerprint_mismatch_and_shows_both(
 ) -> None:
     issuer = serve_issuer()
     wrong = serve_issuer("PT LIS", {"pt": "Lisboa"}).fingerprint
-    result = _add(runner, issuer, wrong)
+    result = pin(runner, issuer, fingerprint=wrong)
     assert result.exit_code != 0
     assert "fingerprint mismatch" in result.output
     assert wrong in result.output
@@ -49,37 +36,19 @@ def test_add_refuses_a_fingerprint_mismatch_and_shows_both(
 
 def test_add_refuses_garbage_and_unreachable(serve_issuer: Any, runner: Any) -> None:
     issuer = serve_issuer()
-    result = _add(runner, issuer, "not a fingerprint")
+    result = pin(runner, issuer, fingerprint="not a fingerprint")
     assert result.exit_code != 0 and "invalid fingerprint" in result.output
     issuer.docs["/.well-known/citycard/issuer"] = b"\xa0garbage"
-    result = _add(runner, issuer)
+    result = pin(runner, issuer)
     assert result.exit_code != 0 and "does not verify" in result.output
-    result = runner.invoke(
-        args=[
-            "partners",
-            "add",
-            "--metadata-url",
-            "file:///etc/passwd",
-            "--fingerprint",
-            issuer.fingerprint,
-        ]
-    )
+    result = pin(runner, issuer, url="file:///etc/passwd")
     assert result.exit_code != 0 and "not an http(s) URL" in result.output
-    result = runner.invoke(
-        args=[
-            "partners",
-            "add",
-            "--metadata-url",
-            "http://127.0.0.1:9/.well-known/citycard/issuer",
-            "--fingerprint",
-            issuer.fingerprint,
-        ]
-    )
+    result = pin(runner, issuer, url="http://127.0.0.1:9/.well-known/citycard/issuer")
     assert result.exit_code != 0 and "cannot fetch" in result.output
 
 
 def test_add_twice_is_refused(city: FakeIssuer, runner: Any) -> None:
-    result = _add(runner, city)
+    result = pin(runner, city)
     assert result.exit_code != 0
     assert "already pinned" in result.output
 
@@ -217,7 +186,7 @@ def test_one_failing_partner_does_not_block_the_others(
     city: FakeIssuer, serve_issuer: Any, runner: Any, client: Any, clock: Any
 ) -> None:
     other = serve_issuer("PT LIS", {"pt": "Lisboa"})
-    assert _add(runner, other).exit_code == 0
+    assert pin(runner, other).exit_code == 0
     text, card = other.card(now=clock())
     other.set_status(card.status_index, Status.SUSPENDED)
     clock.advance(minutes=3)
@@ -274,7 +243,7 @@ def test_partners_added_while_serving_are_picked_up(
     other = serve_issuer("PT LIS", {"pt": "Lisboa"})
     text, _ = other.card(now=clock())
     assert verify(client, text)["result"] == "unknown_issuer"
-    assert _add(runner, other).exit_code == 0
+    assert pin(runner, other).exit_code == 0
     assert verify(client, text)["result"] == "valid"
 
 
@@ -286,7 +255,7 @@ def test_sync_timeout_is_bounded(serve_issuer: Any, app_factory: Any, clock: Any
     city = serve_issuer()
     app = app_factory(SYNC_TIMEOUT=1)
     runner = app.test_cli_runner()
-    assert _add(runner, city).exit_code == 0
+    assert pin(runner, city).exit_code == 0
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(1)
@@ -350,7 +319,7 @@ def test_an_unexpected_error_for_one_partner_does_not_stop_the_others(
     from verifier.trust import TrustStore
 
     other = serve_issuer("PT LIS", {"pt": "Lisboa"})
-    assert _add(runner, other).exit_code == 0
+    assert pin(runner, other).exit_code == 0
     real = HttpFetcher(timeout=5, retries=0)
 
     def fetch(url: str, *, max_bytes: int) -> bytes:
@@ -405,7 +374,7 @@ def test_a_304_is_verified_like_a_download(
 ) -> None:
     """An unchanged list past its own expiry is refused, 304 or not: no silent 'valid'."""
     issuer: FakeIssuer = serve_issuer(list_lifetime=timedelta(hours=2))
-    assert _add(runner, issuer).exit_code == 0
+    assert pin(runner, issuer).exit_code == 0
     text, _ = issuer.card(now=clock())
     clock.advance(hours=3)
     issuer.not_modified.clear()

@@ -22,7 +22,7 @@ import pytest
 from scripts.stack import free_port
 from tests.integration.service_fixtures import redis_url
 
-from .helpers import Clock, FakeIssuer
+from .helpers import Clock, FakeIssuer, pin
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -91,16 +91,7 @@ def test_verifies_under_gunicorn_in_production_mode(
 ) -> None:
     city: FakeIssuer = serve_issuer()
     city.publish(clock())
-    added = runner.invoke(
-        args=[
-            "partners",
-            "add",
-            "--metadata-url",
-            city.metadata_url,
-            "--fingerprint",
-            city.fingerprint,
-        ]
-    )
+    added = pin(runner, city)
     assert added.exit_code == 0, added.output
     process, url = gunicorn(VERIFIER_SECRET_KEY=secrets.token_hex(32))
     _wait_ready(url, process)

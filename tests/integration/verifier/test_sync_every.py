@@ -18,7 +18,7 @@ from typing import Any
 from cardformat import Status
 from scripts.demo import SYNC_SECONDS
 
-from .helpers import verify
+from .helpers import pin, verify
 
 DEADLINE_SECONDS = 15
 
@@ -34,16 +34,7 @@ def test_a_revocation_reaches_the_verifier_within_15_seconds(
     city.publish(_now())
     app = app_factory(CLOCK=_now, TRUST_RELOAD_INTERVAL=1)
     runner = app.test_cli_runner()
-    pinned = runner.invoke(
-        args=[
-            "partners",
-            "add",
-            "--metadata-url",
-            city.metadata_url,
-            "--fingerprint",
-            city.fingerprint,
-        ]
-    )
+    pinned = pin(runner, city)
     assert pinned.exit_code == 0, pinned.output
     client = app.test_client()
     text, card = city.card(now=_now())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -85,3 +86,45 @@ def test_reload_interval_bounds_the_checks(city: FakeIssuer, instance: Path, clo
     assert cache.current() is first  # within the interval: no stat, same index
     time.sleep(0.35)
     assert cache.current().partners == {}
+
+
+def test_every_write_dates_the_file_after_the_one_it_replaces(
+    city: FakeIssuer, instance: Path
+) -> None:
+    """Readers spot a new version by the file's identity alone, and two writes between two of
+    their checks may reuse the inode number and the size: only a later mtime then tells the
+    versions apart. It must be later even when the filesystem clock has not moved on since the
+    last write (one tick) or has gone back (here: the file dated an hour ahead of it)."""
+    store = TrustStore(instance)
+    path = instance / "trust.json"
+    replaced = path.stat().st_mtime_ns + 3600 * 10**9
+    os.utime(path, ns=(replaced, replaced))
+    for error in ("first", "other"):  # the same size twice
+        with store.transaction() as records:
+            records["FR SXB"] = replace(records["FR SXB"], last_error=error)
+        written = path.stat().st_mtime_ns
+        assert written > replaced
+        replaced = written
+
+
+def test_a_rewrite_in_place_that_keeps_size_and_mtime_is_seen(
+    city: FakeIssuer, instance: Path
+) -> None:
+    """A copy put back over the file in place with its times kept (``cp -p`` of a backup):
+    same inode, same size, same mtime. Only the ctime, which no one can set, moves."""
+    store = TrustStore(instance)
+    cache = TrustCache(store)
+    path = instance / "trust.json"
+    assert "FR SXB" in cache.current().partners
+    before = path.stat()
+    time.sleep(0.05)  # past the filesystem clock's tick, so that the ctime can move at all
+    with open(path, "r+b") as fh:  # the same bytes but one: a partner whose metadata disagrees
+        fh.write(path.read_bytes().replace(b'"code": "FR SXB"', b'"code": "FR SXC"', 1))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
+    assert "FR SXB" not in cache.current().partners

@@ -10,7 +10,7 @@ import pytest
 from cardformat import KeyState, Status
 from cardformat.base45 import b45decode, b45encode
 
-from .helpers import FakeIssuer, verify
+from .helpers import FakeIssuer, pin, verify
 
 ANSWER_KEYS = {"result", "valid", "issuer", "card", "holder", "status_checked_at", "message"}
 
@@ -146,16 +146,7 @@ def test_bad_signature_when_a_partner_signs_for_another_city(
     client: Any, runner: Any, city: FakeIssuer, serve_issuer: Any, clock: Any
 ) -> None:
     other = serve_issuer("PT LIS", {"pt": "Lisboa"})
-    added = runner.invoke(
-        args=[
-            "partners",
-            "add",
-            "--metadata-url",
-            other.metadata_url,
-            "--fingerprint",
-            other.fingerprint,
-        ]
-    )
+    added = pin(runner, other)
     assert added.exit_code == 0, added.output
     forged, _ = other.card(now=clock(), issuer="FR SXB")
     assert verify(client, forged)["result"] == "bad_signature"
@@ -199,16 +190,7 @@ def test_status_unknown_when_the_list_expired(
         "DE BER", {"de": "Berlin", "en": "Berlin"}, list_lifetime=timedelta(hours=1)
     )
     issuer.publish(clock())
-    added = runner.invoke(
-        args=[
-            "partners",
-            "add",
-            "--metadata-url",
-            issuer.metadata_url,
-            "--fingerprint",
-            issuer.fingerprint,
-        ]
-    )
+    added = pin(runner, issuer)
     assert added.exit_code == 0, added.output
     text, _ = issuer.card(now=clock())
     assert verify(client, text)["result"] == "valid"
