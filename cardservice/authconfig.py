@@ -1,4 +1,5 @@
-"""Settings of staff authentication: session timeouts, OpenID Connect single sign-on, API tokens.
+"""Settings of staff authentication: session timeouts, OpenID Connect single sign-on, API tokens,
+device cookies.
 
 Read by config.load_config() from the environment (docs/operations.md, "Staff sign-in"). Like
 the rest of the configuration, a setting that would weaken production stops the start with a
@@ -138,4 +139,7 @@ def auth_settings(
     settings = session_settings(env)
     settings.update(oidc_settings(env, production=production, secret=oidc_secret))
     settings.update(token_settings(env))
+    # How long a browser that signed in stays trusted past the account's lockout
+    # (services/devices.py); 0 switches device cookies off.
+    settings["DEVICE_COOKIE_DAYS"] = env_int(env, "DEVICE_COOKIE_DAYS", 90, 0, 366)
     return settings

@@ -63,6 +63,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     "user.create": _l("Staff account created"),
     "user.login": _l("Staff member signed in"),
     "user.lock": _l("Staff account locked after failed sign-ins"),
+    "user.device_lock": _l("Staff member's browser locked after failed sign-ins"),
     "user.password": _l("Staff password changed"),
     "user.password_change": _l("Staff member changed their own password"),
     "user.mfa_add": _l("Second factor added"),

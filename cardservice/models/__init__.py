@@ -14,7 +14,7 @@ from .keystore import (
 )
 from .mfa import RecoveryCode, StaffTotp, WebAuthnCredential
 from .resident import Resident
-from .session import StaffIdentity, StaffSession
+from .session import StaffDevice, StaffIdentity, StaffSession
 from .staff import ROLES, ApiToken, StaffUser
 from .types import UTCDateTime
 
@@ -33,6 +33,7 @@ __all__ = [
     "Resident",
     "ResidentKey",
     "SigningKey",
+    "StaffDevice",
     "StaffIdentity",
     "StaffSession",
     "StaffTotp",

@@ -1,4 +1,5 @@
-"""Server-side staff sessions and the staff members' single sign-on identities."""
+"""Server-side staff sessions, the staff members' single sign-on identities, and the browsers
+they signed in from (device cookies)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,23 @@ class StaffIdentity(db.Model):  # type: ignore[name-defined,misc]
     subject: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class StaffDevice(db.Model):  # type: ignore[name-defined,misc]
+    """A browser that signed a staff member in with their password (services/devices.py).
+
+    Its cookie carries a random nonce; only the nonce's SHA-256 is stored, so a copy of this
+    table trusts no browser. A trusted browser's failed sign-ins count here, not on the account,
+    and lock only this browser out (the same three columns as StaffUser's own lockout).
+    """
+
+    __tablename__ = "staff_device"
+    __table_args__ = (Index("ix_staff_device_staff_id", "staff_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(Integer, ForeignKey("staff_user.id", ondelete="CASCADE"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -1,17 +1,19 @@
 """Signing in with a password: the check, the lockout, and wrong second factors counted in the
-same counter (the accounts themselves: services.staff)."""
+same counter (the accounts themselves: services.staff). A browser with a device cookie for the
+account has a counter and a lockout of its own (services.devices)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from ..models import StaffUser
 from . import audit
 from ._types import DbSession
 from .audit import Actor
+from .devices import Counter, TrustedDevice, counter_for
 from .errors import AccountLockedError, AuthenticationError
 from .locking import locked
 from .passwords import hash_password, needs_rehash, verify_dummy, verify_password
@@ -36,6 +38,7 @@ def authenticate(
     max_failed: int = 5,
     lockout: timedelta = timedelta(minutes=15),
     steps_follow: bool = False,
+    device: TrustedDevice | None = None,
 ) -> StaffUser:
     """Check a login. After `max_failed` failures in a row the account locks, for
     lockout_length(): one minute, doubling with each lockout in a row, at most `lockout`.
@@ -55,6 +58,10 @@ def authenticate(
     reset when the second factor completes the sign-in (services.mfa.complete_sign_in), so
     wrong codes tried between right passwords add up to a lockout too.
 
+    `device`, a browser with a valid device cookie for this account, is trusted: all of the
+    above counts on that browser's own counter, and the account's lockout does not refuse it
+    (a cookie of another account is ignored). Same answers, same work.
+
     Raises AuthenticationError (AccountLockedError, a subclass with the same message, for a
     locked account). Commits the counter either way.
     """
@@ -63,30 +70,31 @@ def authenticate(
         verify_dummy(password)
         raise AuthenticationError()
     user_id, password_hash = user.id, user.password_hash
-    unlocked = _unlocked(now)
+    counter = counter_for(user_id, device)
     # Committed before the slow password check, so concurrent attempts see this one.
-    attempt = _count_attempt(session, user_id, unlocked)
+    attempt = _count_attempt(session, counter, now)
     if attempt is None or attempt > max_failed:
         verify_dummy(password)
         if attempt is not None:
-            _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
+            _lock(session, counter, now=now, lockout=lockout)
         raise AccountLockedError()
     # No transaction is open during the check (SQLite would hold its write lock through it).
     if not verify_password(password_hash, password):
         if attempt >= max_failed:
-            _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
+            _lock(session, counter, now=now, lockout=lockout)
             raise AccountLockedError()
         raise AuthenticationError()
+    model = counter.model
     values: dict[str, Any] = (
-        {"failed_logins": StaffUser.failed_logins - 1}
+        {"failed_logins": model.failed_logins - 1}
         if steps_follow
-        else {"failed_logins": 0, "lockouts": 0, "locked_until": None, "last_login_at": now}
+        else {"failed_logins": 0, "lockouts": 0, "locked_until": None}
     )
     signed_in = session.scalar(
-        update(StaffUser)
-        .where(StaffUser.id == user_id, unlocked, StaffUser.failed_logins <= max_failed)
+        update(model)
+        .where(counter.row, counter.unlocked(now), model.failed_logins <= max_failed)
         .values(**values)
-        .returning(StaffUser.id)
+        .returning(model.id)
         .execution_options(synchronize_session=False)
     )
     if signed_in is None:
@@ -97,6 +105,7 @@ def authenticate(
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     if not steps_follow:
+        user.last_login_at = now
         audit.record(session, now=now, actor=Actor.staff(user.id), action="user.login")
     session.commit()
     return user
@@ -109,59 +118,66 @@ def record_failed_factor(
     now: datetime,
     max_failed: int = 5,
     lockout: timedelta = timedelta(minutes=15),
+    device: TrustedDevice | None = None,
 ) -> None:
-    """A wrong second factor counts like a wrong password, in the same counter, so knowing the
-    password does not buy unlimited guesses at the codes."""
-    unlocked = _unlocked(now)
-    attempt = _count_attempt(session, user_id, unlocked)
+    """A wrong second factor counts like a wrong password, in the same counter (the trusted
+    browser's, or the account's), so knowing the password does not buy unlimited guesses at
+    the codes."""
+    counter = counter_for(user_id, device)
+    attempt = _count_attempt(session, counter, now)
     if attempt is not None and attempt >= max_failed:
-        _lock(session, user_id, now=now, lockout=lockout, unlocked=unlocked)
+        _lock(session, counter, now=now, lockout=lockout)
 
 
-def _unlocked(now: datetime) -> Any:
-    """The condition of an account that is not locked at `now`."""
-    return or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now)
-
-
-def _count_attempt(session: DbSession, user_id: int, unlocked: Any) -> int | None:
-    """Count one attempt on an unlocked account, committed: its number in the run of
-    failures, or None when the account is locked (then nothing is counted)."""
+def _count_attempt(session: DbSession, counter: Counter, now: datetime) -> int | None:
+    """Count one attempt on an unlocked counter, committed: its number in the run of
+    failures, or None when it is locked (then nothing is counted) or gone."""
+    model = counter.model
     attempt = session.scalar(
-        update(StaffUser)
-        .where(StaffUser.id == user_id, unlocked)
-        .values(failed_logins=StaffUser.failed_logins + 1)
-        .returning(StaffUser.failed_logins)
+        update(model)
+        .where(counter.row, counter.unlocked(now))
+        .values(failed_logins=model.failed_logins + 1)
+        .returning(model.failed_logins)
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return attempt
+    return None if attempt is None else int(attempt)
 
 
-def is_locked(session: DbSession, user_id: int, *, now: datetime) -> bool:
-    until = session.scalar(select(StaffUser.locked_until).where(StaffUser.id == user_id))
-    return until is not None and until > now
+def is_locked(
+    session: DbSession, user_id: int, *, now: datetime, device: TrustedDevice | None = None
+) -> bool:
+    """Whether sign-ins to `user_id` from this browser are refused now: the trusted browser's
+    own lockout (a row gone counts as locked), or the account's for any other."""
+    counter = counter_for(user_id, device)
+    found = session.execute(select(counter.model.locked_until).where(counter.row)).first()
+    return found is None or (found.locked_until is not None and found.locked_until > now)
 
 
-def _lock(
-    session: DbSession, user_id: int, *, now: datetime, lockout: timedelta, unlocked: Any
-) -> None:
-    """Lock the account now, unless a concurrent attempt already did (one audit entry per
-    lockout). The counter starts again from zero when the lockout ends; the lockout count
-    stays, so the next one lasts twice as long."""
-    before = session.scalar(select(StaffUser.lockouts).where(StaffUser.id == user_id)) or 0
+def _lock(session: DbSession, counter: Counter, *, now: datetime, lockout: timedelta) -> None:
+    """Lock the counter now, unless a concurrent attempt already did (one audit entry per
+    lockout, on the account, without anything of the browser's cookie). The counter starts
+    again from zero when the lockout ends; the lockout count stays, so the next one lasts
+    twice as long."""
+    model = counter.model
+    before = session.scalar(select(model.lockouts).where(counter.row)) or 0
     locked_now = session.scalar(
-        update(StaffUser)
-        .where(StaffUser.id == user_id, unlocked)
+        update(model)
+        .where(counter.row, counter.unlocked(now))
         .values(
             locked_until=now + lockout_length(before, lockout),
             failed_logins=0,
-            lockouts=StaffUser.lockouts + 1,
+            lockouts=model.lockouts + 1,
         )
-        .returning(StaffUser.id)
+        .returning(model.id)
         .execution_options(synchronize_session=False)
     )
     if locked_now is not None:
         audit.record_for_user(
-            session, user_id, now=now, actor=Actor.system("login"), action="user.lock"
+            session,
+            counter.user_id,
+            now=now,
+            actor=Actor.system("login"),
+            action=counter.lock_action,
         )
     session.commit()

@@ -35,6 +35,7 @@ from . import audit
 from ._types import DbSession
 from .audit import Actor
 from .context import Deps
+from .devices import TrustedDevice, counter_for
 from .errors import ConflictError, NotFoundError, ValidationError
 from .locking import lock, locked
 from .sessions import end_sessions
@@ -367,14 +368,25 @@ def reset_mfa(session: DbSession, *, username: str, now: datetime, actor: Actor)
     return user
 
 
-def complete_sign_in(session: DbSession, *, user_id: int, amr: list[str], now: datetime) -> None:
-    """Every factor passed: the failure counters start again and the sign-in is audited."""
-    session.execute(
-        update(StaffUser)
-        .where(StaffUser.id == user_id)
-        .values(failed_logins=0, lockouts=0, locked_until=None, last_login_at=now)
-        .execution_options(synchronize_session=False)
-    )
+def complete_sign_in(
+    session: DbSession,
+    *,
+    user_id: int,
+    amr: list[str],
+    now: datetime,
+    device: TrustedDevice | None = None,
+) -> None:
+    """Every factor passed: the sign-in's failure counter starts again and it is audited. For
+    a trusted browser that is its own counter only: an account locked by others' guesses stays
+    locked for the untrusted browsers."""
+    counter = counter_for(user_id, device)
+    for model, row, values in (
+        (counter.model, counter.row, {"failed_logins": 0, "lockouts": 0, "locked_until": None}),
+        (StaffUser, StaffUser.id == user_id, {"last_login_at": now}),
+    ):
+        session.execute(
+            update(model).where(row).values(**values).execution_options(synchronize_session=False)
+        )
     audit.record(
         session, now=now, actor=Actor.staff(user_id), action="user.login", detail="+".join(amr)
     )

@@ -26,7 +26,9 @@ from ...services import authentication, deps, utcnow
 from ...services import mfa as mfa_service
 from ...services import passkeys as passkey_service
 from ...services.audit import Actor
+from ...services.devices import TrustedDevice
 from ..blueprint import bp
+from ..device_cookie import remember
 from ..roles import ANONYMOUS, requires
 from ..security_forms import CodeForm, PasskeyForm
 from .base import safe_next
@@ -40,8 +42,11 @@ CHALLENGE = "webauthn_challenge"
 # --- the pending sign-in ----------------------------------------------------------------------
 
 
-def after_password(user: StaffUser, next_path: str | None) -> WerkzeugResponse:
-    """The password was right: start the pending sign-in and go to its next step."""
+def after_password(
+    user: StaffUser, next_path: str | None, device: TrustedDevice | None = None
+) -> WerkzeugResponse:
+    """The password was right: start the pending sign-in and go to its next step. A browser
+    trusted for this account (device cookie) keeps its own counter through the steps."""
     session.clear()  # nothing from before the sign-in survives into it
     session[PREAUTH] = {
         "uid": int(user.id),
@@ -49,8 +54,15 @@ def after_password(user: StaffUser, next_path: str | None) -> WerkzeugResponse:
         "next": next_path or "",
         "amr": ["pwd"],
         "mfa": False,
+        "dev": device.nonce_hash if device is not None and device.staff_id == user.id else None,
     }
     return continue_sign_in()
+
+
+def _device(user_id: int, state: dict[str, Any] | None) -> TrustedDevice | None:
+    """The trusted browser of a pending sign-in; None for an untrusted one and for step-up."""
+    nonce_hash = state.get("dev") if state is not None else None
+    return TrustedDevice(str(nonce_hash), user_id) if nonce_hash else None
 
 
 def pending() -> tuple[dict[str, Any], StaffUser] | None:
@@ -102,8 +114,12 @@ def _finish(user: StaffUser, state: dict[str, Any]) -> WerkzeugResponse:
     session["auth_at"] = int(utcnow().timestamp())
     if proved:
         session["mfa_at"] = int(time.time())
-    mfa_service.complete_sign_in(db.session, user_id=user.id, amr=amr, now=utcnow())
-    return redirect(safe_next(target) or url_for("counter.dashboard"))
+    device = _device(user.id, state)
+    mfa_service.complete_sign_in(db.session, user_id=user.id, amr=amr, now=utcnow(), device=device)
+    response = redirect(safe_next(target) or url_for("counter.dashboard"))
+    # Every pending sign-in began with the password (single sign-on signs in elsewhere).
+    remember(response, user.id, replaces=device)
+    return response
 
 
 # --- WebAuthn plumbing ------------------------------------------------------------------------
@@ -180,6 +196,14 @@ def _verify_page(user_id: int, form: CodeForm, status: int = 200) -> tuple[str, 
     ), status
 
 
+def _locked(user_id: int, state: dict[str, Any]) -> bool:
+    """Whether the pending sign-in's counter (its trusted browser's, or the account's) is
+    locked: then not even a right code goes on."""
+    return authentication.is_locked(
+        db.session, user_id, now=utcnow(), device=_device(user_id, state)
+    )
+
+
 def _failed_factor(user_id: int, state: dict[str, Any] | None) -> WerkzeugResponse | None:
     """Count a wrong code like a wrong password; a locked account ends the pending sign-in."""
     config = current_app.config
@@ -189,8 +213,9 @@ def _failed_factor(user_id: int, state: dict[str, Any] | None) -> WerkzeugRespon
         now=utcnow(),
         max_failed=int(config["MAX_FAILED_LOGINS"]),
         lockout=timedelta(minutes=int(config["LOCKOUT_MINUTES"])),
+        device=_device(user_id, state),
     )
-    if state is not None and authentication.is_locked(db.session, user_id, now=utcnow()):
+    if state is not None and _locked(user_id, state):
         session.pop(PREAUTH, None)
         flash(_("Wrong user name or password."), "error")
         return redirect(url_for("counter.login"))
@@ -199,7 +224,7 @@ def _failed_factor(user_id: int, state: dict[str, Any] | None) -> WerkzeugRespon
 
 def _passed(user_id: int, state: dict[str, Any] | None, method: str) -> WerkzeugResponse:
     if state is not None:
-        if authentication.is_locked(db.session, user_id, now=utcnow()):
+        if _locked(user_id, state):
             session.pop(PREAUTH, None)
             flash(_("Wrong user name or password."), "error")
             return redirect(url_for("counter.login"))
@@ -227,7 +252,7 @@ def signin_verify() -> Any:
     form = CodeForm()
     if form.validate_on_submit():
         code, now = str(form.code.data), utcnow()
-        locked = state is not None and authentication.is_locked(db.session, user_id, now=now)
+        locked = state is not None and _locked(user_id, state)
         if not locked and mfa_service.verify_totp(
             db.session, deps(), user_id=user_id, code=code, now=now
         ):
@@ -256,7 +281,7 @@ def signin_verify_passkey() -> Any:
     if (
         form.validate_on_submit()
         and answer is not None
-        and not (state is not None and authentication.is_locked(db.session, user_id, now=utcnow()))
+        and not (state is not None and _locked(user_id, state))
         and passkey_service.verify(db.session, user_id=user_id, now=utcnow(), **answer)
     ):
         return _passed(user_id, state, "hwk")

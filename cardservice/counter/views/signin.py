@@ -14,6 +14,7 @@ from ...ratelimit import limiter, login_limit, on_login_breach
 from ...services import ServiceError, authentication, utcnow
 from ...services import staff as staff_service
 from ..blueprint import bp
+from ..device_cookie import presented
 from ..roles import ANONYMOUS, requires
 from ..staff_forms import AccountLanguageForm, LoginForm
 from .base import attempt, refuse, required_text, safe_next, staff_actor
@@ -35,6 +36,8 @@ def login() -> Any:
         form.form_errors.append(_("Sign in with the city's account."))
     elif form.validate_on_submit():
         config = current_app.config
+        # A browser that signed this account in before has a lockout of its own.
+        device = presented()
         try:
             user = authentication.authenticate(
                 db.session,
@@ -44,13 +47,14 @@ def login() -> Any:
                 max_failed=int(config["MAX_FAILED_LOGINS"]),
                 lockout=timedelta(minutes=int(config["LOCKOUT_MINUTES"])),
                 steps_follow=True,
+                device=device,
             )
         except ServiceError as exc:
             # One message for unknown user, wrong password and locked account, on purpose.
             refuse(exc, form)
         else:
             # Second factor, its set-up, a forced password change: views/second_factor.py.
-            return after_password(user, safe_next(form.next.data))
+            return after_password(user, safe_next(form.next.data), device)
     status = 422 if form.errors or form.form_errors else 200
     return render_template("counter/login.html", form=form), status
 
