@@ -122,8 +122,9 @@ def _slow_password_check(monkeypatch: pytest.MonkeyPatch, seconds: float) -> Non
     monkeypatch.setattr(passwords, "_hasher", Slow())
 
 
-def _attempts(app: Flask, passwords: list[tuple[float, str]]) -> list[Any]:
-    """Sign-in attempts at once (each after its delay), each on its own session."""
+def _attempts(app: Flask, passwords: list[tuple[float, str]], device: Any = None) -> list[Any]:
+    """Sign-in attempts at once (each after its delay), each on its own session; from the
+    trusted browser `device` when given (services.devices)."""
     from cardservice.services.authentication import authenticate
 
     start = threading.Barrier(len(passwords))
@@ -132,7 +133,7 @@ def _attempts(app: Flask, passwords: list[tuple[float, str]]) -> list[Any]:
         def work(s: Any) -> Any:
             start.wait()
             time.sleep(delay)
-            return authenticate(s, username="ana", password=password, now=NOW)
+            return authenticate(s, username="ana", password=password, now=NOW, device=device)
 
         return work
 
@@ -171,6 +172,36 @@ def test_concurrent_wrong_passwords_lock_the_account(
         from cardservice.services.authentication import authenticate
 
         authenticate(session, username="ana", password=RIGHT, now=NOW)
+
+
+def test_concurrent_wrong_passwords_from_a_trusted_browser_lock_it_once_and_not_the_account(
+    app: Flask, session: Any, ana: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cardservice.models import AuditEntry, StaffDevice, StaffUser
+    from cardservice.services import devices
+    from cardservice.services.authentication import authenticate
+    from cardservice.services.errors import AccountLockedError, AuthenticationError
+
+    key = "a secret key for the test"
+    value = devices.issue(session, secret_key=key, user_id=ana.id, now=NOW, days=90, replaces=None)
+    device = devices.trusted(session, secret_key=key, value=value, now=NOW, days=90)
+    assert device is not None and device.staff_id == ana.id
+    session.rollback()  # the read's transaction would hold SQLite's write lock
+    _slow_password_check(monkeypatch, 0.3)
+    results = _attempts(app, [(0.0, f"wrong password {i}") for i in range(16)], device)
+    assert all(isinstance(r, AuthenticationError | AccountLockedError) for r in results), results
+    assert sum(isinstance(r, AccountLockedError) for r in results) >= 11
+    session.expire_all()
+    row = session.query(StaffDevice).one()
+    assert row.locked_until is not None and row.locked_until > NOW and row.lockouts == 1
+    assert session.query(AuditEntry).filter_by(action="user.device_lock").count() == 1
+    assert session.query(AuditEntry).filter_by(action="user.lock").count() == 0
+    user = session.get(StaffUser, ana.id)
+    assert user.locked_until is None and user.failed_logins == 0
+    with pytest.raises(AccountLockedError):
+        authenticate(session, username="ana", password=RIGHT, now=NOW, device=device)
+    # Any other browser still signs in: the account counted none of these.
+    assert authenticate(session, username="ana", password=RIGHT, now=NOW).id == ana.id
 
 
 def test_right_password_in_a_burst_of_wrong_ones_does_not_sign_in(

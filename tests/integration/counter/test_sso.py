@@ -95,6 +95,8 @@ def test_first_sign_in_creates_the_account_with_the_claimed_role_and_mfa(
     assert client.get("/admin/staff").status_code == 200  # admin, from the roles claim
     after = client.get_cookie(COOKIE)
     assert after and (before is None or after.value != before.value)  # new session id
+    # No device cookie: with no local password there is no lockout to be exempt from.
+    assert client.get_cookie("cardservice_device", path="/login") is None
     user = _staff(sso_app, "amira.admin")
     assert user and user.role == "admin" and user.password_hash == "!sso"
     data = _session_data(client, sso_app)
