@@ -92,9 +92,15 @@ def trusted(
         return None
     if not isinstance(nonce, str) or not nonce.isascii():
         return None
+    return known(session, nonce_hash=_hash(nonce), now=now, days=days)
+
+
+def known(session: DbSession, *, nonce_hash: str, now: datetime, days: int) -> TrustedDevice | None:
+    """The browser whose cookie's nonce hashes to `nonce_hash`, while its row lives and is
+    younger than `days` (a signed-in session remembers its browser this way)."""
     found = session.execute(
         select(StaffDevice.nonce_hash, StaffDevice.staff_id).where(
-            StaffDevice.nonce_hash == _hash(nonce),
+            StaffDevice.nonce_hash == nonce_hash,
             StaffDevice.issued_at > now - timedelta(days=days),
         )
     ).first()
@@ -109,13 +115,14 @@ def issue(
     now: datetime,
     days: int,
     replaces: TrustedDevice | None,
-) -> str:
-    """A new cookie value for a browser that just signed `user_id` in, and its row; the
+) -> tuple[str, TrustedDevice]:
+    """A new cookie value for a browser that just signed `user_id` in, and that browser; the
     browser's previous row (its counter with it) and every expired row go. Commits."""
     if replaces is not None:
         session.execute(delete(StaffDevice).where(StaffDevice.nonce_hash == replaces.nonce_hash))
     session.execute(delete(StaffDevice).where(StaffDevice.issued_at <= now - timedelta(days=days)))
     nonce = secrets.token_urlsafe(16)  # 128 random bits
-    session.add(StaffDevice(nonce_hash=_hash(nonce), staff_id=user_id, issued_at=now))
+    device = TrustedDevice(_hash(nonce), user_id)
+    session.add(StaffDevice(nonce_hash=device.nonce_hash, staff_id=user_id, issued_at=now))
     session.commit()
-    return _serializer(secret_key).dumps(nonce)
+    return _serializer(secret_key).dumps(nonce), device

@@ -28,7 +28,7 @@ from ...services import passkeys as passkey_service
 from ...services.audit import Actor
 from ...services.devices import TrustedDevice
 from ..blueprint import bp
-from ..device_cookie import remember
+from ..device_cookie import of_this_session, remember
 from ..roles import ANONYMOUS, requires
 from ..security_forms import CodeForm, PasskeyForm
 from .base import safe_next
@@ -60,8 +60,11 @@ def after_password(
 
 
 def _device(user_id: int, state: dict[str, Any] | None) -> TrustedDevice | None:
-    """The trusted browser of a pending sign-in; None for an untrusted one and for step-up."""
-    nonce_hash = state.get("dev") if state is not None else None
+    """The trusted browser of a pending sign-in, or of a signed-in session stepping up; None
+    for an untrusted one."""
+    if state is None:
+        return of_this_session(user_id)
+    nonce_hash = state.get("dev")
     return TrustedDevice(str(nonce_hash), user_id) if nonce_hash else None
 
 

@@ -16,6 +16,7 @@ from ...services import Actor, ServiceError, authentication, utcnow
 from ...services import sessions as session_service
 from ...services.oidc import signs_in_at_the_provider
 from ..blueprint import bp
+from ..device_cookie import of_this_session
 from ..form_base import ActionForm
 from ..reauth_forms import ConfirmPasswordForm
 from ..roles import requires
@@ -67,7 +68,8 @@ def confirm_password() -> Any:
         return _render_mine(form, 422)
     now = utcnow()
     try:
-        # The sign-in's own checks: the lockout counts these attempts too.
+        # The sign-in's own checks: the lockout counts these attempts too, on this browser's
+        # counter when it holds a device cookie for the account.
         authentication.authenticate(
             db.session,
             username=str(current_user.username),
@@ -75,6 +77,7 @@ def confirm_password() -> Any:
             now=now,
             max_failed=int(current_app.config["MAX_FAILED_LOGINS"]),
             lockout=timedelta(minutes=int(current_app.config["LOCKOUT_MINUTES"])),
+            device=of_this_session(int(current_user.id)),
         )
     except ServiceError as exc:
         db.session.rollback()

@@ -5,20 +5,21 @@ Through the counter's sign-in pages, as a browser uses them."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from cardservice.authconfig import auth_settings
 from cardservice.config import ConfigError
 from cardservice.extensions import db
 from cardservice.models import AuditEntry, StaffDevice, StaffUser
 
-from .support import PASSWORD, csrf_token, login, totp_code
+from .support import PASSWORD, csrf_token, login, post, totp_code
 
 COOKIE = "cardservice_device"
 WRONG = "wrong password!"
@@ -302,3 +303,43 @@ def test_a_second_factor_code_is_needed_as_before(app: Flask) -> None:
 def test_the_lifetime_setting_is_checked(days: str) -> None:
     with pytest.raises(ConfigError, match="DEVICE_COOKIE_DAYS"):
         auth_settings({"CARDSERVICE_DEVICE_COOKIE_DAYS": days}, production=False, oidc_secret=None)
+
+
+def _forget_browsers(app: Flask) -> None:
+    with app.app_context():
+        db.session.execute(delete(StaffDevice))
+        db.session.commit()
+        db.session.remove()
+
+
+def test_a_signed_in_owner_confirms_the_password_while_the_account_is_locked(app: Flask) -> None:
+    # The session remembers its browser: the confirmation counts on that browser's counter.
+    owner = app.test_client()
+    assert _signed_in(login(owner, "clerk"))
+    _lock_the_account(app, "clerk")
+    assert post(owner, "/account/sessions/confirm", {"password": WRONG}).status_code == 422
+    assert post(owner, "/account/sessions/confirm", {"password": PASSWORD}).status_code == 302
+    # A session whose browser is no longer trusted (its row gone) meets the account's lockout.
+    _forget_browsers(app)
+    assert post(owner, "/account/sessions/confirm", {"password": PASSWORD}).status_code == 422
+
+
+def test_step_up_codes_from_a_signed_in_browser_count_on_that_browser(app: Flask) -> None:
+    owner = app.test_client()
+    assert _signed_in(login(owner, "admin"))
+    with owner.session_transaction() as session:
+        session["mfa_at"] = int(time.time()) - 11 * 60  # the second factor is stale
+
+    def step_up(code: str) -> object:
+        return owner.post(
+            "/login/verify?next=/admin/staff",
+            data={"code": code, "csrf_token": csrf_token(owner, "/login/verify")},
+        )
+
+    for _ in range(int(app.config["MAX_FAILED_LOGINS"])):
+        assert step_up("000000").status_code == 422  # type: ignore[attr-defined]
+    # The browser is locked, the account is not: its owner signs in elsewhere.
+    actions = _actions(app)
+    assert "user.device_lock" in actions and "user.lock" not in actions
+    assert _locked_until(app, "admin") is None
+    assert _signed_in(login(app.test_client(), "admin"))
