@@ -183,9 +183,11 @@ def test_concurrent_wrong_passwords_from_a_trusted_browser_lock_it_once_and_not_
     from cardservice.services.errors import AccountLockedError, AuthenticationError
 
     key = "a secret key for the test"
-    value = devices.issue(session, secret_key=key, user_id=ana.id, now=NOW, days=90, replaces=None)
+    value, issued = devices.issue(
+        session, secret_key=key, user_id=ana.id, now=NOW, days=90, replaces=None
+    )
     device = devices.trusted(session, secret_key=key, value=value, now=NOW, days=90)
-    assert device is not None and device.staff_id == ana.id
+    assert device == issued and device.staff_id == ana.id
     session.rollback()  # the read's transaction would hold SQLite's write lock
     _slow_password_check(monkeypatch, 0.3)
     results = _attempts(app, [(0.0, f"wrong password {i}") for i in range(16)], device)
