@@ -10,7 +10,15 @@ from PIL import Image
 
 from cardformat import Status
 
-from .agent_support import PHONE, forge, live_server, qr_image, screenshot, write_y4m
+from .agent_support import (
+    PHONE,
+    camera_context,
+    forge,
+    live_server,
+    qr_image,
+    screenshot,
+    write_y4m,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -95,13 +103,7 @@ def test_fake_camera_reads_a_card(launch, tmp_path, server, issuer, now) -> None
     qr = issuer.card(now=now, name="Lucía Fernández")
     video = tmp_path / "card.y4m"
     write_y4m(video, qr_image(qr))
-    browser = launch(
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={video}",
-    )
-    context = browser.new_context(viewport=PHONE, locale="en-GB")
-    context.grant_permissions(["camera"], origin=server.url)
+    context = camera_context(launch, video, server.url)
     try:
         page = context.new_page()
         open_page(page, server.url)
