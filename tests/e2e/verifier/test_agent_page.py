@@ -34,6 +34,19 @@ def open_page(page: Any, url: str) -> None:
     page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
 
 
+def open_offline(page: Any, server: Any) -> None:
+    """The page opened once (the service worker then holds the page and the trust snapshot),
+    then the network cut off for real: the browser offline, ``server`` (a LiveServer) stopped,
+    the page reloaded from the cache."""
+    open_page(page, server.url)
+    page.context.set_offline(True)
+    server.stop()
+    page.reload()
+    page.evaluate("() => window.citycardAgent.ready")
+    page.wait_for_function("() => window.citycardAgent.trustLoaded()")
+    assert "Offline" in page.locator("#connection").inner_text()
+
+
 def scan_with_wedge(page: Any, text: str) -> None:
     """Type like a keyboard-wedge scanner: characters, then Enter; no click on a button."""
     field = page.get_by_role("textbox", name="Scanner or typed code")
@@ -153,14 +166,7 @@ def test_offline_after_one_visit(page, server, issuer, now, publish, tmp_path) -
     valid = issuer.card(now=now)
     revoked = issuer.card(now=now, status=Status.REVOKED)
     publish()
-    open_page(page, server.url)  # the service worker has cached the page and the trust snapshot
-    # Cut the network off for real: the browser is offline and the server is gone.
-    page.context.set_offline(True)
-    server.stop()
-    page.reload()
-    page.evaluate("() => window.citycardAgent.ready")
-    page.wait_for_function("() => window.citycardAgent.trustLoaded()")
-    assert "Offline" in page.locator("#connection").inner_text()
+    open_offline(page, server)
 
     scan_with_wedge(page, valid)
     assert verdict_of(page) == "valid"
