@@ -1,7 +1,8 @@
 """Fixtures every issuance-app suite shares, on top of the `app` fixture its conftest defines.
 
 Registered for the whole suite by tests/conftest.py; each suite keeps its own `app` (each builds
-its database its own way), and a suite with another `client` (the verifier's) overrides these.
+its database its own way). `client` and `runner` take whichever `app` the suite has: the
+verifier's suite uses them on its app too.
 
 Plus two helpers for the two databases of an issuance app (the resident database and the
 data-key store, bind "keystore"): on SQLite the key store is a file in the instance folder by

@@ -85,20 +85,22 @@ def test_certificate_checks_are_on(stack: Stack) -> None:
         urllib.request.urlopen(f"{stack.url}/healthz", context=ssl.create_default_context())
 
 
-def test_bodies_over_the_apps_limits_stop_at_nginx(stack: Stack) -> None:
+def _verify_through_nginx(stack: Stack, body: bytes) -> int:
+    """The status of a POST of ``body`` to the verifier's API, through nginx."""
     connection = http.client.HTTPSConnection(
         stack.host, stack.verifier_port, context=stack.ssl_context(), timeout=10
     )
     try:
         connection.request(
-            "POST",
-            "/api/v1/verify",
-            body=b"{" + b" " * 9000 + b"}",
-            headers={"Content-Type": "application/json"},
+            "POST", "/api/v1/verify", body=body, headers={"Content-Type": "application/json"}
         )
-        assert connection.getresponse().status == 413
+        return connection.getresponse().status
     finally:
         connection.close()
+
+
+def test_bodies_over_the_apps_limits_stop_at_nginx(stack: Stack) -> None:
+    assert _verify_through_nginx(stack, b"{" + b" " * 9000 + b"}") == 413
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -141,19 +143,7 @@ def test_both_apps_count_their_rate_limits_in_redis(stack: Stack) -> None:
     import redis
 
     assert _sign_in_as_a_browser_posts(stack, stack.url) == 302
-    connection = http.client.HTTPSConnection(
-        stack.host, stack.verifier_port, context=stack.ssl_context(), timeout=10
-    )
-    try:
-        connection.request(
-            "POST",
-            "/api/v1/verify",
-            body=b'{"qr": "MC1:NOT-A-CARD"}',
-            headers={"Content-Type": "application/json"},
-        )
-        assert connection.getresponse().status < 500
-    finally:
-        connection.close()
+    assert _verify_through_nginx(stack, b'{"qr": "MC1:NOT-A-CARD"}') < 500
     keys = [key.decode() for key in redis.Redis.from_url(stack.redis_url).scan_iter(count=1000)]
     # Shared counters, not one per worker: both instances and the verifier's workers see them.
     assert any("/cardservice/" in key and "login" in key for key in keys), keys

@@ -204,6 +204,19 @@ def write_y4m(
             fh.write(chroma)
 
 
+def camera_context(launch: Any, video: Path, origin: str) -> Any:
+    """A phone-sized browser context whose camera plays ``video`` (a y4m file) and that
+    ``origin`` may use without asking; ``launch`` is the fixture that starts Chromium."""
+    browser = launch(
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    )
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    context.grant_permissions(["camera"], origin=origin)
+    return context
+
+
 def screenshot(page: Any, name: str) -> Path:
     """Saved for a person to look at (gitignored); the tests never compare pixels."""
     SCREENSHOTS.mkdir(exist_ok=True)

@@ -18,7 +18,7 @@ import pytest
 from bench.capture import degrade
 from cardservice.printing import PrintableCard, render_card_pdf
 
-from .agent_support import PHONE
+from .agent_support import camera_context
 from .test_agent_page import open_page
 
 pytestmark = pytest.mark.e2e
@@ -45,13 +45,7 @@ def test_page_reads_a_degraded_card_from_the_camera(launch, tmp_path, server, is
     card = degrade.PrintedCard(name=LONGEST, qr_text=qr, pdf=pdf)
     video = degrade.make_video(tmp_path / "card.y4m", card, blur=1.0, code_px=150, frames=6)
     assert round(video.code_px) == 150
-    browser = launch(
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={video.path}",
-    )
-    context = browser.new_context(viewport=PHONE, locale="en-GB")
-    context.grant_permissions(["camera"], origin=server.url)
+    context = camera_context(launch, video.path, server.url)
     # Note what the camera gave the page (the test reads it; the page keeps nothing).
     context.add_init_script(
         """(() => {

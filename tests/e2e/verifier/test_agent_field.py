@@ -13,7 +13,7 @@ import pytest
 from cardformat import Status
 from verifier.config import LANGUAGES
 
-from .agent_support import PHONE, FakeIssuer, live_server, screenshot
+from .agent_support import PHONE, FakeIssuer, camera_context, live_server, screenshot
 from .field_support import card_back, write_y4m_sequence
 from .test_agent_page import assert_accessible_verdict, open_page, scan_with_wedge, verdict_of
 
@@ -188,13 +188,7 @@ def test_continuous_scanning_with_the_camera(launch, tmp_path, server, issuer, n
         ],
         frames_each=15,
     )
-    browser = launch(
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={video}",
-    )
-    context = browser.new_context(viewport=PHONE, locale="en-GB")
-    context.grant_permissions(["camera"], origin=server.url)
+    context = camera_context(launch, video, server.url)
     try:
         page = context.new_page()
         open_page(page, server.url)

@@ -16,7 +16,7 @@ from tests.fake_city import network_record, signed_directory
 from verifier.trust import TrustStore
 
 from .agent_support import FakeIssuer, LiveServer
-from .test_agent_page import open_page, scan_with_wedge, verdict_of
+from .test_agent_page import open_offline, scan_with_wedge, verdict_of
 from .test_agent_parity import Clock, parity  # noqa: F401 (the parity fixture)
 
 pytestmark = pytest.mark.e2e
@@ -48,16 +48,6 @@ def _through_network(instance: Path, issuer: FakeIssuer, now: datetime, *, suspe
         )
 
 
-def _offline(page: Any, server: LiveServer) -> None:
-    open_page(page, server.url)
-    page.context.set_offline(True)
-    server.stop()
-    page.reload()
-    page.evaluate("() => window.citycardAgent.ready")
-    page.wait_for_function("() => window.citycardAgent.trustLoaded()")
-    assert "Offline" in page.locator("#connection").inner_text()
-
-
 def test_offline_page_recognises_a_member_card_through_the_network(
     page: Any, make_app: Any, issuer: FakeIssuer, now: datetime, tmp_path: Path
 ) -> None:
@@ -69,7 +59,7 @@ def test_offline_page_recognises_a_member_card_through_the_network(
     )
     server = LiveServer(app)
     try:
-        _offline(page, server)
+        open_offline(page, server)
         scan_with_wedge(page, card)
         assert verdict_of(page) == "valid"
         assert page.locator("#verdict-offline").is_visible()
@@ -87,7 +77,7 @@ def test_offline_page_never_shows_a_suspended_member_genuine(
     _through_network(tmp_path / "instance", issuer, now, suspended=True)
     server = LiveServer(app)
     try:
-        _offline(page, server)
+        open_offline(page, server)
         scan_with_wedge(page, card)
         assert verdict_of(page) == "unknown"
         assert page.locator("#verdict").get_attribute("data-result") == "status_unknown"

@@ -10,7 +10,15 @@ from PIL import Image
 
 from cardformat import Status
 
-from .agent_support import PHONE, forge, live_server, qr_image, screenshot, write_y4m
+from .agent_support import (
+    PHONE,
+    camera_context,
+    forge,
+    live_server,
+    qr_image,
+    screenshot,
+    write_y4m,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -24,6 +32,19 @@ def open_page(page: Any, url: str) -> None:
     # then left the file open: a ResourceWarning that failed the run), and it would test
     # something else than "the server went away after the page was ready".
     page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+
+
+def open_offline(page: Any, server: Any) -> None:
+    """The page opened once (the service worker then holds the page and the trust snapshot),
+    then the network cut off for real: the browser offline, ``server`` (a LiveServer) stopped,
+    the page reloaded from the cache."""
+    open_page(page, server.url)
+    page.context.set_offline(True)
+    server.stop()
+    page.reload()
+    page.evaluate("() => window.citycardAgent.ready")
+    page.wait_for_function("() => window.citycardAgent.trustLoaded()")
+    assert "Offline" in page.locator("#connection").inner_text()
 
 
 def scan_with_wedge(page: Any, text: str) -> None:
@@ -95,13 +116,7 @@ def test_fake_camera_reads_a_card(launch, tmp_path, server, issuer, now) -> None
     qr = issuer.card(now=now, name="Lucía Fernández")
     video = tmp_path / "card.y4m"
     write_y4m(video, qr_image(qr))
-    browser = launch(
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={video}",
-    )
-    context = browser.new_context(viewport=PHONE, locale="en-GB")
-    context.grant_permissions(["camera"], origin=server.url)
+    context = camera_context(launch, video, server.url)
     try:
         page = context.new_page()
         open_page(page, server.url)
@@ -151,14 +166,7 @@ def test_offline_after_one_visit(page, server, issuer, now, publish, tmp_path) -
     valid = issuer.card(now=now)
     revoked = issuer.card(now=now, status=Status.REVOKED)
     publish()
-    open_page(page, server.url)  # the service worker has cached the page and the trust snapshot
-    # Cut the network off for real: the browser is offline and the server is gone.
-    page.context.set_offline(True)
-    server.stop()
-    page.reload()
-    page.evaluate("() => window.citycardAgent.ready")
-    page.wait_for_function("() => window.citycardAgent.trustLoaded()")
-    assert "Offline" in page.locator("#connection").inner_text()
+    open_offline(page, server)
 
     scan_with_wedge(page, valid)
     assert verdict_of(page) == "valid"

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,27 +13,17 @@ from pathlib import Path
 
 from scripts.stack import free_port
 
-ROOT = Path(__file__).resolve().parents[3]
-VENV_BIN = Path(sys.executable).parent
+from .boot_script import start_boot_script
 
 
 def test_boot_script_migrates_and_serves(tmp_path: Path) -> None:
     port = free_port()
     database = tmp_path / "boot.sqlite3"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDSERVICE_")}
-    env.update(
-        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+    process = start_boot_script(
         CARDSERVICE_INSTANCE_PATH=str(tmp_path / "instance"),
         CARDSERVICE_DATABASE_URL=f"sqlite:///{database}",
         CARDSERVICE_BIND=f"127.0.0.1:{port}",
         CARDSERVICE_WORKERS="1",
-    )
-    process = subprocess.Popen(
-        [str(ROOT / "boot.sh")],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
     try:
         body = None

@@ -18,7 +18,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,8 +32,8 @@ from tests.integration.service_fixtures import (
     redis_url,
 )
 
-ROOT = Path(__file__).resolve().parents[3]
-VENV_BIN = Path(sys.executable).parent
+from .boot_script import start_boot_script
+
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -119,9 +118,7 @@ def server(tmp_path: Path, proxy_address: str, databases: dict[str, str]) -> Ite
     """boot.sh (migrations, then gunicorn with its config file) as production runs it."""
     port = free_port()
     key = base64.b64encode(os.urandom(32)).decode()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDSERVICE_")}
-    env.update(
-        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+    process = start_boot_script(
         CARDSERVICE_ENV="production",
         CARDSERVICE_PUBLIC_URL="https://cards.example.org",
         CARDSERVICE_INSTANCE_PATH=str(tmp_path / "instance"),
@@ -135,13 +132,6 @@ def server(tmp_path: Path, proxy_address: str, databases: dict[str, str]) -> Ite
         CARDSERVICE_TRUSTED_PROXY_ADDRESSES=proxy_address,
         CARDSERVICE_BIND=f"127.0.0.1:{port}",
         CARDSERVICE_WORKERS="2",
-    )
-    process = subprocess.Popen(
-        [str(ROOT / "boot.sh")],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
     running = Server(port, process)
     try:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
-import subprocess
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ from flask import Flask
 from sqlalchemy import inspect
 
 from cardservice.models import ResidentKey
-from tests.integration.service_fixtures import redis_url
+from tests.integration.privacy.helpers import production_app, stored_bytes
 
 from .conftest import auth
 from .test_api import enrol
@@ -91,33 +88,6 @@ def test_openapi_accepts_no_forbidden_field(client: Any) -> None:
 NAME = "Zainab Oyelaran-Quist"
 
 
-def _stored_bytes(app: Flask, *, keystore: bool = False) -> bytes:
-    """Everything the resident database (or, with keystore=True, the data-key store) holds at
-    rest: the SQLite files, or a pg_dump of the schema."""
-    from sqlalchemy.engine import make_url
-
-    uri = app.config["KEYSTORE_DATABASE_URI" if keystore else "SQLALCHEMY_DATABASE_URI"]
-    if uri.startswith("sqlite:///"):
-        path = Path(uri.removeprefix("sqlite:///"))
-        data = b""
-        for candidate in (path, Path(str(path) + "-wal"), Path(str(path) + "-journal")):
-            if candidate.exists():
-                data += candidate.read_bytes()
-        return data
-    url = make_url(uri)
-    schema = app.config["_TEST_KEYSTORE_SCHEMA" if keystore else "_TEST_SCHEMA"]
-    command = ["pg_dump", "--schema", schema, "--no-owner", "-h", url.host or "127.0.0.1"]
-    command += ["-p", str(url.port or 5432), "-U", url.username or "postgres", url.database or ""]
-    result = subprocess.run(
-        command,
-        capture_output=True,
-        timeout=120,
-        env={**os.environ, "PGPASSWORD": url.password or ""},
-        check=True,
-    )
-    return result.stdout
-
-
 def test_resident_data_never_in_clear_at_rest(app, client, session, city, tokens) -> None:
     rid = enrol(
         client,
@@ -130,7 +100,7 @@ def test_resident_data_never_in_clear_at_rest(app, client, session, city, tokens
         f"/api/v1/residents/{rid}/cards", headers=auth(tokens["clerk"])
     ).get_json()["number"]
     session.remove()
-    raw = _stored_bytes(app)
+    raw = stored_bytes(app)
     assert number.encode() in raw  # the scan does see what is stored in clear
     for needle in (NAME, "Oyelaran", "1979-06-23", "Oberkampf"):
         for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
@@ -139,18 +109,18 @@ def test_resident_data_never_in_clear_at_rest(app, client, session, city, tokens
     session.remove()
     # The data key is not in the resident database at all, only in the key store.
     assert wrapped not in raw and wrapped.hex().encode() not in raw
-    keys_raw = _stored_bytes(app, keystore=True)
+    keys_raw = stored_bytes(app, keystore=True)
     assert wrapped in keys_raw or wrapped.hex().encode() in keys_raw
     assert (
         client.delete(f"/api/v1/residents/{rid}", headers=auth(tokens["supervisor"])).status_code
         == 200
     )
     session.remove()
-    raw = _stored_bytes(app)
+    raw = stored_bytes(app)
     assert NAME.encode() not in raw
     # Crypto-shredding: the wrapped data key is gone from the key store at rest (SQLite's
     # secure_delete zeroes the freed page; PostgreSQL's dump no longer contains the row).
-    keys_raw = _stored_bytes(app, keystore=True)
+    keys_raw = stored_bytes(app, keystore=True)
     assert wrapped not in keys_raw
     assert wrapped.hex().encode() not in keys_raw
 
@@ -186,36 +156,17 @@ def test_no_personal_data_in_logs_in_production_mode(
     """Production settings, every logger at DEBUG (SQLAlchemy echoing statements and their
     parameters included): enrol, issue, print, verify, revoke and erase leave no name, birth date
     or address in any log record."""
-    import base64 as b64
     from datetime import UTC, datetime
 
     from flask_migrate import upgrade
 
     import cardformat
-    from cardservice import create_app
     from cardservice.extensions import db
     from cardservice.services import Actor
     from cardservice.services.keys import init_city
     from cardservice.services.tokens import create_token
 
-    key = b64.b64encode(os.urandom(32)).decode()
-    for name, value in {
-        "CARDSERVICE_ENV": "production",
-        "CARDSERVICE_PUBLIC_URL": "https://cards.example.org",
-        "CARDSERVICE_INSTANCE_PATH": str(tmp_path),
-        "CARDSERVICE_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
-        "CARDSERVICE_KEYSTORE_DATABASE_URL": f"sqlite:///{tmp_path / 'keys.sqlite3'}",
-        "CARDSERVICE_SECRET_KEY": "s" * 48,
-        "CARDSERVICE_KEY_PASSPHRASE": "stapler-Quokka-81-marimba-Vexing",
-        "CARDSERVICE_MASTER_KEY": key,
-        "CARDSERVICE_INDEX_KEY": key,
-        "CARDSERVICE_LOG_LEVEL": "DEBUG",
-        # Production counts sign-in attempts where every worker sees them.
-        "CARDSERVICE_RATELIMIT_STORAGE_URI": redis_url(),
-    }.items():
-        monkeypatch.setenv(name, value)
-    app = create_app({"RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4()}"})
-    try:
+    with production_app(tmp_path, monkeypatch) as app:
         with app.app_context():
             upgrade()
             # After upgrade(): Alembic's logging configuration resets levels.
@@ -263,12 +214,6 @@ def test_no_personal_data_in_logs_in_production_mode(
             f"/api/v1/cards/{issued['number']}/revoke", json={"reason": "lost"}, headers=headers
         )
         assert client.delete(f"/api/v1/residents/{rid}", headers=headers).status_code == 200
-    finally:
-        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-        with app.app_context():
-            db.session.remove()
-            for bound in db.engines.values():
-                bound.dispose()
     assert any(r.name.startswith("sqlalchemy.engine") for r in caplog.records)  # it did log
     logged = "\n".join(f"{record.getMessage()} {record.args!r}" for record in caplog.records)
     for needle in ("Zainab", "Oyelaran", "1979-06-23", "Oberkampf"):

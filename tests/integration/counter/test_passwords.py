@@ -54,6 +54,16 @@ def test_the_bundled_list_is_the_documented_one() -> None:
     assert password_service.password_problem("correct horse battery staple") is None
 
 
+def _reset_by_an_admin(app: Flask, admin: FlaskClient, username: str) -> None:
+    """An administrator sets ``username``'s password to "reset by an admin"."""
+    with app.app_context():
+        user_id = db.session.scalar(select(StaffUser.id).where(StaffUser.username == username))
+    response = post(
+        admin, f"/admin/staff/{user_id}/password", {f"user{user_id}-password": "reset by an admin"}
+    )
+    assert response.status_code == 302
+
+
 def test_an_admin_set_password_is_changed_at_first_sign_in(app: Flask, admin: FlaskClient) -> None:
     assert (
         post(
@@ -81,16 +91,7 @@ def test_an_admin_set_password_is_changed_at_first_sign_in(app: Flask, admin: Fl
     assert login(app.test_client(), "newclerk", "a long enough password").status_code == 422
     assert login(app.test_client(), "newclerk", PASSWORD).headers["Location"] == "/"
     # An administrator's reset makes it the administrator's password again: changed at sign-in.
-    with app.app_context():
-        user_id = db.session.scalar(select(StaffUser.id).where(StaffUser.username == "newclerk"))
-    assert (
-        post(
-            admin,
-            f"/admin/staff/{user_id}/password",
-            {f"user{user_id}-password": "reset by an admin"},
-        ).status_code
-        == 302
-    )
+    _reset_by_an_admin(app, admin, "newclerk")
     assert login(app.test_client(), "newclerk", "reset by an admin").headers["Location"] == (
         "/login/password"
     )
@@ -223,16 +224,7 @@ def test_long_passphrases_are_welcome_and_checked_exactly(app: Flask, clerk: Fla
 
 
 def test_a_password_reset_does_not_bypass_the_second_factor(app: Flask, admin: FlaskClient) -> None:
-    with app.app_context():
-        user_id = db.session.scalar(select(StaffUser.id).where(StaffUser.username == "supervisor"))
-    assert (
-        post(
-            admin,
-            f"/admin/staff/{user_id}/password",
-            {f"user{user_id}-password": "reset by an admin"},
-        ).status_code
-        == 302
-    )
+    _reset_by_an_admin(app, admin, "supervisor")
     client = app.test_client()
     response = client.post(
         "/login",

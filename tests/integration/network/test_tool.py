@@ -76,34 +76,19 @@ def test_found_publish_and_verify_a_network(tmp_path: Path) -> None:
 
 def test_production_refuses_a_missing_or_weak_passphrase(tmp_path: Path) -> None:
     instance = tmp_path / "net"
-    missing = run(
-        instance, "init", "--code", "ROUTES", "--name", "x", CITYCARD_NETWORK_ENV="production"
-    )
+
+    def init(**passphrase: str) -> subprocess.CompletedProcess[str]:
+        args = ("init", "--code", "ROUTES", "--name", "x")
+        return run(instance, *args, CITYCARD_NETWORK_ENV="production", **passphrase)
+
+    missing = init()
     assert missing.returncode == 2
     assert "CITYCARD_NETWORK_KEY_PASSPHRASE is not set" in missing.stderr
     assert "Traceback" not in missing.stderr
-    weak = run(
-        instance,
-        "init",
-        "--code",
-        "ROUTES",
-        "--name",
-        "x",
-        CITYCARD_NETWORK_ENV="production",
-        CITYCARD_NETWORK_KEY_PASSPHRASE="password",
-    )
+    weak = init(CITYCARD_NETWORK_KEY_PASSPHRASE="password")
     assert weak.returncode == 2 and "too weak" in weak.stderr
     assert not (instance / "root.key").exists()
-    ok = run(
-        instance,
-        "init",
-        "--code",
-        "ROUTES",
-        "--name",
-        "x",
-        CITYCARD_NETWORK_ENV="production",
-        CITYCARD_NETWORK_KEY_PASSPHRASE=STRONG,
-    )
+    ok = init(CITYCARD_NETWORK_KEY_PASSPHRASE=STRONG)
     assert ok.returncode == 0, ok.stderr
     assert not (instance / "secrets").exists()  # nothing generated in production
     # Listing members needs no passphrase: the root key can stay offline.

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import os
 import re
 import shutil
 import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,41 @@ NOW = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
 NAME = "Zofia Wąsowska-Ødegård"
 BIRTH = "1983-11-29"
 ADDRESS = "7 Quai Kléber-Montagné"
+
+
+@contextmanager
+def production_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The issuance app as production configures it, on SQLite files in ``tmp_path``, its log
+    level DEBUG (the log tests look for personal data in everything it may write). On the way
+    out SQLAlchemy's logger is quiet again and the app's connections are closed."""
+    from cardservice import create_app
+    from cardservice.extensions import db
+    from tests.integration.service_fixtures import redis_url
+
+    for name, value in {
+        "CARDSERVICE_ENV": "production",
+        "CARDSERVICE_PUBLIC_URL": "https://cards.example.org",
+        "CARDSERVICE_INSTANCE_PATH": str(tmp_path),
+        "CARDSERVICE_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        "CARDSERVICE_KEYSTORE_DATABASE_URL": f"sqlite:///{tmp_path / 'keys.sqlite3'}",
+        "CARDSERVICE_SECRET_KEY": "s" * 48,
+        "CARDSERVICE_KEY_PASSPHRASE": "stapler-Quokka-81-marimba-Vexing",
+        "CARDSERVICE_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "CARDSERVICE_INDEX_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "CARDSERVICE_LOG_LEVEL": "DEBUG",
+        # Production counts sign-in attempts where every worker sees them.
+        "CARDSERVICE_RATELIMIT_STORAGE_URI": redis_url(),
+    }.items():
+        monkeypatch.setenv(name, value)
+    app = create_app({"RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4()}"})
+    try:
+        yield app
+    finally:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+        with app.app_context():
+            db.session.remove()
+            for bound in db.engines.values():
+                bound.dispose()
 
 
 def empty_tables(app: Flask) -> None:

@@ -8,12 +8,9 @@ carries the name)."""
 
 from __future__ import annotations
 
-import base64
 import io
 import logging
-import os
 import re
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +19,9 @@ import pytest
 from PIL import Image
 
 import cardformat
-from tests.integration.service_fixtures import redis_url
 
-from .helpers import csrf_token
+from .helpers import ADDRESS, BIRTH, NAME, csrf_token, production_app
 
-NAME = "Zofia Wąsowska-Ødegård"
-BIRTH = "1983-11-29"
-ADDRESS = "7 Quai Kléber-Montagné"
 NEEDLES = (
     "Zofia",
     "Wąsowska",
@@ -71,46 +64,28 @@ def test_counter_flow_logs_no_personal_data(
 ) -> None:
     from flask_migrate import upgrade
 
-    from cardservice import create_app
     from cardservice.extensions import db
     from cardservice.services import Actor
     from cardservice.services import deps as get_deps
     from cardservice.services.keys import init_city, root_fingerprint
     from cardservice.services.staff import create_user
 
-    key = base64.b64encode(os.urandom(32)).decode()
-    for name, value in {
-        "CARDSERVICE_ENV": "production",
-        "CARDSERVICE_PUBLIC_URL": "https://cards.example.org",
-        "CARDSERVICE_INSTANCE_PATH": str(tmp_path),
-        "CARDSERVICE_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
-        "CARDSERVICE_KEYSTORE_DATABASE_URL": f"sqlite:///{tmp_path / 'keys.sqlite3'}",
-        "CARDSERVICE_SECRET_KEY": "s" * 48,
-        "CARDSERVICE_KEY_PASSPHRASE": "stapler-Quokka-81-marimba-Vexing",
-        "CARDSERVICE_MASTER_KEY": key,
-        "CARDSERVICE_INDEX_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "CARDSERVICE_LOG_LEVEL": "DEBUG",
-        # Production counts sign-in attempts where every worker sees them.
-        "CARDSERVICE_RATELIMIT_STORAGE_URI": redis_url(),
-    }.items():
-        monkeypatch.setenv(name, value)
-    app = create_app({"RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4()}"})
     system = Actor.system("tests")
-    with app.app_context():
-        upgrade()
-        now = datetime.now(UTC)
-        init_city(
-            db.session, get_deps(app), code="FR SXB", names={"fr": "X"}, now=now, actor=system
-        )
-        create_user(
-            db.session, username="sup", password=PASSWORD, role="admin", now=now, actor=system
-        )
-        fingerprint = root_fingerprint(db.session)
-        db.session.remove()
-    # After upgrade(): Alembic's logging configuration resets levels.
-    caplog.set_level(logging.DEBUG)
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG)
-    try:
+    with production_app(tmp_path, monkeypatch) as app:
+        with app.app_context():
+            upgrade()
+            now = datetime.now(UTC)
+            init_city(
+                db.session, get_deps(app), code="FR SXB", names={"fr": "X"}, now=now, actor=system
+            )
+            create_user(
+                db.session, username="sup", password=PASSWORD, role="admin", now=now, actor=system
+            )
+            fingerprint = root_fingerprint(db.session)
+            db.session.remove()
+        # After upgrade(): Alembic's logging configuration resets levels.
+        caplog.set_level(logging.DEBUG)
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG)
         # Production cookies are Secure: the test client must speak "HTTPS" to keep them.
         client = app.test_client()
         client.environ_base["wsgi.url_scheme"] = "https"
@@ -193,12 +168,6 @@ def test_counter_flow_logs_no_personal_data(
             out = tmp_path / "audit.jsonl"
             assert runner.invoke(args=["audit", "export", "--out", str(out)]).exit_code == 0
             assert runner.invoke(args=["audit", "verify"]).exit_code == 0
-    finally:
-        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-        with app.app_context():
-            db.session.remove()
-            for bound in db.engines.values():
-                bound.dispose()
 
     assert any(r.name.startswith("sqlalchemy.engine") for r in caplog.records)  # it did log
     logged = "\n".join(

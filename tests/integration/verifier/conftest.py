@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient, FlaskCliRunner
+from flask.testing import FlaskCliRunner
 
 from verifier import create_app
 
@@ -108,20 +108,12 @@ def app_factory(instance: Path, clock: Clock) -> Any:
     return make
 
 
+# ``client`` and ``runner`` are the shared ones (tests/integration/service_fixtures.py): they
+# take this ``app``.
 @pytest.fixture
 def app(app_factory: Any) -> Flask:
     app: Flask = app_factory()
     return app
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def runner(app: Flask) -> FlaskCliRunner:
-    return app.test_cli_runner()
 
 
 @pytest.fixture
