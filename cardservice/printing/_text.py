@@ -246,17 +246,19 @@ def unsupported_characters(text: str, style: Style = "regular") -> str:
 
 
 def _split_word(word: str, style: Style, max_units: float, base_rtl: bool) -> list[str]:
-    """Cut a word that is wider than the line into pieces, never inside a grapheme's marks."""
-    pieces: list[str] = []
-    current = ""
+    """Cut a too-wide word into pieces, never inside a grapheme: a mark that pushes its piece
+    over takes its letter along (apart from its letter, HarfBuzz may give it a dotted circle)."""
+    pieces, current, letter = [], "", 0  # ``letter``: where the last grapheme starts
     for ch in word:
-        candidate = current + ch
         attached = unicodedata.category(ch).startswith("M") or ch in "\u200c\u200d"
-        if current and not attached and shape_line(candidate, style, base_rtl).units > max_units:
-            pieces.append(current)
-            current = ch
-        else:
-            current = candidate
+        if current and shape_line(current + ch, style, base_rtl).units > max_units:
+            cut = letter if attached else len(current)
+            if cut > 0:
+                pieces.append(current[:cut])
+                current, letter = current[cut:], 0
+        if not attached:
+            letter = len(current)
+        current += ch
     if current:
         pieces.append(current)
     return pieces
