@@ -42,6 +42,9 @@ CLIENT_SECRET = "llng-client-secret-0123456789abcdef"
 ROLE_MAP = "cardservice-admins=admin,cardservice-supervisors=supervisor,cardservice-clerks=clerk"
 #: LemonLDAP::NG groups (Variables → Groups): a name and the rule that puts a member in it. A
 #: city's would test its directory's attributes; the Demo members have only uid, cn and mail.
+#: Members whose sign-in takes a second factor: LemonLDAP::NG's "External" module, its code
+#: "sent" by a command that writes it where the test reads it (a city's would text or mail it).
+SECOND_FACTOR_USERS = ("dwho",)
 GROUPS = {
     "cardservice-admins": "$uid eq 'dwho'",
     "cardservice-clerks": "$uid eq 'rtyler'",
@@ -52,6 +55,7 @@ GROUPS = {
 class Portal:
     issuer: str
     folder: Path
+    address: str  # where it listens (the issuer, unless something stands in front of it)
 
     def env(self, **extra: str) -> dict[str, str]:
         """The cardservice settings of the guide's LemonLDAP::NG section, for this portal."""
@@ -64,6 +68,10 @@ class Portal:
             "CARDSERVICE_OIDC_MFA_ACR": "loa-3,loa-4,loa-5",
             **extra,
         }
+
+    def sent_code(self, username: str) -> str:
+        """The second-factor code the portal last sent ``username`` (SECOND_FACTOR_USERS)."""
+        return (self.folder / "codes" / username).read_text(encoding="utf-8").strip()
 
 
 def _require_packages() -> None:
@@ -136,6 +144,11 @@ def configuration(portal: str, folder: Path, redirect_uris: list[str]) -> dict[s
             },
             # Variables → Groups
             "groups": GROUPS,
+            # Second factors → External second factor: the level it raises the session to.
+            "ext2fActivation": " or ".join(f"$uid eq '{uid}'" for uid in SECOND_FACTOR_USERS),
+            "ext2fCodeActivation": "\\d{6}",
+            "ext2FSendCommand": f"{folder / 'send-code'} $uid $code",
+            "ext2fAuthnLevel": 3,
             # OpenID Connect Service: issuer, RS256 signing key; claims only in their scopes.
             "issuerDBOpenIDConnectActivation": 1,
             "oidcServiceMetaDataIssuer": portal,
@@ -252,15 +265,22 @@ def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], logs: list[P
 
 
 @contextmanager
-def run_portal(redirect_uris: list[str]) -> Iterator[Portal]:
-    """The portal on a free loopback port, its counter client allowed ``redirect_uris``."""
+def run_portal(redirect_uris: list[str], *, issuer: str | None = None) -> Iterator[Portal]:
+    """The portal on a free loopback port, its counter client allowed ``redirect_uris``;
+    ``issuer``: its address (portal and issuer) when something stands in front of it."""
     _require_packages()
     folder = Path(tempfile.mkdtemp(prefix="llng-"))
     folder.chmod(0o755)
     port, fastcgi_port = free_port("127.0.0.1"), free_port("127.0.0.1")
-    portal = f"http://127.0.0.1:{port}/"
+    address = f"http://127.0.0.1:{port}/"
+    portal = issuer or address
     for name in ("conf", "sessions/lock", "psessions/lock", "cache", "nginx", "logs"):
         (folder / name).mkdir(mode=0o755, parents=True)
+    (folder / "codes").mkdir(mode=0o755)
+    (folder / "send-code").write_text(
+        f'#!/bin/sh\nprintf %s "$2" > {folder / "codes"}/"$1"\n', encoding="utf-8"
+    )
+    (folder / "send-code").chmod(0o755)
     conf = configuration(portal, folder, redirect_uris)
     (folder / "conf" / "lmConf-1.json").write_text(json.dumps(conf, indent=1), encoding="utf-8")
     (folder / "lemonldap-ng.ini").write_text(_ini(folder), encoding="utf-8")
@@ -299,8 +319,8 @@ def run_portal(redirect_uris: list[str]) -> Iterator[Portal]:
                 [*nginx, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
             )
         )
-        _wait_ready(f"{portal}.well-known/openid-configuration", processes, logs)
-        yield Portal(issuer=portal, folder=folder)
+        _wait_ready(f"{address}.well-known/openid-configuration", processes, logs)
+        yield Portal(issuer=portal, folder=folder, address=address)
     finally:
         for process in reversed(processes):
             _stop(process)
@@ -309,29 +329,46 @@ def run_portal(redirect_uris: list[str]) -> Iterator[Portal]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _form(page: str, marker: str) -> tuple[str, dict[str, str]]:
+    """The action and hidden fields of the page's form holding ``marker``."""
+    for form in re.findall(r"<form\b.*?</form>", page, re.S):
+        if marker in form:
+            action = re.search(r'action="([^"]*)"', form)
+            hidden = re.findall(
+                r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form
+            )
+            return (action.group(1) if action else ""), dict(hidden)
+    raise AssertionError(f"no form with {marker} on the page: {page[:1500]}")
+
+
 def sign_in_at_portal(
-    location: str, username: str, password: str, until: str, browser: requests.Session | None = None
+    portal: Portal,
+    location: str,
+    username: str,
+    password: str,
+    until: str,
+    browser: requests.Session | None = None,
 ) -> str:
     """Play the browser at the portal from an authorization request's URL: fill its login form
-    (user, password and the hidden fields it carries); returns the redirect URL starting with
-    ``until`` the portal sends the browser to."""
+    (user, password and the hidden fields it carries), and its second-factor form with the code
+    the portal sent; returns the redirect URL starting with ``until`` it sends the browser to."""
     browser = browser or requests.Session()
     url = location
     for _ in range(10):
         response = browser.get(url, allow_redirects=False, timeout=10)
         if response.status_code in (200, 401) and 'name="user"' in response.text:
-            form = re.search(r"<form[^>]*id=\"lform\".*?</form>", response.text, re.S)
-            assert form, response.text[:2000]
-            fields = dict(
-                re.findall(
-                    r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"',
-                    form.group(0),
-                )
-            )
-            action = re.search(r'action="([^"]*)"', form.group(0))
+            action, fields = _form(response.text, 'name="user"')
             response = browser.post(
-                urljoin(url, action.group(1) if action and action.group(1) else url),
+                urljoin(url, action or url),
                 data={**fields, "user": username, "password": password},
+                allow_redirects=False,
+                timeout=10,
+            )
+        if response.status_code == 200 and 'name="code"' in response.text:
+            action, fields = _form(response.text, 'name="code"')
+            response = browser.post(
+                urljoin(url, action),
+                data={**fields, "code": portal.sent_code(username)},
                 allow_redirects=False,
                 timeout=10,
             )

@@ -23,7 +23,9 @@ from sqlalchemy import select
 
 from cardservice.extensions import db
 from cardservice.models import StaffIdentity
+from cardservice.services.oidc import id_token_algorithms
 from tests.oidc.lemonldap import CLIENT_ID, CLIENT_SECRET, Portal, run_portal, sign_in_at_portal
+from tests.oidc.tamper import TamperingProxy, running_proxy
 
 from .sso_support import callback, staff
 from .support import post
@@ -32,9 +34,19 @@ CALLBACK = "http://localhost/sso/callback"
 
 
 @pytest.fixture(scope="module")
-def portal() -> Iterator[Portal]:
-    with run_portal([CALLBACK]) as running:
-        yield running
+def attacker() -> Iterator[tuple[TamperingProxy, Portal]]:
+    """The portal, every request to it through a proxy that can replace its ID tokens (it
+    forwards everything as it came until a test sets ``replace``)."""
+    with running_proxy() as proxy, run_portal([CALLBACK], issuer=f"{proxy.url}/") as running:
+        proxy.target = running.address
+        yield proxy, running
+
+
+@pytest.fixture
+def portal(attacker: tuple[TamperingProxy, Portal]) -> Portal:
+    attacker[0].replace = None
+    attacker[0].seen.clear()
+    return attacker[1]
 
 
 @pytest.fixture
@@ -42,11 +54,12 @@ def llng_app(second_app: Callable[..., Flask], portal: Portal) -> Flask:
     return second_app(environ=portal.env())
 
 
-def _sign_in(client: FlaskClient, user: str, password: str | None = None) -> Any:
-    """The counter's "Sign in with the city's account", the portal's form, the way back."""
+def _sign_in(portal: Portal, client: FlaskClient, user: str) -> Any:
+    """The counter's "Sign in with the city's account", the portal's forms, the way back."""
     response = client.get("/sso/login")
     assert response.status_code == 302, response.get_data(as_text=True)
-    back = sign_in_at_portal(response.headers["Location"], user, password or user, CALLBACK)
+    # The Demo members' passwords are their user names.
+    back = sign_in_at_portal(portal, response.headers["Location"], user, user, CALLBACK)
     return callback(client, back)
 
 
@@ -67,9 +80,11 @@ def test_discovery_names_the_issuer_exactly_as_the_guide_sets_it(portal: Portal)
     assert [key["kty"] for key in keys] == ["RSA"]  # public keys only
 
 
-def test_a_staff_member_signs_in_with_the_role_of_their_group(llng_app: Flask) -> None:
+def test_a_staff_member_signs_in_with_the_role_of_their_group(
+    portal: Portal, llng_app: Flask
+) -> None:
     client = llng_app.test_client()
-    response = _sign_in(client, "dwho")  # in cardservice-admins
+    response = _sign_in(portal, client, "dwho")  # in cardservice-admins
     assert response.status_code == 302 and response.headers["Location"] == "/"
     user = staff(llng_app, "dwho")
     assert user and user.role == "admin" and user.password_hash == "!sso"
@@ -77,24 +92,25 @@ def test_a_staff_member_signs_in_with_the_role_of_their_group(llng_app: Flask) -
         identity = db.session.scalars(select(StaffIdentity)).one()
         db.session.remove()
     assert identity.issuer == llng_app.config["OIDC_ISSUER"] and identity.subject == "dwho"
-    # A password at the portal is one factor (acr loa-1, not one of CARDSERVICE_OIDC_MFA_ACR):
-    # the counter sends an administrator to add a second factor before the admin pages.
+    # The portal's second factor raised the session to loa-3, one of CARDSERVICE_OIDC_MFA_ACR:
+    # the counter counts it as its own, and lets the administrator in.
     with client.session_transaction() as session:
-        assert "mfa_at" not in session
-    page = client.get("/admin/staff")
-    assert page.status_code == 302 and page.headers["Location"].startswith("/account/security")
+        assert isinstance(session["mfa_at"], int)
+    assert client.get("/admin/staff").status_code == 200
 
     clerk = llng_app.test_client()
-    assert _sign_in(clerk, "rtyler").status_code == 302  # in cardservice-clerks
+    assert _sign_in(portal, clerk, "rtyler").status_code == 302  # in cardservice-clerks
     assert clerk.get("/").status_code == 200
     assert clerk.get("/audit").status_code == 403
     rose = staff(llng_app, "rtyler")
     assert rose and rose.role == "clerk"
+    with clerk.session_transaction() as session:
+        assert "mfa_at" not in session  # a password only: loa-1
 
 
-def test_a_member_of_no_mapped_group_is_refused(llng_app: Flask) -> None:
+def test_a_member_of_no_mapped_group_is_refused(portal: Portal, llng_app: Flask) -> None:
     client = llng_app.test_client()
-    response = _sign_in(client, "msmith")  # groups "earthlings; users" only
+    response = _sign_in(portal, client, "msmith")  # groups "earthlings; users" only
     assert response.status_code == 403
     assert "no role in this service" in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
@@ -105,21 +121,21 @@ def test_a_wrong_password_stays_at_the_portal(portal: Portal, llng_app: Flask) -
     client = llng_app.test_client()
     location = client.get("/sso/login").headers["Location"]
     with pytest.raises(AssertionError) as refused:
-        sign_in_at_portal(location, "dwho", "not the password", CALLBACK)
+        sign_in_at_portal(portal, location, "dwho", "not the password", CALLBACK)
     status, page = refused.value.args[0]
     assert status == 200 and 'trspan="authPortal"' in page  # its sign-in page again
     assert staff(llng_app, "dwho") is None
 
 
-def test_signing_out_ends_the_counter_session(llng_app: Flask) -> None:
+def test_signing_out_ends_the_counter_session(portal: Portal, llng_app: Flask) -> None:
     client = llng_app.test_client()
-    assert _sign_in(client, "rtyler").status_code == 302
+    assert _sign_in(portal, client, "rtyler").status_code == 302
     assert client.get("/").status_code == 200
     response = post(client, "/logout")
     assert response.status_code == 302
     assert client.get("/").status_code == 302  # back to the sign-in page
     # Signing in again goes through the portal again (its own session is its business).
-    assert _sign_in(client, "rtyler").status_code == 302
+    assert _sign_in(portal, client, "rtyler").status_code == 302
     assert client.get("/").status_code == 200
 
 
@@ -149,7 +165,7 @@ def _authorize(portal: Portal, scope: str, *, pkce: bool = True) -> tuple[dict[s
         query["code_challenge"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
         query["code_challenge_method"] = "S256"
     back = sign_in_at_portal(
-        f"{metadata['authorization_endpoint']}?{urlencode(query)}", "dwho", "dwho", CALLBACK
+        portal, f"{metadata['authorization_endpoint']}?{urlencode(query)}", "dwho", "dwho", CALLBACK
     )
     return {key: values[0] for key, values in parse_qs(urlsplit(back).query).items()}, verifier
 
@@ -193,7 +209,7 @@ def test_the_id_token_is_rs256_for_this_client_and_the_roles_come_with_their_sco
     assert userinfo["preferred_username"] == "dwho"
     # An array even with one group (type string, array "always"), as the role map reads it.
     assert isinstance(userinfo["roles"], list) and "cardservice-admins" in userinfo["roles"]
-    assert claims["acr"] == "loa-1"  # a password: one factor
+    assert claims["acr"] == "loa-3"  # a password and the External second factor
     # Without the roles scope, no roles claim: CARDSERVICE_OIDC_SCOPES must list it.
     bare = _code_flow(portal, "openid profile")
     userinfo = requests.get(
@@ -207,3 +223,47 @@ def test_the_id_token_is_rs256_for_this_client_and_the_roles_come_with_their_sco
 def test_the_portal_refuses_an_authorization_request_without_pkce(portal: Portal) -> None:
     answer, _verifier = _authorize(portal, "openid", pkce=False)
     assert "code" not in answer and answer["error"] == "invalid_request", answer
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_an_unsigned_id_token_is_refused_though_the_portal_advertises_none(
+    attacker: tuple[TamperingProxy, Portal], llng_app: Flask
+) -> None:
+    proxy, portal = attacker
+    # LemonLDAP::NG lists "none" and the HMAC algorithms next to RS256 in its metadata.
+    advertised = _metadata(portal)["id_token_signing_alg_values_supported"]
+    assert "none" in advertised and "HS256" in advertised and "RS256" in advertised
+    assert id_token_algorithms(advertised) == ["RS256", "RS384", "RS512"]
+
+    def unsigned(real: str) -> str:
+        payload = real.split(".")[1]
+        return f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{payload}."
+
+    proxy.replace = unsigned
+    try:
+        response = _sign_in(portal, llng_app.test_client(), "rtyler")
+    finally:
+        proxy.replace = None
+    assert proxy.seen, "the token endpoint's answer did not go through the proxy"
+    assert response.status_code == 400
+    assert staff(llng_app, "rtyler") is None
+
+
+@pytest.mark.parametrize(
+    ("advertised", "accepted"),
+    [
+        (["RS256", "ES256", "PS256"], ["RS256", "ES256", "PS256"]),
+        (["none"], ["RS256"]),
+        (["HS256"], ["RS256"]),
+        (None, ["RS256"]),
+        ("ES256", ["ES256"]),
+        ([42, "ES256"], ["ES256"]),
+    ],
+)
+def test_the_accepted_algorithms_are_never_none_nor_hmac(
+    advertised: Any, accepted: list[str]
+) -> None:
+    assert id_token_algorithms(advertised) == accepted
