@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from scripts.stack import free_port
 
+from .harness import stop
+
 FASTCGI_SERVER = "/usr/sbin/llng-fastcgi-server"
 PORTAL_FILES = Path("/usr/share/lemonldap-ng/portal")
 #: Debian's initial configuration (liblemonldap-ng-common-perl).
@@ -74,19 +76,27 @@ class Portal:
         return (self.folder / "codes" / username).read_text(encoding="utf-8").strip()
 
 
+#: Perl modules the portal loads at start beyond its own packages' Depends (their Recommends).
+PERL_MODULES = ("GD::SecurityImage", "Image::Magick", "String::Random", "IO::String")
+
+
 def _require_packages() -> None:
     missing = [
         str(path)
         for path in (FASTCGI_SERVER, PORTAL_FILES / "htdocs" / "index.psgi", INITIAL_CONF)
         if not Path(path).exists()
     ]
-    if shutil.which("nginx") is None:
-        missing.append("nginx")
+    missing += [tool for tool in ("nginx", "perl") if shutil.which(tool) is None]
+    if not missing:
+        for module in PERL_MODULES:
+            check = subprocess.run(["perl", f"-M{module}", "-e", "1"], capture_output=True)
+            if check.returncode != 0:
+                missing.append(f"the Perl module {module}")
     if missing:
         pytest.fail(
             "LemonLDAP::NG is not installed (missing " + ", ".join(missing) + "): run "
             "`make system-packages` (scripts/system-packages.sh installs "
-            "liblemonldap-ng-portal-perl and lemonldap-ng-fastcgi-server)"
+            "liblemonldap-ng-portal-perl, lemonldap-ng-fastcgi-server and the modules it loads)"
         )
 
 
@@ -229,16 +239,6 @@ def _nginx_conf(folder: Path, port: int, fastcgi_port: int) -> str:
     )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 def _ends(text: str) -> str:
     """A log's beginning (where the first error is) and its end."""
     return text if len(text) < 4000 else f"{text[:2000]}\n[...]\n{text[-2000:]}"
@@ -323,7 +323,7 @@ def run_portal(redirect_uris: list[str], *, issuer: str | None = None) -> Iterat
         yield Portal(issuer=portal, folder=folder, address=address)
     finally:
         for process in reversed(processes):
-            _stop(process)
+            stop(process)
             if process.stderr is not None:
                 process.stderr.close()
         shutil.rmtree(folder, ignore_errors=True)

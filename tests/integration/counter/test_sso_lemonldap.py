@@ -44,8 +44,7 @@ def attacker() -> Iterator[tuple[TamperingProxy, Portal]]:
 
 @pytest.fixture
 def portal(attacker: tuple[TamperingProxy, Portal]) -> Portal:
-    attacker[0].replace = None
-    attacker[0].seen.clear()
+    attacker[0].reset()
     return attacker[1]
 
 
