@@ -42,11 +42,11 @@ CLIENT_ID = "cardservice"
 CLIENT_SECRET = "llng-client-secret-0123456789abcdef"
 #: The guide's example, word for word.
 ROLE_MAP = "cardservice-admins=admin,cardservice-supervisors=supervisor,cardservice-clerks=clerk"
-#: LemonLDAP::NG groups (Variables → Groups): a name and the rule that puts a member in it. A
-#: city's would test its directory's attributes; the Demo members have only uid, cn and mail.
 #: Members whose sign-in takes a second factor: LemonLDAP::NG's "External" module, its code
 #: "sent" by a command that writes it where the test reads it (a city's would text or mail it).
 SECOND_FACTOR_USERS = ("dwho",)
+#: LemonLDAP::NG groups (Variables → Groups): a name and the rule that puts a member in it. A
+#: city's would test its directory's attributes; the Demo members have only uid, cn and mail.
 GROUPS = {
     "cardservice-admins": "$uid eq 'dwho'",
     "cardservice-clerks": "$uid eq 'rtyler'",
@@ -306,26 +306,24 @@ def run_portal(redirect_uris: list[str], *, issuer: str | None = None) -> Iterat
         "LLNG_DEFAULTCONFFILE": str(folder / "lemonldap-ng.ini"),
         "LLNG_DEFAULTLOGGER": "Lemonldap::NG::Common::Logger::Std",
     }
-    logs = [folder / "logs" / "fastcgi.log", folder / "nginx" / "error.log"]
+    nginx = ["nginx", "-p", str(folder / "nginx"), "-c", str(folder / "nginx" / "nginx.conf")]
+    servers = [
+        (command, env, folder / "logs" / "fastcgi.log"),
+        ([*nginx, "-g", "daemon off;"], None, folder / "logs" / "nginx.log"),
+    ]
+    logs = [log for _, _, log in servers] + [folder / "nginx" / "error.log"]
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        with logs[0].open("wb") as log:
-            processes.append(
-                subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-            )
-        nginx = ["nginx", "-p", str(folder / "nginx"), "-c", str(folder / "nginx" / "nginx.conf")]
-        processes.append(
-            subprocess.Popen(
-                [*nginx, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-            )
-        )
+        for argv, environ, log in servers:
+            with log.open("wb") as out:
+                processes.append(
+                    subprocess.Popen(argv, env=environ, stdout=out, stderr=subprocess.STDOUT)
+                )
         _wait_ready(f"{address}.well-known/openid-configuration", processes, logs)
         yield Portal(issuer=portal, folder=folder, address=address)
     finally:
         for process in reversed(processes):
             stop(process)
-            if process.stderr is not None:
-                process.stderr.close()
         shutil.rmtree(folder, ignore_errors=True)
 
 
