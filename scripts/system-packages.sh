@@ -10,7 +10,8 @@
 #        scripts/system-packages.sh --list   print the Debian package names, one a line
 set -euo pipefail
 
-# tool on PATH (or file) -> Debian package that provides it, and why the suite needs it.
+# tool on PATH (or a file, or perl:Module) -> Debian package that provides it, and why the suite
+# needs it.
 REQUIREMENTS=(
     "gcc gcc"                          # builds cardformat's base45 accelerator
     "chromium chromium"                # end-to-end tests (Playwright drives Debian's Chromium)
@@ -25,6 +26,14 @@ REQUIREMENTS=(
     "ippeveprinter cups-ipp-utils"     # a real IPP Everywhere printer for the card-printer tests
     "dbus-daemon dbus-daemon"          # a private bus for ippeveprinter (it stops without one)
     "npm npm"                          # installs the test OpenID provider (tests/oidc, npm ci)
+    # LemonLDAP::NG's portal as an OpenID provider (tests/oidc/lemonldap.py). The modules it
+    # loads at start for its captcha and its OpenID Connect issuer are only Recommends.
+    "/usr/sbin/llng-fastcgi-server lemonldap-ng-fastcgi-server"
+    "perl:Lemonldap::NG::Portal liblemonldap-ng-portal-perl"
+    "perl:GD::SecurityImage libgd-securityimage-perl"
+    "perl:Image::Magick libimage-magick-perl"
+    "perl:String::Random libstring-random-perl"
+    "perl:IO::String libio-string-perl"
 )
 NODE_MAJOR_MIN=20
 
@@ -40,11 +49,18 @@ if [ "${1:-}" = "--list" ]; then
     exit 0
 fi
 
+present() {
+    case "$1" in
+        perl:*) perl -M"${1#perl:}" -e 1 >/dev/null 2>&1 ;;
+        *) command -v "$1" >/dev/null 2>&1 ;;
+    esac
+}
+
 missing=()
 for line in "${REQUIREMENTS[@]}"; do
     tool=${line%% *}
     package=${line#* }
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$package")
+    present "$tool" || missing+=("$package")
 done
 node_too_old() {
     command -v node >/dev/null 2>&1 || return 1

@@ -7,7 +7,8 @@ in counter/views/sso.py. This module holds what the ID token is checked against
 **Authorization response**: its ``iss`` (RFC 9207) is the configured issuer.
 
 **ID token** (OpenID Connect Core 3.1.3.7): Authlib verifies the signature with the provider's
-published keys and only the algorithms its metadata advertises (never ``none``, never a client
+published keys and only the algorithms its metadata advertises less ``none`` and HMAC
+(``id_token_algorithms``: never an unsigned token, never one keyed with the client
 secret: the key set holds public keys only), the nonce of the session's own request, ``azp``
 when there are several audiences, ``at_hash``. It checks the audience only through ``azp``, and
 gives 120 s of leeway on ``exp``: here ``aud`` must name this client and ``iss`` the configured
@@ -130,6 +131,16 @@ def id_token_checks(rules: OidcRules, clock: Callable[[], datetime]) -> dict[str
         },
         "leeway": rules.clock_skew,
     }
+
+
+def id_token_algorithms(advertised: Any) -> list[str]:
+    """The ID token signature algorithms to accept: those the provider's metadata advertises,
+    less ``none`` and the HMAC ones (keyed with the client secret, which the key set never holds
+    and which is no proof of the provider). LemonLDAP::NG advertises both next to RS256; Authlib
+    would take the metadata's list as it is, and an unsigned token with it. Nothing left (or no
+    list): RS256, OpenID Connect's default."""
+    names = [name for name in _values(advertised) if name != "none" and not name.startswith("HS")]
+    return names or ["RS256"]
 
 
 def response_issuer_ok(rules: OidcRules, metadata: Mapping[str, Any], iss: str | None) -> bool:

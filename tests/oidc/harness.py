@@ -163,16 +163,21 @@ def run_provider(
             issuer=line.decode().split()[1], process=process, address=f"{scheme}://{host}:{port}"
         )
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(process)
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask a server started by a test to stop, then make it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 def sign_in_at_provider(

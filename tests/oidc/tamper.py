@@ -30,6 +30,12 @@ class TamperingProxy:
         self.replace: Replace | None = None
         self.seen: list[str] = []  # the real ID tokens that went through, oldest first
 
+    def reset(self) -> TamperingProxy:
+        """Forward everything as it comes again, and forget the tokens seen."""
+        self.replace = None
+        self.seen.clear()
+        return self
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"

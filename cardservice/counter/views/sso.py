@@ -75,6 +75,9 @@ def _client() -> Any:
     # otherwise another provider's tokens could be accepted as this one's.
     if metadata.get("issuer") != current_app.config["OIDC_ISSUER"]:
         raise OAuthError(error="issuer_mismatch")
+    # Authlib checks the ID token's algorithm against this list, read from the cached metadata.
+    algorithms = "id_token_signing_alg_values_supported"
+    metadata[algorithms] = oidc_service.id_token_algorithms(metadata.get(algorithms))
     return client
 
 

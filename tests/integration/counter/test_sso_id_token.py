@@ -80,9 +80,7 @@ def other_tenant(keys: dict[str, Any]) -> Iterator[Provider]:
 
 @pytest.fixture
 def proxy(attacker: tuple[TamperingProxy, Provider]) -> TamperingProxy:
-    attacker[0].replace = None
-    attacker[0].seen.clear()
-    return attacker[0]
+    return attacker[0].reset()
 
 
 @pytest.fixture
