@@ -9,6 +9,9 @@ slower, never faster), and the median rounds as a check.
 The steady state is measured: a session is read on every request (one indexed SELECT) and its
 last use written at most once a minute, which a benchmark of a few seconds never reaches. The
 sign-in itself (a new row, the old one deleted) is measured separately: 20 sign-ins per side.
+Device cookies (services/devices.py) are measured on sign-in too: the scheme switched off
+(baseline), on for a browser without a cookie (a row written), and on for a browser presenting
+its cookie (a row looked up, replaced), in alternating rounds of 10.
 
 Usage: .venv/bin/python bench/bench_sessions.py [--rounds N] [--postgres URL]
 SQLite in a temporary instance folder by default; with --postgres (e.g.
@@ -39,30 +42,55 @@ def _rate(client: Any, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _sign_ins(app: Any, count: int) -> float:
+def _sign_ins(app: Any, count: int, cookie: list[str] | None = None) -> float:
+    """Sign-ins per second, each in a new browser; with `cookie` (a one-item list), each
+    browser presents the device cookie the previous sign-in gave."""
+    from cardservice.services.devices import COOKIE_NAME
     from tests.integration.counter.support import login
 
     start = time.perf_counter()
     for _ in range(count):
         client = app.test_client()
+        if cookie:
+            client.set_cookie(COOKIE_NAME, cookie[0], path="/login")
         assert login(client, "clerk").status_code == 302
+        if cookie is not None:
+            given = client.get_cookie(COOKIE_NAME, path="/login")
+            assert given is not None
+            cookie[:] = [given.value]
     return count / (time.perf_counter() - start)
+
+
+def _migrated(instance: Path, settings: dict[str, Any]) -> Any:
+    """An app on a database built by the migrations, with the tests' city and staff."""
+    import flask_migrate
+
+    from tests.integration.counter.support import seed_city_and_staff
+    from tests.integration.issuance_app import build_app
+
+    app = build_app(instance, **settings)
+    with app.app_context():
+        flask_migrate.upgrade()
+        seed_city_and_staff()
+    return app
 
 
 def run(rounds: int, postgres: str | None) -> None:
     from flask.sessions import SecureCookieSessionInterface
 
-    from cardservice.extensions import db
-    from tests.integration.counter.support import login, make_app, open_app
+    from tests.integration.counter.support import login
+    from tests.integration.issuance_app import build_app, dispose
     from tests.integration.service_fixtures import drop_postgres_settings, postgres_settings
 
     settings = postgres_settings(postgres, "bench_sessions") if postgres else {}
     with tempfile.TemporaryDirectory() as folder:
         instance = Path(folder)
-        url = settings.get("SQLALCHEMY_DATABASE_URI")
-        server_app = make_app(instance, url, **settings)
-        cookie_app = open_app(instance, url, **settings)
+        server_app = _migrated(instance, settings)
+        cookie_app = build_app(instance, **settings)
         cookie_app.session_interface = SecureCookieSessionInterface()
+        no_devices = build_app(
+            instance, environ={"CARDSERVICE_DEVICE_COOKIE_DAYS": "0"}, **settings
+        )
         try:
             sides = {"server": server_app.test_client(), "cookie": cookie_app.test_client()}
             for client in sides.values():
@@ -73,12 +101,16 @@ def run(rounds: int, postgres: str | None) -> None:
                 for name, client in sides.items():
                     rates[name].append(_rate(client, ROUND))
             sign_in = {"server": _sign_ins(server_app, 20), "cookie": _sign_ins(cookie_app, 20)}
+            devices: dict[str, list[float]] = {"off": [], "new": [], "known": []}
+            kept: list[str] = []
+            _sign_ins(server_app, 1, kept)
+            for _ in range(max(3, rounds // 4)):
+                devices["off"].append(_sign_ins(no_devices, 10))
+                devices["new"].append(_sign_ins(server_app, 10, []))
+                devices["known"].append(_sign_ins(server_app, 10, kept))
         finally:
-            for application in (server_app, cookie_app):
-                with application.app_context():
-                    db.session.remove()
-                    for bound in db.engines.values():
-                        bound.dispose()
+            for application in (server_app, cookie_app, no_devices):
+                dispose(application)
             if settings:
                 drop_postgres_settings(settings)
     backend = "PostgreSQL" if postgres else "SQLite"
@@ -97,6 +129,13 @@ def run(rounds: int, postgres: str | None) -> None:
     print(
         f"  sign-ins (argon2 test profile): cookie {sign_in['cookie']:.1f}/s, "
         f"server {sign_in['server']:.1f}/s, ratio {sign_in['server'] / sign_in['cookie']:.3f}"
+    )
+    fastest = {name: max(values) for name, values in devices.items()}
+    print(
+        f"  device cookies, sign-ins (best of {len(devices['off'])} rounds of 10): off "
+        f"{fastest['off']:.1f}/s; no cookie presented {fastest['new']:.1f}/s, ratio "
+        f"{fastest['new'] / fastest['off']:.3f}; cookie presented {fastest['known']:.1f}/s, "
+        f"ratio {fastest['known'] / fastest['off']:.3f}"
     )
 
 
