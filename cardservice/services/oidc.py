@@ -143,6 +143,37 @@ def id_token_algorithms(advertised: Any) -> list[str]:
     return names or ["RS256"]
 
 
+#: The error codes an authorization response may carry (RFC 6749 section 4.1.2.1, OpenID
+#: Connect Core section 3.1.2.6).
+PROVIDER_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "invalid_request_uri",
+        "invalid_request_object",
+        "request_not_supported",
+        "request_uri_not_supported",
+        "registration_not_supported",
+    }
+)
+
+
+def provider_error(raw: str) -> str:
+    """What a log line may say of an authorization response's ``error``: anyone can call the
+    callback with any text there (a name, a card number, a forged log line), so only a
+    registered code is kept."""
+    return raw if raw in PROVIDER_ERRORS else "(not a registered error code)"
+
+
 def response_issuer_ok(rules: OidcRules, metadata: Mapping[str, Any], iss: str | None) -> bool:
     """RFC 9207: the authorization response's ``iss`` must be the configured issuer, and be
     there when the provider's metadata says it sends it. A response made by another provider (a

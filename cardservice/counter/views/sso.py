@@ -129,7 +129,10 @@ def sso_callback() -> Any:
         abort(404)
     if request.args.get("error"):
         # The member cancelled, or the provider refused: its code only, never its text.
-        log.info("identity provider answered an error: %s", request.args.get("error", "")[:40])
+        log.info(
+            "identity provider answered an error: %s",
+            oidc_service.provider_error(request.args.get("error", "")),
+        )
         return _failed(_("The identity provider did not sign you in."), 401)
     rules = oidc_service.OidcRules.from_config(current_app.config)
     try:

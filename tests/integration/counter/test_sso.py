@@ -171,6 +171,21 @@ def test_a_callback_cannot_be_replayed_or_forged(sso_app: Flask) -> None:
     assert fresh.get("/sso/callback?error=access_denied").status_code == 401
 
 
+def test_only_a_registered_error_code_of_the_callback_is_logged(
+    sso_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = sso_app.test_client()
+    with caplog.at_level("INFO", logger="cardservice"):
+        assert client.get("/sso/callback?error=access_denied").status_code == 401
+        forged = "FR-SXB-0001234 Amina Diallo\nINFO forged line"
+        assert client.get("/sso/callback", query_string={"error": forged}).status_code == 401
+    lines = [r.getMessage() for r in caplog.records if "answered an error" in r.getMessage()]
+    assert lines == [
+        "identity provider answered an error: access_denied",
+        "identity provider answered an error: (not a registered error code)",
+    ]
+
+
 def test_a_deactivated_account_stays_out(sso_app: Flask) -> None:
     client = sso_app.test_client()
     assert sso_sign_in(client, "bruno").status_code == 302  # type: ignore[attr-defined]
